@@ -1,0 +1,121 @@
+//! Linux network interface names, validated before they reach the kernel or a command.
+
+use std::fmt;
+use std::ops::Deref;
+
+/// Longest interface name Linux accepts (`IFNAMSIZ` - 1).
+pub const IFNAME_MAX: usize = 15;
+
+/// Why a string is not a usable Linux interface name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IfNameError {
+    /// The name is empty.
+    #[error("Empty interface name")]
+    Empty,
+    /// The name is longer than the kernel allows.
+    #[error("Longer than {IFNAME_MAX} bytes ({0} bytes)")]
+    TooLong(usize),
+    /// The name contains a byte the kernel or the tools refuse.
+    #[error("Contains {0:?}, which interface names may not")]
+    BadChar(char),
+    /// `.` and `..` are refused by the kernel.
+    #[error("`.` and `..` are not interface names")]
+    Dots,
+}
+
+/// A valid Linux interface name: 1 to 15 bytes, no `/`, `:`, whitespace or control
+/// characters, not `.` or `..`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IfName(String);
+
+impl IfName {
+    /// Checks a name without taking it.
+    pub fn validate(name: &str) -> Result<(), IfNameError> {
+        if name.is_empty() {
+            return Err(IfNameError::Empty);
+        }
+        if name.len() > IFNAME_MAX {
+            return Err(IfNameError::TooLong(name.len()));
+        }
+        if name == "." || name == ".." {
+            return Err(IfNameError::Dots);
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+        {
+            return Err(IfNameError::BadChar(c));
+        }
+        Ok(())
+    }
+
+    /// Validates and wraps a name.
+    pub fn new(name: impl Into<String>) -> Result<IfName, IfNameError> {
+        let name = name.into();
+        Self::validate(&name)?;
+        Ok(IfName(name))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for IfName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<&str> for IfName {
+    type Error = IfNameError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        IfName::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_kernel_names() {
+        for ok in [
+            "eth0",
+            "vif5.2",
+            "vif5.2-emu",
+            "br.lan",
+            "bond0.900",
+            "abcdefghijklmno",
+        ] {
+            assert!(IfName::new(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_kernel_refuses() {
+        assert_eq!(IfName::new(""), Err(IfNameError::Empty));
+        assert_eq!(
+            IfName::new("abcdefghijklmnop"),
+            Err(IfNameError::TooLong(16))
+        );
+        assert_eq!(IfName::new("a/b"), Err(IfNameError::BadChar('/')));
+        assert_eq!(IfName::new("a:b"), Err(IfNameError::BadChar(':')));
+        assert_eq!(IfName::new("a b"), Err(IfNameError::BadChar(' ')));
+        assert_eq!(IfName::new("a\tb"), Err(IfNameError::BadChar('\t')));
+        assert_eq!(IfName::new(".."), Err(IfNameError::Dots));
+        // 15 bytes but multi-byte characters count as bytes.
+        assert!(matches!(
+            IfName::new("ééééééééé"),
+            Err(IfNameError::TooLong(18))
+        ));
+    }
+}
