@@ -1,0 +1,141 @@
+//! The `bridge=` value in Open vSwitch form: `BRIDGE[.TAG][:TRUNK[:TRUNK...]]`, as Xen's
+//! `vif-openvswitch` reads it (and libvirt's converter, whatever the script).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::ifname::{IfName, IfNameError};
+
+/// The syntax of the Open vSwitch `bridge=` form, for `--help`.
+pub const SYNTAX: &str = "BRIDGE[.TAG][:TRUNK[:TRUNK...]]: with vif-openvswitch, TAG is the \
+port's access VLAN and each TRUNK a trunked VLAN (0-4095); with vif-bridge the whole value \
+is a Linux bridge name";
+
+/// Why an Open vSwitch bridge value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BridgeSpecError {
+    /// Not `BRIDGE[.TAG][:TRUNK...]`.
+    #[error("Not of the form BRIDGE[.TAG][:TRUNK[:TRUNK...]]")]
+    Syntax,
+    /// A VLAN number above 4095.
+    #[error("VLAN {0} is above 4095")]
+    OutOfRange(u32),
+    /// The bridge part is not a valid interface name.
+    #[error("Invalid bridge name")]
+    Name(#[source] IfNameError),
+}
+
+/// An Open vSwitch bridge with an optional access tag and trunks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OvsBridge<'a> {
+    /// The bridge.
+    pub name: Cow<'a, str>,
+    /// `.TAG`: the access (native, untagged) VLAN.
+    pub tag: Option<u16>,
+    /// `:TRUNK...`: trunked VLANs, in order.
+    pub trunks: Vec<u16>,
+}
+
+fn vlan(s: &str) -> Result<u16, BridgeSpecError> {
+    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(BridgeSpecError::Syntax);
+    }
+    let n: u32 = s.parse().map_err(|_| BridgeSpecError::Syntax)?;
+    u16::try_from(n)
+        .ok()
+        .filter(|&v| v <= 4095)
+        .ok_or(BridgeSpecError::OutOfRange(n))
+}
+
+impl<'a> OvsBridge<'a> {
+    /// Whether `s` has the VLAN parts of the form (a `.` or `:`), i.e. reads differently
+    /// under `vif-openvswitch` and `vif-bridge`.
+    pub fn has_vlan_syntax(s: &str) -> bool {
+        s.contains(['.', ':'])
+    }
+
+    /// Parses the form (`^([^.:]+)(\.N)?(:N)*$`, as `vif-openvswitch` checks it).
+    pub fn parse(s: &'a str) -> Result<OvsBridge<'a>, BridgeSpecError> {
+        let end = s.find(['.', ':']).unwrap_or(s.len());
+        let (name, mut rest) = s.split_at(end);
+        if name.is_empty() {
+            return Err(BridgeSpecError::Syntax);
+        }
+        IfName::validate(name).map_err(BridgeSpecError::Name)?;
+        let mut tag = None;
+        if let Some(r) = rest.strip_prefix('.') {
+            let e = r.find(':').unwrap_or(r.len());
+            tag = Some(vlan(&r[..e])?);
+            rest = &r[e..];
+        }
+        let mut trunks = Vec::new();
+        if !rest.is_empty() {
+            let Some(r) = rest.strip_prefix(':') else {
+                return Err(BridgeSpecError::Syntax);
+            };
+            for t in r.split(':') {
+                trunks.push(vlan(t)?);
+            }
+        }
+        Ok(OvsBridge {
+            name: Cow::Borrowed(name),
+            tag,
+            trunks,
+        })
+    }
+
+    /// Detaches from the borrowed text.
+    pub fn into_owned(self) -> OvsBridge<'static> {
+        OvsBridge {
+            name: Cow::Owned(self.name.into_owned()),
+            tag: self.tag,
+            trunks: self.trunks,
+        }
+    }
+}
+
+impl fmt::Display for OvsBridge<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(t) = self.tag {
+            write!(f, ".{t}")?;
+        }
+        for t in &self.trunks {
+            write!(f, ":{t}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let p = |s| OvsBridge::parse(s).unwrap();
+        assert_eq!(p("xenbr0").tag, None);
+        assert_eq!(p("xenbr0.102").tag, Some(102));
+        let t = p("xenbr1:101:202");
+        assert_eq!(
+            (t.name.as_ref(), t.tag, t.trunks),
+            ("xenbr1", None, vec![101, 202])
+        );
+        let b = p("ovsbr0.5:6:7");
+        assert_eq!((b.tag, b.trunks.clone()), (Some(5), vec![6, 7]));
+        assert_eq!(b.to_string(), "ovsbr0.5:6:7");
+    }
+
+    #[test]
+    fn errors() {
+        use BridgeSpecError::*;
+        let e = |s| OvsBridge::parse(s).unwrap_err();
+        assert_eq!(e(".5"), Syntax);
+        assert_eq!(e("br.lan"), Syntax);
+        assert_eq!(e("br.5.6"), Syntax);
+        assert_eq!(e("br:"), Syntax);
+        assert_eq!(e("br::5"), Syntax);
+        assert_eq!(e("br.4096"), OutOfRange(4096));
+        assert!(matches!(e("a-very-long-bridge-name.5"), Name(_)));
+    }
+}

@@ -1,0 +1,462 @@
+//! libvirt `<interface>` -> xl vif spec, as `translation-contract.md` says.
+
+use std::borrow::Cow;
+
+use crate::bridge_spec::OvsBridge;
+use crate::diag::Warning;
+use crate::guest::GuestType;
+use crate::ifname::{IfName, IfNameError};
+use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
+use crate::model::NETFRONT;
+use crate::rate::Rate;
+use crate::vif::{NicType, VifSpec};
+use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec};
+
+/// One problem with one `<interface>`; each names the element, attribute or type it is
+/// about ([`InterfaceError::key`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterfaceError {
+    /// An interface type with no xl equivalent.
+    #[error("Interface type `{0}` has no xl equivalent (only bridge, network and ethernet have)")]
+    UnsupportedType(String),
+    /// `type='network'` with no way to learn its bridge.
+    #[error("Network `{0}` has no known bridge: give --network {0}=BRIDGE or --connect URI")]
+    UnmappedNetwork(String),
+    /// A required child is missing.
+    #[error("Missing {0}")]
+    Missing(&'static str),
+    /// A name that cannot be a Linux interface name.
+    #[error("Invalid {element} `{value}`")]
+    Name {
+        /// Which element.
+        element: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        source: IfNameError,
+    },
+    /// VLANs that Xen's `vlan=` cannot say.
+    #[error("<vlan> cannot be written as Xen's vlan key")]
+    Vlan(#[source] VlanError),
+    /// Something valid in libvirt that xl cannot express, with the reason.
+    #[error("{element}: {reason}")]
+    NotExpressible {
+        /// Which element.
+        element: &'static str,
+        /// Why, sentence-case.
+        reason: String,
+    },
+}
+
+impl InterfaceError {
+    /// The element, attribute value or network the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            InterfaceError::UnsupportedType(t) => t,
+            InterfaceError::UnmappedNetwork(n) => n,
+            InterfaceError::Missing(e) => e,
+            InterfaceError::Name { element, .. }
+            | InterfaceError::NotExpressible { element, .. } => element,
+            InterfaceError::Vlan(_) => "<vlan>",
+        }
+    }
+}
+
+/// Finds the bridge of a libvirt network (from `--network NAME=BRIDGE`, a live
+/// connection, ...).
+pub trait NetworkResolver {
+    /// The bridge of `network`, `Ok(None)` when unknown.
+    fn bridge_of(&self, network: &str) -> Result<Option<String>, String>;
+}
+
+/// No networks known.
+impl NetworkResolver for () {
+    fn bridge_of(&self, _: &str) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
+/// A fixed map of network names to bridges, as `--network NAME=BRIDGE` gives; a later
+/// entry for the same name wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkMap(pub Vec<(String, String)>);
+
+impl NetworkResolver for NetworkMap {
+    fn bridge_of(&self, network: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == network)
+            .map(|(_, b)| b.clone()))
+    }
+}
+
+fn name(element: &'static str, value: &str) -> Result<(), InterfaceError> {
+    IfName::validate(value).map_err(|source| InterfaceError::Name {
+        element,
+        value: value.to_owned(),
+        source,
+    })
+}
+
+/// Converts one element for a guest of the given type. `dropped` is what the XML reader
+/// found that the model has no place for; each becomes a warning.
+pub fn interface_to_vif(
+    iface: &Interface<'_>,
+    dropped: &[Dropped],
+    guest: GuestType,
+    networks: &dyn NetworkResolver,
+) -> Result<(VifSpec<'static>, Vec<Warning>), Vec<InterfaceError>> {
+    let mut spec = VifSpec::default();
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    let ovs = iface.is_openvswitch();
+
+    let bridge: Option<String> = match &iface.kind {
+        InterfaceType::Bridge => match &iface.source_bridge {
+            Some(b) => Some(b.to_string()),
+            None => {
+                errors.push(InterfaceError::Missing("<source bridge>"));
+                None
+            }
+        },
+        InterfaceType::Network => {
+            let net = iface.source_network.as_deref().unwrap_or("");
+            if net.is_empty() {
+                errors.push(InterfaceError::Missing("<source network>"));
+                None
+            } else {
+                match networks.bridge_of(net) {
+                    Ok(Some(b)) => Some(b),
+                    // Live XML names the bridge a running network uses.
+                    Ok(None) => match &iface.source_bridge {
+                        Some(b) => Some(b.to_string()),
+                        None => {
+                            errors.push(InterfaceError::UnmappedNetwork(net.to_owned()));
+                            None
+                        }
+                    },
+                    Err(reason) => {
+                        errors.push(InterfaceError::NotExpressible {
+                            element: "<source network>",
+                            reason: format!("Looking up network `{net}`: {reason}"),
+                        });
+                        None
+                    }
+                }
+            }
+        }
+        InterfaceType::Ethernet => {
+            if let Some(b) = &iface.source_bridge {
+                warnings.push(Warning::loss(
+                    "<source>",
+                    format!("<source bridge='{b}'> on an ethernet interface: dropped"),
+                ));
+            }
+            None
+        }
+        InterfaceType::Other(t) => {
+            return Err(vec![InterfaceError::UnsupportedType(t.to_string())]);
+        }
+    };
+
+    if let Some(vp) = iface.virtualport.as_deref().filter(|v| *v != "openvswitch") {
+        warnings.push(Warning::loss(
+            "<virtualport>",
+            format!("<virtualport type='{vp}'> has no xl equivalent: dropped"),
+        ));
+    }
+
+    if let Some(b) = bridge {
+        if ovs {
+            let mut o = OvsBridge {
+                name: Cow::Owned(b),
+                tag: None,
+                trunks: Vec::new(),
+            };
+            if let Some(v) = &iface.vlan {
+                for t in &v.tags {
+                    match t.native_mode {
+                        Some(NativeMode::Untagged) | None if !v.trunk => o.tag = Some(t.id),
+                        Some(NativeMode::Untagged) if o.tag.is_none() => o.tag = Some(t.id),
+                        Some(NativeMode::Tagged) => errors.push(InterfaceError::NotExpressible {
+                            element: "<vlan>",
+                            reason: format!(
+                                "nativeMode='tagged' (VLAN {}) has no vif-openvswitch form",
+                                t.id
+                            ),
+                        }),
+                        _ => o.trunks.push(t.id),
+                    }
+                }
+                if !v.trunk && v.tags.len() > 1 {
+                    errors.push(InterfaceError::NotExpressible {
+                        element: "<vlan>",
+                        reason: "Several tags without trunk='yes'".into(),
+                    });
+                }
+            }
+            match name("<source bridge>", &o.name) {
+                Ok(()) => spec.bridge = Some(Cow::Owned(o.to_string())),
+                Err(e) => errors.push(e),
+            }
+        } else {
+            match name("<source bridge>", &b) {
+                Ok(()) => spec.bridge = Some(Cow::Owned(b)),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+
+    if !ovs {
+        if let Some(v) = &iface.vlan {
+            let mut entries = Vec::with_capacity(v.tags.len());
+            for t in &v.tags {
+                let mode = match t.native_mode {
+                    _ if !v.trunk && v.tags.len() == 1 => VlanMode::Pvid,
+                    Some(NativeMode::Untagged) => VlanMode::Pvid,
+                    Some(NativeMode::Tagged) => {
+                        errors.push(InterfaceError::NotExpressible {
+                            element: "<vlan>",
+                            reason: format!(
+                                "nativeMode='tagged' (VLAN {}): Xen's PVID is always untagged",
+                                t.id
+                            ),
+                        });
+                        VlanMode::Tagged
+                    }
+                    None => VlanMode::Tagged,
+                };
+                entries.push(VlanEntry { id: t.id, mode });
+            }
+            if v.trunk && v.tags.len() == 1 && v.tags[0].native_mode.is_none() {
+                errors.push(InterfaceError::NotExpressible {
+                    element: "<vlan>",
+                    reason: format!(
+                        "A trunk carrying only tagged VLAN {}: Xen's vlan key makes a lone id the untagged PVID",
+                        v.tags[0].id
+                    ),
+                });
+            } else {
+                match VlanSpec::new(entries) {
+                    Ok(s) => spec.vlan = Some(s),
+                    Err(e) => errors.push(InterfaceError::Vlan(e)),
+                }
+            }
+        }
+    }
+
+    spec.mac = iface.mac;
+    spec.ips.clone_from(&iface.ips);
+    spec.script = match (&iface.script, &iface.kind) {
+        (Some(s), _) => Some(Cow::Owned(s.to_string())),
+        (None, InterfaceType::Bridge | InterfaceType::Network) => Some(Cow::Borrowed(if ovs {
+            "vif-openvswitch"
+        } else {
+            "vif-bridge"
+        })),
+        (None, _) => None,
+    };
+    match iface.model.as_deref() {
+        Some(NETFRONT) => spec.nic_type = Some(NicType::Vif),
+        Some(m) if !guest.has_emulated_nics() => errors.push(InterfaceError::NotExpressible {
+            element: "<model>",
+            reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
+        }),
+        Some(m) => spec.model = Some(Cow::Owned(m.to_owned())),
+        None => {}
+    }
+    if let Some(dev) = iface.target_dev.as_deref() {
+        match name("<target dev>", dev) {
+            Ok(()) => spec.vifname = Some(Cow::Owned(dev.to_owned())),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(avg) = iface.outbound_average {
+        match Rate::from_libvirt_average_kib(avg) {
+            Ok(r) => spec.rate = Some(r),
+            Err(_) => errors.push(InterfaceError::NotExpressible {
+                element: "<bandwidth>",
+                reason: format!("Outbound average {avg} KiB/s is outside 1 to 4294967295"),
+            }),
+        }
+    }
+    spec.backend = iface
+        .backend_domain
+        .as_deref()
+        .map(|b| Cow::Owned(b.to_owned()));
+    spec.mtu = iface.mtu;
+
+    for d in dropped {
+        let what = d.describe();
+        warnings.push(Warning::loss(
+            what.clone(),
+            format!("{what} has no xl equivalent: dropped"),
+        ));
+    }
+
+    if errors.is_empty() {
+        Ok((spec, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interface::{Vlan, VlanTag};
+
+    fn bridge(b: &str) -> Interface<'static> {
+        let mut i = Interface::new(InterfaceType::Bridge);
+        i.source_bridge = Some(Cow::Owned(b.to_owned()));
+        i
+    }
+
+    fn conv(
+        i: &Interface<'_>,
+        g: GuestType,
+    ) -> Result<(String, Vec<Warning>), Vec<InterfaceError>> {
+        interface_to_vif(i, &[], g, &()).map(|(s, w)| (s.to_string(), w))
+    }
+
+    fn tag(id: u16, native_mode: Option<NativeMode>) -> VlanTag {
+        VlanTag { id, native_mode }
+    }
+
+    #[test]
+    fn ovs_vlans_become_bridge_syntax() {
+        let mut i = bridge("ovsbr0");
+        i.virtualport = Some("openvswitch".into());
+        i.vlan = Some(Vlan {
+            trunk: false,
+            tags: vec![tag(5, None)],
+        });
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap().0,
+            "bridge=ovsbr0.5,script=vif-openvswitch"
+        );
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![
+                tag(6, None),
+                tag(5, Some(NativeMode::Untagged)),
+                tag(7, None),
+            ],
+        });
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap().0,
+            "bridge=ovsbr0.5:6:7,script=vif-openvswitch"
+        );
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![tag(5, Some(NativeMode::Tagged))],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+    }
+
+    #[test]
+    fn linux_bridge_vlans_become_vlan_key() {
+        let mut i = bridge("br0");
+        i.vlan = Some(Vlan {
+            trunk: false,
+            tags: vec![tag(10, None)],
+        });
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap().0,
+            "bridge=br0,script=vif-bridge,vlan=10"
+        );
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![
+                tag(10, Some(NativeMode::Untagged)),
+                tag(20, None),
+                tag(21, None),
+            ],
+        });
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap().0,
+            "bridge=br0,script=vif-bridge,vlan=10p/20-21"
+        );
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![tag(10, None), tag(20, None)],
+        });
+        assert!(matches!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0],
+            InterfaceError::Vlan(VlanError::PvidRequired)
+        ));
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![tag(10, None)],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+    }
+
+    #[test]
+    fn types() {
+        let d = Interface::new(InterfaceType::Other("direct".into()));
+        assert_eq!(conv(&d, GuestType::Hvm).unwrap_err()[0].key(), "direct");
+        let mut n = Interface::new(InterfaceType::Network);
+        n.source_network = Some("default".into());
+        assert_eq!(conv(&n, GuestType::Hvm).unwrap_err()[0].key(), "default");
+        let map = NetworkMap(vec![("default".to_owned(), "virbr0".to_owned())]);
+        let (s, _) = interface_to_vif(&n, &[], GuestType::Hvm, &map).unwrap();
+        assert_eq!(s.to_string(), "bridge=virbr0,script=vif-bridge");
+        n.source_bridge = Some("virbr9".into());
+        assert_eq!(
+            conv(&n, GuestType::Hvm).unwrap().0,
+            "bridge=virbr9,script=vif-bridge"
+        );
+        assert_eq!(
+            conv(&Interface::new(InterfaceType::Bridge), GuestType::Hvm).unwrap_err()[0].key(),
+            "<source bridge>"
+        );
+    }
+
+    #[test]
+    fn models() {
+        let mut i = bridge("br0");
+        i.model = Some("netfront".into());
+        assert_eq!(
+            conv(&i, GuestType::Pv).unwrap().0,
+            "bridge=br0,script=vif-bridge,type=vif"
+        );
+        i.model = Some("e1000".into());
+        assert_eq!(conv(&i, GuestType::Pv).unwrap_err()[0].key(), "<model>");
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap().0,
+            "bridge=br0,script=vif-bridge,model=e1000"
+        );
+    }
+
+    #[test]
+    fn dropped_things_warn_and_bad_names_fail() {
+        let i = bridge("br0");
+        let d = [
+            Dropped {
+                path: "link".into(),
+            },
+            Dropped {
+                path: "ip/@peer".into(),
+            },
+        ];
+        let (_, w) = interface_to_vif(&i, &d, GuestType::Hvm, &()).unwrap();
+        assert_eq!(
+            w.iter().map(|w| w.key.as_ref()).collect::<Vec<_>>(),
+            ["<link>", "peer attribute of <ip>"]
+        );
+        let mut i = bridge("br0");
+        i.target_dev = Some("a/b".into());
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0].key(),
+            "<target dev>"
+        );
+        assert_eq!(
+            conv(&bridge("bad name"), GuestType::Hvm).unwrap_err()[0].key(),
+            "<source bridge>"
+        );
+    }
+}

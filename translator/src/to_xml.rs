@@ -1,0 +1,483 @@
+//! xl vif spec -> libvirt `<interface>`, as `translation-contract.md` says.
+
+use std::borrow::Cow;
+
+use crate::bridge_spec::OvsBridge;
+use crate::diag::Warning;
+use crate::guest::GuestType;
+use crate::ifname::IfName;
+use crate::interface::{Interface, InterfaceType, NativeMode, Vlan, VlanTag};
+use crate::model::{self, NETFRONT};
+use crate::rate::DEFAULT_INTERVAL_US;
+use crate::vif::{NicType, VifError, VifSpec};
+use crate::vlan::{VlanMode, VlanSpec};
+
+/// Xen's default bridge when a NIC is bridged and names none.
+pub const XEN_DEFAULT_BRIDGE: &str = "xenbr0";
+
+/// Prefixes libvirt reserves for the names it generates.
+pub const LIBVIRT_RESERVED_PREFIXES: [&str; 4] = ["vnet", "vif", "macvtap", "macvlan"];
+
+/// Vif defaults from an `/etc/xen/xl.conf` (`vif.default.*`); a key the spec sets wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults<'d> {
+    /// `vif.default.script`
+    pub script: Option<&'d str>,
+    /// `vif.default.bridge`
+    pub bridge: Option<&'d str>,
+    /// `vif.default.backend`
+    pub backend: Option<&'d str>,
+    /// `vif.default.gatewaydev`
+    pub gatewaydev: Option<&'d str>,
+}
+
+/// The file name of a script path (`/etc/xen/scripts/vif-bridge` -> `vif-bridge`).
+pub fn script_name(script: &str) -> &str {
+    script.rsplit('/').next().unwrap_or(script)
+}
+
+fn not_here(key: &'static str, value: impl Into<String>, reason: impl Into<String>) -> VifError {
+    VifError::NotHere {
+        key,
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// `vlan=` as a libvirt `<vlan>`: a lone id is an access port (`<tag id/>`); several
+/// ids are a trunk whose PVID is the untagged native tag. libvirt has one native tag, so
+/// other `u` ids become tagged (with a warning).
+fn vlan_element(spec: &VlanSpec, warnings: &mut Vec<Warning>) -> Vlan {
+    let entries = spec.entries();
+    if entries.len() == 1 {
+        return Vlan {
+            trunk: false,
+            tags: vec![VlanTag {
+                id: entries[0].id,
+                native_mode: None,
+            }],
+        };
+    }
+    let mut demoted = Vec::new();
+    let tags = entries
+        .iter()
+        .map(|e| VlanTag {
+            id: e.id,
+            native_mode: match e.mode {
+                VlanMode::Pvid => Some(NativeMode::Untagged),
+                VlanMode::Untagged => {
+                    demoted.push(e.id.to_string());
+                    None
+                }
+                VlanMode::Tagged => None,
+            },
+        })
+        .collect();
+    if !demoted.is_empty() {
+        warnings.push(Warning::loss(
+            "vlan",
+            format!(
+                "vlan={spec}: libvirt allows one untagged (native) VLAN; {} carried tagged",
+                demoted.join(", ")
+            ),
+        ));
+    }
+    Vlan { trunk: true, tags }
+}
+
+fn ovs_vlan(b: &OvsBridge<'_>) -> Option<Vlan> {
+    let tag = b.tag.map(|id| VlanTag {
+        id,
+        native_mode: (!b.trunks.is_empty()).then_some(NativeMode::Untagged),
+    });
+    let trunks = b.trunks.iter().map(|&id| VlanTag {
+        id,
+        native_mode: None,
+    });
+    let tags: Vec<VlanTag> = tag.into_iter().chain(trunks).collect();
+    (!tags.is_empty()).then(|| Vlan {
+        trunk: !b.trunks.is_empty(),
+        tags,
+    })
+}
+
+/// Converts one spec for a guest of the given type. Returns the element and the
+/// warnings (each naming its key), or every error found.
+pub fn vif_to_interface<'s>(
+    spec: &VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    spec.validate(guest)?;
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+
+    let script: Option<Cow<'s, str>> = spec
+        .script
+        .clone()
+        .or_else(|| defaults.script.map(Cow::Borrowed));
+    let script_base = script.as_deref().map(script_name);
+    let ovs_script = script_base == Some("vif-openvswitch");
+    let bridge_script = script_base == Some("vif-bridge");
+    let bridge_raw: Option<Cow<'s, str>> = spec
+        .bridge
+        .clone()
+        .or_else(|| defaults.bridge.map(Cow::Borrowed));
+
+    let mut iface = Interface::new(if bridge_raw.is_some() || ovs_script || bridge_script {
+        InterfaceType::Bridge
+    } else {
+        InterfaceType::Ethernet
+    });
+    iface.mac = spec.mac;
+
+    // The bridge: Open vSwitch form under vif-openvswitch, and (as libvirt reads it)
+    // when no script is given; a literal Linux bridge name otherwise.
+    let mut ovs = ovs_script;
+    match &bridge_raw {
+        Some(b) if ovs_script => match OvsBridge::parse(b) {
+            Ok(o) => {
+                iface.vlan = ovs_vlan(&o);
+                iface.source_bridge = Some(borrowed_name(b, o.name));
+            }
+            Err(e) => errors.push(VifError::Invalid {
+                key: "bridge",
+                value: b.to_string(),
+                source: e.into(),
+            }),
+        },
+        Some(b) if script.is_none() && OvsBridge::has_vlan_syntax(b) => {
+            match OvsBridge::parse(b) {
+                Ok(o) => {
+                    warnings.push(Warning::advice(
+                        "bridge",
+                        format!(
+                            "bridge={b} read as Open vSwitch bridge {} with VLANs, as libvirt \
+                             does; Xen's default script vif-bridge would take `{b}` as a Linux \
+                             bridge name (say script=vif-openvswitch or script=vif-bridge)",
+                            o.name
+                        ),
+                    ));
+                    ovs = true;
+                    iface.vlan = ovs_vlan(&o);
+                    iface.source_bridge = Some(borrowed_name(b, o.name));
+                }
+                // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
+                Err(_) => match IfName::validate(b) {
+                    Ok(()) => iface.source_bridge = Some(b.clone()),
+                    Err(e) => errors.push(VifError::Invalid {
+                        key: "bridge",
+                        value: b.to_string(),
+                        source: e.into(),
+                    }),
+                },
+            }
+        }
+        Some(b) => match IfName::validate(b) {
+            Ok(()) => iface.source_bridge = Some(b.clone()),
+            Err(e) => errors.push(VifError::Invalid {
+                key: "bridge",
+                value: b.to_string(),
+                source: e.into(),
+            }),
+        },
+        None if iface.kind == InterfaceType::Bridge => {
+            warnings.push(Warning::advice(
+                "bridge",
+                format!("No bridge given: using Xen's default, {XEN_DEFAULT_BRIDGE}"),
+            ));
+            iface.source_bridge = Some(Cow::Borrowed(XEN_DEFAULT_BRIDGE));
+        }
+        None => {}
+    }
+    if ovs {
+        iface.virtualport = Some(Cow::Borrowed("openvswitch"));
+    }
+
+    if let Some(v) = &spec.vlan {
+        if ovs {
+            warnings.push(Warning::loss(
+                "vlan",
+                format!(
+                    "vlan={v} is not read by vif-openvswitch (it takes VLANs from \
+                     bridge=BRIDGE.TAG:TRUNK): dropped"
+                ),
+            ));
+        } else {
+            iface.vlan = Some(vlan_element(v, &mut warnings));
+        }
+    }
+
+    if let Some(rate) = &spec.rate {
+        let kib = rate.libvirt_average_kib();
+        if kib > u64::from(u32::MAX) {
+            errors.push(not_here(
+                "rate",
+                rate.to_string(),
+                format!("{kib} KiB/s is above libvirt's limit of {} KiB/s", u32::MAX),
+            ));
+        }
+        iface.outbound_average = Some(kib);
+        if rate.interval() != DEFAULT_INTERVAL_US {
+            warnings.push(Warning::loss(
+                "rate",
+                format!(
+                    "rate={rate}: libvirt's libxl driver always uses a 50ms interval; the \
+                     interval is dropped"
+                ),
+            ));
+        }
+    }
+
+    iface.ips.clone_from(&spec.ips);
+    iface.script = script;
+    iface.backend_domain = spec
+        .backend
+        .clone()
+        .or_else(|| defaults.backend.map(Cow::Borrowed));
+
+    if let Some(v) = &spec.vifname {
+        if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
+            warnings.push(Warning::advice(
+                "vifname",
+                format!(
+                    "vifname={v}: libvirt reserves the prefix `{p}` for names it generates and \
+                     may replace it"
+                ),
+            ));
+        }
+        iface.target_dev = Some(v.clone());
+    }
+
+    match (spec.nic_type, spec.model.as_deref()) {
+        (Some(NicType::Vif), model) => {
+            if let Some(m) = model.filter(|m| *m != NETFRONT) {
+                warnings.push(Warning::loss(
+                    "model",
+                    format!("model={m}: type=vif makes a PV-only NIC, so the model has no effect: dropped"),
+                ));
+            }
+            iface.model = Some(Cow::Borrowed(NETFRONT));
+        }
+        (_, Some(m)) => {
+            if model::lookup(m).is_none() {
+                warnings.push(Warning::advice(
+                    "model",
+                    format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
+                ));
+            }
+            iface.model = spec.model.clone();
+        }
+        (_, None) => {}
+    }
+    iface.mtu = spec.mtu;
+
+    let gatewaydev = spec
+        .gatewaydev
+        .as_deref()
+        .map(|g| {
+            (
+                g,
+                if spec.netdev_spelling {
+                    "netdev"
+                } else {
+                    "gatewaydev"
+                },
+            )
+        })
+        .or_else(|| defaults.gatewaydev.map(|g| (g, "gatewaydev")));
+    if let Some((g, key)) = gatewaydev {
+        warnings.push(Warning::loss(
+            key,
+            format!("{key}={g} has no place in libvirt's <interface>: dropped"),
+        ));
+    }
+    if let Some(d) = spec.devid {
+        warnings.push(Warning::loss(
+            "devid",
+            format!("devid={d}: libvirt numbers NICs by their order: dropped"),
+        ));
+    }
+    if let Some(t) = spec.trusted {
+        let key = if t { "trusted" } else { "untrusted" };
+        warnings.push(Warning::loss(
+            key,
+            format!("{key} has no place in libvirt's <interface>: dropped"),
+        ));
+    }
+    if let Some(a) = &spec.accel {
+        warnings.push(Warning::loss(
+            "accel",
+            format!("accel={a} is obsolete (xl ignores it too): dropped"),
+        ));
+    }
+
+    if errors.is_empty() {
+        Ok((iface, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+/// The bridge name part of an OVS value, borrowing from the value when it can.
+fn borrowed_name<'s>(whole: &Cow<'s, str>, name: Cow<'_, str>) -> Cow<'s, str> {
+    match whole {
+        Cow::Borrowed(w) => Cow::Borrowed(&w[..name.len()]),
+        Cow::Owned(_) => Cow::Owned(name.into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vif::ParseOptions;
+
+    fn conv(s: &str, g: GuestType) -> Result<(Interface<'_>, Vec<Warning>), Vec<VifError>> {
+        let (spec, _) = VifSpec::parse(s, ParseOptions::default())?;
+        vif_to_interface(&spec, g, &Defaults::default()).map(|(i, w)| (i.into_owned(), w))
+    }
+
+    fn keys(w: &[Warning]) -> Vec<&str> {
+        w.iter().map(|w| w.key.as_ref()).collect()
+    }
+
+    #[test]
+    fn ovs_forms() {
+        let (i, w) = conv(
+            "bridge=xenbr0.102:5:6,script=vif-openvswitch",
+            GuestType::Hvm,
+        )
+        .unwrap();
+        assert!(w.is_empty());
+        assert_eq!(i.source_bridge.as_deref(), Some("xenbr0"));
+        let v = i.vlan.unwrap();
+        assert!(v.trunk);
+        assert_eq!(
+            v.tags[0],
+            VlanTag {
+                id: 102,
+                native_mode: Some(NativeMode::Untagged)
+            }
+        );
+        assert_eq!(v.tags.len(), 3);
+        // No script: libvirt's reading, with advice.
+        let (i, w) = conv("bridge=xenbr0.102", GuestType::Hvm).unwrap();
+        assert_eq!(keys(&w), ["bridge"]);
+        assert!(i.is_openvswitch());
+        // vif-bridge: a literal name.
+        let (i, w) = conv("bridge=br.lan,script=vif-bridge", GuestType::Hvm).unwrap();
+        assert!(w.is_empty() && i.vlan.is_none() && !i.is_openvswitch());
+        // Not OVS syntax and no script: a literal Linux bridge (libvirt fails here).
+        let (i, w) = conv("bridge=br.lan", GuestType::Hvm).unwrap();
+        assert_eq!(i.source_bridge.as_deref(), Some("br.lan"));
+        assert!(w.is_empty());
+        // Literal names are checked.
+        assert_eq!(
+            conv("bridge=a:b,script=vif-bridge", GuestType::Hvm).unwrap_err()[0].key(),
+            "bridge"
+        );
+        assert_eq!(
+            conv("bridge=br.lan,script=vif-openvswitch", GuestType::Hvm).unwrap_err()[0].key(),
+            "bridge"
+        );
+    }
+
+    #[test]
+    fn defaults_apply_and_spec_wins() {
+        let d = Defaults {
+            script: Some("vif-openvswitch"),
+            bridge: Some("ovsbr0"),
+            ..Default::default()
+        };
+        let (spec, _) = VifSpec::parse("", ParseOptions::default()).unwrap();
+        let (i, w) = vif_to_interface(&spec, GuestType::Hvm, &d).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(i.source_bridge.as_deref(), Some("ovsbr0"));
+        assert!(i.is_openvswitch());
+        let (spec, _) =
+            VifSpec::parse("bridge=br1,script=vif-bridge", ParseOptions::default()).unwrap();
+        let (i, _) = vif_to_interface(&spec, GuestType::Hvm, &d).unwrap();
+        assert_eq!(i.source_bridge.as_deref(), Some("br1"));
+        assert!(!i.is_openvswitch());
+    }
+
+    #[test]
+    fn bridge_script_without_bridge_gets_xenbr0() {
+        let (i, w) = conv("script=vif-bridge", GuestType::Pv).unwrap();
+        assert_eq!(i.kind, InterfaceType::Bridge);
+        assert_eq!(i.source_bridge.as_deref(), Some(XEN_DEFAULT_BRIDGE));
+        assert_eq!(keys(&w), ["bridge"]);
+    }
+
+    #[test]
+    fn xen_vlan() {
+        let (i, w) = conv("bridge=br0,vlan=10", GuestType::Hvm).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(
+            i.vlan,
+            Some(Vlan {
+                trunk: false,
+                tags: vec![VlanTag {
+                    id: 10,
+                    native_mode: None
+                }]
+            })
+        );
+        let (i, w) = conv("bridge=br0,vlan=10p/20u/30", GuestType::Hvm).unwrap();
+        assert_eq!(keys(&w), ["vlan"]);
+        assert_eq!(
+            i.vlan
+                .unwrap()
+                .tags
+                .iter()
+                .filter(|t| t.native_mode.is_some())
+                .count(),
+            1
+        );
+        let (_, w) = conv(
+            "bridge=br0.5,script=vif-openvswitch,vlan=10",
+            GuestType::Hvm,
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["vlan"]);
+    }
+
+    #[test]
+    fn model_and_type() {
+        let (i, w) = conv("type=vif,model=e1000", GuestType::Hvm).unwrap();
+        assert_eq!(i.model.as_deref(), Some("netfront"));
+        assert_eq!(keys(&w), ["model"]);
+        let (i, w) = conv("model=fancy", GuestType::Hvm).unwrap();
+        assert_eq!(i.model.as_deref(), Some("fancy"));
+        assert_eq!(keys(&w), ["model"]);
+        assert!(!w[0].is_loss());
+        let (i, _) = conv("type=ioemu", GuestType::Hvm).unwrap();
+        assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn dropped_keys_warn() {
+        let (_, w) = conv(
+            "ip=10.0.0.5,script=vif-route,netdev=eth1,devid=2,trusted,accel=x,rate=1MB/s@1s",
+            GuestType::Pv,
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["rate", "netdev", "devid", "trusted", "accel"]);
+        assert!(w.iter().all(Warning::is_loss));
+    }
+
+    #[test]
+    fn rate_too_big_for_libvirt() {
+        assert_eq!(
+            conv("rate=5000GB/s", GuestType::Hvm).unwrap_err()[0].key(),
+            "rate"
+        );
+        assert_eq!(
+            conv("rate=4095GB/s", GuestType::Hvm)
+                .unwrap()
+                .0
+                .outbound_average,
+            Some(4095 << 20)
+        );
+    }
+}

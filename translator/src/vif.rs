@@ -1,0 +1,823 @@
+//! One xl vif spec: the tokenizer, the typed [`VifSpec`], and the canonical formatter.
+//!
+//! Parsing checks each value on its own (a MAC is a MAC, a rate follows Xen's grammar);
+//! what depends on other keys or on the guest type is checked by [`VifSpec::validate`]
+//! and by the conversion to XML.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::bridge_spec::BridgeSpecError;
+use crate::diag::Warning;
+use crate::guest::GuestType;
+use crate::ifname::{IfName, IfNameError};
+use crate::interface::IpElem;
+use crate::mac::{MacAddr, MacError};
+use crate::model::{self, NETFRONT};
+use crate::rate::{Rate, RateError};
+use crate::vlan::{VlanError, VlanSpec};
+
+/// The syntax of a vif spec, for `--help`.
+pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
+Keys: mac, bridge, type (ioemu|vif; xm's netfront = vif), model, vifname, script, \
+ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: deprecated), mtu, \
+devid, vlan, accel (obsolete). Empty tokens and spaces around tokens are ignored; '' is a NIC \
+with every default.";
+
+/// The keys of a vif spec, flags included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// `mac=`
+    Mac,
+    /// `bridge=`
+    Bridge,
+    /// `type=`
+    Type,
+    /// `model=`
+    Model,
+    /// `vifname=`
+    Vifname,
+    /// `script=`
+    Script,
+    /// `ip=`
+    Ip,
+    /// `backend=`
+    Backend,
+    /// `rate=`
+    Rate,
+    /// `gatewaydev=`
+    Gatewaydev,
+    /// `netdev=` (deprecated spelling of gatewaydev)
+    Netdev,
+    /// `mtu=`
+    Mtu,
+    /// `devid=`
+    Devid,
+    /// `vlan=`
+    Vlan,
+    /// `accel=` (obsolete)
+    Accel,
+    /// the `trusted` flag
+    Trusted,
+    /// the `untrusted` flag
+    Untrusted,
+}
+
+impl Key {
+    /// Every key, in canonical order.
+    pub const ALL: [Key; 17] = [
+        Key::Mac,
+        Key::Bridge,
+        Key::Ip,
+        Key::Script,
+        Key::Model,
+        Key::Type,
+        Key::Vifname,
+        Key::Rate,
+        Key::Backend,
+        Key::Mtu,
+        Key::Vlan,
+        Key::Gatewaydev,
+        Key::Netdev,
+        Key::Devid,
+        Key::Trusted,
+        Key::Untrusted,
+        Key::Accel,
+    ];
+
+    /// The key as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Key::Mac => "mac",
+            Key::Bridge => "bridge",
+            Key::Type => "type",
+            Key::Model => "model",
+            Key::Vifname => "vifname",
+            Key::Script => "script",
+            Key::Ip => "ip",
+            Key::Backend => "backend",
+            Key::Rate => "rate",
+            Key::Gatewaydev => "gatewaydev",
+            Key::Netdev => "netdev",
+            Key::Mtu => "mtu",
+            Key::Devid => "devid",
+            Key::Vlan => "vlan",
+            Key::Accel => "accel",
+            Key::Trusted => "trusted",
+            Key::Untrusted => "untrusted",
+        }
+    }
+
+    /// The key for a name (case-sensitive, as xl).
+    pub fn from_name(s: &str) -> Option<Key> {
+        Some(match s {
+            "mac" => Key::Mac,
+            "bridge" => Key::Bridge,
+            "type" => Key::Type,
+            "model" => Key::Model,
+            "vifname" => Key::Vifname,
+            "script" => Key::Script,
+            "ip" => Key::Ip,
+            "backend" => Key::Backend,
+            "rate" => Key::Rate,
+            "gatewaydev" => Key::Gatewaydev,
+            "netdev" => Key::Netdev,
+            "mtu" => Key::Mtu,
+            "devid" => Key::Devid,
+            "vlan" => Key::Vlan,
+            "accel" => Key::Accel,
+            "trusted" => Key::Trusted,
+            "untrusted" => Key::Untrusted,
+            _ => return None,
+        })
+    }
+
+    fn is_flag(self) -> bool {
+        matches!(self, Key::Trusted | Key::Untrusted)
+    }
+
+    /// Keys that share one setting (`netdev` is `gatewaydev`; `trusted`/`untrusted`).
+    fn slot(self) -> u32 {
+        match self {
+            Key::Netdev => Key::Gatewaydev as u32,
+            Key::Untrusted => Key::Trusted as u32,
+            k => k as u32,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One token of a spec: `key=value`, or a bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The key (trimmed), or the whole bare word.
+    pub key: &'a str,
+    /// The value after the first `=` (trimmed), if there was one.
+    pub value: Option<&'a str>,
+    /// The whole token, trimmed.
+    pub text: &'a str,
+}
+
+/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with spaces around
+/// tokens, keys and values trimmed.
+pub fn tokenize(spec: &str) -> impl Iterator<Item = Token<'_>> {
+    spec.split(',').filter_map(|t| {
+        let text = t.trim();
+        if text.is_empty() {
+            return None;
+        }
+        Some(match text.split_once('=') {
+            Some((k, v)) => Token {
+                key: k.trim_end(),
+                value: Some(v.trim_start()),
+                text,
+            },
+            None => Token {
+                key: text,
+                value: None,
+                text,
+            },
+        })
+    })
+}
+
+/// xl's `type=`: emulated NIC with a PV twin, or PV only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NicType {
+    /// `ioemu`: an emulated NIC paired with a PV NIC (HVM only).
+    Ioemu,
+    /// `vif` (xm: `netfront`): PV only.
+    Vif,
+}
+
+impl NicType {
+    /// The xl spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NicType::Ioemu => "ioemu",
+            NicType::Vif => "vif",
+        }
+    }
+}
+
+/// Why a value is refused; the source of [`VifError::Invalid`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// See [`MacError`].
+    #[error(transparent)]
+    Mac(#[from] MacError),
+    /// See [`RateError`].
+    #[error(transparent)]
+    Rate(#[from] RateError),
+    /// See [`VlanError`].
+    #[error(transparent)]
+    Vlan(#[from] VlanError),
+    /// See [`IfNameError`].
+    #[error(transparent)]
+    IfName(#[from] IfNameError),
+    /// See [`BridgeSpecError`].
+    #[error(transparent)]
+    Bridge(#[from] BridgeSpecError),
+    /// An address that is not IPv4 or IPv6.
+    #[error("`{0}` is not an IPv4 or IPv6 address")]
+    IpAddr(String),
+    /// A prefix length that does not fit the address family.
+    #[error("Prefix /{prefix} is too long for {addr}")]
+    IpPrefix {
+        /// The address.
+        addr: String,
+        /// The prefix as written.
+        prefix: String,
+    },
+    /// A number out of its range.
+    #[error("Expected a number from {min} to {max}")]
+    Number {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// `type=` with another value.
+    #[error("Expected ioemu or vif (xm: netfront)")]
+    NicType,
+    /// A flag written with a value.
+    #[error("The flag takes no value")]
+    FlagValue,
+    /// `key=` with nothing after it.
+    #[error("Empty value")]
+    Empty,
+    /// A control character.
+    #[error("Contains a control character")]
+    Control,
+}
+
+/// One problem with one vif spec. Each names the key it is about ([`VifError::key`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VifError {
+    /// A key xl does not know.
+    #[error("Unknown key `{key}` in `{token}`")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The whole token.
+        token: String,
+    },
+    /// A bare word that is not a flag.
+    #[error("Unknown token `{0}` (not KEY=VALUE, nor trusted or untrusted)")]
+    UnknownFlag(String),
+    /// A key given twice.
+    #[error("Key `{key}` given more than once (`{first}`, then `{second}`)")]
+    Duplicate {
+        /// The key of the repeat.
+        key: &'static str,
+        /// The first token.
+        first: String,
+        /// The repeat.
+        second: String,
+    },
+    /// A value that does not parse.
+    #[error("Invalid {key} `{value}`")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+        /// Why.
+        #[source]
+        source: ValueError,
+    },
+    /// A value that is valid on its own but not here (with this guest type or these
+    /// other keys).
+    #[error("{key}={value}: {reason}")]
+    NotHere {
+        /// The key.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+        /// Why, sentence-case.
+        reason: String,
+    },
+}
+
+impl VifError {
+    /// The key the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            VifError::UnknownKey { key, .. } => key,
+            VifError::UnknownFlag(t) => t,
+            VifError::Duplicate { key, .. }
+            | VifError::Invalid { key, .. }
+            | VifError::NotHere { key, .. } => key,
+        }
+    }
+}
+
+/// How strictly to read a spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// xl's config-file behaviour: unknown keys and tokens are dropped with a warning,
+    /// and a repeated key keeps its last value (with a warning), instead of errors.
+    pub lenient: bool,
+}
+
+/// A parsed vif spec. Strings borrow from the spec text where they can.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VifSpec<'a> {
+    /// `mac=`
+    pub mac: Option<MacAddr>,
+    /// `bridge=`, as written (its reading depends on the script).
+    pub bridge: Option<Cow<'a, str>>,
+    /// `type=`
+    pub nic_type: Option<NicType>,
+    /// `model=`
+    pub model: Option<Cow<'a, str>>,
+    /// `vifname=` (a valid interface name)
+    pub vifname: Option<Cow<'a, str>>,
+    /// `script=`
+    pub script: Option<Cow<'a, str>>,
+    /// `ip=`
+    pub ips: Vec<IpElem>,
+    /// `backend=`
+    pub backend: Option<Cow<'a, str>>,
+    /// `rate=`
+    pub rate: Option<Rate>,
+    /// `gatewaydev=` (or the deprecated `netdev=`, see `netdev_spelling`)
+    pub gatewaydev: Option<Cow<'a, str>>,
+    /// Whether the gateway device was spelled `netdev=`.
+    pub netdev_spelling: bool,
+    /// `mtu=`, 1 to 65535
+    pub mtu: Option<u32>,
+    /// `devid=`
+    pub devid: Option<u32>,
+    /// `vlan=`
+    pub vlan: Option<VlanSpec>,
+    /// `trusted` (true) or `untrusted` (false)
+    pub trusted: Option<bool>,
+    /// `accel=` (obsolete)
+    pub accel: Option<Cow<'a, str>>,
+}
+
+fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
+    let err = ValueError::Number { min, max };
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err);
+    }
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(err),
+    }
+}
+
+fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
+    if value.bytes().any(|b| b.is_ascii_control()) {
+        Err(ValueError::Control)
+    } else {
+        Ok(Cow::Borrowed(value))
+    }
+}
+
+/// Parses `ip=`: space-separated `ADDR[/PREFIX]`.
+pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
+    let mut ips = Vec::new();
+    for word in value.split_ascii_whitespace() {
+        let (addr, prefix) = match word.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (word, None),
+        };
+        let address: IpAddr = addr
+            .parse()
+            .map_err(|_| ValueError::IpAddr(addr.to_owned()))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => None,
+            Some(p) => {
+                Some(
+                    number(p, 0, max)
+                        .map(|n| n as u8)
+                        .map_err(|_| ValueError::IpPrefix {
+                            addr: addr.to_owned(),
+                            prefix: p.to_owned(),
+                        })?,
+                )
+            }
+        };
+        ips.push(IpElem { address, prefix });
+    }
+    if ips.is_empty() {
+        return Err(ValueError::Empty);
+    }
+    Ok(ips)
+}
+
+/// Writes `ip=`'s value.
+pub fn format_ips(ips: &[IpElem], out: &mut String) {
+    use std::fmt::Write;
+    for (i, ip) in ips.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{}", ip.address);
+        if let Some(p) = ip.prefix {
+            let _ = write!(out, "/{p}");
+        }
+    }
+}
+
+impl<'a> VifSpec<'a> {
+    /// Parses a spec, reporting every problem. Warnings (lenient mode only) come with
+    /// the spec.
+    pub fn parse(
+        spec: &'a str,
+        opts: ParseOptions,
+    ) -> Result<(VifSpec<'a>, Vec<Warning>), Vec<VifError>> {
+        let mut out = VifSpec::default();
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        // The token that set each slot, to name both in a duplicate error.
+        let mut seen: [Option<&'a str>; 17] = [None; 17];
+        for tok in tokenize(spec) {
+            let Some(key) = Key::from_name(tok.key) else {
+                let e = match tok.value {
+                    Some(_) => VifError::UnknownKey {
+                        key: tok.key.to_owned(),
+                        token: tok.text.to_owned(),
+                    },
+                    None => VifError::UnknownFlag(tok.text.to_owned()),
+                };
+                if opts.lenient {
+                    warnings.push(Warning::loss(
+                        tok.key.to_owned(),
+                        format!("{e}: dropped, as xl does in a config file"),
+                    ));
+                } else {
+                    errors.push(e);
+                }
+                continue;
+            };
+            if tok.value.is_none() && !key.is_flag() {
+                errors.push(VifError::Invalid {
+                    key: key.as_str(),
+                    value: String::new(),
+                    source: ValueError::Empty,
+                });
+                continue;
+            }
+            let slot = key.slot() as usize;
+            if let Some(first) = seen[slot] {
+                let e = VifError::Duplicate {
+                    key: key.as_str(),
+                    first: first.to_owned(),
+                    second: tok.text.to_owned(),
+                };
+                if !opts.lenient {
+                    errors.push(e);
+                    continue;
+                }
+                warnings.push(Warning::loss(
+                    key.as_str(),
+                    format!("{e}: the last one wins, as in xl"),
+                ));
+            }
+            seen[slot] = Some(tok.text);
+            if let Err(source) = out.set(key, tok.value) {
+                errors.push(VifError::Invalid {
+                    key: key.as_str(),
+                    value: tok.value.unwrap_or("").to_owned(),
+                    source,
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok((out, warnings))
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn set(&mut self, key: Key, value: Option<&'a str>) -> Result<(), ValueError> {
+        let v = match (key.is_flag(), value) {
+            (true, None) => "",
+            (true, Some(_)) => return Err(ValueError::FlagValue),
+            (false, Some("")) | (false, None) => return Err(ValueError::Empty),
+            (false, Some(v)) => v,
+        };
+        match key {
+            Key::Mac => self.mac = Some(v.parse()?),
+            Key::Bridge => self.bridge = Some(text(v)?),
+            Key::Type => {
+                self.nic_type = Some(match v {
+                    "ioemu" => NicType::Ioemu,
+                    "vif" | "netfront" => NicType::Vif,
+                    _ => return Err(ValueError::NicType),
+                })
+            }
+            Key::Model => self.model = Some(text(v)?),
+            Key::Vifname => {
+                IfName::validate(v)?;
+                self.vifname = Some(Cow::Borrowed(v));
+            }
+            Key::Script => self.script = Some(text(v)?),
+            Key::Ip => self.ips = parse_ips(v)?,
+            Key::Backend => self.backend = Some(text(v)?),
+            Key::Rate => self.rate = Some(v.parse()?),
+            Key::Gatewaydev | Key::Netdev => {
+                IfName::validate(v)?;
+                self.gatewaydev = Some(Cow::Borrowed(v));
+                self.netdev_spelling = key == Key::Netdev;
+            }
+            Key::Mtu => self.mtu = Some(number(v, 1, 65535)? as u32),
+            Key::Devid => self.devid = Some(number(v, 0, u64::from(i32::MAX as u32))? as u32),
+            Key::Vlan => self.vlan = Some(v.parse()?),
+            Key::Accel => self.accel = Some(text(v)?),
+            Key::Trusted => self.trusted = Some(true),
+            Key::Untrusted => self.trusted = Some(false),
+        }
+        Ok(())
+    }
+
+    /// Cross-field checks that need the guest type: PV and PVH guests have no emulated
+    /// NICs, so `type=ioemu` and any model but netfront are refused there (libxl and
+    /// libvirt refuse them too).
+    pub fn validate(&self, guest: GuestType) -> Result<(), Vec<VifError>> {
+        let mut errors = Vec::new();
+        if !guest.has_emulated_nics() {
+            if self.nic_type == Some(NicType::Ioemu) {
+                errors.push(VifError::NotHere {
+                    key: "type",
+                    value: "ioemu".into(),
+                    reason: format!("A {guest} guest has no emulated NICs"),
+                });
+            }
+            if let Some(m) = self.model.as_deref().filter(|m| *m != NETFRONT) {
+                let what = match model::lookup(m) {
+                    Some(_) => "needs a device model, which",
+                    None => "is not netfront, the only model",
+                };
+                errors.push(VifError::NotHere {
+                    key: "model",
+                    value: m.to_owned(),
+                    reason: format!("The model {what} a {guest} guest cannot have"),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Detaches the spec from the text it borrows from.
+    pub fn into_owned(self) -> VifSpec<'static> {
+        fn own(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            c.map(|c| Cow::Owned(c.into_owned()))
+        }
+        VifSpec {
+            mac: self.mac,
+            bridge: own(self.bridge),
+            nic_type: self.nic_type,
+            model: own(self.model),
+            vifname: own(self.vifname),
+            script: own(self.script),
+            ips: self.ips,
+            backend: own(self.backend),
+            rate: self.rate,
+            gatewaydev: own(self.gatewaydev),
+            netdev_spelling: self.netdev_spelling,
+            mtu: self.mtu,
+            devid: self.devid,
+            vlan: self.vlan,
+            trusted: self.trusted,
+            accel: own(self.accel),
+        }
+    }
+
+    /// Writes the canonical spec: keys in the contract's order (`mac, bridge, ip, script,
+    /// model|type, vifname, rate`, then `backend, mtu, vlan`, then the keys libvirt has
+    /// no place for: `gatewaydev, devid, trusted|untrusted, accel`).
+    pub fn write_to(&self, out: &mut String) {
+        use std::fmt::Write;
+        let start = out.len();
+        let key = |out: &mut String, k: &str| {
+            if out.len() > start {
+                out.push(',');
+            }
+            out.push_str(k);
+        };
+        if let Some(m) = &self.mac {
+            key(out, "mac=");
+            m.write_to(out);
+        }
+        if let Some(b) = &self.bridge {
+            key(out, "bridge=");
+            out.push_str(b);
+        }
+        if !self.ips.is_empty() {
+            key(out, "ip=");
+            format_ips(&self.ips, out);
+        }
+        if let Some(s) = &self.script {
+            key(out, "script=");
+            out.push_str(s);
+        }
+        if let Some(m) = &self.model {
+            key(out, "model=");
+            out.push_str(m);
+        }
+        if let Some(t) = self.nic_type {
+            key(out, "type=");
+            out.push_str(t.as_str());
+        }
+        if let Some(v) = &self.vifname {
+            key(out, "vifname=");
+            out.push_str(v);
+        }
+        if let Some(r) = &self.rate {
+            key(out, "rate=");
+            let _ = write!(out, "{r}");
+        }
+        if let Some(b) = &self.backend {
+            key(out, "backend=");
+            out.push_str(b);
+        }
+        if let Some(m) = self.mtu {
+            key(out, "mtu=");
+            let _ = write!(out, "{m}");
+        }
+        if let Some(v) = &self.vlan {
+            key(out, "vlan=");
+            let _ = write!(out, "{v}");
+        }
+        if let Some(g) = &self.gatewaydev {
+            key(out, "gatewaydev=");
+            out.push_str(g);
+        }
+        if let Some(d) = self.devid {
+            key(out, "devid=");
+            let _ = write!(out, "{d}");
+        }
+        match self.trusted {
+            Some(true) => key(out, "trusted"),
+            Some(false) => key(out, "untrusted"),
+            None => {}
+        }
+        if let Some(a) = &self.accel {
+            key(out, "accel=");
+            out.push_str(a);
+        }
+    }
+}
+
+impl fmt::Display for VifSpec<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> VifSpec<'_> {
+        VifSpec::parse(s, ParseOptions::default()).unwrap().0
+    }
+
+    fn errors(s: &str) -> Vec<VifError> {
+        VifSpec::parse(s, ParseOptions::default()).unwrap_err()
+    }
+
+    #[test]
+    fn tokenizer_is_xl_tolerant() {
+        let toks: Vec<_> = tokenize(" type=ioemu, bridge = br900,,trusted, ").collect();
+        assert_eq!(toks.len(), 3);
+        assert_eq!((toks[1].key, toks[1].value), ("bridge", Some("br900")));
+        assert_eq!((toks[2].key, toks[2].value), ("trusted", None));
+        assert_eq!(tokenize("").count(), 0);
+        // The value is everything after the first '='.
+        let t = tokenize("script=a=b").next().unwrap();
+        assert_eq!(t.value, Some("a=b"));
+    }
+
+    #[test]
+    fn every_key() {
+        let s = parse(
+            "mac=00:16:3E:01:02:03,bridge=xenbr0.10:20,type=ioemu,model=e1000,vifname=vm1.0,\
+             script=vif-openvswitch,ip=10.0.0.1 10.0.0.2/24  2000::1/64,backend=netdom,\
+             rate=10MB/s@20ms,gatewaydev=eth1,mtu=9000,devid=3,vlan=10p/20,untrusted,accel=x",
+        );
+        assert_eq!(s.mac.unwrap().to_string(), "00:16:3e:01:02:03");
+        assert_eq!(s.ips.len(), 3);
+        assert_eq!(s.ips[2].prefix, Some(64));
+        assert_eq!(s.trusted, Some(false));
+        assert_eq!(
+            s.to_string(),
+            "mac=00:16:3e:01:02:03,bridge=xenbr0.10:20,ip=10.0.0.1 10.0.0.2/24 2000::1/64,\
+             script=vif-openvswitch,model=e1000,type=ioemu,vifname=vm1.0,rate=10MB/s@20ms,\
+             backend=netdom,mtu=9000,vlan=10p/20,gatewaydev=eth1,devid=3,untrusted,accel=x"
+        );
+        // The canonical form re-parses to the same spec.
+        let again = s.to_string();
+        assert_eq!(parse(&again), s);
+    }
+
+    #[test]
+    fn xm_spellings() {
+        assert_eq!(parse("type=netfront").nic_type, Some(NicType::Vif));
+        let s = parse("netdev=eth0");
+        assert!(s.netdev_spelling);
+        assert_eq!(s.to_string(), "gatewaydev=eth0");
+        assert_eq!(parse("").to_string(), "");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = errors("colour=blue,mac=01:00:00:00:00:01,frob,rate=10MB,bridge=a,bridge=b,mtu=0");
+        let keys: Vec<_> = e.iter().map(|e| e.key().to_owned()).collect();
+        assert_eq!(keys, ["colour", "mac", "frob", "rate", "bridge", "mtu"]);
+        assert_eq!(e[0].to_string(), "Unknown key `colour` in `colour=blue`");
+        assert_eq!(
+            e[4].to_string(),
+            "Key `bridge` given more than once (`bridge=a`, then `bridge=b`)"
+        );
+        assert!(
+            matches!(&e[3], VifError::Invalid { value, source: ValueError::Rate(RateError::InvalidRate), .. } if value == "10MB")
+        );
+    }
+
+    #[test]
+    fn aliases_share_a_slot() {
+        let e = errors("netdev=a,gatewaydev=b");
+        assert_eq!(e[0].key(), "gatewaydev");
+        assert_eq!(errors("trusted,untrusted")[0].key(), "untrusted");
+    }
+
+    #[test]
+    fn lenient_drops_and_keeps_last() {
+        let (s, w) = VifSpec::parse(
+            "bridge=a,colour=blue,bridge=b,frob",
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(s.bridge.as_deref(), Some("b"));
+        let keys: Vec<_> = w.iter().map(|w| w.key.as_ref()).collect();
+        assert_eq!(keys, ["colour", "bridge", "frob"]);
+        assert!(w.iter().all(Warning::is_loss));
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let key_of = |s: &str| errors(s)[0].key().to_owned();
+        for (spec, key) in [
+            ("ip=10.0.0.300", "ip"),
+            ("ip=10.0.0.1/33", "ip"),
+            ("ip=", "ip"),
+            ("ip=  ", "ip"),
+            ("vifname=this-name-is-too-long0", "vifname"),
+            ("vifname=a:b", "vifname"),
+            ("mtu=65536", "mtu"),
+            ("mtu=-1", "mtu"),
+            ("devid=x", "devid"),
+            ("type=foo", "type"),
+            ("trusted=1", "trusted"),
+            ("vlan=10/20", "vlan"),
+            ("bridge=", "bridge"),
+            ("mac", "mac"),
+            ("gatewaydev=a/b", "gatewaydev"),
+            ("script=a\u{7}b", "script"),
+        ] {
+            assert_eq!(key_of(spec), key, "{spec}");
+        }
+    }
+
+    #[test]
+    fn guest_checks() {
+        let pv = GuestType::Pv;
+        assert_eq!(
+            parse("type=ioemu").validate(pv).unwrap_err()[0].key(),
+            "type"
+        );
+        assert_eq!(
+            parse("model=e1000").validate(pv).unwrap_err()[0].key(),
+            "model"
+        );
+        assert_eq!(
+            parse("model=virtio-net")
+                .validate(GuestType::Pvh)
+                .unwrap_err()[0]
+                .key(),
+            "model"
+        );
+        assert!(parse("model=netfront,type=vif").validate(pv).is_ok());
+        assert!(parse("model=e1000,type=ioemu")
+            .validate(GuestType::Hvm)
+            .is_ok());
+    }
+}
