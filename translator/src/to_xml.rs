@@ -95,7 +95,7 @@ fn ovs_vlan(b: &OvsBridge<'_>) -> Option<Vlan> {
         native_mode: None,
     });
     let tags: Vec<VlanTag> = tag.into_iter().chain(trunks).collect();
-    (!tags.is_empty()).then(|| Vlan {
+    (!tags.is_empty()).then_some(Vlan {
         trunk: !b.trunks.is_empty(),
         tags,
     })
