@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bridge_spec;
+pub mod cfg;
 pub mod diag;
 pub mod guest;
 pub mod ifname;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod rate;
 pub mod to_vif;
 pub mod to_xml;
+pub mod translate;
 pub mod vif;
 pub mod vlan;
 

@@ -9,6 +9,7 @@ use crate::ifname::{IfName, IfNameError};
 use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
 use crate::model::NETFRONT;
 use crate::rate::Rate;
+use crate::to_xml::script_name;
 use crate::vif::{NicType, VifSpec};
 use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec};
 
@@ -149,6 +150,16 @@ pub fn interface_to_vif(
             }
         }
         InterfaceType::Ethernet => {
+            if let Some(s) = iface
+                .script
+                .as_deref()
+                .filter(|s| matches!(script_name(s), "vif-bridge" | "vif-openvswitch"))
+            {
+                warnings.push(Warning::advice(
+                    "<script>",
+                    format!("An ethernet interface with script {s}: xl attaches it to its default bridge"),
+                ));
+            }
             if let Some(b) = &iface.source_bridge {
                 warnings.push(Warning::loss(
                     "<source>",

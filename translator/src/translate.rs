@@ -1,0 +1,327 @@
+//! Whole-guest translation: every NIC converted, every problem collected and named by
+//! its NIC (`vif[N]` or `interface[N]`), `--lenient` and `--strict-loss` applied.
+//!
+//! The CLI, the hooks and the D-Bus service all translate through here.
+
+use std::fmt;
+
+use crate::diag::Warning;
+use crate::guest::GuestType;
+use crate::interface::{Dropped, Interface};
+use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
+use crate::to_xml::{vif_to_interface, Defaults};
+use crate::vif::{ParseOptions, VifError, VifSpec};
+
+/// How strictly to translate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Unknown vif keys and repeated keys are warnings (xl's config-file behaviour).
+    pub lenient: bool,
+    /// Every warning that reports a loss is an error.
+    pub strict_loss: bool,
+}
+
+/// Which side a NIC is named from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// An xl vif spec, `vif[N]`.
+    Vif,
+    /// A libvirt element, `interface[N]`.
+    Interface,
+}
+
+/// A NIC: its side, its index from 0, and where it was read (`guest.cfg:12`), if known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nic {
+    /// vif or interface.
+    pub side: Side,
+    /// Position in the list, from 0.
+    pub index: usize,
+    /// `file:line`, when read from a file.
+    pub location: Option<String>,
+}
+
+impl fmt::Display for Nic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = match self.side {
+            Side::Vif => "vif",
+            Side::Interface => "interface",
+        };
+        write!(f, "{side}[{}]", self.index)?;
+        if let Some(l) = &self.location {
+            write!(f, ": {l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What went wrong with a NIC.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// A vif spec problem.
+    #[error(transparent)]
+    Vif(#[from] VifError),
+    /// An `<interface>` problem.
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
+    /// A loss, refused under `--strict-loss`.
+    #[error("{0} (refused by --strict-loss)")]
+    Loss(Warning),
+}
+
+impl Problem {
+    /// The key or element the problem names.
+    pub fn key(&self) -> &str {
+        match self {
+            Problem::Vif(e) => e.key(),
+            Problem::Interface(e) => e.key(),
+            Problem::Loss(w) => &w.key,
+        }
+    }
+}
+
+/// One problem with one NIC. Displays as `vif[N]`; the problem is the source, so a
+/// binary printing the chain prints `vif[N]: <problem>: <cause>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{nic}")]
+pub struct NicError {
+    /// The NIC.
+    pub nic: Nic,
+    /// The problem.
+    #[source]
+    pub problem: Problem,
+}
+
+/// One warning about one NIC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicWarning {
+    /// The NIC.
+    pub nic: Nic,
+    /// The warning.
+    pub warning: Warning,
+}
+
+impl fmt::Display for NicWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.nic, self.warning)
+    }
+}
+
+/// Translated NICs with their warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translated<T> {
+    /// One item per input NIC, in order.
+    pub items: Vec<T>,
+    /// Every warning, in NIC order.
+    pub warnings: Vec<NicWarning>,
+}
+
+/// Collects per-NIC results, applying `--strict-loss`.
+struct Collector<T> {
+    side: Side,
+    strict_loss: bool,
+    items: Vec<T>,
+    warnings: Vec<NicWarning>,
+    errors: Vec<NicError>,
+}
+
+impl<T> Collector<T> {
+    fn new(side: Side, strict_loss: bool, capacity: usize) -> Self {
+        Collector {
+            side,
+            strict_loss,
+            items: Vec::with_capacity(capacity),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn nic(&self, index: usize, location: Option<&str>) -> Nic {
+        Nic {
+            side: self.side,
+            index,
+            location: location.map(str::to_owned),
+        }
+    }
+
+    fn warn(&mut self, index: usize, location: Option<&str>, ws: Vec<Warning>) {
+        for w in ws {
+            let nic = self.nic(index, location);
+            if self.strict_loss && w.is_loss() {
+                self.errors.push(NicError {
+                    nic,
+                    problem: Problem::Loss(w),
+                });
+            } else {
+                self.warnings.push(NicWarning { nic, warning: w });
+            }
+        }
+    }
+
+    fn fail<E: Into<Problem>>(&mut self, index: usize, location: Option<&str>, es: Vec<E>) {
+        for e in es {
+            let nic = self.nic(index, location);
+            self.errors.push(NicError {
+                nic,
+                problem: e.into(),
+            });
+        }
+    }
+
+    fn finish(self) -> Result<Translated<T>, Vec<NicError>> {
+        if self.errors.is_empty() {
+            Ok(Translated {
+                items: self.items,
+                warnings: self.warnings,
+            })
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// One vif spec to translate, and where it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VifInput<'a> {
+    /// The spec text.
+    pub spec: &'a str,
+    /// `file:line`, when read from a file.
+    pub location: Option<&'a str>,
+}
+
+/// Translates vif specs to `<interface>` elements. Either every NIC translates, or the
+/// result is every problem of every NIC.
+pub fn vifs_to_interfaces<'a>(
+    vifs: &[VifInput<'a>],
+    guest: GuestType,
+    defaults: &Defaults<'a>,
+    opts: Options,
+) -> Result<Translated<Interface<'a>>, Vec<NicError>> {
+    let mut c = Collector::new(Side::Vif, opts.strict_loss, vifs.len());
+    let popts = ParseOptions {
+        lenient: opts.lenient,
+    };
+    for (i, v) in vifs.iter().enumerate() {
+        match VifSpec::parse(v.spec, popts) {
+            Ok((spec, w)) => {
+                c.warn(i, v.location, w);
+                match vif_to_interface(&spec, guest, defaults) {
+                    Ok((iface, w)) => {
+                        c.warn(i, v.location, w);
+                        c.items.push(iface);
+                    }
+                    Err(es) => c.fail(i, v.location, es),
+                }
+            }
+            Err(es) => c.fail(i, v.location, es),
+        }
+    }
+    c.finish()
+}
+
+/// Translates `<interface>` elements (each with what the reader dropped from it) to vif
+/// specs.
+pub fn interfaces_to_vifs(
+    ifaces: &[(&Interface<'_>, &[Dropped])],
+    guest: GuestType,
+    networks: &dyn NetworkResolver,
+    opts: Options,
+) -> Result<Translated<VifSpec<'static>>, Vec<NicError>> {
+    let mut c = Collector::new(Side::Interface, opts.strict_loss, ifaces.len());
+    for (i, (iface, dropped)) in ifaces.iter().enumerate() {
+        match interface_to_vif(iface, dropped, guest, networks) {
+            Ok((spec, w)) => {
+                c.warn(i, None, w);
+                c.items.push(spec);
+            }
+            Err(es) => c.fail(i, None, es),
+        }
+    }
+    c.finish()
+}
+
+/// Formats specs as xl's `vif = [ '...', '...' ]`, quoting each so xl reads it back
+/// exactly.
+pub fn format_vif_setting(specs: &[VifSpec<'_>]) -> String {
+    if specs.is_empty() {
+        return "vif = [ ]".to_owned();
+    }
+    let mut out = String::from("vif = [ ");
+    for (i, s) in specs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        quote_xl_string(&s.to_string(), &mut out);
+    }
+    out.push_str(" ]");
+    out
+}
+
+/// Writes `s` as an xl config string literal: single-quoted, with `\\` and `\'`
+/// escaped (and control characters as `\xHH`, which specs never hold).
+pub fn quote_xl_string(s: &str, out: &mut String) {
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    fn chain(e: &dyn Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
+
+    #[test]
+    fn all_nics_all_problems() {
+        let vifs = [
+            VifInput { spec: "bridge=br0", location: None },
+            VifInput { spec: "rate=10MB,colour=blue", location: Some("g.cfg:3") },
+        ];
+        let errs = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), Options::default())
+            .unwrap_err();
+        assert_eq!(errs.len(), 2);
+        assert_eq!(
+            chain(&errs[0]),
+            "vif[1]: g.cfg:3: Invalid rate `10MB`: Invalid rate: expected DIGITS[G|M|K](B|b)/s"
+        );
+        assert_eq!(errs[1].problem.key(), "colour");
+    }
+
+    #[test]
+    fn strict_loss_turns_losses_into_errors_only() {
+        let vifs = [VifInput { spec: "bridge=br0,devid=1,vifname=vif1.0", location: None }];
+        let ok = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), Options::default()).unwrap();
+        assert_eq!(ok.warnings.len(), 2);
+        let strict = Options { strict_loss: true, ..Options::default() };
+        let errs = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), strict).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].problem.key(), "devid");
+    }
+
+    #[test]
+    fn vif_setting_quotes() {
+        let (a, _) = VifSpec::parse("bridge=br0", ParseOptions::default()).unwrap();
+        let (b, _) = VifSpec::parse("script=/x/it's", ParseOptions::default()).unwrap();
+        assert_eq!(format_vif_setting(&[a, b]), r"vif = [ 'bridge=br0', 'script=/x/it\'s' ]");
+        assert_eq!(format_vif_setting(&[]), "vif = [ ]");
+    }
+}
