@@ -1,1 +1,87 @@
-fn main() {}
+//! The `vifkit` command.
+
+mod cli;
+mod commands;
+mod fsutil;
+mod libvirt;
+mod mac_cmd;
+mod report;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+
+fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
+    match cli.command {
+        Command::Vif2xml { guest, read, specs } => {
+            commands::vif2xml(report, guest.into(), &read, &specs)
+        }
+        Command::Cfg2xml { read, file } => commands::cfg2xml(report, &read, &file),
+        Command::Xml2vif {
+            guest,
+            read,
+            list,
+            file,
+        } => commands::xml2vif(report, guest.map(Into::into), &read, list, &file),
+        Command::PatchCfg {
+            read,
+            in_place,
+            cfg,
+            domain,
+        } => commands::patch_cfg(report, &read, in_place, &cfg, &domain),
+        Command::PatchXml {
+            read,
+            in_place,
+            domain,
+            cfg,
+        } => commands::patch_xml(report, &read, in_place, &domain, &cfg),
+        Command::Mac {
+            oui,
+            xen_oui,
+            count,
+        } => Ok(mac_cmd::run(oui.as_deref(), xen_oui, count)?),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE as u8
+            } else {
+                EXIT_OK as u8
+            });
+        }
+    };
+    let mut report = Report::default();
+    let result = run(cli, &mut report);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(report.render().as_bytes());
+    match result {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    let _ = writeln!(stderr, "error: Cannot write the output: {e}");
+                    return ExitCode::from(EXIT_INVALID as u8);
+                }
+            }
+            ExitCode::from(EXIT_OK as u8)
+        }
+        Err(Failure::Invalid(lines)) => {
+            for l in lines {
+                let _ = writeln!(stderr, "error: {l}");
+            }
+            ExitCode::from(EXIT_INVALID as u8)
+        }
+    }
+}

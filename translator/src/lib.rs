@@ -6,6 +6,7 @@ pub mod diag;
 pub mod guest;
 pub mod ifname;
 pub mod interface;
+pub mod interface_xml;
 pub mod mac;
 pub mod model;
 pub mod rate;

@@ -23,13 +23,13 @@ pub enum RateError {
     #[error("No rate specified")]
     NoRate,
     /// The rate is not `DIGITS[G|M|K](B|b)/s`.
-    #[error("Invalid rate: expected DIGITS[G|M|K](B|b)/s")]
+    #[error("Expected DIGITS[G|M|K](B|b)/s")]
     InvalidRate,
     /// The rate is zero or above 2^32-1 before scaling, or bytes per interval overflow.
     #[error("Rate overflow: the number must be 1 to 4294967295 and the rate times the interval must fit 64 bits")]
     RateOverflow,
     /// The interval is not `DIGITS[m|u][s]`.
-    #[error("Invalid replenishment interval: expected DIGITS[s|ms|m|us|u]")]
+    #[error("Expected a replenishment interval DIGITS[s|ms|m|us|u]")]
     InvalidInterval,
     /// The interval is zero or above 2^32-1 microseconds.
     #[error("Replenishment interval overflow: it must be 1 to 4294967295 microseconds")]

@@ -240,8 +240,8 @@ pub fn interfaces_to_vifs(
     c.finish()
 }
 
-/// Formats specs as xl's `vif = [ '...', '...' ]`, quoting each so xl reads it back
-/// exactly.
+/// Formats specs as xl's `vif = [ '...', '...' ]`, one spec per line when there are
+/// several, quoting each so xl reads it back exactly.
 pub fn format_vif_setting(specs: &[VifSpec<'_>]) -> String {
     if specs.is_empty() {
         return "vif = [ ]".to_owned();
@@ -249,7 +249,7 @@ pub fn format_vif_setting(specs: &[VifSpec<'_>]) -> String {
     let mut out = String::from("vif = [ ");
     for (i, s) in specs.iter().enumerate() {
         if i > 0 {
-            out.push_str(", ");
+            out.push_str(",\n        ");
         }
         quote_xl_string(&s.to_string(), &mut out);
     }
@@ -293,26 +293,50 @@ mod tests {
     #[test]
     fn all_nics_all_problems() {
         let vifs = [
-            VifInput { spec: "bridge=br0", location: None },
-            VifInput { spec: "rate=10MB,colour=blue", location: Some("g.cfg:3") },
+            VifInput {
+                spec: "bridge=br0",
+                location: None,
+            },
+            VifInput {
+                spec: "rate=10MB,colour=blue",
+                location: Some("g.cfg:3"),
+            },
         ];
-        let errs = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), Options::default())
-            .unwrap_err();
+        let errs = vifs_to_interfaces(
+            &vifs,
+            GuestType::Hvm,
+            &Defaults::default(),
+            Options::default(),
+        )
+        .unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(
             chain(&errs[0]),
-            "vif[1]: g.cfg:3: Invalid rate `10MB`: Invalid rate: expected DIGITS[G|M|K](B|b)/s"
+            "vif[1]: g.cfg:3: Invalid rate `10MB`: Expected DIGITS[G|M|K](B|b)/s"
         );
         assert_eq!(errs[1].problem.key(), "colour");
     }
 
     #[test]
     fn strict_loss_turns_losses_into_errors_only() {
-        let vifs = [VifInput { spec: "bridge=br0,devid=1,vifname=vif1.0", location: None }];
-        let ok = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), Options::default()).unwrap();
+        let vifs = [VifInput {
+            spec: "bridge=br0,devid=1,vifname=vif1.0",
+            location: None,
+        }];
+        let ok = vifs_to_interfaces(
+            &vifs,
+            GuestType::Hvm,
+            &Defaults::default(),
+            Options::default(),
+        )
+        .unwrap();
         assert_eq!(ok.warnings.len(), 2);
-        let strict = Options { strict_loss: true, ..Options::default() };
-        let errs = vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), strict).unwrap_err();
+        let strict = Options {
+            strict_loss: true,
+            ..Options::default()
+        };
+        let errs =
+            vifs_to_interfaces(&vifs, GuestType::Hvm, &Defaults::default(), strict).unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].problem.key(), "devid");
     }
@@ -321,7 +345,10 @@ mod tests {
     fn vif_setting_quotes() {
         let (a, _) = VifSpec::parse("bridge=br0", ParseOptions::default()).unwrap();
         let (b, _) = VifSpec::parse("script=/x/it's", ParseOptions::default()).unwrap();
-        assert_eq!(format_vif_setting(&[a, b]), r"vif = [ 'bridge=br0', 'script=/x/it\'s' ]");
+        assert_eq!(
+            format_vif_setting(&[a, b]),
+            "vif = [ 'bridge=br0',\n        'script=/x/it\\'s' ]"
+        );
         assert_eq!(format_vif_setting(&[]), "vif = [ ]");
     }
 }

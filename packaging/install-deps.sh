@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what building and testing vifkit needs on Debian (run as root). Idempotent:
+# skips apt when every package is already there.
+set -euo pipefail
+pkgs=(
+  build-essential pkg-config
+  libclang-dev          # bindgen (xl-sys)
+  libxen-dev            # libxlutil / libxenlight (xl-sys, differential tests)
+  libvirt-dev           # the virt crate (--connect)
+  libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
+  libxml2-utils         # virt-xml-validate needs xmllint
+  hyperfine             # whole-process timings in benchmarks
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "cargo is missing: install Rust (rustup) first" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,178 @@
+//! The command line: the stable commands of the translation contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use translator::GuestType;
+
+/// `--help` text shared by the commands that read vif specs.
+pub fn vif_syntax_help() -> String {
+    format!(
+        "VIF SPEC SYNTAX\n  {}\n\nrate=\n  {}\n\nvlan= (Xen 4.19)\n  {}\n\nbridge= with vif-openvswitch\n  {}\n\nmac=\n  {}",
+        translator::vif::SYNTAX,
+        translator::rate::SYNTAX,
+        translator::vlan::SYNTAX,
+        translator::bridge_spec::SYNTAX,
+        translator::mac::SYNTAX,
+    )
+}
+
+/// `--help` text for the commands that read xl config files.
+pub fn cfg_syntax_help() -> String {
+    format!(
+        "XL CONFIG SYNTAX\n  {}\n\n{}",
+        translator::cfg::SYNTAX,
+        vif_syntax_help()
+    )
+}
+
+/// vifkit: Xen xl vifs <-> libvirt <interface>, and the host plumbing behind them.
+#[derive(Debug, Parser)]
+#[command(name = "vifkit", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Guest type as given on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GuestArg {
+    /// HVM: emulated NICs possible.
+    Hvm,
+    /// PV: netfront only.
+    Pv,
+    /// PVH: netfront only.
+    Pvh,
+}
+
+impl From<GuestArg> for GuestType {
+    fn from(g: GuestArg) -> GuestType {
+        match g {
+            GuestArg::Hvm => GuestType::Hvm,
+            GuestArg::Pv => GuestType::Pv,
+            GuestArg::Pvh => GuestType::Pvh,
+        }
+    }
+}
+
+/// Options of the commands that read vif specs.
+#[derive(Debug, Clone, Args)]
+pub struct VifReadArgs {
+    /// An /etc/xen/xl.conf whose vif.default.* settings apply (a spec's own keys win).
+    #[arg(long, value_name = "FILE")]
+    pub xl_conf: Option<PathBuf>,
+    /// Unknown keys and repeated keys are warnings (xl's config-file behaviour), not errors.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Every warning that reports something lost is an error.
+    #[arg(long)]
+    pub strict_loss: bool,
+}
+
+/// Options of the commands that read `<interface>` elements.
+#[derive(Debug, Clone, Args)]
+pub struct XmlReadArgs {
+    /// The bridge of a libvirt network, for type='network' (repeatable).
+    #[arg(long = "network", value_name = "NAME=BRIDGE", value_parser = parse_network)]
+    pub networks: Vec<(String, String)>,
+    /// Look up type='network' bridges through this libvirt connection (read-only).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Every warning that reports something lost is an error.
+    #[arg(long)]
+    pub strict_loss: bool,
+}
+
+fn parse_network(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, b)) if !n.is_empty() && !b.is_empty() => Ok((n.to_owned(), b.to_owned())),
+        _ => Err(format!("expected NAME=BRIDGE, got `{s}`")),
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print one libvirt <interface> per xl vif SPEC, in order.
+    #[command(after_long_help = vif_syntax_help())]
+    Vif2xml {
+        /// Guest type (emulated models and type=ioemu need hvm).
+        #[arg(long, value_enum, default_value = "hvm")]
+        guest: GuestArg,
+        #[command(flatten)]
+        read: VifReadArgs,
+        /// The vif specs, e.g. 'mac=00:16:3e:01:02:03,bridge=xenbr0'.
+        #[arg(value_name = "SPEC", required = true, allow_hyphen_values = true)]
+        specs: Vec<String>,
+    },
+    /// Print the <interface> elements of an xl config's vif list (guest type from type=/builder=).
+    #[command(after_long_help = cfg_syntax_help())]
+    Cfg2xml {
+        #[command(flatten)]
+        read: VifReadArgs,
+        /// The xl config file.
+        #[arg(value_name = "FILE.cfg")]
+        file: PathBuf,
+    },
+    /// Print the xl vif list for <interface> elements (bare, several, <devices>, or a <domain>).
+    #[command(after_long_help = vif_syntax_help())]
+    Xml2vif {
+        /// Guest type for bare elements (a <domain>'s <os><type> wins).
+        #[arg(long, value_enum)]
+        guest: Option<GuestArg>,
+        #[command(flatten)]
+        read: XmlReadArgs,
+        /// One spec per line instead of `vif = [ ... ]`.
+        #[arg(long)]
+        list: bool,
+        /// The XML file, or - for standard input.
+        #[arg(value_name = "FILE", default_value = "-")]
+        file: PathBuf,
+    },
+    /// Rewrite the vif = [...] setting of an xl config from a domain's <interface>s, keeping every other byte.
+    #[command(after_long_help = cfg_syntax_help())]
+    PatchCfg {
+        #[command(flatten)]
+        read: XmlReadArgs,
+        /// Replace CFG atomically instead of printing the result.
+        #[arg(long)]
+        in_place: bool,
+        /// The xl config to patch.
+        #[arg(value_name = "CFG")]
+        cfg: PathBuf,
+        /// The libvirt domain XML whose interfaces to take.
+        #[arg(value_name = "DOMAIN.xml")]
+        domain: PathBuf,
+    },
+    /// Replace a domain's <interface> elements from an xl config's vifs, keeping every other byte.
+    #[command(after_long_help = cfg_syntax_help())]
+    PatchXml {
+        #[command(flatten)]
+        read: VifReadArgs,
+        /// Replace DOMAIN.xml atomically instead of printing the result.
+        #[arg(long)]
+        in_place: bool,
+        /// The libvirt domain XML to patch.
+        #[arg(value_name = "DOMAIN.xml")]
+        domain: PathBuf,
+        /// The xl config whose vifs to take.
+        #[arg(value_name = "CFG")]
+        cfg: PathBuf,
+    },
+    /// Print new unicast MAC addresses (default: random, locally administered).
+    #[command(
+        after_long_help = "STRATEGIES, best first\n  --oui XX:XX:XX   random in an OUI you own\n  (default)        random, locally administered (first octet xxxxxx10)\n  --xen-oui        random in Xen's OUI 00:16:3e, as libxl does\nA MAC must be unique on its whole LAN segment."
+    )]
+    Mac {
+        /// Random in this OUI (one you own).
+        #[arg(long, value_name = "XX:XX:XX", conflicts_with = "xen_oui")]
+        oui: Option<String>,
+        /// Random in Xen's OUI 00:16:3e.
+        #[arg(long)]
+        xen_oui: bool,
+        /// How many addresses.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
+        count: u32,
+    },
+}

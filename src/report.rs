@@ -1,0 +1,60 @@
+//! What a command tells the user: warnings and errors on stderr, each with the whole
+//! chain of causes, and the exit status libvirt and scripts act on.
+
+use std::error::Error;
+
+/// Exit status: done (warnings may have been printed).
+pub const EXIT_OK: i32 = 0;
+/// Exit status: invalid input; every problem is on stderr and nothing on stdout.
+pub const EXIT_INVALID: i32 = 1;
+/// Exit status: usage error (clap uses 2 too).
+pub const EXIT_USAGE: i32 = 2;
+
+/// An error and its sources, joined by `: `.
+pub fn chain(e: &dyn Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Why a command produced nothing.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input is invalid: one line per problem (without the `error: ` prefix).
+    Invalid(Vec<String>),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Invalid(vec![format!("{e:#}")])
+    }
+}
+
+/// Warnings gathered while a command runs, printed before its output.
+#[derive(Debug, Default)]
+pub struct Report {
+    warnings: Vec<String>,
+}
+
+impl Report {
+    /// Adds a warning (without the `warning: ` prefix).
+    pub fn warn(&mut self, w: String) {
+        self.warnings.push(w);
+    }
+
+    /// The stderr text: one `warning: ` line each.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for w in &self.warnings {
+            s.push_str("warning: ");
+            s.push_str(w);
+            s.push('\n');
+        }
+        s
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test: installs what it needs, then formatting, lints, docs, unit, integration,
+# golden and property tests (against the real libvirt parser and schemas), and a short
+# run of each fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/install-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+echo "== fmt";    cargo fmt --all -- --check
+echo "== clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== docs";   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "== tests";  cargo test --workspace --locked
+if [ "${VIFKIT_FUZZ_SECONDS:-10}" -gt 0 ]; then
+  echo "== fuzz smoke (${VIFKIT_FUZZ_SECONDS:-10}s per target)"
+  bash fuzz/smoke.sh "${VIFKIT_FUZZ_SECONDS:-10}"
+fi
