@@ -108,7 +108,7 @@ fn vlan_spec() -> impl Strategy<Value = VlanSpec> {
 
 /// A spec as text, built from typed parts so most are valid; invalid or lossy ones are
 /// filtered by the property.
-fn spec() -> impl Strategy<Value = String> {
+fn spec(guest: GuestType) -> impl Strategy<Value = String> {
     let script = prop_oneof![
         Just(None),
         Just(Some("vif-bridge")),
@@ -117,9 +117,14 @@ fn spec() -> impl Strategy<Value = String> {
         Just(Some("/etc/xen/scripts/vif-nat")),
     ];
     let model = proptest::option::of(proptest::sample::select(
-        model::MODELS.iter().map(|m| m.name).collect::<Vec<_>>(),
+        model::for_guest(guest).map(|m| m.name).collect::<Vec<_>>(),
     ));
-    let nic_type = proptest::option::of(prop_oneof![Just(NicType::Ioemu), Just(NicType::Vif)]);
+    let types = if guest.has_emulated_nics() {
+        vec![NicType::Ioemu, NicType::Vif]
+    } else {
+        vec![NicType::Vif]
+    };
+    let nic_type = proptest::option::of(proptest::sample::select(types));
     let ovs_vlans = (
         proptest::option::of(0u16..=4095),
         proptest::collection::vec(0u16..=4095, 0..3),
@@ -210,10 +215,10 @@ fn xml(i: &Interface<'_>) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2000, max_global_rejects: 8192, ..ProptestConfig::default() })]
 
     #[test]
-    fn spec_xml_spec(text in spec(), guest in guest()) {
+    fn spec_xml_spec((guest, text) in guest().prop_flat_map(|g| (Just(g), spec(g)))) {
         let Ok((spec, w)) = VifSpec::parse(&text, ParseOptions::default()) else {
             return Err(TestCaseError::reject("invalid spec"));
         };
