@@ -1,5 +1,9 @@
 //! The `vifkit` command.
 
+// The doc comments of `cli` are clap help texts, printed as they are: `<interface>`
+// there is text for the terminal, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 mod commands;
 mod fsutil;
