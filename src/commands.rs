@@ -169,12 +169,20 @@ pub fn cfg2xml(report: &mut Report, read: &VifReadArgs, file: &Path) -> Result<S
     Ok(write_interfaces(&ifaces))
 }
 
-/// The network resolver for `--network` and `--connect`.
-fn resolver(read: &XmlReadArgs) -> Result<Box<dyn NetworkResolver>, Failure> {
+/// The network resolver for `--network` and `--connect` (which looks up the networks
+/// the document names, once).
+fn resolver(read: &XmlReadArgs, doc: &Document) -> Result<Box<dyn NetworkResolver>, Failure> {
     let map = NetworkMap(read.networks.clone());
     match &read.connect {
         None => Ok(Box::new(map)),
-        Some(uri) => crate::libvirt::resolver(uri, map),
+        Some(uri) => {
+            let names: Vec<&str> = doc
+                .interfaces
+                .iter()
+                .filter_map(|l| l.parsed.iface.source_network.as_deref())
+                .collect();
+            crate::libvirt::resolver(uri, map, &names)
+        }
     }
 }
 
@@ -184,7 +192,7 @@ fn xml_to_specs(
     guest: GuestType,
     read: &XmlReadArgs,
 ) -> Result<Translated<VifSpec<'static>>, Failure> {
-    let nets = resolver(read)?;
+    let nets = resolver(read, doc)?;
     let ifaces: Vec<_> = doc
         .interfaces
         .iter()

@@ -1,62 +1,88 @@
-//! Looking up libvirt networks' bridges (`--connect URI`), read-only, with the `virt`
-//! crate. Never used from a hook (a hook must not call back into libvirt).
+//! Looking up libvirt networks' bridges (`--connect URI`), read-only.
+//!
+//! The lookup runs in the `vifkit-libvirt` helper binary (installed beside `vifkit`),
+//! which links libvirt through the `virt` crate; `vifkit` itself does not link libvirt,
+//! so that commands which never talk to libvirt start in a millisecond. Never used from a
+//! hook (a hook must not call back into libvirt).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use translator::to_vif::{NetworkMap, NetworkResolver};
 
 use crate::report::Failure;
 
-#[cfg(feature = "libvirt")]
-mod imp {
-    use super::*;
-    use virt::connect::Connect;
-    use virt::error::ErrorNumber;
+/// Name of the helper binary.
+pub const HELPER: &str = "vifkit-libvirt";
 
-    /// A read-only libvirt connection (closed by `Connect`'s own `Drop`), with
-    /// `--network` entries taking precedence.
-    pub struct LibvirtNetworks {
-        pub(super) map: NetworkMap,
-        pub(super) conn: Connect,
-    }
+/// Bridges of the networks a document names, looked up once through the helper, with
+/// `--network` entries taking precedence.
+pub struct LibvirtNetworks {
+    map: NetworkMap,
+    found: HashMap<String, String>,
+}
 
-    impl NetworkResolver for LibvirtNetworks {
-        fn bridge_of(&self, network: &str) -> Result<Option<String>, String> {
-            if let Some(b) = self.map.bridge_of(network)? {
-                return Ok(Some(b));
-            }
-            match self.conn.lookup_network_by_name(network) {
-                Ok(net) => net
-                    .bridge_name()
-                    .map(Some)
-                    .map_err(|e| e.message().to_owned()),
-                Err(e) if e.code().is(ErrorNumber::NoNetwork) => Ok(None),
-                Err(e) => Err(e.message().to_owned()),
-            }
+impl NetworkResolver for LibvirtNetworks {
+    fn bridge_of(&self, network: &str) -> Result<Option<String>, String> {
+        if let Some(b) = self.map.bridge_of(network)? {
+            return Ok(Some(b));
         }
-    }
-
-    pub fn open(uri: &str, map: NetworkMap) -> Result<Box<dyn NetworkResolver>, Failure> {
-        // libvirt prints every error to stderr by default; vifkit reports them itself.
-        virt::error::clear_error_callback();
-        match Connect::open_read_only(Some(uri)) {
-            Ok(conn) => Ok(Box::new(LibvirtNetworks { map, conn })),
-            Err(e) => Err(Failure::Invalid(vec![format!(
-                "Cannot connect to libvirt at {uri}: {}",
-                e.message()
-            )])),
-        }
+        Ok(self.found.get(network).filter(|b| !b.is_empty()).cloned())
     }
 }
 
-/// The resolver for `--connect URI`, with the `--network` map first.
-#[cfg(feature = "libvirt")]
-pub fn resolver(uri: &str, map: NetworkMap) -> Result<Box<dyn NetworkResolver>, Failure> {
-    imp::open(uri, map)
+fn helper_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("VIFKIT_LIBVIRT_HELPER") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(HELPER)))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(HELPER))
 }
 
-/// Without the `libvirt` feature, `--connect` is refused with the reason.
-#[cfg(not(feature = "libvirt"))]
-pub fn resolver(uri: &str, _map: NetworkMap) -> Result<Box<dyn NetworkResolver>, Failure> {
-    Err(Failure::Invalid(vec![format!(
-        "--connect {uri}: this vifkit was built without the libvirt feature; give --network NAME=BRIDGE"
-    )]))
+/// Looks up every network in `names` that `--network` does not map, through `uri`.
+pub fn resolver(
+    uri: &str,
+    map: NetworkMap,
+    names: &[&str],
+) -> Result<Box<dyn NetworkResolver>, Failure> {
+    let wanted: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !map.0.iter().any(|(m, _)| m == n))
+        .collect();
+    let mut found = HashMap::new();
+    if !wanted.is_empty() {
+        let helper = helper_path();
+        let out = Command::new(&helper)
+            .arg("network-bridges")
+            .arg(uri)
+            .args(&wanted)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                Failure::Invalid(vec![format!(
+                    "--connect needs {}, which cannot run: {e}",
+                    helper.display()
+                )])
+            })?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr);
+            let line = msg
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or("the libvirt lookup failed");
+            return Err(Failure::Invalid(vec![line.to_owned()]));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((n, b)) = line.split_once('\t') {
+                found.insert(n.to_owned(), b.to_owned());
+            }
+        }
+    }
+    Ok(Box::new(LibvirtNetworks { map, found }))
 }

@@ -1,0 +1,61 @@
+//! `vifkit-libvirt`: the one part of vifkit that links libvirt.
+//!
+//! Linking libvirt (and its ~50 libraries) costs tens of milliseconds at every process
+//! start, so the `vifkit` binary does not: for `--connect URI` it runs this helper, which
+//! looks libvirt networks up read-only with the `virt` crate.
+//!
+//! Usage: `vifkit-libvirt network-bridges URI NAME...` prints one `NAME<TAB>BRIDGE` line
+//! per network, with an empty BRIDGE for a network libvirt does not have. Errors go to
+//! stderr as one `error: ...` line, exit status 1; usage errors exit 2.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use virt::connect::Connect;
+use virt::error::ErrorNumber;
+
+fn lookup(uri: &str, names: &[String]) -> Result<String, String> {
+    // libvirt prints every error to stderr by default; we report them ourselves.
+    virt::error::clear_error_callback();
+    let conn = Connect::open_read_only(Some(uri))
+        .map_err(|e| format!("Cannot connect to libvirt at {uri}: {}", e.message()))?;
+    let mut out = String::new();
+    for name in names {
+        let bridge = match conn.lookup_network_by_name(name) {
+            Ok(net) => net
+                .bridge_name()
+                .map_err(|e| format!("Network `{name}` at {uri}: {}", e.message()))?,
+            Err(e) if e.code().is(ErrorNumber::NoNetwork) => String::new(),
+            Err(e) => {
+                return Err(format!(
+                    "Looking up network `{name}` at {uri}: {}",
+                    e.message()
+                ))
+            }
+        };
+        out.push_str(name);
+        out.push('\t');
+        out.push_str(&bridge);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some("network-bridges"), Some(uri)) = (args.first().map(String::as_str), args.get(1))
+    else {
+        eprintln!("usage: vifkit-libvirt network-bridges URI NAME...");
+        return ExitCode::from(2);
+    };
+    match lookup(uri, &args[2..]) {
+        Ok(out) => {
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
