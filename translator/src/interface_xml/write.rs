@@ -1,0 +1,553 @@
+//! The writer: the model as `virsh dumpxml` prints it.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::interface::Interface;
+use crate::mac::MacAddr;
+
+/// How [`write_interface`] lays out the element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style<'a> {
+    /// Everything on one line, no whitespace between elements, no final newline.
+    Compact,
+    /// One element per line as `virsh dumpxml` prints it: the interface's lines start
+    /// with `indent`, each level deeper adds `step`; ends with a newline.
+    Pretty {
+        /// Indentation of the `<interface>` lines.
+        indent: &'a str,
+        /// Indentation added per level.
+        step: &'a str,
+    },
+}
+
+/// Bytes [`push_escaped`] replaces: `& < > ' "` and C0 controls.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
+
+/// Appends `s` escaped for a single-quoted attribute value: `& < > ' "`, and control
+/// characters as character references (so that tabs and line breaks survive attribute
+/// value normalization).
+#[inline]
+fn push_escaped(out: &mut String, s: &str) {
+    match s.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
+        None => out.push_str(s),
+        Some(first) => push_escaped_from(out, s, first),
+    }
+}
+
+#[cold]
+fn push_escaped_from(out: &mut String, s: &str, first: usize) {
+    out.push_str(&s[..first]);
+    let mut last = first;
+    for (i, b) in s.bytes().enumerate().skip(first) {
+        if !NEEDS_ESCAPE[usize::from(b)] {
+            continue;
+        }
+        // Every escaped byte is ASCII, so `i` is a character boundary.
+        out.push_str(&s[last..i]);
+        match b {
+            b'&' => out.push_str("&amp;"),
+            b'<' => out.push_str("&lt;"),
+            b'>' => out.push_str("&gt;"),
+            b'\'' => out.push_str("&apos;"),
+            b'"' => out.push_str("&quot;"),
+            _ => {
+                out.push_str("&#");
+                push_u64(out, u64::from(b));
+                out.push(';');
+            }
+        }
+        last = i + 1;
+    }
+    out.push_str(&s[last..]);
+}
+
+#[inline]
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+fn push_mac(out: &mut String, mac: &MacAddr) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b':'; 17];
+    for (i, b) in mac.octets().iter().enumerate() {
+        buf[i * 3] = HEX[usize::from(b >> 4)];
+        buf[i * 3 + 1] = HEX[usize::from(b & 15)];
+    }
+    // Only ASCII was written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+fn push_ip(out: &mut String, ip: &IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(*o));
+            }
+        }
+        IpAddr::V6(v6) => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+struct Writer<'o, 's> {
+    out: &'o mut String,
+    pretty: Option<(&'s str, &'s str)>,
+}
+
+impl Writer<'_, '_> {
+    #[inline]
+    fn line(&mut self, depth: usize) {
+        if let Some((indent, step)) = self.pretty {
+            self.out.push_str(indent);
+            for _ in 0..depth {
+                self.out.push_str(step);
+            }
+        }
+    }
+
+    #[inline]
+    fn eol(&mut self) {
+        if self.pretty.is_some() {
+            self.out.push('\n');
+        }
+    }
+
+    /// `<name attr='value'/>` on its own line at depth 1.
+    fn leaf(&mut self, open: &str, value: &str) {
+        self.line(1);
+        self.out.push_str(open);
+        push_escaped(self.out, value);
+        self.out.push_str("'/>");
+        self.eol();
+    }
+}
+
+fn has_children(i: &Interface<'_>) -> bool {
+    i.mac.is_some()
+        || i.source_bridge.is_some()
+        || i.source_network.is_some()
+        || i.vlan.is_some()
+        || i.virtualport.is_some()
+        || i.outbound_average.is_some()
+        || !i.ips.is_empty()
+        || i.script.is_some()
+        || i.backend_domain.is_some()
+        || i.target_dev.is_some()
+        || i.model.is_some()
+        || i.mtu.is_some()
+}
+
+/// The writer proper. `lead`: start with the indentation; `trail`: end with a newline
+/// (both only matter when pretty).
+pub(super) fn write_with(
+    iface: &Interface<'_>,
+    pretty: Option<(&str, &str)>,
+    lead: bool,
+    trail: bool,
+    out: &mut String,
+) {
+    out.reserve(256);
+    let mut w = Writer { out, pretty };
+    if lead {
+        w.line(0);
+    }
+    w.out.push_str("<interface type='");
+    push_escaped(w.out, iface.kind.as_str());
+    w.out.push_str("'>");
+    w.eol();
+
+    if let Some(mac) = &iface.mac {
+        w.line(1);
+        w.out.push_str("<mac address='");
+        push_mac(w.out, mac);
+        w.out.push_str("'/>");
+        w.eol();
+    }
+    if iface.source_network.is_some() || iface.source_bridge.is_some() {
+        w.line(1);
+        w.out.push_str("<source");
+        if let Some(n) = &iface.source_network {
+            w.out.push_str(" network='");
+            push_escaped(w.out, n);
+            w.out.push('\'');
+        }
+        if let Some(b) = &iface.source_bridge {
+            w.out.push_str(" bridge='");
+            push_escaped(w.out, b);
+            w.out.push('\'');
+        }
+        w.out.push_str("/>");
+        w.eol();
+    }
+    if let Some(vlan) = &iface.vlan {
+        w.line(1);
+        w.out.push_str("<vlan");
+        // libvirt takes several tags as a trunk, and prints it so.
+        if vlan.trunk || vlan.tags.len() > 1 {
+            w.out.push_str(" trunk='yes'");
+        }
+        if vlan.tags.is_empty() {
+            w.out.push_str("/>");
+            w.eol();
+        } else {
+            w.out.push('>');
+            w.eol();
+            for tag in &vlan.tags {
+                w.line(2);
+                w.out.push_str("<tag id='");
+                push_u64(w.out, u64::from(tag.id));
+                w.out.push('\'');
+                if let Some(mode) = tag.native_mode {
+                    w.out.push_str(" nativeMode='");
+                    w.out.push_str(mode.as_str());
+                    w.out.push('\'');
+                }
+                w.out.push_str("/>");
+                w.eol();
+            }
+            w.line(1);
+            w.out.push_str("</vlan>");
+            w.eol();
+        }
+    }
+    if let Some(vp) = &iface.virtualport {
+        w.leaf("<virtualport type='", vp);
+    }
+    if let Some(avg) = iface.outbound_average {
+        w.line(1);
+        w.out.push_str("<bandwidth>");
+        w.eol();
+        w.line(2);
+        w.out.push_str("<outbound average='");
+        push_u64(w.out, avg);
+        w.out.push_str("'/>");
+        w.eol();
+        w.line(1);
+        w.out.push_str("</bandwidth>");
+        w.eol();
+    }
+    for ip in &iface.ips {
+        w.line(1);
+        w.out.push_str("<ip address='");
+        push_ip(w.out, &ip.address);
+        w.out.push_str("' family='");
+        w.out.push_str(ip.family());
+        w.out.push('\'');
+        if let Some(p) = ip.prefix {
+            w.out.push_str(" prefix='");
+            push_u64(w.out, u64::from(p));
+            w.out.push('\'');
+        }
+        w.out.push_str("/>");
+        w.eol();
+    }
+    if let Some(s) = &iface.script {
+        w.leaf("<script path='", s);
+    }
+    if let Some(d) = &iface.backend_domain {
+        w.leaf("<backenddomain name='", d);
+    }
+    if let Some(t) = &iface.target_dev {
+        w.leaf("<target dev='", t);
+    }
+    if let Some(m) = &iface.model {
+        w.leaf("<model type='", m);
+    }
+    if let Some(mtu) = iface.mtu {
+        w.line(1);
+        w.out.push_str("<mtu size='");
+        push_u64(w.out, u64::from(mtu));
+        w.out.push_str("'/>");
+        w.eol();
+    }
+
+    if has_children(iface) || w.pretty.is_some() {
+        // In pretty style an empty interface still has its end tag on a line of its own.
+        w.line(0);
+    }
+    w.out.push_str("</interface>");
+    if trail {
+        w.eol();
+    }
+}
+
+/// Appends one `<interface>` element to `out`, children in libvirt's order (`mac`,
+/// `source`, `vlan`, `virtualport`, `bandwidth`, `ip`, `script`, `backenddomain`,
+/// `target`, `model`, `mtu`), attributes single-quoted and escaped.
+pub fn write_interface(iface: &Interface<'_>, style: Style<'_>, out: &mut String) {
+    match style {
+        Style::Compact => write_with(iface, None, false, false, out),
+        Style::Pretty { indent, step } => write_with(iface, Some((indent, step)), true, true, out),
+    }
+}
+
+/// The elements one after the other, pretty, not indented, two spaces per level.
+pub fn interfaces_to_string(ifaces: &[Interface<'_>]) -> String {
+    let mut out = String::with_capacity(ifaces.len() * 320);
+    for iface in ifaces {
+        write_interface(
+            iface,
+            Style::Pretty {
+                indent: "",
+                step: "  ",
+            },
+            &mut out,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::interface::{Interface, InterfaceType, IpElem, NativeMode, Vlan, VlanTag};
+    use crate::interface_xml::read_interface;
+    use crate::interface_xml::test_util::{compact, full, pretty, PRETTY};
+    use crate::mac::MacAddr;
+
+    #[test]
+    fn writes_virsh_style_pretty() {
+        assert_eq!(pretty(&full(), "    ", "  "), PRETTY);
+    }
+
+    #[test]
+    fn writes_compact() {
+        assert_eq!(
+            compact(&full()),
+            "<interface type='bridge'><mac address='00:16:3e:01:01:01'/>\
+             <source bridge='xenbr0'/><vlan trunk='yes'><tag id='10' nativeMode='untagged'/>\
+             <tag id='20'/></vlan><virtualport type='openvswitch'/><bandwidth>\
+             <outbound average='12800'/></bandwidth>\
+             <ip address='10.0.0.1' family='ipv4' prefix='24'/><script path='vif-openvswitch'/>\
+             <backenddomain name='netdom'/><target dev='vifalice.0'/><model type='e1000'/>\
+             <mtu size='9000'/></interface>"
+        );
+    }
+
+    #[test]
+    fn writes_empty_and_small_elements() {
+        let e = Interface::new(InterfaceType::Ethernet);
+        assert_eq!(compact(&e), "<interface type='ethernet'></interface>");
+        assert_eq!(
+            pretty(&e, "", "  "),
+            "<interface type='ethernet'>\n</interface>\n"
+        );
+        assert_eq!(
+            pretty(&e, "\t", "\t"),
+            "\t<interface type='ethernet'>\n\t</interface>\n"
+        );
+        let mut n = Interface::new(InterfaceType::Network);
+        n.source_network = Some("default".into());
+        n.source_bridge = Some("virbr0".into());
+        n.vlan = Some(Vlan {
+            trunk: false,
+            tags: vec![
+                VlanTag {
+                    id: 4095,
+                    native_mode: None,
+                },
+                VlanTag {
+                    id: 1,
+                    native_mode: Some(NativeMode::Tagged),
+                },
+            ],
+        });
+        n.ips.push(IpElem {
+            address: "2001:db8::1".parse().unwrap(),
+            prefix: None,
+        });
+        n.mtu = Some(1);
+        assert_eq!(
+            compact(&n),
+            "<interface type='network'><source network='default' bridge='virbr0'/>\
+             <vlan trunk='yes'><tag id='4095'/><tag id='1' nativeMode='tagged'/></vlan>\
+             <ip address='2001:db8::1' family='ipv6'/><mtu size='1'/></interface>"
+        );
+        assert_eq!(
+            interfaces_to_string(&[e.clone(), e]),
+            "<interface type='ethernet'>\n</interface>\n<interface type='ethernet'>\n</interface>\n"
+        );
+        assert_eq!(interfaces_to_string(&[]), "");
+    }
+
+    #[test]
+    fn writer_escapes() {
+        let mut i = Interface::new(InterfaceType::Other("a'b\"c".into()));
+        i.script = Some("/x/<&>'\"\t\n\r\u{1}é".into());
+        assert_eq!(
+            compact(&i),
+            "<interface type='a&apos;b&quot;c'><script path='/x/&lt;&amp;&gt;&apos;&quot;&#9;&#10;&#13;&#1;é'/></interface>"
+        );
+        let back = read_interface(&compact(&i)).unwrap();
+        assert_eq!(back.iface, i);
+    }
+
+    #[test]
+    fn round_trip_of_a_full_interface() {
+        for style in [
+            Style::Compact,
+            Style::Pretty {
+                indent: "  ",
+                step: "    ",
+            },
+        ] {
+            let mut s = String::new();
+            write_interface(&full(), style, &mut s);
+            let p = read_interface(&s).unwrap();
+            assert_eq!(p.iface, full());
+            assert!(p.dropped.is_empty());
+        }
+        let mut n = full();
+        n.kind = InterfaceType::Network;
+        n.source_network = Some("default".into());
+        n.ips.push(IpElem {
+            address: "fe80::1:2".parse().unwrap(),
+            prefix: Some(128),
+        });
+        n.ips.push(IpElem {
+            address: "0.0.0.0".parse().unwrap(),
+            prefix: Some(0),
+        });
+        let p = read_interface(&compact(&n)).unwrap();
+        assert_eq!(p.iface, n);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = Cow<'static, str>> {
+            // Any character XML 1.0 can carry (quick-xml also takes C0 controls as
+            // character references, which the writer uses; NUL it refuses).
+            "[^\u{0}]{0,12}".prop_map(Cow::Owned)
+        }
+
+        fn iface() -> impl Strategy<Value = Interface<'static>> {
+            let kind = prop_oneof![
+                Just(InterfaceType::Bridge),
+                Just(InterfaceType::Ethernet),
+                Just(InterfaceType::Network),
+                "[a-z]{1,8}"
+                    .prop_filter("not a named type", |s| !["bridge", "ethernet", "network"]
+                        .contains(&s.as_str()))
+                    .prop_map(|s| InterfaceType::Other(Cow::Owned(s))),
+            ];
+            let mac = proptest::option::of(
+                any::<[u8; 6]>().prop_filter_map("unicast", |o| MacAddr::new(o).ok()),
+            );
+            let tag = (
+                0u16..=4095,
+                proptest::option::of(prop_oneof![
+                    Just(NativeMode::Tagged),
+                    Just(NativeMode::Untagged)
+                ]),
+            )
+                .prop_map(|(id, native_mode)| VlanTag { id, native_mode });
+            let vlan = proptest::option::of(
+                (any::<bool>(), proptest::collection::vec(tag, 1..4)).prop_map(
+                    |(trunk, mut tags)| {
+                        // libvirt's rules: one native tag at most; several tags are a
+                        // trunk.
+                        for t in tags.iter_mut().skip(1) {
+                            t.native_mode = None;
+                        }
+                        Vlan {
+                            trunk: trunk || tags.len() > 1,
+                            tags,
+                        }
+                    },
+                ),
+            );
+            let ip = (any::<IpAddr>(), any::<u8>(), any::<bool>()).prop_map(|(address, p, has)| {
+                let max = if address.is_ipv4() { 33 } else { 129 };
+                IpElem {
+                    address,
+                    prefix: has.then_some(p % max),
+                }
+            });
+            (
+                (
+                    kind,
+                    mac,
+                    proptest::option::of(text()),
+                    proptest::option::of(text()),
+                    vlan,
+                    proptest::option::of(text()),
+                ),
+                (
+                    proptest::option::of(any::<u64>()),
+                    proptest::collection::vec(ip, 0..3),
+                    proptest::option::of(text()),
+                    proptest::option::of(text()),
+                    proptest::option::of(text()),
+                    proptest::option::of(text()),
+                    proptest::option::of(1u32..=65535),
+                ),
+            )
+                .prop_map(
+                    |((kind, mac, sb, sn, vlan, vp), (avg, ips, script, bd, td, model, mtu))| {
+                        let mut i = Interface::new(kind);
+                        i.mac = mac;
+                        i.source_bridge = sb;
+                        i.source_network = sn;
+                        i.vlan = vlan;
+                        i.virtualport = vp;
+                        i.outbound_average = avg;
+                        i.ips = ips;
+                        i.script = script;
+                        i.backend_domain = bd;
+                        i.target_dev = td;
+                        i.model = model;
+                        i.mtu = mtu;
+                        i
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn written_elements_read_back(i in iface(), indent in "[ \t]{0,4}", step in "[ \t]{0,3}") {
+                for style in [Style::Compact, Style::Pretty { indent: &indent, step: &step }] {
+                    let mut s = String::new();
+                    write_interface(&i, style, &mut s);
+                    let p = read_interface(&s).unwrap();
+                    prop_assert_eq!(&p.iface, &i);
+                    prop_assert!(p.dropped.is_empty());
+                }
+            }
+        }
+    }
+}
