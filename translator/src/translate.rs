@@ -202,18 +202,22 @@ pub fn vifs_to_interfaces<'a>(
         lenient: opts.lenient,
     };
     for (i, v) in vifs.iter().enumerate() {
-        match VifSpec::parse(v.spec, popts) {
-            Ok((spec, w)) => {
-                c.warn(i, v.location, w);
-                match vif_to_interface(&spec, guest, defaults) {
-                    Ok((iface, w)) => {
-                        c.warn(i, v.location, w);
-                        c.items.push(iface);
-                    }
-                    Err(es) => c.fail(i, v.location, es),
+        let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
+        c.warn(i, v.location, w);
+        if errors.is_empty() {
+            match vif_to_interface(&spec, guest, defaults) {
+                Ok((iface, w)) => {
+                    c.warn(i, v.location, w);
+                    c.items.push(iface);
                 }
+                Err(es) => c.fail(i, v.location, es),
             }
-            Err(es) => c.fail(i, v.location, es),
+        } else {
+            // Report the guest-type problems of the keys that did parse too.
+            c.fail(i, v.location, errors);
+            if let Err(es) = spec.validate(guest) {
+                c.fail(i, v.location, es);
+            }
         }
     }
     c.finish()
@@ -240,8 +244,8 @@ pub fn interfaces_to_vifs(
     c.finish()
 }
 
-/// Formats specs as xl's `vif = [ '...', '...' ]`, one spec per line when there are
-/// several, quoting each so xl reads it back exactly.
+/// Formats specs as xl's `vif = [ '...', '...' ]` (the contract's one-line form),
+/// quoting each so xl reads it back exactly.
 pub fn format_vif_setting(specs: &[VifSpec<'_>]) -> String {
     if specs.is_empty() {
         return "vif = [ ]".to_owned();
@@ -249,7 +253,7 @@ pub fn format_vif_setting(specs: &[VifSpec<'_>]) -> String {
     let mut out = String::from("vif = [ ");
     for (i, s) in specs.iter().enumerate() {
         if i > 0 {
-            out.push_str(",\n        ");
+            out.push_str(", ");
         }
         quote_xl_string(&s.to_string(), &mut out);
     }
@@ -347,7 +351,7 @@ mod tests {
         let (b, _) = VifSpec::parse("script=/x/it's", ParseOptions::default()).unwrap();
         assert_eq!(
             format_vif_setting(&[a, b]),
-            "vif = [ 'bridge=br0',\n        'script=/x/it\\'s' ]"
+            r"vif = [ 'bridge=br0', 'script=/x/it\'s' ]"
         );
         assert_eq!(format_vif_setting(&[]), "vif = [ ]");
     }

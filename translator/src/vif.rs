@@ -14,7 +14,7 @@ use crate::guest::GuestType;
 use crate::ifname::{IfName, IfNameError};
 use crate::interface::IpElem;
 use crate::mac::{MacAddr, MacError};
-use crate::model::{self, NETFRONT};
+use crate::model::NETFRONT;
 use crate::rate::{Rate, RateError};
 use crate::vlan::{VlanError, VlanSpec};
 
@@ -436,6 +436,20 @@ impl<'a> VifSpec<'a> {
         spec: &'a str,
         opts: ParseOptions,
     ) -> Result<(VifSpec<'a>, Vec<Warning>), Vec<VifError>> {
+        let (out, warnings, errors) = VifSpec::parse_partial(spec, opts);
+        if errors.is_empty() {
+            Ok((out, warnings))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Parses a spec, keeping every value that parsed even when others did not, so a
+    /// caller can also run [`VifSpec::validate`] and report every problem at once.
+    pub fn parse_partial(
+        spec: &'a str,
+        opts: ParseOptions,
+    ) -> (VifSpec<'a>, Vec<Warning>, Vec<VifError>) {
         let mut out = VifSpec::default();
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
@@ -493,11 +507,7 @@ impl<'a> VifSpec<'a> {
                 });
             }
         }
-        if errors.is_empty() {
-            Ok((out, warnings))
-        } else {
-            Err(errors)
-        }
+        (out, warnings, errors)
     }
 
     fn set(&mut self, key: Key, value: Option<&'a str>) -> Result<(), ValueError> {
@@ -555,14 +565,12 @@ impl<'a> VifSpec<'a> {
                 });
             }
             if let Some(m) = self.model.as_deref().filter(|m| *m != NETFRONT) {
-                let what = match model::lookup(m) {
-                    Some(_) => "needs a device model, which",
-                    None => "is not netfront, the only model",
-                };
                 errors.push(VifError::NotHere {
                     key: "model",
                     value: m.to_owned(),
-                    reason: format!("The model {what} a {guest} guest cannot have"),
+                    reason: format!(
+                        "A {guest} guest has no device model: netfront is its only NIC model"
+                    ),
                 });
             }
         }
