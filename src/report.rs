@@ -1,8 +1,6 @@
 //! What a command tells the user: warnings and errors on stderr, each with the whole
 //! chain of causes, and the exit status libvirt and scripts act on.
 
-use std::error::Error;
-
 /// Exit status: done (warnings may have been printed).
 pub const EXIT_OK: i32 = 0;
 /// Exit status: invalid input; every problem is on stderr and nothing on stdout.
@@ -10,17 +8,7 @@ pub const EXIT_INVALID: i32 = 1;
 /// Exit status: usage error (clap uses 2 too).
 pub const EXIT_USAGE: i32 = 2;
 
-/// An error and its sources, joined by `: `.
-pub fn chain(e: &dyn Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use translator::diag::error_chain as chain;
 
 /// Why a command produced nothing.
 #[derive(Debug)]

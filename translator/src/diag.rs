@@ -56,3 +56,15 @@ impl fmt::Display for Warning {
         f.write_str(&self.message)
     }
 }
+
+/// An error and all its sources, joined by `: `, as vifkit's binaries print them.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

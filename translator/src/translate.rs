@@ -281,18 +281,7 @@ pub fn quote_xl_string(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::error::Error;
-
-    fn chain(e: &dyn Error) -> String {
-        let mut s = e.to_string();
-        let mut cur = e.source();
-        while let Some(c) = cur {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cur = c.source();
-        }
-        s
-    }
+    use crate::diag::error_chain as chain;
 
     #[test]
     fn all_nics_all_problems() {
