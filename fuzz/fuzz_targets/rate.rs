@@ -15,10 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let shown = rate.to_string();
     match shown.parse::<Rate>() {
-        Ok(back) => assert_eq!(
-            back, rate,
-            "{text:?} -> {shown:?} parses back different"
-        ),
+        Ok(back) => assert_eq!(back, rate, "{text:?} -> {shown:?} parses back different"),
         Err(e) => panic!("{text:?} -> {shown:?} does not parse back: {e}"),
     }
 });
