@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use translator::cfg::{self, CfgWarning, Config, VifDefaults};
-use translator::interface_xml::{self, Document, Style};
+use translator::cfg::{self, CfgWarning, Config, VifDefaults, VifList};
+use translator::interface_xml::{self, Document};
 use translator::to_vif::{NetworkMap, NetworkResolver};
 use translator::to_xml::Defaults;
 use translator::translate::{self, NicError, Options, Translated, VifInput};
@@ -75,21 +75,6 @@ fn options(read: &VifReadArgs) -> Options {
     }
 }
 
-fn write_interfaces(ifaces: &[Interface<'_>]) -> String {
-    let mut out = String::with_capacity(ifaces.len() * 256);
-    for i in ifaces {
-        interface_xml::write_interface(
-            i,
-            Style::Pretty {
-                indent: "",
-                step: "  ",
-            },
-            &mut out,
-        );
-    }
-    out
-}
-
 fn report_warnings(report: &mut Report, t_warnings: &[translate::NicWarning]) {
     for w in t_warnings {
         report.warn(w.to_string());
@@ -114,48 +99,42 @@ pub fn vif2xml(
     let t = translate::vifs_to_interfaces(&inputs, guest, &defaults(&d), options(read))
         .map_err(nic_errors)?;
     report_warnings(report, &t.warnings);
-    Ok(write_interfaces(&t.items))
+    Ok(interface_xml::interfaces_to_string(&t.items))
 }
 
-/// A parsed xl config and where its vifs are.
-struct CfgFile {
+/// The guest type and vifs of an xl config, borrowing from its text.
+struct CfgFile<'t> {
+    name: String,
     guest: GuestType,
-    specs: Vec<(String, String)>,
+    vifs: VifList<'t>,
 }
 
-fn load_cfg(report: &mut Report, path: &Path, text: &str) -> Result<CfgFile, Failure> {
+fn load_cfg<'t>(report: &mut Report, path: &Path, text: &'t str) -> Result<CfgFile<'t>, Failure> {
     let name = path.display().to_string();
-    let conf: Config<'_> =
+    let conf: Config<'t> =
         cfg::parse(text, &name).map_err(|e| Failure::Invalid(vec![chain(&e)]))?;
     let guest = conf
         .guest_type()
         .map_err(|e| Failure::Invalid(vec![chain(&e)]))?;
-    let vifs = conf.vifs().map_err(|e| Failure::Invalid(vec![chain(&e)]))?;
-    cfg_warnings(report, vifs.warnings);
-    let specs = vifs
-        .items
-        .into_iter()
-        .map(|v| (v.spec.into_owned(), format!("{name}:{}", v.line)))
-        .collect();
-    Ok(CfgFile { guest, specs })
+    let mut vifs = conf.vifs().map_err(|e| Failure::Invalid(vec![chain(&e)]))?;
+    cfg_warnings(report, std::mem::take(&mut vifs.warnings));
+    Ok(CfgFile { name, guest, vifs })
 }
 
 fn cfg_interfaces<'a>(
     report: &mut Report,
-    cfg: &'a CfgFile,
+    cfg: &'a CfgFile<'_>,
     d: &'a VifDefaults,
     read: &VifReadArgs,
 ) -> Result<Vec<Interface<'a>>, Failure> {
-    let inputs: Vec<VifInput<'_>> = cfg
-        .specs
-        .iter()
-        .map(|(s, l)| VifInput {
-            spec: s,
-            location: Some(l),
-        })
-        .collect();
-    let t = translate::vifs_to_interfaces(&inputs, cfg.guest, &defaults(d), options(read))
-        .map_err(nic_errors)?;
+    let t = translate::vif_list_to_interfaces(
+        &cfg.vifs,
+        &cfg.name,
+        cfg.guest,
+        &defaults(d),
+        options(read),
+    )
+    .map_err(nic_errors)?;
     report_warnings(report, &t.warnings);
     Ok(t.items)
 }
@@ -166,7 +145,7 @@ pub fn cfg2xml(report: &mut Report, read: &VifReadArgs, file: &Path) -> Result<S
     let text = read_text(file)?;
     let cfg = load_cfg(report, file, &text)?;
     let ifaces = cfg_interfaces(report, &cfg, &d, read)?;
-    Ok(write_interfaces(&ifaces))
+    Ok(interface_xml::interfaces_to_string(&ifaces))
 }
 
 /// The network resolver for `--network` and `--connect` (which looks up the networks

@@ -22,9 +22,9 @@ use translator::cfg;
 use translator::interface_xml::{self, Style};
 use translator::to_vif::interface_to_vif;
 use translator::to_xml::{vif_to_interface, Defaults};
-use translator::translate::{self, Options, VifInput};
+use translator::translate::{self, Options};
 use translator::vif::ParseOptions;
-use translator::{GuestType, Interface, VifSpec};
+use translator::{GuestType, VifSpec};
 
 const PRETTY: Style<'static> = Style::Pretty {
     indent: "",
@@ -56,55 +56,23 @@ fn xml_to_spec(xml: &str, out: &mut String) {
     spec.write_to(out);
 }
 
-/// `commands::load_cfg`: the parsed config's guest type and owned `(spec, file:line)`.
-fn load_cfg(text: &str) -> (GuestType, Vec<(String, String)>) {
+/// What `vifkit cfg2xml` does between reading the file and printing: the same library
+/// calls as `src/commands.rs`.
+fn cfg2xml(text: &str) -> String {
     let conf = cfg::parse(text, CFG_NAME).expect("bench config parses");
     let guest = conf.guest_type().expect("bench config has a guest type");
     let vifs = conf.vifs().expect("bench config has vifs");
     assert!(vifs.warnings.is_empty(), "{:?}", vifs.warnings);
-    let specs = vifs
-        .items
-        .into_iter()
-        .map(|v| (v.spec.into_owned(), format!("{CFG_NAME}:{}", v.line)))
-        .collect();
-    (guest, specs)
-}
-
-/// `commands::cfg_interfaces`.
-fn cfg_interfaces<'a>(
-    guest: GuestType,
-    specs: &'a [(String, String)],
-    d: &Defaults<'a>,
-) -> Vec<Interface<'a>> {
-    let inputs: Vec<VifInput<'_>> = specs
-        .iter()
-        .map(|(s, l)| VifInput {
-            spec: s,
-            location: Some(l),
-        })
-        .collect();
-    let t = translate::vifs_to_interfaces(&inputs, guest, d, Options::default())
-        .expect("bench config translates");
+    let t = translate::vif_list_to_interfaces(
+        &vifs,
+        CFG_NAME,
+        guest,
+        &Defaults::default(),
+        Options::default(),
+    )
+    .expect("bench config translates");
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-    t.items
-}
-
-/// `commands::write_interfaces`.
-fn write_interfaces(ifaces: &[Interface<'_>]) -> String {
-    let mut out = String::with_capacity(ifaces.len() * 256);
-    for i in ifaces {
-        interface_xml::write_interface(i, PRETTY, &mut out);
-    }
-    out
-}
-
-/// `commands::cfg2xml` minus reading the file and printing: what `vifkit cfg2xml`
-/// prints for `text`.
-fn cfg2xml(text: &str) -> String {
-    let (guest, specs) = load_cfg(text);
-    let d = Defaults::default();
-    let ifaces = cfg_interfaces(guest, &specs, &d);
-    write_interfaces(&ifaces)
+    interface_xml::interfaces_to_string(&t.items)
 }
 
 fn bench_vif_parse(c: &mut Criterion) {
@@ -168,15 +136,32 @@ fn bench_cfg_500(c: &mut Criterion) {
     g.bench_function("cfg2xml", |b| b.iter(|| cfg2xml(black_box(&text))));
 
     // Its stages, each over the same 500 vifs.
-    g.bench_function("stage/cfg_load", |b| b.iter(|| load_cfg(black_box(&text))));
-    let (guest, specs) = load_cfg(&text);
+    g.bench_function("stage/cfg_parse", |b| {
+        b.iter(|| {
+            let conf = cfg::parse(black_box(&text), CFG_NAME).unwrap();
+            black_box(conf.vifs().unwrap().items.len())
+        })
+    });
+    let conf = cfg::parse(&text, CFG_NAME).unwrap();
+    let vifs = conf.vifs().unwrap();
     let d = Defaults::default();
     g.bench_function("stage/translate", |b| {
-        b.iter(|| cfg_interfaces(guest, black_box(&specs), &d))
+        b.iter(|| {
+            translate::vif_list_to_interfaces(
+                black_box(&vifs),
+                CFG_NAME,
+                GuestType::Hvm,
+                &d,
+                Options::default(),
+            )
+            .unwrap()
+        })
     });
-    let ifaces = cfg_interfaces(guest, &specs, &d);
+    let t =
+        translate::vif_list_to_interfaces(&vifs, CFG_NAME, GuestType::Hvm, &d, Options::default())
+            .unwrap();
     g.bench_function("stage/write_xml", |b| {
-        b.iter(|| write_interfaces(black_box(&ifaces)))
+        b.iter(|| interface_xml::interfaces_to_string(black_box(&t.items)))
     });
     g.finish();
 }

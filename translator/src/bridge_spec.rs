@@ -56,27 +56,8 @@ impl<'a> OvsBridge<'a> {
 
     /// Parses the form (`^([^.:]+)(\.N)?(:N)*$`, as `vif-openvswitch` checks it).
     pub fn parse(s: &'a str) -> Result<OvsBridge<'a>, BridgeSpecError> {
-        let end = s.find(['.', ':']).unwrap_or(s.len());
-        let (name, mut rest) = s.split_at(end);
-        if name.is_empty() {
-            return Err(BridgeSpecError::Syntax);
-        }
-        IfName::validate(name).map_err(BridgeSpecError::Name)?;
-        let mut tag = None;
-        if let Some(r) = rest.strip_prefix('.') {
-            let e = r.find(':').unwrap_or(r.len());
-            tag = Some(vlan(&r[..e])?);
-            rest = &r[e..];
-        }
         let mut trunks = Vec::new();
-        if !rest.is_empty() {
-            let Some(r) = rest.strip_prefix(':') else {
-                return Err(BridgeSpecError::Syntax);
-            };
-            for t in r.split(':') {
-                trunks.push(vlan(t)?);
-            }
-        }
+        let (name, tag) = parse_with(s, |t| trunks.push(t))?;
         Ok(OvsBridge {
             name: Cow::Borrowed(name),
             tag,
@@ -92,6 +73,40 @@ impl<'a> OvsBridge<'a> {
             trunks: self.trunks,
         }
     }
+}
+
+/// Parses the Open vSwitch form without allocating: returns the bridge name and the
+/// access tag, and hands each trunk to `trunk`, in order. Nothing is handed over unless
+/// the whole value is valid.
+pub fn parse_with(
+    s: &str,
+    mut trunk: impl FnMut(u16),
+) -> Result<(&str, Option<u16>), BridgeSpecError> {
+    let end = s.find(['.', ':']).unwrap_or(s.len());
+    let (name, mut rest) = s.split_at(end);
+    if name.is_empty() {
+        return Err(BridgeSpecError::Syntax);
+    }
+    IfName::validate(name).map_err(BridgeSpecError::Name)?;
+    let mut tag = None;
+    if let Some(r) = rest.strip_prefix('.') {
+        let e = r.find(':').unwrap_or(r.len());
+        tag = Some(vlan(&r[..e])?);
+        rest = &r[e..];
+    }
+    if !rest.is_empty() {
+        let Some(r) = rest.strip_prefix(':') else {
+            return Err(BridgeSpecError::Syntax);
+        };
+        // Check every trunk before handing any over.
+        for t in r.split(':') {
+            vlan(t)?;
+        }
+        for t in r.split(':') {
+            trunk(vlan(t)?);
+        }
+    }
+    Ok((name, tag))
 }
 
 impl fmt::Display for OvsBridge<'_> {

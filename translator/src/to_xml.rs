@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::bridge_spec::OvsBridge;
+use crate::bridge_spec::{parse_with, BridgeSpecError, OvsBridge};
 use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::ifname::IfName;
@@ -33,7 +33,10 @@ pub struct Defaults<'d> {
 
 /// The file name of a script path (`/etc/xen/scripts/vif-bridge` -> `vif-bridge`).
 pub fn script_name(script: &str) -> &str {
-    script.rsplit('/').next().unwrap_or(script)
+    match script.as_bytes().iter().rposition(|&b| b == b'/') {
+        Some(i) => &script[i + 1..],
+        None => script,
+    }
 }
 
 fn not_here(key: &'static str, value: impl Into<String>, reason: impl Into<String>) -> VifError {
@@ -85,20 +88,33 @@ fn vlan_element(spec: &VlanSpec, warnings: &mut Vec<Warning>) -> Vlan {
     Vlan { trunk: true, tags }
 }
 
-fn ovs_vlan(b: &OvsBridge<'_>) -> Option<Vlan> {
-    let tag = b.tag.map(|id| VlanTag {
-        id,
-        native_mode: (!b.trunks.is_empty()).then_some(NativeMode::Untagged),
-    });
-    let trunks = b.trunks.iter().map(|&id| VlanTag {
-        id,
-        native_mode: None,
-    });
-    let tags: Vec<VlanTag> = tag.into_iter().chain(trunks).collect();
-    (!tags.is_empty()).then_some(Vlan {
-        trunk: !b.trunks.is_empty(),
-        tags,
-    })
+/// Reads an Open vSwitch `bridge=` value: the bridge name (borrowed from the value) and
+/// its VLANs (`.TAG` alone: an access port; with `:TRUNK`s, a trunk whose native VLAN is
+/// TAG, untagged).
+fn ovs_bridge<'s>(b: &Cow<'s, str>) -> Result<(Cow<'s, str>, Option<Vlan>), BridgeSpecError> {
+    let mut tags: Vec<VlanTag> = Vec::new();
+    let (name, tag) = parse_with(b, |id| {
+        tags.push(VlanTag {
+            id,
+            native_mode: None,
+        })
+    })?;
+    let trunk = !tags.is_empty();
+    if let Some(id) = tag {
+        tags.insert(
+            0,
+            VlanTag {
+                id,
+                native_mode: trunk.then_some(NativeMode::Untagged),
+            },
+        );
+    }
+    let name = match b {
+        Cow::Borrowed(w) => Cow::Borrowed(&w[..name.len()]),
+        Cow::Owned(_) => Cow::Owned(name.to_owned()),
+    };
+    let vlan = (!tags.is_empty()).then_some(Vlan { trunk, tags });
+    Ok((name, vlan))
 }
 
 /// Converts one spec for a guest of the given type. Returns the element and the
@@ -108,21 +124,25 @@ pub fn vif_to_interface<'s>(
     guest: GuestType,
     defaults: &Defaults<'s>,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    vif_into_interface(spec.clone(), guest, defaults)
+}
+
+/// [`vif_to_interface`], moving the spec's values into the element instead of copying.
+pub fn vif_into_interface<'s>(
+    spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
     spec.validate(guest)?;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
 
-    let script: Option<Cow<'s, str>> = spec
-        .script
-        .clone()
-        .or_else(|| defaults.script.map(Cow::Borrowed));
+    let script: Option<Cow<'s, str>> = spec.script.or_else(|| defaults.script.map(Cow::Borrowed));
     let script_base = script.as_deref().map(script_name);
     let ovs_script = script_base == Some("vif-openvswitch");
     let bridge_script = script_base == Some("vif-bridge");
-    let bridge_raw: Option<Cow<'s, str>> = spec
-        .bridge
-        .clone()
-        .or_else(|| defaults.bridge.map(Cow::Borrowed));
+    let bridge_raw: Option<Cow<'s, str>> =
+        spec.bridge.or_else(|| defaults.bridge.map(Cow::Borrowed));
 
     let mut iface = Interface::new(if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
@@ -135,10 +155,10 @@ pub fn vif_to_interface<'s>(
     // when no script is given; a literal Linux bridge name otherwise.
     let mut ovs = ovs_script;
     match &bridge_raw {
-        Some(b) if ovs_script => match OvsBridge::parse(b) {
-            Ok(o) => {
-                iface.vlan = ovs_vlan(&o);
-                iface.source_bridge = Some(borrowed_name(b, o.name));
+        Some(b) if ovs_script => match ovs_bridge(b) {
+            Ok((name, vlan)) => {
+                iface.vlan = vlan;
+                iface.source_bridge = Some(name);
             }
             Err(e) => errors.push(VifError::Invalid {
                 key: "bridge",
@@ -147,20 +167,19 @@ pub fn vif_to_interface<'s>(
             }),
         },
         Some(b) if script.is_none() && OvsBridge::has_vlan_syntax(b) => {
-            match OvsBridge::parse(b) {
-                Ok(o) => {
+            match ovs_bridge(b) {
+                Ok((name, vlan)) => {
                     warnings.push(Warning::advice(
                         "bridge",
                         format!(
-                            "bridge={b} read as Open vSwitch bridge {} with VLANs, as libvirt \
+                            "bridge={b} read as Open vSwitch bridge {name} with VLANs, as libvirt \
                              does; Xen's default script vif-bridge would take `{b}` as a Linux \
-                             bridge name (say script=vif-openvswitch or script=vif-bridge)",
-                            o.name
+                             bridge name (say script=vif-openvswitch or script=vif-bridge)"
                         ),
                     ));
                     ovs = true;
-                    iface.vlan = ovs_vlan(&o);
-                    iface.source_bridge = Some(borrowed_name(b, o.name));
+                    iface.vlan = vlan;
+                    iface.source_bridge = Some(name);
                 }
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
                 Err(_) => match IfName::validate(b) {
@@ -229,12 +248,9 @@ pub fn vif_to_interface<'s>(
         }
     }
 
-    iface.ips.clone_from(&spec.ips);
+    iface.ips = spec.ips;
     iface.script = script;
-    iface.backend_domain = spec
-        .backend
-        .clone()
-        .or_else(|| defaults.backend.map(Cow::Borrowed));
+    iface.backend_domain = spec.backend.or_else(|| defaults.backend.map(Cow::Borrowed));
 
     if let Some(v) = &spec.vifname {
         if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
@@ -246,7 +262,7 @@ pub fn vif_to_interface<'s>(
                 ),
             ));
         }
-        iface.target_dev = Some(v.clone());
+        iface.target_dev = spec.vifname;
     }
 
     match (spec.nic_type, spec.model.as_deref()) {
@@ -266,7 +282,7 @@ pub fn vif_to_interface<'s>(
                     format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
                 ));
             }
-            iface.model = spec.model.clone();
+            iface.model = spec.model;
         }
         (_, None) => {}
     }
@@ -316,14 +332,6 @@ pub fn vif_to_interface<'s>(
         Ok((iface, warnings))
     } else {
         Err(errors)
-    }
-}
-
-/// The bridge name part of an OVS value, borrowing from the value when it can.
-fn borrowed_name<'s>(whole: &Cow<'s, str>, name: Cow<'_, str>) -> Cow<'s, str> {
-    match whole {
-        Cow::Borrowed(w) => Cow::Borrowed(&w[..name.len()]),
-        Cow::Owned(_) => Cow::Owned(name.into_owned()),
     }
 }
 

@@ -5,11 +5,12 @@
 
 use std::fmt;
 
+use crate::cfg::VifList;
 use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface};
 use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
-use crate::to_xml::{vif_to_interface, Defaults};
+use crate::to_xml::{vif_into_interface, Defaults};
 use crate::vif::{ParseOptions, VifError, VifSpec};
 
 /// How strictly to translate.
@@ -136,15 +137,15 @@ impl<T> Collector<T> {
         }
     }
 
-    fn nic(&self, index: usize, location: Option<&str>) -> Nic {
+    fn nic(&self, index: usize, location: Option<Location<'_>>) -> Nic {
         Nic {
             side: self.side,
             index,
-            location: location.map(str::to_owned),
+            location: location.map(|l| l.to_string()),
         }
     }
 
-    fn warn(&mut self, index: usize, location: Option<&str>, ws: Vec<Warning>) {
+    fn warn(&mut self, index: usize, location: Option<Location<'_>>, ws: Vec<Warning>) {
         for w in ws {
             let nic = self.nic(index, location);
             if self.strict_loss && w.is_loss() {
@@ -158,7 +159,7 @@ impl<T> Collector<T> {
         }
     }
 
-    fn fail<E: Into<Problem>>(&mut self, index: usize, location: Option<&str>, es: Vec<E>) {
+    fn fail<E: Into<Problem>>(&mut self, index: usize, location: Option<Location<'_>>, es: Vec<E>) {
         for e in es {
             let nic = self.nic(index, location);
             self.errors.push(NicError {
@@ -180,13 +181,29 @@ impl<T> Collector<T> {
     }
 }
 
+/// Where a spec was read: a file and a line. Formatted (`file:line`) only when a
+/// warning or an error needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location<'a> {
+    /// The file name as the user gave it.
+    pub file: &'a str,
+    /// The line, from 1.
+    pub line: u32,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
 /// One vif spec to translate, and where it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VifInput<'a> {
     /// The spec text.
     pub spec: &'a str,
-    /// `file:line`, when read from a file.
-    pub location: Option<&'a str>,
+    /// Where it was read, when from a file.
+    pub location: Option<Location<'a>>,
 }
 
 /// Translates vif specs to `<interface>` elements. Either every NIC translates, or the
@@ -205,7 +222,7 @@ pub fn vifs_to_interfaces<'a>(
         let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
         c.warn(i, v.location, w);
         if errors.is_empty() {
-            match vif_to_interface(&spec, guest, defaults) {
+            match vif_into_interface(spec, guest, defaults) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
                     c.items.push(iface);
@@ -221,6 +238,26 @@ pub fn vifs_to_interfaces<'a>(
         }
     }
     c.finish()
+}
+
+/// Translates the vif list of an xl config (from [`crate::cfg::Config::vifs`]) read from
+/// `file`: what `vifkit cfg2xml` does between parsing and writing.
+pub fn vif_list_to_interfaces<'v>(
+    vifs: &'v VifList<'_>,
+    file: &'v str,
+    guest: GuestType,
+    defaults: &Defaults<'v>,
+    opts: Options,
+) -> Result<Translated<Interface<'v>>, Vec<NicError>> {
+    let inputs: Vec<VifInput<'v>> = vifs
+        .items
+        .iter()
+        .map(|v| VifInput {
+            spec: &v.spec,
+            location: Some(Location { file, line: v.line }),
+        })
+        .collect();
+    vifs_to_interfaces(&inputs, guest, defaults, opts)
 }
 
 /// Translates `<interface>` elements (each with what the reader dropped from it) to vif
@@ -292,7 +329,10 @@ mod tests {
             },
             VifInput {
                 spec: "rate=10MB,colour=blue",
-                location: Some("g.cfg:3"),
+                location: Some(Location {
+                    file: "g.cfg",
+                    line: 3,
+                }),
             },
         ];
         let errs = vifs_to_interfaces(

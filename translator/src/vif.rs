@@ -164,18 +164,18 @@ pub struct Token<'a> {
     pub text: &'a str,
 }
 
-/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with spaces around
-/// tokens, keys and values trimmed.
+/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with ASCII white
+/// space around tokens, keys and values trimmed (xl skips `isspace` characters).
 pub fn tokenize(spec: &str) -> impl Iterator<Item = Token<'_>> {
     spec.split(',').filter_map(|t| {
-        let text = t.trim();
+        let text = t.trim_ascii();
         if text.is_empty() {
             return None;
         }
         Some(match text.split_once('=') {
             Some((k, v)) => Token {
-                key: k.trim_end(),
-                value: Some(v.trim_start()),
+                key: k.trim_ascii_end(),
+                value: Some(v.trim_ascii_start()),
                 text,
             },
             None => Token {
