@@ -36,17 +36,6 @@ pub struct OvsBridge<'a> {
     pub trunks: Vec<u16>,
 }
 
-fn vlan(s: &str) -> Result<u16, BridgeSpecError> {
-    if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(BridgeSpecError::Syntax);
-    }
-    let n: u32 = s.parse().map_err(|_| BridgeSpecError::Syntax)?;
-    u16::try_from(n)
-        .ok()
-        .filter(|&v| v <= 4095)
-        .ok_or(BridgeSpecError::OutOfRange(n))
-}
-
 impl<'a> OvsBridge<'a> {
     /// Whether `s` has the VLAN parts of the form (a `.` or `:`), i.e. reads differently
     /// under `vif-openvswitch` and `vif-bridge`.
@@ -82,31 +71,63 @@ pub fn parse_with(
     s: &str,
     mut trunk: impl FnMut(u16),
 ) -> Result<(&str, Option<u16>), BridgeSpecError> {
-    let end = s.find(['.', ':']).unwrap_or(s.len());
-    let (name, mut rest) = s.split_at(end);
+    let b = s.as_bytes();
+    let end = b
+        .iter()
+        .position(|&c| c == b'.' || c == b':')
+        .unwrap_or(b.len());
+    // '.' and ':' are ASCII: every split below is at a character boundary.
+    let name = &s[..end];
     if name.is_empty() {
         return Err(BridgeSpecError::Syntax);
     }
     IfName::validate(name).map_err(BridgeSpecError::Name)?;
+    let mut i = end;
     let mut tag = None;
-    if let Some(r) = rest.strip_prefix('.') {
-        let e = r.find(':').unwrap_or(r.len());
-        tag = Some(vlan(&r[..e])?);
-        rest = &r[e..];
+    if b.get(i) == Some(&b'.') {
+        let (v, next) = number_at(b, i + 1)?;
+        tag = Some(v);
+        i = next;
     }
-    if !rest.is_empty() {
-        let Some(r) = rest.strip_prefix(':') else {
+    let trunks_at = i;
+    // Check every trunk before handing any over.
+    while i < b.len() {
+        if b[i] != b':' {
             return Err(BridgeSpecError::Syntax);
-        };
-        // Check every trunk before handing any over.
-        for t in r.split(':') {
-            vlan(t)?;
         }
-        for t in r.split(':') {
-            trunk(vlan(t)?);
-        }
+        i = number_at(b, i + 1)?.1;
+    }
+    i = trunks_at;
+    while i < b.len() {
+        let (v, next) = number_at(b, i + 1)?;
+        trunk(v);
+        i = next;
     }
     Ok((name, tag))
+}
+
+/// A VLAN number starting at `b[i]`, ended by `:` or the end: the number and where it
+/// ends.
+fn number_at(b: &[u8], i: usize) -> Result<(u16, usize), BridgeSpecError> {
+    let mut n: u32 = 0;
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        if c == b':' {
+            break;
+        }
+        if !c.is_ascii_digit() || j - i >= 9 {
+            return Err(BridgeSpecError::Syntax);
+        }
+        n = n * 10 + u32::from(c - b'0');
+        j += 1;
+    }
+    if j == i {
+        return Err(BridgeSpecError::Syntax);
+    }
+    match u16::try_from(n) {
+        Ok(v) if v <= 4095 => Ok((v, j)),
+        _ => Err(BridgeSpecError::OutOfRange(n)),
+    }
 }
 
 impl fmt::Display for OvsBridge<'_> {

@@ -166,25 +166,58 @@ pub struct Token<'a> {
 
 /// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with ASCII white
 /// space around tokens, keys and values trimmed (xl skips `isspace` characters).
-pub fn tokenize(spec: &str) -> impl Iterator<Item = Token<'_>> {
-    spec.split(',').filter_map(|t| {
-        let text = t.trim_ascii();
-        if text.is_empty() {
-            return None;
+pub fn tokenize(spec: &str) -> Tokens<'_> {
+    Tokens { rest: spec }
+}
+
+/// The iterator [`tokenize`] returns.
+#[derive(Debug, Clone)]
+pub struct Tokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            // One pass over the token's bytes: where it ends, and its first '='.
+            let bytes = self.rest.as_bytes();
+            let mut eq = None;
+            let mut end = bytes.len();
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b',' {
+                    end = i;
+                    break;
+                }
+                if b == b'=' && eq.is_none() {
+                    eq = Some(i);
+                }
+            }
+            // ',' and '=' are ASCII, so both are character boundaries.
+            let raw = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or("");
+            let text = raw.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            return Some(match eq {
+                Some(i) => Token {
+                    key: raw[..i].trim_ascii(),
+                    value: Some(raw[i + 1..].trim_ascii()),
+                    text,
+                },
+                None => Token {
+                    key: text,
+                    value: None,
+                    text,
+                },
+            });
         }
-        Some(match text.split_once('=') {
-            Some((k, v)) => Token {
-                key: k.trim_ascii_end(),
-                value: Some(v.trim_ascii_start()),
-                text,
-            },
-            None => Token {
-                key: text,
-                value: None,
-                text,
-            },
-        })
-    })
+    }
 }
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
