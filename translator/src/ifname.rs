@@ -40,10 +40,13 @@ impl IfName {
         if name == "." || name == ".." {
             return Err(IfNameError::Dots);
         }
-        if let Some(c) = name
-            .chars()
-            .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
-        {
+        let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
+        if name.is_ascii() {
+            // The common case, byte by byte.
+            if let Some(b) = name.bytes().find(|&b| bad(char::from(b))) {
+                return Err(IfNameError::BadChar(char::from(b)));
+            }
+        } else if let Some(c) = name.chars().find(|&c| bad(c)) {
             return Err(IfNameError::BadChar(c));
         }
         Ok(())

@@ -184,19 +184,9 @@ impl<'a> Iterator for Tokens<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            // One pass over the token's bytes: where it ends, and its first '='.
             let bytes = self.rest.as_bytes();
-            let mut eq = None;
-            let mut end = bytes.len();
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == b',' {
-                    end = i;
-                    break;
-                }
-                if b == b'=' && eq.is_none() {
-                    eq = Some(i);
-                }
-            }
+            let end = find_byte(bytes, b',').unwrap_or(bytes.len());
+            let eq = find_byte(&bytes[..end], b'=');
             // ',' and '=' are ASCII, so both are character boundaries.
             let raw = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
@@ -218,6 +208,25 @@ impl<'a> Iterator for Tokens<'a> {
             });
         }
     }
+}
+
+/// The first `needle` in `b`, eight bytes at a time.
+#[inline]
+fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ pattern;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == needle).map(|p| p + i)
 }
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
