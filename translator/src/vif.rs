@@ -164,8 +164,8 @@ pub struct Token<'a> {
     pub text: &'a str,
 }
 
-/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with ASCII white
-/// space around tokens, keys and values trimmed (xl skips `isspace` characters).
+/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with white space
+/// ([`is_xl_space`]) around tokens, keys and values trimmed.
 pub fn tokenize(spec: &str) -> Tokens<'_> {
     Tokens { rest: spec }
 }
@@ -190,14 +190,14 @@ impl<'a> Iterator for Tokens<'a> {
             // ',' and '=' are ASCII, so both are character boundaries.
             let raw = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
-            let text = raw.trim_ascii();
+            let text = raw.trim_matches(is_xl_space);
             if text.is_empty() {
                 continue;
             }
             return Some(match eq {
                 Some(i) => Token {
-                    key: raw[..i].trim_ascii(),
-                    value: Some(raw[i + 1..].trim_ascii()),
+                    key: raw[..i].trim_matches(is_xl_space),
+                    value: Some(raw[i + 1..].trim_matches(is_xl_space)),
                     text,
                 },
                 None => Token {
@@ -208,6 +208,12 @@ impl<'a> Iterator for Tokens<'a> {
             });
         }
     }
+}
+
+/// Whether xl skips `c` around tokens: C's `isspace` in the C locale (space, `\t`,
+/// `\n`, `\v`, `\f`, `\r`), not Unicode white space.
+pub fn is_xl_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
 /// The first `needle` in `b`, eight bytes at a time.
@@ -751,6 +757,10 @@ mod tests {
         assert_eq!((toks[1].key, toks[1].value), ("bridge", Some("br900")));
         assert_eq!((toks[2].key, toks[2].value), ("trusted", None));
         assert_eq!(tokenize("").count(), 0);
+        // C's isspace: a vertical tab is trimmed, a no-break space is not.
+        let t = tokenize("\u{b}bridge=br0\u{c},\u{a0}x").collect::<Vec<_>>();
+        assert_eq!(t[0].text, "bridge=br0");
+        assert_eq!(t[1].text, "\u{a0}x");
         // The value is everything after the first '='.
         let t = tokenize("script=a=b").next().unwrap();
         assert_eq!(t.value, Some("a=b"));
