@@ -31,4 +31,6 @@ pub use bindings::*;
 
 include!(concat!(env!("OUT_DIR"), "/api_version.rs"));
 
+pub mod differential;
 pub mod safe;
+pub mod view;

@@ -38,8 +38,8 @@ pub enum XlError {
         message: String,
     },
     /// A setting holds a list where a string was asked for, or the reverse. The message
-    /// is libxlutil's (`x.cfg:3: warning: parameter `type' is a list but should be a
-    /// single value`).
+    /// is libxlutil's (``x.cfg:3: warning: parameter `type' is a list but should be a
+    /// single value``).
     #[error("{message}")]
     WrongType {
         /// The setting.
