@@ -163,19 +163,33 @@ impl Report {
 
     /// Everything written so far, as text.
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes()).into_owned()
+        printable(&self.bytes())
     }
 
     /// What was written since the last call, as text without the final newline.
     fn take_new(&self) -> String {
         let all = self.bytes();
         let from = self.seen.get().min(all.len());
-        let new = String::from_utf8_lossy(&all[from..])
-            .trim_end_matches('\n')
-            .to_owned();
+        let new = printable(&all[from..]).trim_end_matches('\n').to_owned();
         self.seen.set(all.len());
         new
     }
+}
+
+/// libxlutil's messages quote the offending input as is: a CR (from a CRLF file) would
+/// send the cursor back over the message. Control characters other than newline and tab
+/// are shown as escapes (`\r`, `\x01`); invalid UTF-8 as U+FFFD.
+fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Drop for Report {
@@ -749,7 +763,10 @@ mod tests {
             e => panic!("{e:?}"),
         }
         let e = parse_config(b"a = 'x'\r\n", "crlf.cfg").unwrap_err();
-        assert!(e.to_string().contains("lexical error"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "crlf.cfg:1: config parsing error near `\\r': lexical error"
+        );
     }
 
     #[test]
