@@ -56,12 +56,35 @@ impl From<GuestArg> for GuestType {
     }
 }
 
+/// Which parser reads xl config files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum XlParser {
+    /// vifkit's own parser (pure Rust; errors name the line of each vif).
+    #[default]
+    Vifkit,
+    /// Xen's libxlutil, the parser `xl create` uses.
+    Xen,
+}
+
 /// Options of the commands that read vif specs.
 #[derive(Debug, Clone, Args)]
 pub struct VifReadArgs {
     /// An /etc/xen/xl.conf whose vif.default.* settings apply (a spec's own keys win).
     #[arg(long, value_name = "FILE")]
     pub xl_conf: Option<PathBuf>,
+    /// Which parser reads the xl config file and the --xl-conf file.
+    ///
+    /// `xen` reads them with Xen's own libxlutil, exactly as `xl create` does, and
+    /// differs from vifkit's parser in what it reports: errors are libxlutil's text
+    /// (`FILE:LINE: config parsing error near ...`); problems in a vif name the file but no
+    /// line (libxlutil gives no line numbers for list items); and libxlutil's grammar is
+    /// stricter where vifkit's is deliberately friendlier: CRLF line ends, `\xHH` and
+    /// one- or two-digit octal escapes, and a comment on a last line without a newline
+    /// are errors there, a three-digit octal escape silently drops its character, and a
+    /// file with a NUL byte is refused. Needs vifkit built with the `xen` feature
+    /// (libxenlight).
+    #[arg(long, value_enum, value_name = "PARSER", default_value_t = XlParser::Vifkit)]
+    pub xl_parser: XlParser,
     /// Unknown keys and repeated keys are warnings (xl's config-file behaviour), not errors.
     #[arg(long)]
     pub lenient: bool,

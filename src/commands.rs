@@ -13,7 +13,7 @@ use translator::to_xml::Defaults;
 use translator::translate::{self, NicError, Options, Translated, VifInput};
 use translator::{GuestType, Interface, VifSpec};
 
-use crate::cli::{VifReadArgs, XmlReadArgs};
+use crate::cli::{VifReadArgs, XlParser, XmlReadArgs};
 use crate::fsutil::write_atomic;
 use crate::report::{chain, Failure, Report};
 
@@ -45,10 +45,13 @@ fn cfg_warnings(report: &mut Report, ws: Vec<CfgWarning>) {
 }
 
 /// xl.conf defaults, owned (they outlive the parsed xl.conf).
-fn load_defaults(report: &mut Report, path: Option<&Path>) -> Result<VifDefaults, Failure> {
-    let Some(path) = path else {
+fn load_defaults(report: &mut Report, read: &VifReadArgs) -> Result<VifDefaults, Failure> {
+    let Some(path) = read.xl_conf.as_deref() else {
         return Ok(VifDefaults::default());
     };
+    if read.xl_parser == XlParser::Xen {
+        return xen::load_defaults(report, path);
+    }
     let text = read_text(path)?;
     let name = path.display().to_string();
     let conf = cfg::parse(&text, &name).map_err(|e| Failure::Invalid(vec![chain(&e)]))?;
@@ -88,7 +91,7 @@ pub fn vif2xml(
     read: &VifReadArgs,
     specs: &[String],
 ) -> Result<String, Failure> {
-    let d = load_defaults(report, read.xl_conf.as_deref())?;
+    let d = load_defaults(report, read)?;
     let inputs: Vec<VifInput<'_>> = specs
         .iter()
         .map(|s| VifInput {
@@ -139,11 +142,96 @@ fn cfg_interfaces<'a>(
     Ok(t.items)
 }
 
+/// Reads an xl config with the parser `--xl-parser` names.
+fn read_cfg(report: &mut Report, read: &VifReadArgs, path: &Path) -> Result<CfgFile, Failure> {
+    match read.xl_parser {
+        XlParser::Vifkit => load_cfg(report, path, &read_text(path)?),
+        XlParser::Xen => xen::load_cfg(report, path),
+    }
+}
+
+/// `--xl-parser=xen`: xl configs read by Xen's libxlutil.
+#[cfg(feature = "xen")]
+mod xen {
+    use std::path::Path;
+
+    use translator::cfg::VifDefaults;
+    use xl_sys::{safe, view};
+
+    use super::{read_input, CfgFile};
+    use crate::report::{Failure, Report};
+
+    /// libxlutil's report, one problem per line; its "warning: " lines (the Python
+    /// hints) become warnings.
+    fn failure(report: &mut Report, e: &dyn std::error::Error) -> Failure {
+        let mut errors = Vec::new();
+        for line in e.to_string().lines() {
+            match line.strip_prefix("warning: ") {
+                Some(w) => report.warn(w.to_owned()),
+                None => errors.push(line.to_owned()),
+            }
+        }
+        Failure::Invalid(errors)
+    }
+
+    fn parse(report: &mut Report, path: &Path) -> Result<safe::Config, Failure> {
+        let bytes = read_input(path)?;
+        safe::parse_config(&bytes, &path.display().to_string()).map_err(|e| failure(report, &e))
+    }
+
+    pub(super) fn load_cfg(report: &mut Report, path: &Path) -> Result<CfgFile, Failure> {
+        let conf = parse(report, path)?;
+        let guest = view::guest_type(&conf).map_err(|e| failure(report, &e))?;
+        let vifs = view::vifs(&conf).map_err(|e| failure(report, &e))?;
+        for w in vifs.warnings {
+            report.warn(w);
+        }
+        let file = conf.file().to_owned();
+        let specs = vifs.items.into_iter().map(|s| (s, file.clone())).collect();
+        Ok(CfgFile { guest, specs })
+    }
+
+    pub(super) fn load_defaults(report: &mut Report, path: &Path) -> Result<VifDefaults, Failure> {
+        let conf = parse(report, path)?;
+        let (d, warnings) = view::vif_defaults(&conf).map_err(|e| failure(report, &e))?;
+        for w in warnings {
+            report.warn(w);
+        }
+        Ok(d)
+    }
+}
+
+/// `--xl-parser=xen` in a build without libxenlight: a clear error.
+#[cfg(not(feature = "xen"))]
+mod xen {
+    use std::path::Path;
+
+    use translator::cfg::VifDefaults;
+
+    use super::CfgFile;
+    use crate::report::{Failure, Report};
+
+    fn unsupported() -> Failure {
+        Failure::Invalid(vec![
+            "--xl-parser=xen: this vifkit was built without libxenlight support (cargo \
+             feature `xen`, which needs libxen-dev)"
+                .to_owned(),
+        ])
+    }
+
+    pub(super) fn load_cfg(_: &mut Report, _: &Path) -> Result<CfgFile, Failure> {
+        Err(unsupported())
+    }
+
+    pub(super) fn load_defaults(_: &mut Report, _: &Path) -> Result<VifDefaults, Failure> {
+        Err(unsupported())
+    }
+}
+
 /// `vifkit cfg2xml`.
 pub fn cfg2xml(report: &mut Report, read: &VifReadArgs, file: &Path) -> Result<String, Failure> {
-    let d = load_defaults(report, read.xl_conf.as_deref())?;
-    let text = read_text(file)?;
-    let cfg = load_cfg(report, file, &text)?;
+    let d = load_defaults(report, read)?;
+    let cfg = read_cfg(report, read, file)?;
     let ifaces = cfg_interfaces(report, &cfg, &d, read)?;
     Ok(interface_xml::interfaces_to_string(&ifaces))
 }
@@ -256,11 +344,10 @@ pub fn patch_xml(
     domain: &Path,
     cfg_path: &Path,
 ) -> Result<String, Failure> {
-    let d = load_defaults(report, read.xl_conf.as_deref())?;
+    let d = load_defaults(report, read)?;
     let xml = read_text(domain)?;
     let doc = read_doc(domain, &xml)?;
-    let cfg_text = read_text(cfg_path)?;
-    let cfg = load_cfg(report, cfg_path, &cfg_text)?;
+    let cfg = read_cfg(report, read, cfg_path)?;
     if let Some(g) = doc.guest_type.filter(|g| *g != cfg.guest) {
         report.warn(format!(
             "{} is a {g} guest but {} says {}; translating for {}",
