@@ -22,7 +22,7 @@ shift
 fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$fuzz_dir"
 
-all_targets=(vif xl_cfg xml rate)
+all_targets=(vif xl_cfg xml rate xl_differential)
 targets=("${@:-${all_targets[@]}}")
 for t in "${targets[@]}"; do
     [[ -f fuzz_targets/$t.rs ]] || { echo "unknown target: $t" >&2; usage; }

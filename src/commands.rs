@@ -143,9 +143,19 @@ fn cfg_interfaces<'a>(
 }
 
 /// Reads an xl config with the parser `--xl-parser` names.
-fn read_cfg(report: &mut Report, read: &VifReadArgs, path: &Path) -> Result<CfgFile, Failure> {
+/// The vifkit parser borrows from `text`, which the caller keeps; libxlutil's values are
+/// owned.
+fn read_cfg<'t>(
+    report: &mut Report,
+    read: &VifReadArgs,
+    path: &Path,
+    text: &'t mut String,
+) -> Result<CfgFile<'t>, Failure> {
     match read.xl_parser {
-        XlParser::Vifkit => load_cfg(report, path, &read_text(path)?),
+        XlParser::Vifkit => {
+            *text = read_text(path)?;
+            load_cfg(report, path, text)
+        }
         XlParser::Xen => xen::load_cfg(report, path),
     }
 }
@@ -155,7 +165,9 @@ fn read_cfg(report: &mut Report, read: &VifReadArgs, path: &Path) -> Result<CfgF
 mod xen {
     use std::path::Path;
 
-    use translator::cfg::VifDefaults;
+    use std::borrow::Cow;
+
+    use translator::cfg::{VifDefaults, VifItem, VifList};
     use xl_sys::{safe, view};
 
     use super::{read_input, CfgFile};
@@ -179,16 +191,30 @@ mod xen {
         safe::parse_config(&bytes, &path.display().to_string()).map_err(|e| failure(report, &e))
     }
 
-    pub(super) fn load_cfg(report: &mut Report, path: &Path) -> Result<CfgFile, Failure> {
+    pub(super) fn load_cfg(report: &mut Report, path: &Path) -> Result<CfgFile<'static>, Failure> {
         let conf = parse(report, path)?;
         let guest = view::guest_type(&conf).map_err(|e| failure(report, &e))?;
         let vifs = view::vifs(&conf).map_err(|e| failure(report, &e))?;
         for w in vifs.warnings {
             report.warn(w);
         }
-        let file = conf.file().to_owned();
-        let specs = vifs.items.into_iter().map(|s| (s, file.clone())).collect();
-        Ok(CfgFile { guest, specs })
+        // libxlutil gives no line numbers for list items: line 0 names the file only.
+        let items = vifs
+            .items
+            .into_iter()
+            .map(|s| VifItem {
+                spec: Cow::Owned(s),
+                line: 0,
+            })
+            .collect();
+        Ok(CfgFile {
+            name: conf.file().to_owned(),
+            guest,
+            vifs: VifList {
+                items,
+                warnings: Vec::new(),
+            },
+        })
     }
 
     pub(super) fn load_defaults(report: &mut Report, path: &Path) -> Result<VifDefaults, Failure> {
@@ -219,7 +245,7 @@ mod xen {
         ])
     }
 
-    pub(super) fn load_cfg(_: &mut Report, _: &Path) -> Result<CfgFile, Failure> {
+    pub(super) fn load_cfg(_: &mut Report, _: &Path) -> Result<CfgFile<'static>, Failure> {
         Err(unsupported())
     }
 
@@ -231,7 +257,8 @@ mod xen {
 /// `vifkit cfg2xml`.
 pub fn cfg2xml(report: &mut Report, read: &VifReadArgs, file: &Path) -> Result<String, Failure> {
     let d = load_defaults(report, read)?;
-    let cfg = read_cfg(report, read, file)?;
+    let mut text = String::new();
+    let cfg = read_cfg(report, read, file, &mut text)?;
     let ifaces = cfg_interfaces(report, &cfg, &d, read)?;
     Ok(interface_xml::interfaces_to_string(&ifaces))
 }
@@ -347,7 +374,8 @@ pub fn patch_xml(
     let d = load_defaults(report, read)?;
     let xml = read_text(domain)?;
     let doc = read_doc(domain, &xml)?;
-    let cfg = read_cfg(report, read, cfg_path)?;
+    let mut cfg_text = String::new();
+    let cfg = read_cfg(report, read, cfg_path, &mut cfg_text)?;
     if let Some(g) = doc.guest_type.filter(|g| *g != cfg.guest) {
         report.warn(format!(
             "{} is a {g} guest but {} says {}; translating for {}",

@@ -10,6 +10,7 @@ echo "== fmt";    cargo fmt --all -- --check
 echo "== clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs";   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== tests";  cargo test --workspace --locked
+echo "== no-xen build"; bash packaging/check-no-xen.sh
 if [ "${VIFKIT_FUZZ_SECONDS:-10}" -gt 0 ]; then
   echo "== fuzz smoke (${VIFKIT_FUZZ_SECONDS:-10}s per target)"
   bash fuzz/smoke.sh "${VIFKIT_FUZZ_SECONDS:-10}"

@@ -187,13 +187,18 @@ impl<T> Collector<T> {
 pub struct Location<'a> {
     /// The file name as the user gave it.
     pub file: &'a str,
-    /// The line, from 1.
+    /// The line, from 1; 0 when unknown.
     pub line: u32,
 }
 
 impl fmt::Display for Location<'_> {
+    /// `file:line`, or `file` alone for line 0 (a parser that gives no lines).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        if self.line == 0 {
+            f.write_str(self.file)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
     }
 }
 
