@@ -6,8 +6,6 @@
 //! hook (a hook must not call back into libvirt).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use translator::to_vif::{NetworkMap, NetworkResolver};
 
@@ -32,17 +30,6 @@ impl NetworkResolver for LibvirtNetworks {
     }
 }
 
-fn helper_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIFKIT_LIBVIRT_HELPER") {
-        return PathBuf::from(p);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join(HELPER)))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from(HELPER))
-}
-
 /// Looks up every network in `names` that `--network` does not map, through `uri`.
 pub fn resolver(
     uri: &str,
@@ -56,19 +43,10 @@ pub fn resolver(
         .collect();
     let mut found = HashMap::new();
     if !wanted.is_empty() {
-        let helper = helper_path();
-        let out = Command::new(&helper)
-            .arg("network-bridges")
-            .arg(uri)
-            .args(&wanted)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                Failure::Invalid(vec![format!(
-                    "--connect needs {}, which cannot run: {e}",
-                    helper.display()
-                )])
-            })?;
+        let mut args = vec!["network-bridges", uri];
+        args.extend(&wanted);
+        let out = crate::helper::run(HELPER, "VIFKIT_LIBVIRT_HELPER", &args, false)
+            .map_err(|e| Failure::Invalid(vec![format!("--connect needs {e}")]))?;
         if !out.status.success() {
             let msg = String::from_utf8_lossy(&out.stderr);
             let line = msg

@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod fsutil;
+mod helper;
 mod libvirt;
 mod mac_cmd;
 mod report;

@@ -323,3 +323,19 @@ fn xml2vif_reads_stdin_and_domains() {
     assert_eq!(out.status, 1);
     assert!(out.stderr.starts_with("error: -: "), "{}", out.stderr);
 }
+
+/// `vifkit` itself links none of the big C libraries (libvirt, libxenlight): they cost
+/// milliseconds at every start, and hooks and hotplug scripts start often. The helpers
+/// `vifkit-libvirt` and `vifkit-xl` link them instead.
+#[test]
+fn vifkit_links_no_big_c_library() {
+    let out = std::process::Command::new("ldd")
+        .arg(env!("CARGO_BIN_EXE_vifkit"))
+        .output()
+        .expect("ldd runs");
+    let libs = String::from_utf8_lossy(&out.stdout);
+    for lib in ["libvirt", "libxen", "libxlutil"] {
+        assert!(!libs.contains(lib), "vifkit links {lib}:\n{libs}");
+    }
+    assert!(libs.contains("libc.so"), "ldd said nothing useful:\n{libs}");
+}
