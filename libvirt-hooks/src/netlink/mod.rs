@@ -30,13 +30,17 @@ use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::sys::AsyncSocket;
 use translator::IfName;
 
+mod bridge;
 mod error;
 mod link;
+mod port;
 #[cfg(test)]
 mod testns;
 
+pub use bridge::BridgeConfig;
 pub use error::{NetlinkError, Role};
 pub use link::{BridgeState, LinkState, VlanLinkState};
+pub use port::PortMtu;
 
 /// How long one request may wait for the kernel before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
