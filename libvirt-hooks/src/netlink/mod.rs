@@ -36,11 +36,13 @@ mod link;
 mod port;
 #[cfg(test)]
 mod testns;
+mod vlan;
 
 pub use bridge::BridgeConfig;
 pub use error::{NetlinkError, Role};
 pub use link::{BridgeState, LinkState, VlanLinkState};
 pub use port::PortMtu;
+pub use vlan::{PortVlan, PortVlans};
 
 /// How long one request may wait for the kernel before failing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
