@@ -34,6 +34,8 @@ mod bridge;
 mod error;
 mod link;
 mod port;
+mod tc;
+mod tc_wire;
 #[cfg(test)]
 mod testns;
 mod vlan;
@@ -42,6 +44,7 @@ pub use bridge::BridgeConfig;
 pub use error::{NetlinkError, Role};
 pub use link::{BridgeState, LinkState, VlanLinkState};
 pub use port::PortMtu;
+pub use tc::{PortRateLimit, RateLimit, MIN_BURST};
 pub use vlan::{PortVlan, PortVlans};
 
 /// How long one request may wait for the kernel before failing.
