@@ -143,9 +143,8 @@ pub enum RegistryError {
     },
     /// The database stayed locked by other writers past every retry.
     #[error(
-        "Registry {}: still locked by other writers after {attempts} attempts of {} s while {op}",
-        path.display(),
-        BUSY_TIMEOUT.as_secs()
+        "Registry {}: still locked by other writers after {attempts} attempts while {op}",
+        path.display()
     )]
     Busy {
         /// The database file.
