@@ -531,4 +531,35 @@ mod tests {
             "Attachment state \"running\" is not `prepared`, `active` or `stopped`"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_refuse_without_panicking(s in "\\PC{0,40}|[0-9a-fA-F-]{30,38}") {
+            let _ = s.parse::<VlanId>();
+            let _ = s.parse::<Mtu>();
+            let _ = s.parse::<DomainUuid>();
+            let _ = s.parse::<BridgeKind>();
+            let _ = s.parse::<AttachmentState>();
+            if let Ok(n) = DomainName::new(s.as_str()) {
+                proptest::prop_assert_eq!(n.as_str(), s.as_str());
+            }
+            let _ = GuestName::new(s.as_str());
+        }
+
+        #[test]
+        fn uuids_round_trip(bytes in proptest::prelude::any::<[u8; 16]>()) {
+            let u = DomainUuid::from_bytes(bytes);
+            let text = u.to_string();
+            proptest::prop_assert_eq!(text.parse::<DomainUuid>(), Ok(u));
+            proptest::prop_assert_eq!(text.to_uppercase().parse::<DomainUuid>(), Ok(u));
+            proptest::prop_assert_eq!(text.replace('-', "").parse::<DomainUuid>(), Ok(u));
+        }
+
+        #[test]
+        fn ranges_are_exact(n in proptest::prelude::any::<i64>()) {
+            proptest::prop_assert_eq!(VlanId::try_from(n).is_ok(), (1..=4094).contains(&n));
+            proptest::prop_assert_eq!(Mtu::try_from(n).is_ok(), (68..=65535).contains(&n));
+            proptest::prop_assert_eq!(n.to_string().parse::<VlanId>().ok(), VlanId::try_from(n).ok());
+        }
+    }
 }

@@ -121,6 +121,9 @@ pub enum RegistryError {
         /// The device id given twice.
         devid: u32,
     },
+    /// An empty path was given for the database.
+    #[error("The registry's path is empty")]
+    EmptyPath,
     /// The directory for the database could not be created.
     #[error("Cannot create the registry's directory {}", path.display())]
     CreateDir {

@@ -701,4 +701,28 @@ mod tests {
             "domain UUID 4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn xen_names_read_back(domid in 0u32..DOMID_FIRST_RESERVED, devid in 0u32..1_000_000) {
+            match backend_name(domid, devid) {
+                Ok(backend) => {
+                    proptest::prop_assert_eq!(parse_backend_name(&backend), Some((domid, devid)));
+                    let a = Attachment::xen(web(), domid, devid, mac("02:00:00:00:00:01"), name("br0"), false);
+                    proptest::prop_assert!(a.is_ok());
+                }
+                Err(e) => proptest::prop_assert!(
+                    format!("vif{domid}.{devid}").len() > 15,
+                    "{}", e
+                ),
+            }
+        }
+
+        #[test]
+        fn backend_name_parser_never_panics(s in "\\PC{0,20}|vif[0-9]{0,12}\\.[0-9]{0,12}") {
+            if let Some((d, n)) = parse_backend_name(&s) {
+                proptest::prop_assert_eq!(format!("vif{d}.{n}"), s);
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::{params, Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use translator::{IfName, MacAddr};
 
 use super::{
@@ -178,13 +178,21 @@ impl SqliteRegistry {
     /// a newer schema, or another program's database, is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteRegistry, RegistryError> {
         let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() {
+            return Err(RegistryError::EmptyPath);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| RegistryError::CreateDir {
                 path: dir.to_owned(),
                 source,
             })?;
         }
-        let mut conn = Connection::open(&path).map_err(db_err(&path, "opening the database"))?;
+        // No SQLITE_OPEN_URI: a path is a path, even one that starts with `file:`.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags)
+            .map_err(db_err(&path, "opening the database"))?;
         let counters = Arc::new(Counters {
             timeout_ms: AtomicU64::new(millis(BUSY_TIMEOUT)),
             lock_waits: AtomicU64::new(0),
@@ -490,6 +498,28 @@ mod tests {
             format!("{reg:?}"),
             format!("SqliteRegistry {{ path: {path:?}, .. }}")
         );
+    }
+
+    #[test]
+    fn odd_paths() {
+        let err = SqliteRegistry::open("").unwrap_err();
+        assert!(matches!(err, RegistryError::EmptyPath));
+        assert_eq!(err.to_string(), "The registry's path is empty");
+        // `file:` is not a URI scheme here: the file is created as named.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file:reg.db?mode=memory");
+        SqliteRegistry::open(&path).unwrap();
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn the_registry_is_a_sendable_trait_object() {
+        fn send<T: Send>(_: &T) {}
+        let (_dir, reg) = temp_registry();
+        send(&reg);
+        let dyn_reg: &dyn Registry = &reg;
+        dyn_reg.add_bridge(&bridge("br0")).unwrap();
+        assert_eq!(dyn_reg.bridges().unwrap(), [bridge("br0")]);
     }
 
     #[test]
