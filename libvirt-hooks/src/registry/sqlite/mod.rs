@@ -505,6 +505,17 @@ mod tests {
         let err = SqliteRegistry::open("").unwrap_err();
         assert!(matches!(err, RegistryError::EmptyPath));
         assert_eq!(err.to_string(), "The registry's path is empty");
+        // SQLite keeps `:memory:` in memory, where WAL is impossible: refused.
+        let err = SqliteRegistry::open(":memory:").unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::NoWal { mode, .. } if mode == "memory"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "Registry :memory:: SQLite kept journal mode \"memory\" instead of WAL (put the \
+             registry on a local file system)"
+        );
         // `file:` is not a URI scheme here: the file is created as named.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("file:reg.db?mode=memory");
