@@ -217,6 +217,10 @@ impl SqliteRegistry {
         SqliteRegistry::open(default_path())
     }
 
+    /// Puts the connection in WAL mode and migrates the schema. When several processes
+    /// open a brand-new file at once, SQLite may answer `SQLITE_BUSY` at once, without
+    /// calling the busy handler (two connections in rollback mode both want to switch
+    /// the journal mode: one must back off); [`open`](SqliteRegistry::open) retries.
     fn set_up(&self) -> Result<(), RegistryError> {
         let conn = &self.conn;
         let mode: String = conn
