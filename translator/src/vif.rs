@@ -190,14 +190,14 @@ impl<'a> Iterator for Tokens<'a> {
             // ',' and '=' are ASCII, so both are character boundaries.
             let raw = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
-            let text = raw.trim_matches(is_xl_space);
+            let text = trim_xl(raw);
             if text.is_empty() {
                 continue;
             }
             return Some(match eq {
                 Some(i) => Token {
-                    key: raw[..i].trim_matches(is_xl_space),
-                    value: Some(raw[i + 1..].trim_matches(is_xl_space)),
+                    key: trim_xl(&raw[..i]),
+                    value: Some(trim_xl(&raw[i + 1..])),
                     text,
                 },
                 None => Token {
@@ -214,6 +214,16 @@ impl<'a> Iterator for Tokens<'a> {
 /// `\n`, `\v`, `\f`, `\r`), not Unicode white space.
 pub fn is_xl_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `s` without [`is_xl_space`] characters at either end (all ASCII, so the cuts are at
+/// character boundaries).
+fn trim_xl(s: &str) -> &str {
+    let b = s.as_bytes();
+    let sp = |c: &u8| is_xl_space(char::from(*c));
+    let start = b.iter().position(|c| !sp(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !sp(c)).map_or(start, |e| e + 1);
+    &s[start..end]
 }
 
 /// The first `needle` in `b`, eight bytes at a time.
