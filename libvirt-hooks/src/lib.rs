@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
 
+pub mod hotplug;
 pub mod netlink;
 pub mod registry;

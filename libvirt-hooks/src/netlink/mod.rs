@@ -37,7 +37,7 @@ mod port;
 mod tc;
 mod tc_wire;
 #[cfg(test)]
-mod testns;
+pub(crate) mod testns;
 mod vlan;
 
 pub use bridge::BridgeConfig;

@@ -1,0 +1,318 @@
+//! The xl vif hotplug script: what Xen's `vif-bridge` does, over netlink, in one
+//! process, with a clear error when a bridge is missing.
+//!
+//! xl runs the script with `online|offline type_if=vif` for a PV backend `vifD.N`, and
+//! with `add|remove type_if=tap` for the emulated twin `vifD.N-emu` of an `ioemu` NIC,
+//! in an environment holding `vif` (the device), `XENBUS_PATH`
+//! (`backend/vif/<domid>/<devid>`) and, for the twin, `INTERFACE`. The NIC's settings
+//! (`bridge`, `mtu`, `vlan`, `script`, ...) are read from xenstore under `XENBUS_PATH`;
+//! success is reported as `hotplug-status` = `connected`, failure as `error` with the
+//! message in `hotplug-error`, as Xen's scripts do.
+//!
+//! Built: the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
+//! creatable (then it is created from its registry entry); the port gets its MTU (the
+//! `mtu` key, else the bridge's), joins the bridge, comes up, and gets the VLANs of the
+//! `vlan` key (Xen 4.19). A failure part-way undoes what was done. Not built yet: the
+//! Open vSwitch, routed and NAT modes, which are refused with an error saying so, and
+//! recording the NIC in the registry.
+
+pub mod xenstore;
+
+use translator::vlan::VlanSpec;
+use translator::IfName;
+
+use crate::netlink::{BridgeConfig, Change, Netlink, NetlinkError, PortVlans};
+use crate::registry::{BridgeKind, Registry, RegistryError};
+use xenstore::{XenStore, XenStoreError};
+
+/// Xen's default bridge.
+pub const DEFAULT_BRIDGE: &str = "xenbr0";
+
+/// What xl asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `online` (PV backend) or `add` (emulated twin): wire the device.
+    Up,
+    /// `offline` or `remove`: unwire it.
+    Down,
+}
+
+/// `type_if=`: the PV backend or the emulated twin's tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfType {
+    /// `type_if=vif`.
+    Vif,
+    /// `type_if=tap`.
+    Tap,
+}
+
+/// Why the hotplug script failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HotplugError {
+    /// Bad arguments or environment.
+    #[error("Invalid hotplug request: {0}")]
+    Usage(String),
+    /// A device or bridge name that is not a valid interface name.
+    #[error("Invalid {what} `{value}`")]
+    Name {
+        /// Which name.
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        source: translator::ifname::IfNameError,
+    },
+    /// A xenstore setting that does not parse.
+    #[error("Invalid {key} `{value}` in xenstore")]
+    Setting {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The bridge does not exist and may not be created.
+    #[error("Bridge {bridge} does not exist{hint}")]
+    NoBridge {
+        /// The bridge.
+        bridge: IfName,
+        /// What would make it work.
+        hint: &'static str,
+    },
+    /// A script mode vifkit does not do yet.
+    #[error("Script {0} is not supported by vifkit's hotplug yet (vif-bridge is)")]
+    Unsupported(String),
+    /// xenstore failed.
+    #[error(transparent)]
+    XenStore(#[from] XenStoreError),
+    /// A netlink operation failed.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// One run of the hotplug script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Wire or unwire.
+    pub action: Action,
+    /// PV backend or tap.
+    pub if_type: IfType,
+    /// The device to wire (`vifD.N`, `vifD.N-emu`, or its `vifname`).
+    pub device: IfName,
+    /// `backend/vif/<domid>/<devid>`.
+    pub xenbus_path: String,
+}
+
+fn name(what: &'static str, value: &str) -> Result<IfName, HotplugError> {
+    IfName::new(value).map_err(|source| HotplugError::Name {
+        what,
+        value: value.to_owned(),
+        source,
+    })
+}
+
+impl Request {
+    /// Reads a request from the script's arguments (`online type_if=vif`) and
+    /// environment (`env("vif")`, `env("XENBUS_PATH")`, `env("INTERFACE")`).
+    pub fn from_env(
+        args: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Request, HotplugError> {
+        let usage = |m: String| HotplugError::Usage(m);
+        let (action, default_type) = match args.first().map(String::as_str) {
+            Some("online") => (Action::Up, IfType::Vif),
+            Some("offline") => (Action::Down, IfType::Vif),
+            Some("add") => (Action::Up, IfType::Tap),
+            Some("remove") => (Action::Down, IfType::Tap),
+            other => {
+                return Err(usage(format!(
+                    "expected online, offline, add or remove, got {other:?}"
+                )))
+            }
+        };
+        let if_type = match args.get(1).map(String::as_str) {
+            None => default_type,
+            Some("type_if=vif") => IfType::Vif,
+            Some("type_if=tap") => IfType::Tap,
+            Some(other) => return Err(usage(format!("expected type_if=vif|tap, got `{other}`"))),
+        };
+        let xenbus_path =
+            env("XENBUS_PATH").ok_or_else(|| usage("XENBUS_PATH is not set".into()))?;
+        let parts: Vec<&str> = xenbus_path.split('/').collect();
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if parts.len() != 4
+            || parts[0] != "backend"
+            || parts[1] != "vif"
+            || !numeric(parts[2])
+            || !numeric(parts[3])
+        {
+            return Err(usage(format!(
+                "XENBUS_PATH `{xenbus_path}` is not backend/vif/<domid>/<devid>"
+            )));
+        }
+        let device = match if_type {
+            IfType::Tap => env("INTERFACE").or_else(|| env("vif")),
+            IfType::Vif => env("vif"),
+        }
+        .ok_or_else(|| usage("neither vif nor INTERFACE names the device".into()))?;
+        Ok(Request {
+            action,
+            if_type,
+            device: name("device", &device)?,
+            xenbus_path,
+        })
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}/{k}", self.xenbus_path)
+    }
+}
+
+/// The NIC's settings in xenstore that the bridge mode uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `script` (its file name decides the mode).
+    pub script: Option<String>,
+    /// `bridge`, default xenbr0.
+    pub bridge: IfName,
+    /// `mtu`.
+    pub mtu: Option<u32>,
+    /// `vlan` (Xen 4.19).
+    pub vlan: Option<VlanSpec>,
+}
+
+impl Settings {
+    /// Reads and checks the settings under the request's `XENBUS_PATH`.
+    pub fn read(store: &dyn XenStore, req: &Request) -> Result<Settings, HotplugError> {
+        let bridge = store.read(&req.key("bridge"))?;
+        let bridge = name("bridge", bridge.as_deref().unwrap_or(DEFAULT_BRIDGE))?;
+        let mtu = match store.read(&req.key("mtu"))? {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|m| (68..=65535).contains(m))
+                    .ok_or_else(|| HotplugError::Setting {
+                        key: "mtu",
+                        value: v.clone(),
+                        source: "expected 68 to 65535".into(),
+                    })?,
+            ),
+        };
+        let vlan = match store.read(&req.key("vlan"))? {
+            None => None,
+            Some(v) => Some(v.parse::<VlanSpec>().map_err(|e| HotplugError::Setting {
+                key: "vlan",
+                value: v.clone(),
+                source: Box::new(e),
+            })?),
+        };
+        Ok(Settings {
+            script: store.read(&req.key("script"))?,
+            bridge,
+            mtu,
+            vlan,
+        })
+    }
+}
+
+/// Makes sure `bridge` exists: as it is, or created from its registry entry when that
+/// marks it creatable.
+fn bridge_present(
+    nl: &Netlink,
+    registry: Option<&dyn Registry>,
+    bridge: &IfName,
+) -> Result<(), HotplugError> {
+    if nl.link(bridge)?.is_some() {
+        return Ok(());
+    }
+    let entry = match registry {
+        Some(r) => r.bridge(bridge)?,
+        None => None,
+    };
+    match entry {
+        Some(b) if b.creatable && b.kind == BridgeKind::Linux => {
+            let cfg = BridgeConfig {
+                mtu: b.mtu.map(|m| m.get()),
+                stp: b.stp,
+                vlan_filtering: false,
+            };
+            nl.ensure_bridge(bridge, &cfg)?;
+            Ok(())
+        }
+        Some(_) => Err(HotplugError::NoBridge {
+            bridge: bridge.clone(),
+            hint: " (registered, but not as a creatable Linux bridge)",
+        }),
+        None => Err(HotplugError::NoBridge {
+            bridge: bridge.clone(),
+            hint: " (create it, or register it with `vifkit bridge add NAME --creatable`)",
+        }),
+    }
+}
+
+fn up(
+    nl: &Netlink,
+    registry: Option<&dyn Registry>,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
+    let script = s.script.as_deref().unwrap_or("vif-bridge");
+    let mode = translator::to_xml::script_name(script);
+    if mode != "vif-bridge" {
+        return Err(HotplugError::Unsupported(mode.to_owned()));
+    }
+    bridge_present(nl, registry, &s.bridge)?;
+    let attached = nl.attach_port(&req.device, &s.bridge, s.mtu)?;
+    if let Some(v) = &s.vlan {
+        if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
+            if attached != Change::Unchanged {
+                // Undo the attach this run made; the VLAN error is what matters.
+                let _ = nl.detach_port(&req.device, &s.bridge);
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
+/// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
+pub fn run(
+    store: &dyn XenStore,
+    registry: Option<&dyn Registry>,
+    nl: &Netlink,
+    req: &Request,
+) -> Result<(), HotplugError> {
+    let result = Settings::read(store, req).and_then(|s| match req.action {
+        Action::Up => up(nl, registry, req, &s),
+        Action::Down => {
+            // The device may already be gone with its domain.
+            if nl.link(&req.device)?.is_some() {
+                nl.detach_port(&req.device, &s.bridge)?;
+            }
+            Ok(())
+        }
+    });
+    if req.if_type == IfType::Vif && req.action == Action::Up {
+        match &result {
+            Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,
+            Err(e) => {
+                let msg = translator::diag::error_chain(e);
+                store.write(&req.key("hotplug-error"), &msg)?;
+                store.write(&req.key("hotplug-status"), "error")?;
+            }
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

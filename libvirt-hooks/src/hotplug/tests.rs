@@ -1,0 +1,267 @@
+//! Hotplug tests: requests from arguments and environment, and the bridge mode run for
+//! real in a network namespace each test creates, against a directory xenstore.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use translator::IfName;
+
+use super::xenstore::{DirStore, XenStore};
+use super::*;
+use crate::netlink::testns::{all_links, in_netns, veth};
+use crate::registry::{Bridge, BridgeKind, Mtu, Registry, SqliteRegistry};
+
+fn req(args: &[&str], env: &[(&str, &str)]) -> Result<Request, HotplugError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    Request::from_env(&args, &|k| env.get(k).cloned())
+}
+
+const PV_ENV: &[(&str, &str)] = &[("vif", "vif5.2"), ("XENBUS_PATH", "backend/vif/5/2")];
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("vifkit-hotplug-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+
+    fn store(&self) -> DirStore {
+        DirStore::new(self.0.join("xenstore"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn n(s: &str) -> IfName {
+    IfName::new(s).unwrap()
+}
+
+#[test]
+fn requests_follow_xl() {
+    let r = req(&["online", "type_if=vif"], PV_ENV).unwrap();
+    assert_eq!((r.action, r.if_type), (Action::Up, IfType::Vif));
+    assert_eq!(r.device.as_str(), "vif5.2");
+    let r = req(
+        &["add", "type_if=tap"],
+        &[
+            ("vif", "vif5.2"),
+            ("INTERFACE", "vif5.2-emu"),
+            ("XENBUS_PATH", "backend/vif/5/2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (r.action, r.if_type, r.device.as_str()),
+        (Action::Up, IfType::Tap, "vif5.2-emu")
+    );
+    assert_eq!(req(&["offline"], PV_ENV).unwrap().action, Action::Down);
+    for (args, env) in [
+        (&["start"][..], PV_ENV),
+        (&["online", "type_if=eth"][..], PV_ENV),
+        (&["online"][..], &[("vif", "vif5.2")][..]),
+        (
+            &["online"][..],
+            &[("vif", "vif5.2"), ("XENBUS_PATH", "backend/vif/5/../../x")][..],
+        ),
+        (
+            &["online"][..],
+            &[("vif", "vif5.2 x"), ("XENBUS_PATH", "backend/vif/5/2")][..],
+        ),
+        (&["online"][..], &[("XENBUS_PATH", "backend/vif/5/2")][..]),
+    ] {
+        assert!(req(args, env).is_err(), "{args:?} {env:?}");
+    }
+}
+
+#[test]
+fn settings_are_checked() {
+    let s = Scratch::new("settings");
+    let store = s.store();
+    let r = req(&["online"], PV_ENV).unwrap();
+    let st = Settings::read(&store, &r).unwrap();
+    assert_eq!(st.bridge.as_str(), DEFAULT_BRIDGE);
+    for (k, v) in [
+        ("mtu", "0"),
+        ("mtu", "x"),
+        ("vlan", "10/20"),
+        ("bridge", "a/b"),
+    ] {
+        let s = Scratch::new(&format!("settings-{k}"));
+        let store = s.store();
+        store.write(&format!("backend/vif/5/2/{k}"), v).unwrap();
+        assert!(Settings::read(&store, &r).is_err(), "{k}={v}");
+    }
+}
+
+/// The bridge mode attaches the PV backend and its emulated twin with the right MTU,
+/// reports `connected`, and `offline` detaches.
+#[test]
+fn bridge_mode_wires_both_twins() {
+    in_netns("bridge_mode_wires_both_twins", |nl| {
+        let s = Scratch::new("wire");
+        let store = s.store();
+        nl.ensure_bridge(
+            &n("br900"),
+            &BridgeConfig {
+                mtu: Some(9000),
+                stp: false,
+                vlan_filtering: false,
+            },
+        )
+        .unwrap();
+        veth(nl, "vif5.2", "peer52");
+        veth(nl, "vif5.2-emu", "peer52e");
+        store.write("backend/vif/5/2/bridge", "br900").unwrap();
+        store.write("backend/vif/5/2/mtu", "1400").unwrap();
+        let pv = req(&["online", "type_if=vif"], PV_ENV).unwrap();
+        run(&store, None, nl, &pv).unwrap();
+        let twin = req(
+            &["add", "type_if=tap"],
+            &[
+                ("vif", "vif5.2"),
+                ("INTERFACE", "vif5.2-emu"),
+                ("XENBUS_PATH", "backend/vif/5/2"),
+            ],
+        )
+        .unwrap();
+        run(&store, None, nl, &twin).unwrap();
+        let br = nl.link(&n("br900")).unwrap().unwrap();
+        for dev in ["vif5.2", "vif5.2-emu"] {
+            let l = nl.link(&n(dev)).unwrap().unwrap();
+            assert_eq!(l.master, Some(br.index), "{dev} not on br900");
+            assert_eq!(l.mtu, 1400, "{dev} MTU");
+            assert!(l.up, "{dev} down");
+        }
+        assert_eq!(
+            store
+                .read("backend/vif/5/2/hotplug-status")
+                .unwrap()
+                .as_deref(),
+            Some("connected")
+        );
+        // Running it again changes nothing and still succeeds.
+        run(&store, None, nl, &pv).unwrap();
+        let off = req(&["offline", "type_if=vif"], PV_ENV).unwrap();
+        run(&store, None, nl, &off).unwrap();
+        assert_eq!(nl.link(&n("vif5.2")).unwrap().unwrap().master, None);
+    });
+}
+
+/// A missing bridge that is not registered as creatable: a clear error in xenstore, and
+/// nothing changed on the host.
+#[test]
+fn missing_bridge_is_reported_and_nothing_changes() {
+    in_netns("missing_bridge_is_reported_and_nothing_changes", |nl| {
+        let s = Scratch::new("missing");
+        let store = s.store();
+        veth(nl, "vif7.0", "peer70");
+        store.write("backend/vif/7/0/bridge", "br-none").unwrap();
+        let before = all_links(nl);
+        let r = req(
+            &["online"],
+            &[("vif", "vif7.0"), ("XENBUS_PATH", "backend/vif/7/0")],
+        )
+        .unwrap();
+        let err = run(&store, None, nl, &r).unwrap_err();
+        assert!(matches!(err, HotplugError::NoBridge { .. }), "{err}");
+        assert_eq!(all_links(nl), before);
+        assert_eq!(
+            store
+                .read("backend/vif/7/0/hotplug-status")
+                .unwrap()
+                .as_deref(),
+            Some("error")
+        );
+        let msg = store
+            .read("backend/vif/7/0/hotplug-error")
+            .unwrap()
+            .unwrap();
+        assert!(msg.starts_with("Bridge br-none does not exist"), "{msg}");
+    });
+}
+
+/// A bridge registered as creatable is created from its entry (MTU, STP), then used.
+#[test]
+fn creatable_bridge_is_created_from_the_registry() {
+    in_netns("creatable_bridge_is_created_from_the_registry", |nl| {
+        let s = Scratch::new("creatable");
+        let store = s.store();
+        let reg = SqliteRegistry::open(s.0.join("registry.db")).unwrap();
+        let mut b = Bridge::new(n("br901"), BridgeKind::Linux);
+        b.creatable = true;
+        b.mtu = Some(Mtu::new(1450).unwrap());
+        reg.add_bridge(&b).unwrap();
+        veth(nl, "vif6.0", "peer60");
+        store.write("backend/vif/6/0/bridge", "br901").unwrap();
+        let r = req(
+            &["online"],
+            &[("vif", "vif6.0"), ("XENBUS_PATH", "backend/vif/6/0")],
+        )
+        .unwrap();
+        run(&store, Some(&reg), nl, &r).unwrap();
+        let br = nl.link(&n("br901")).unwrap().expect("bridge created");
+        assert!(br.is_bridge());
+        assert_eq!(br.mtu, 1450);
+        let port = nl.link(&n("vif6.0")).unwrap().unwrap();
+        assert_eq!((port.master, port.mtu), (Some(br.index), 1450));
+        // Registered but not creatable: refused, nothing created.
+        let mut b = Bridge::new(n("br902"), BridgeKind::Linux);
+        b.creatable = false;
+        reg.add_bridge(&b).unwrap();
+        veth(nl, "vif6.1", "peer61");
+        store.write("backend/vif/6/1/bridge", "br902").unwrap();
+        let r = req(
+            &["online"],
+            &[("vif", "vif6.1"), ("XENBUS_PATH", "backend/vif/6/1")],
+        )
+        .unwrap();
+        assert!(matches!(
+            run(&store, Some(&reg), nl, &r),
+            Err(HotplugError::NoBridge { .. })
+        ));
+        assert!(nl.link(&n("br902")).unwrap().is_none());
+    });
+}
+
+/// Modes not built yet are refused with a clear error, touching nothing.
+#[test]
+fn other_scripts_are_refused_clearly() {
+    in_netns("other_scripts_are_refused_clearly", |nl| {
+        let s = Scratch::new("route");
+        let store = s.store();
+        veth(nl, "vif8.0", "peer80");
+        store
+            .write("backend/vif/8/0/script", "/etc/xen/scripts/vif-route")
+            .unwrap();
+        let before = all_links(nl);
+        let r = req(
+            &["online"],
+            &[("vif", "vif8.0"), ("XENBUS_PATH", "backend/vif/8/0")],
+        )
+        .unwrap();
+        let err = run(&store, None, nl, &r).unwrap_err();
+        assert!(
+            matches!(&err, HotplugError::Unsupported(m) if m == "vif-route"),
+            "{err}"
+        );
+        assert_eq!(all_links(nl), before);
+        assert_eq!(
+            store
+                .read("backend/vif/8/0/hotplug-status")
+                .unwrap()
+                .as_deref(),
+            Some("error")
+        );
+    });
+}
