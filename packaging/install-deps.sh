@@ -10,6 +10,7 @@ pkgs=(
   libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
   libxml2-utils         # virt-xml-validate needs xmllint
   hyperfine             # whole-process timings in benchmarks
+  iputils-ping          # routed-guest reachability tests (ping inside a test netns)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,19 +9,24 @@
 //! success is reported as `hotplug-status` = `connected`, failure as `error` with the
 //! message in `hotplug-error`, as Xen's scripts do.
 //!
-//! Built: the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
+//! Built: the routed mode (`vif-route`: dom0's address from the gateway device on the
+//! vif as a /32, `proxy_arp`, a route per guest address) and the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
 //! creatable (then it is created from its registry entry); the port gets its MTU (the
 //! `mtu` key, else the bridge's), joins the bridge, comes up, and gets the VLANs of the
 //! `vlan` key (Xen 4.19). A failure part-way undoes what was done. Not built yet: the
-//! Open vSwitch, routed and NAT modes, which are refused with an error saying so, and
-//! recording the NIC in the registry.
+//! Open vSwitch and NAT modes, which are refused with an error saying so, and recording
+//! the NIC in the registry.
 
 pub mod xenstore;
 
+use std::net::IpAddr;
+
+use translator::interface::IpElem;
+use translator::vif::parse_ips;
 use translator::vlan::VlanSpec;
 use translator::IfName;
 
-use crate::netlink::{BridgeConfig, Change, Netlink, NetlinkError, PortVlans};
+use crate::netlink::{set_proxy_arp, BridgeConfig, Change, Netlink, NetlinkError, PortVlans};
 use crate::registry::{BridgeKind, Registry, RegistryError};
 use xenstore::{XenStore, XenStoreError};
 
@@ -82,8 +87,11 @@ pub enum HotplugError {
         /// What would make it work.
         hint: &'static str,
     },
+    /// The gateway device of a routed vif has no IPv4 address to lend it.
+    #[error("Gateway device {0} has no IPv4 address for the routed vif")]
+    NoGatewayAddress(IfName),
     /// A script mode vifkit does not do yet.
-    #[error("Script {0} is not supported by vifkit's hotplug yet (vif-bridge is)")]
+    #[error("Script {0} is not supported by vifkit's hotplug yet (vif-bridge and vif-route are)")]
     Unsupported(String),
     /// xenstore failed.
     #[error(transparent)]
@@ -107,6 +115,9 @@ pub struct Request {
     pub device: IfName,
     /// `backend/vif/<domid>/<devid>`.
     pub xenbus_path: String,
+    /// `netdev` (xl passes the vif's `gatewaydev` so): the dom0 device whose address a
+    /// routed vif borrows; Xen's default is `eth0`.
+    pub gateway_dev: Option<IfName>,
 }
 
 fn name(what: &'static str, value: &str) -> Result<IfName, HotplugError> {
@@ -161,11 +172,16 @@ impl Request {
             IfType::Vif => env("vif"),
         }
         .ok_or_else(|| usage("neither vif nor INTERFACE names the device".into()))?;
+        let gateway_dev = match env("netdev").filter(|s| !s.is_empty()) {
+            Some(g) => Some(name("netdev", &g)?),
+            None => None,
+        };
         Ok(Request {
             action,
             if_type,
             device: name("device", &device)?,
             xenbus_path,
+            gateway_dev,
         })
     }
 
@@ -185,6 +201,8 @@ pub struct Settings {
     pub mtu: Option<u32>,
     /// `vlan` (Xen 4.19).
     pub vlan: Option<VlanSpec>,
+    /// `ip`: the guest's addresses (routed guests get a route to each).
+    pub ips: Vec<IpElem>,
 }
 
 impl Settings {
@@ -214,7 +232,17 @@ impl Settings {
                 source: Box::new(e),
             })?),
         };
+        let ips = match store.read(&req.key("ip"))? {
+            None => Vec::new(),
+            Some(v) if v.trim().is_empty() => Vec::new(),
+            Some(v) => parse_ips(&v).map_err(|e| HotplugError::Setting {
+                key: "ip",
+                value: v.clone(),
+                source: Box::new(e),
+            })?,
+        };
         Ok(Settings {
+            ips,
             script: store.read(&req.key("script"))?,
             bridge,
             mtu,
@@ -264,10 +292,10 @@ fn up(
     req: &Request,
     s: &Settings,
 ) -> Result<(), HotplugError> {
-    let script = s.script.as_deref().unwrap_or("vif-bridge");
-    let mode = translator::to_xml::script_name(script);
-    if mode != "vif-bridge" {
-        return Err(HotplugError::Unsupported(mode.to_owned()));
+    match mode(s) {
+        "vif-bridge" => {}
+        "vif-route" => return route_up(nl, req, s),
+        other => return Err(HotplugError::Unsupported(other.to_owned())),
     }
     bridge_present(nl, registry, &s.bridge)?;
     let attached = nl.attach_port(&req.device, &s.bridge, s.mtu)?;
@@ -283,6 +311,75 @@ fn up(
     Ok(())
 }
 
+/// The mode: the file name of the `script` key, `vif-bridge` by default.
+fn mode(s: &Settings) -> &str {
+    translator::to_xml::script_name(s.script.as_deref().unwrap_or("vif-bridge"))
+}
+
+/// The first IPv4 address of the gateway device (Xen's `dom0_ip`).
+fn gateway_ip(nl: &Netlink, req: &Request) -> Result<IpAddr, HotplugError> {
+    let gw = match &req.gateway_dev {
+        Some(g) => g.clone(),
+        None => name("netdev", "eth0")?,
+    };
+    nl.addresses(&gw)?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .find(IpAddr::is_ipv4)
+        .ok_or(HotplugError::NoGatewayAddress(gw))
+}
+
+fn full_prefix(ip: &IpElem) -> u8 {
+    ip.prefix
+        .unwrap_or(if ip.address.is_ipv4() { 32 } else { 128 })
+}
+
+/// `vif-route` online: dom0's address on the vif as a /32, the vif up, `proxy_arp` on,
+/// a route to each guest address through the vif from dom0's address. Undone on
+/// failure.
+fn route_up(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
+    let main_ip = gateway_ip(nl, req)?;
+    let dev = &req.device;
+    let added_addr = nl.add_address(dev, main_ip, 32)?;
+    let mut added_routes = Vec::new();
+    let result = (|| -> Result<(), HotplugError> {
+        nl.set_link_up(dev, true)?;
+        set_proxy_arp(dev, true)?;
+        for ip in &s.ips {
+            if nl.add_route(dev, ip.address, full_prefix(ip), Some(main_ip), None)?
+                == Change::Created
+            {
+                added_routes.push(ip);
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for ip in added_routes {
+            let _ = nl.remove_route(dev, ip.address, full_prefix(ip), None);
+        }
+        if added_addr == Change::Created {
+            let _ = nl.remove_address(dev, main_ip, 32);
+        }
+    }
+    result
+}
+
+/// `vif-route` offline: the routes and dom0's address go (the device may be gone).
+fn route_down(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
+    let dev = &req.device;
+    if nl.link(dev)?.is_none() {
+        return Ok(());
+    }
+    for ip in &s.ips {
+        nl.remove_route(dev, ip.address, full_prefix(ip), None)?;
+    }
+    if let Ok(main_ip) = gateway_ip(nl, req) {
+        nl.remove_address(dev, main_ip, 32)?;
+    }
+    Ok(())
+}
+
 /// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
 /// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
 pub fn run(
@@ -293,6 +390,7 @@ pub fn run(
 ) -> Result<(), HotplugError> {
     let result = Settings::read(store, req).and_then(|s| match req.action {
         Action::Up => up(nl, registry, req, &s),
+        Action::Down if mode(&s) == "vif-route" => route_down(nl, req, &s),
         Action::Down => {
             // The device may already be gone with its domain.
             if nl.link(&req.device)?.is_some() {

@@ -2,6 +2,7 @@
 //! real in a network namespace each test creates, against a directory xenstore.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use translator::IfName;
@@ -242,7 +243,7 @@ fn other_scripts_are_refused_clearly() {
         let store = s.store();
         veth(nl, "vif8.0", "peer80");
         store
-            .write("backend/vif/8/0/script", "/etc/xen/scripts/vif-route")
+            .write("backend/vif/8/0/script", "/etc/xen/scripts/vif-nat")
             .unwrap();
         let before = all_links(nl);
         let r = req(
@@ -252,7 +253,7 @@ fn other_scripts_are_refused_clearly() {
         .unwrap();
         let err = run(&store, None, nl, &r).unwrap_err();
         assert!(
-            matches!(&err, HotplugError::Unsupported(m) if m == "vif-route"),
+            matches!(&err, HotplugError::Unsupported(m) if m == "vif-nat"),
             "{err}"
         );
         assert_eq!(all_links(nl), before);
@@ -263,5 +264,131 @@ fn other_scripts_are_refused_clearly() {
                 .as_deref(),
             Some("error")
         );
+    });
+}
+
+/// Runs `ip ARGS` (test set-up only; the code under test never runs commands) in the
+/// calling thread's network namespace.
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A named network namespace for the guest's end, removed on drop.
+struct GuestNs(String);
+
+impl Drop for GuestNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// Seed 000's routed guest `alice`: after `online`, dom0 reaches 192.168.1.21 through
+/// `vifalice.0` (a ping from dom0's namespace to the guest's), and `offline` takes the
+/// route and the address away again.
+#[test]
+fn routed_guest_is_reachable_from_dom0() {
+    in_netns("routed_guest_is_reachable_from_dom0", |nl| {
+        let s = Scratch::new("routed");
+        let store = s.store();
+        let guest = GuestNs(format!("vk-guest-{}", std::process::id()));
+        // Commands started from this thread run in its namespace: dom0's.
+        ip(&["netns", "add", &guest.0]);
+        // dom0's gateway device with its address, standing in for eth1.
+        veth(nl, "gw0", "gw0peer");
+        ip(&["addr", "add", "10.0.0.1/24", "dev", "gw0"]);
+        ip(&["link", "set", "gw0", "up"]);
+        ip(&["link", "set", "lo", "up"]);
+        // The vif and the guest's end of it, inside the guest's namespace.
+        veth(nl, "vifalice.0", "alice0");
+        ip(&["link", "set", "alice0", "netns", &guest.0]);
+        ip(&["-n", &guest.0, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &guest.0,
+            "addr",
+            "add",
+            "192.168.1.21/32",
+            "dev",
+            "alice0",
+        ]);
+        ip(&["-n", &guest.0, "link", "set", "alice0", "up"]);
+        ip(&["-n", &guest.0, "route", "add", "10.0.0.1", "dev", "alice0"]);
+        ip(&["-n", &guest.0, "route", "add", "default", "via", "10.0.0.1"]);
+        for (k, v) in [
+            ("script", "/etc/xen/scripts/vif-route"),
+            ("ip", "192.168.1.21"),
+        ] {
+            store.write(&format!("backend/vif/3/0/{k}"), v).unwrap();
+        }
+        let env = [
+            ("vif", "vifalice.0"),
+            ("XENBUS_PATH", "backend/vif/3/0"),
+            ("netdev", "gw0"),
+        ];
+        let ping = || {
+            std::process::Command::new("ping")
+                .args(["-c", "1", "-W", "2", "192.168.1.21"])
+                .output()
+                .expect("ping runs")
+                .status
+                .success()
+        };
+        assert!(!ping(), "the guest is reachable before online");
+        run(&store, None, nl, &req(&["online"], &env).unwrap()).unwrap();
+        assert_eq!(
+            store
+                .read("backend/vif/3/0/hotplug-status")
+                .unwrap()
+                .as_deref(),
+            Some("connected")
+        );
+        let vif = n("vifalice.0");
+        let v4 = |nl: &Netlink| -> Vec<(IpAddr, u8)> {
+            nl.addresses(&vif)
+                .unwrap()
+                .into_iter()
+                .filter(|(a, _)| a.is_ipv4())
+                .collect()
+        };
+        assert_eq!(v4(nl), vec![("10.0.0.1".parse().unwrap(), 32)]);
+        assert!(crate::netlink::proxy_arp(&vif).unwrap());
+        assert!(ping(), "dom0 cannot reach the routed guest");
+        run(&store, None, nl, &req(&["offline"], &env).unwrap()).unwrap();
+        assert!(nl.routes(&vif).unwrap().iter().all(|(a, _)| !a.is_ipv4()));
+        assert!(v4(nl).is_empty());
+        assert!(!ping(), "the guest is still reachable after offline");
+    });
+}
+
+/// A routed vif whose gateway device has no address: a clear error, nothing changed.
+#[test]
+fn routed_vif_without_gateway_address_fails_cleanly() {
+    in_netns("routed_vif_without_gateway_address_fails_cleanly", |nl| {
+        let s = Scratch::new("routed-noaddr");
+        let store = s.store();
+        veth(nl, "gw0", "gw0peer");
+        veth(nl, "vif4.0", "peer40");
+        store.write("backend/vif/4/0/script", "vif-route").unwrap();
+        store.write("backend/vif/4/0/ip", "192.168.1.22").unwrap();
+        let before = all_links(nl);
+        let env = [
+            ("vif", "vif4.0"),
+            ("XENBUS_PATH", "backend/vif/4/0"),
+            ("netdev", "gw0"),
+        ];
+        let err = run(&store, None, nl, &req(&["online"], &env).unwrap()).unwrap_err();
+        assert!(matches!(err, HotplugError::NoGatewayAddress(_)), "{err}");
+        assert_eq!(all_links(nl), before);
+        assert!(nl.routes(&n("vif4.0")).unwrap().is_empty());
     });
 }

@@ -49,6 +49,16 @@ pub enum NetlinkError {
     #[error("Cannot open a netlink connection")]
     Connect(#[source] io::Error),
 
+    /// A `/proc/sys` setting could not be read or written.
+    #[error("Cannot set {path}")]
+    Sysctl {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+
     /// The kernel refused a request.
     #[error("Cannot {op} {device}{}", kernel_says(detail))]
     Kernel {

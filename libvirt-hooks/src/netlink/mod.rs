@@ -34,6 +34,7 @@ mod bridge;
 mod error;
 mod link;
 mod port;
+mod route;
 mod tc;
 mod tc_wire;
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use bridge::BridgeConfig;
 pub use error::{NetlinkError, Role};
 pub use link::{BridgeState, LinkState, VlanLinkState};
 pub use port::PortMtu;
+pub use route::{proxy_arp, set_proxy_arp};
 pub use tc::{PortRateLimit, RateLimit, MIN_BURST};
 pub use vlan::{PortVlan, PortVlans};
 
