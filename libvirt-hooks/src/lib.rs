@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
 
 pub mod netlink;
+pub mod ovs;
 pub mod registry;
