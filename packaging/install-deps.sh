@@ -10,6 +10,7 @@ pkgs=(
   libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
   libxml2-utils         # virt-xml-validate needs xmllint
   hyperfine             # whole-process timings in benchmarks
+  openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
