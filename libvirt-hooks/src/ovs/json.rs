@@ -455,3 +455,34 @@ mod tests {
         assert!(int_set(&Json::Str("x".into())).is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_errs_without_panicking(s in "\\PC*") {
+            let _ = parse_all(&s);
+        }
+
+        #[test]
+        fn json_like_text_parses_or_errs_without_panicking(s in "[\\[\\]{}\",:0-9a-z\\\\ .eE+-]{0,64}") {
+            if let Ok(vs) = parse_all(&s) {
+                for v in &vs {
+                    let _ = table(v);
+                    let _ = str_map(v);
+                    let _ = int_set(v);
+                    let _ = uuid_set(v);
+                }
+            }
+        }
+
+        #[test]
+        fn quoted_strings_round_trip(s in any::<String>()) {
+            prop_assert_eq!(parse_all(&quote(&s)).unwrap(), vec![Json::Str(s)]);
+        }
+    }
+}

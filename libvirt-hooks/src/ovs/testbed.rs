@@ -25,7 +25,7 @@ pub(crate) struct Testbed {
 }
 
 /// Finds `prog` on `PATH` or in the usual sbin directories.
-fn find(prog: &str) -> Option<PathBuf> {
+pub(crate) fn find(prog: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(

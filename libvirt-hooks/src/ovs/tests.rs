@@ -431,3 +431,22 @@ fn parse_port_reads_ovs_vsctl_tables() {
     assert!(parse_port(&json::parse_all(&big).unwrap()).is_err());
     assert!(parse_port(&[]).is_err());
 }
+
+#[test]
+fn unreachable_database_fails_within_the_timeout() {
+    let Some(vsctl) = super::testbed::find("ovs-vsctl") else {
+        return eprintln!("SKIP unreachable_database_fails_within_the_timeout: no ovs-vsctl");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ovs = Ovs::with_socket(&dir.path().join("db.sock")).with_program(vsctl);
+    ovs.timeout = std::time::Duration::from_millis(300);
+    let start = std::time::Instant::now();
+    let e = ovs.port(&n("vif1.0")).unwrap_err();
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(matches!(e, OvsError::Vsctl { .. }), "{e:?}");
+    assert!(e.stderr().is_some_and(|s| !s.is_empty()), "{e:?}");
+}
