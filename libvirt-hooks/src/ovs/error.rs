@@ -77,7 +77,10 @@ pub enum OvsError {
 
     /// `ovs-vsctl` ran and failed (the database refused the transaction, a bridge was
     /// missing, the server did not answer in time, ...). The transaction was not
-    /// committed: nothing changed.
+    /// committed, so nothing changed, with one exception: when the time ran out while
+    /// `ovs-vsctl` waited for `ovs-vswitchd` to apply a committed change (see
+    /// [`Ovs::wait`](super::Ovs::wait)), the database already holds it. Repeating the
+    /// call is safe either way.
     #[error("Cannot {op} {target}")]
     Vsctl {
         /// What was being done.
