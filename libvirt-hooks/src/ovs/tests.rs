@@ -450,3 +450,46 @@ fn unreachable_database_fails_within_the_timeout() {
     assert!(matches!(e, OvsError::Vsctl { .. }), "{e:?}");
     assert!(e.stderr().is_some_and(|s| !s.is_empty()), "{e:?}");
 }
+
+#[test]
+fn ovs_vswitchd_has_applied_the_change_on_return() {
+    let Some(tb) = with_bridge("ovs_vswitchd_has_applied_the_change_on_return") else {
+        return;
+    };
+    let (br, p) = (n("br0"), n("vif7.0"));
+    let cfg = xen_cfg(Some(10), &[20]);
+    tb.ovs.ensure_port(&br, &p, &cfg).unwrap();
+    let cfgs = |tb: &Testbed| {
+        (
+            tb.vsctl(&["get", "Open_vSwitch", ".", "next_cfg"]),
+            tb.vsctl(&["get", "Open_vSwitch", ".", "cur_cfg"]),
+        )
+    };
+    let (next, cur) = cfgs(&tb);
+    assert_eq!(next, cur);
+    // With a device ovs-vswitchd can open (an internal port in its namespace), the
+    // port is live; the interface type is not ours, so a repeat leaves it alone.
+    tb.vsctl(&["set", "Interface", "vif7.0", "type=internal"]);
+    assert_eq!(
+        tb.ovs.ensure_port(&br, &p, &cfg).unwrap(),
+        Change::Unchanged
+    );
+    let updated = xen_cfg(Some(11), &[20]);
+    assert_eq!(
+        tb.ovs.ensure_port(&br, &p, &updated).unwrap(),
+        Change::Updated
+    );
+    let (next, cur) = cfgs(&tb);
+    assert_eq!(next, cur);
+    let ofport: i64 = tb
+        .vsctl(&["get", "Interface", "vif7.0", "ofport"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ofport > 0, "ofport {ofport}");
+    assert_eq!(
+        tb.vsctl(&["get", "Interface", "vif7.0", "type"]).trim(),
+        "internal"
+    );
+    check_port(&tb, "vif7.0", "br0", &updated);
+}
