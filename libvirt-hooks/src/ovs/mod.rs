@@ -239,7 +239,7 @@ fn check_name(role: &'static str, name: &IfName) -> Result<(), OvsError> {
     Ok(())
 }
 
-/// Builds an argument list from string slices and owned strings.
+/// Builds an owned argument list from string slices.
 fn args<const N: usize>(a: [&str; N]) -> Vec<String> {
     a.iter().map(|s| (*s).to_owned()).collect()
 }
