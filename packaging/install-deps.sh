@@ -11,6 +11,7 @@ pkgs=(
   libxml2-utils         # virt-xml-validate needs xmllint
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
+  openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

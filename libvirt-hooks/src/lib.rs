@@ -2,4 +2,5 @@
 
 pub mod hotplug;
 pub mod netlink;
+pub mod ovs;
 pub mod registry;
