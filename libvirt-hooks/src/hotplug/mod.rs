@@ -9,13 +9,14 @@
 //! success is reported as `hotplug-status` = `connected`, failure as `error` with the
 //! message in `hotplug-error`, as Xen's scripts do.
 //!
-//! Built: the routed mode (`vif-route`: dom0's address from the gateway device on the
+//! Built: the Open vSwitch mode (`vif-openvswitch`: the port with Xen's tag, trunks and
+//! external-ids, in one OVSDB transaction), the routed mode (`vif-route`: dom0's address from the gateway device on the
 //! vif as a /32, `proxy_arp`, a route per guest address) and the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
 //! creatable (then it is created from its registry entry); the port gets its MTU (the
 //! `mtu` key, else the bridge's), joins the bridge, comes up, and gets the VLANs of the
 //! `vlan` key (Xen 4.19). A failure part-way undoes what was done. Not built yet: the
-//! Open vSwitch and NAT modes, which are refused with an error saying so, and recording
-//! the NIC in the registry.
+//! NAT mode, which is refused with an error saying so, and recording the NIC in the
+//! registry.
 
 pub mod xenstore;
 
@@ -27,6 +28,7 @@ use translator::vlan::VlanSpec;
 use translator::IfName;
 
 use crate::netlink::{set_proxy_arp, BridgeConfig, Change, Netlink, NetlinkError, PortVlans};
+use crate::ovs::{Ovs, OvsError, PortConfig};
 use crate::registry::{BridgeKind, Registry, RegistryError};
 use xenstore::{XenStore, XenStoreError};
 
@@ -91,7 +93,10 @@ pub enum HotplugError {
     #[error("Gateway device {0} has no IPv4 address for the routed vif")]
     NoGatewayAddress(IfName),
     /// A script mode vifkit does not do yet.
-    #[error("Script {0} is not supported by vifkit's hotplug yet (vif-bridge and vif-route are)")]
+    #[error(
+        "Script {0} is not supported by vifkit's hotplug yet (vif-bridge, vif-openvswitch \
+         and vif-route are)"
+    )]
     Unsupported(String),
     /// xenstore failed.
     #[error(transparent)]
@@ -99,6 +104,9 @@ pub enum HotplugError {
     /// A netlink operation failed.
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// Open vSwitch failed.
+    #[error(transparent)]
+    Ovs(#[from] OvsError),
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -195,8 +203,11 @@ impl Request {
 pub struct Settings {
     /// `script` (its file name decides the mode).
     pub script: Option<String>,
-    /// `bridge`, default xenbr0.
-    pub bridge: IfName,
+    /// `bridge` as written, default xenbr0 (a Linux bridge name, or the Open vSwitch form
+    /// `BRIDGE[.TAG][:TRUNK...]` under `vif-openvswitch`; checked by the mode).
+    pub bridge: String,
+    /// `mac`, for Open vSwitch's `attached-mac`.
+    pub mac: Option<translator::MacAddr>,
     /// `mtu`.
     pub mtu: Option<u32>,
     /// `vlan` (Xen 4.19).
@@ -208,8 +219,19 @@ pub struct Settings {
 impl Settings {
     /// Reads and checks the settings under the request's `XENBUS_PATH`.
     pub fn read(store: &dyn XenStore, req: &Request) -> Result<Settings, HotplugError> {
-        let bridge = store.read(&req.key("bridge"))?;
-        let bridge = name("bridge", bridge.as_deref().unwrap_or(DEFAULT_BRIDGE))?;
+        let bridge = store
+            .read(&req.key("bridge"))?
+            .unwrap_or_else(|| DEFAULT_BRIDGE.to_owned());
+        let mac = match store.read(&req.key("mac"))? {
+            None => None,
+            Some(v) => Some(v.trim().parse().map_err(|e: translator::mac::MacError| {
+                HotplugError::Setting {
+                    key: "mac",
+                    value: v.clone(),
+                    source: Box::new(e),
+                }
+            })?),
+        };
         let mtu = match store.read(&req.key("mtu"))? {
             None => None,
             Some(v) => Some(
@@ -242,6 +264,7 @@ impl Settings {
             })?,
         };
         Ok(Settings {
+            mac,
             ips,
             script: store.read(&req.key("script"))?,
             bridge,
@@ -286,28 +309,77 @@ fn bridge_present(
     }
 }
 
+/// The host plumbing a hotplug run drives.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)]
+pub struct Host<'a> {
+    /// The netlink connection (in dom0's network namespace).
+    pub nl: &'a Netlink,
+    /// Open vSwitch, for `vif-openvswitch` vifs.
+    pub ovs: &'a Ovs,
+    /// The registry, to create bridges registered as creatable.
+    pub registry: Option<&'a dyn Registry>,
+}
+
 fn up(
-    nl: &Netlink,
-    registry: Option<&dyn Registry>,
+    host: &Host<'_>,
+    store: &dyn XenStore,
     req: &Request,
     s: &Settings,
 ) -> Result<(), HotplugError> {
+    let nl = host.nl;
     match mode(s) {
         "vif-bridge" => {}
         "vif-route" => return route_up(nl, req, s),
+        "vif-openvswitch" => return ovs_up(host, store, req, s),
         other => return Err(HotplugError::Unsupported(other.to_owned())),
     }
-    bridge_present(nl, registry, &s.bridge)?;
-    let attached = nl.attach_port(&req.device, &s.bridge, s.mtu)?;
+    let bridge = name("bridge", &s.bridge)?;
+    bridge_present(nl, host.registry, &bridge)?;
+    let attached = nl.attach_port(&req.device, &bridge, s.mtu)?;
     if let Some(v) = &s.vlan {
         if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
             if attached != Change::Unchanged {
                 // Undo the attach this run made; the VLAN error is what matters.
-                let _ = nl.detach_port(&req.device, &s.bridge);
+                let _ = nl.detach_port(&req.device, &bridge);
             }
             return Err(e.into());
         }
     }
+    Ok(())
+}
+
+/// `vif-openvswitch` online: the port on the bridge with the tag and trunks of
+/// `BRIDGE[.TAG][:TRUNK...]` and the external-ids Xen sets (`attached-mac`,
+/// `xen-vm-name`, `xen-vm-uuid`), in one OVSDB transaction. The bridge must exist.
+fn ovs_up(
+    host: &Host<'_>,
+    store: &dyn XenStore,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
+    let spec = translator::bridge_spec::OvsBridge::parse(&s.bridge).map_err(|e| {
+        HotplugError::Setting {
+            key: "bridge",
+            value: s.bridge.clone(),
+            source: Box::new(e),
+        }
+    })?;
+    let (bridge, mut cfg): (IfName, PortConfig) = PortConfig::from_bridge_spec(&spec)?;
+    if host.ovs.bridge(&bridge)?.is_none() {
+        return Err(HotplugError::NoBridge {
+            bridge,
+            hint: " (no such Open vSwitch bridge)",
+        });
+    }
+    let domid = req.xenbus_path.split('/').nth(2).unwrap_or("0");
+    cfg.vm_name = store.read(&format!("/local/domain/{domid}/name"))?;
+    cfg.vm_uuid = store
+        .read(&format!("/local/domain/{domid}/vm"))?
+        .and_then(|vm| vm.rsplit('/').next().map(str::to_owned))
+        .filter(|u| !u.is_empty());
+    cfg.mac = s.mac;
+    host.ovs.ensure_port(&bridge, &req.device, &cfg)?;
     Ok(())
 }
 
@@ -382,19 +454,19 @@ fn route_down(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugEr
 
 /// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
 /// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
-pub fn run(
-    store: &dyn XenStore,
-    registry: Option<&dyn Registry>,
-    nl: &Netlink,
-    req: &Request,
-) -> Result<(), HotplugError> {
+pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
+    let nl = host.nl;
     let result = Settings::read(store, req).and_then(|s| match req.action {
-        Action::Up => up(nl, registry, req, &s),
+        Action::Up => up(host, store, req, &s),
         Action::Down if mode(&s) == "vif-route" => route_down(nl, req, &s),
+        Action::Down if mode(&s) == "vif-openvswitch" => {
+            host.ovs.remove_port(&req.device)?;
+            Ok(())
+        }
         Action::Down => {
             // The device may already be gone with its domain.
             if nl.link(&req.device)?.is_some() {
-                nl.detach_port(&req.device, &s.bridge)?;
+                nl.detach_port(&req.device, &name("bridge", &s.bridge)?)?;
             }
             Ok(())
         }

@@ -10,6 +10,7 @@ use translator::IfName;
 use super::xenstore::{DirStore, XenStore};
 use super::*;
 use crate::netlink::testns::{all_links, in_netns, veth};
+use crate::ovs::Ovs;
 use crate::registry::{Bridge, BridgeKind, Mtu, Registry, SqliteRegistry};
 
 fn req(args: &[&str], env: &[(&str, &str)]) -> Result<Request, HotplugError> {
@@ -41,6 +42,20 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The system's Open vSwitch is never used by these tests: a missing program stands in.
+fn no_ovs() -> &'static Ovs {
+    static OVS: std::sync::OnceLock<Ovs> = std::sync::OnceLock::new();
+    OVS.get_or_init(|| Ovs::with_db("unix:/nonexistent/vifkit-test.sock"))
+}
+
+fn host<'a>(nl: &'a Netlink, registry: Option<&'a dyn Registry>) -> Host<'a> {
+    Host {
+        nl,
+        ovs: no_ovs(),
+        registry,
     }
 }
 
@@ -96,7 +111,7 @@ fn settings_are_checked() {
         ("mtu", "0"),
         ("mtu", "x"),
         ("vlan", "10/20"),
-        ("bridge", "a/b"),
+        ("mac", "01:00:00:00:00:01"),
     ] {
         let s = Scratch::new(&format!("settings-{k}"));
         let store = s.store();
@@ -126,7 +141,7 @@ fn bridge_mode_wires_both_twins() {
         store.write("backend/vif/5/2/bridge", "br900").unwrap();
         store.write("backend/vif/5/2/mtu", "1400").unwrap();
         let pv = req(&["online", "type_if=vif"], PV_ENV).unwrap();
-        run(&store, None, nl, &pv).unwrap();
+        run(&store, &host(nl, None), &pv).unwrap();
         let twin = req(
             &["add", "type_if=tap"],
             &[
@@ -136,7 +151,7 @@ fn bridge_mode_wires_both_twins() {
             ],
         )
         .unwrap();
-        run(&store, None, nl, &twin).unwrap();
+        run(&store, &host(nl, None), &twin).unwrap();
         let br = nl.link(&n("br900")).unwrap().unwrap();
         for dev in ["vif5.2", "vif5.2-emu"] {
             let l = nl.link(&n(dev)).unwrap().unwrap();
@@ -152,9 +167,9 @@ fn bridge_mode_wires_both_twins() {
             Some("connected")
         );
         // Running it again changes nothing and still succeeds.
-        run(&store, None, nl, &pv).unwrap();
+        run(&store, &host(nl, None), &pv).unwrap();
         let off = req(&["offline", "type_if=vif"], PV_ENV).unwrap();
-        run(&store, None, nl, &off).unwrap();
+        run(&store, &host(nl, None), &off).unwrap();
         assert_eq!(nl.link(&n("vif5.2")).unwrap().unwrap().master, None);
     });
 }
@@ -174,7 +189,7 @@ fn missing_bridge_is_reported_and_nothing_changes() {
             &[("vif", "vif7.0"), ("XENBUS_PATH", "backend/vif/7/0")],
         )
         .unwrap();
-        let err = run(&store, None, nl, &r).unwrap_err();
+        let err = run(&store, &host(nl, None), &r).unwrap_err();
         assert!(matches!(err, HotplugError::NoBridge { .. }), "{err}");
         assert_eq!(all_links(nl), before);
         assert_eq!(
@@ -210,7 +225,7 @@ fn creatable_bridge_is_created_from_the_registry() {
             &[("vif", "vif6.0"), ("XENBUS_PATH", "backend/vif/6/0")],
         )
         .unwrap();
-        run(&store, Some(&reg), nl, &r).unwrap();
+        run(&store, &host(nl, Some(&reg)), &r).unwrap();
         let br = nl.link(&n("br901")).unwrap().expect("bridge created");
         assert!(br.is_bridge());
         assert_eq!(br.mtu, 1450);
@@ -228,7 +243,7 @@ fn creatable_bridge_is_created_from_the_registry() {
         )
         .unwrap();
         assert!(matches!(
-            run(&store, Some(&reg), nl, &r),
+            run(&store, &host(nl, Some(&reg)), &r),
             Err(HotplugError::NoBridge { .. })
         ));
         assert!(nl.link(&n("br902")).unwrap().is_none());
@@ -251,7 +266,7 @@ fn other_scripts_are_refused_clearly() {
             &[("vif", "vif8.0"), ("XENBUS_PATH", "backend/vif/8/0")],
         )
         .unwrap();
-        let err = run(&store, None, nl, &r).unwrap_err();
+        let err = run(&store, &host(nl, None), &r).unwrap_err();
         assert!(
             matches!(&err, HotplugError::Unsupported(m) if m == "vif-nat"),
             "{err}"
@@ -344,7 +359,7 @@ fn routed_guest_is_reachable_from_dom0() {
                 .success()
         };
         assert!(!ping(), "the guest is reachable before online");
-        run(&store, None, nl, &req(&["online"], &env).unwrap()).unwrap();
+        run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap();
         assert_eq!(
             store
                 .read("backend/vif/3/0/hotplug-status")
@@ -363,7 +378,7 @@ fn routed_guest_is_reachable_from_dom0() {
         assert_eq!(v4(nl), vec![("10.0.0.1".parse().unwrap(), 32)]);
         assert!(crate::netlink::proxy_arp(&vif).unwrap());
         assert!(ping(), "dom0 cannot reach the routed guest");
-        run(&store, None, nl, &req(&["offline"], &env).unwrap()).unwrap();
+        run(&store, &host(nl, None), &req(&["offline"], &env).unwrap()).unwrap();
         assert!(nl.routes(&vif).unwrap().iter().all(|(a, _)| !a.is_ipv4()));
         assert!(v4(nl).is_empty());
         assert!(!ping(), "the guest is still reachable after offline");
@@ -386,9 +401,97 @@ fn routed_vif_without_gateway_address_fails_cleanly() {
             ("XENBUS_PATH", "backend/vif/4/0"),
             ("netdev", "gw0"),
         ];
-        let err = run(&store, None, nl, &req(&["online"], &env).unwrap()).unwrap_err();
+        let err = run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap_err();
         assert!(matches!(err, HotplugError::NoGatewayAddress(_)), "{err}");
         assert_eq!(all_links(nl), before);
         assert!(nl.routes(&n("vif4.0")).unwrap().is_empty());
     });
+}
+
+/// A bridge name the kernel would refuse fails before anything reaches it.
+#[test]
+fn bad_bridge_name_fails_first() {
+    in_netns("bad_bridge_name_fails_first", |nl| {
+        let s = Scratch::new("badbridge");
+        let store = s.store();
+        veth(nl, "vif9.0", "peer90");
+        store.write("backend/vif/9/0/bridge", "br:0").unwrap();
+        let before = all_links(nl);
+        let env = [("vif", "vif9.0"), ("XENBUS_PATH", "backend/vif/9/0")];
+        let err = run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, HotplugError::Name { what: "bridge", .. }),
+            "{err}"
+        );
+        assert_eq!(all_links(nl), before);
+    });
+}
+
+/// `vif-openvswitch` against a private userspace Open vSwitch: the port gets the tag,
+/// trunks and external-ids Xen's script sets, idempotently, and `offline` removes it.
+#[test]
+fn openvswitch_mode_sets_tag_trunks_and_ids() {
+    let Some(tb) = crate::ovs::testbed::Testbed::start("openvswitch_mode_sets_tag_trunks_and_ids")
+    else {
+        return;
+    };
+    let nl = Netlink::new().unwrap();
+    let s = Scratch::new("ovs");
+    let store = s.store();
+    tb.ovs.ensure_bridge(&n("ovsbr0"), Some("netdev")).unwrap();
+    for (k, v) in [
+        ("backend/vif/5/2/script", "/etc/xen/scripts/vif-openvswitch"),
+        ("backend/vif/5/2/bridge", "ovsbr0.102:200:300"),
+        ("backend/vif/5/2/mac", "00:16:3E:01:02:03"),
+        ("/local/domain/5/name", "alice"),
+        (
+            "/local/domain/5/vm",
+            "/vm/8b1b2a5c-6b0c-4a59-9a70-1c3e2b9f0d11",
+        ),
+    ] {
+        store.write(k, v).unwrap();
+    }
+    let h = Host {
+        nl: &nl,
+        ovs: &tb.ovs,
+        registry: None,
+    };
+    let online = req(&["online"], PV_ENV).unwrap();
+    run(&store, &h, &online).unwrap();
+    let port = tb.ovs.port(&n("vif5.2")).unwrap().expect("port added");
+    assert_eq!(port.bridge, "ovsbr0");
+    assert_eq!((port.tag, port.trunks.clone()), (Some(102), vec![200, 300]));
+    assert_eq!(port.vm_name(), Some("alice"));
+    assert_eq!(port.vm_uuid(), Some("8b1b2a5c-6b0c-4a59-9a70-1c3e2b9f0d11"));
+    assert_eq!(
+        port.mac().map(|m| m.to_string()).as_deref(),
+        Some("00:16:3e:01:02:03")
+    );
+    assert_eq!(
+        store
+            .read("backend/vif/5/2/hotplug-status")
+            .unwrap()
+            .as_deref(),
+        Some("connected")
+    );
+    // Again: nothing changes.
+    run(&store, &h, &online).unwrap();
+    assert_eq!(tb.ovs.port(&n("vif5.2")).unwrap().unwrap(), port);
+    // A bridge that does not exist: an error, and no port anywhere.
+    store
+        .write("backend/vif/5/3/script", "vif-openvswitch")
+        .unwrap();
+    store.write("backend/vif/5/3/bridge", "nosuchbr.5").unwrap();
+    let other = req(
+        &["online"],
+        &[("vif", "vif5.3"), ("XENBUS_PATH", "backend/vif/5/3")],
+    )
+    .unwrap();
+    assert!(matches!(
+        run(&store, &h, &other),
+        Err(HotplugError::NoBridge { .. })
+    ));
+    assert!(tb.ovs.port(&n("vif5.3")).unwrap().is_none());
+    run(&store, &h, &req(&["offline"], PV_ENV).unwrap()).unwrap();
+    assert!(tb.ovs.port(&n("vif5.2")).unwrap().is_none());
 }

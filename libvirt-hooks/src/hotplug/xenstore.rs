@@ -36,11 +36,16 @@ pub trait XenStore {
     fn remove(&self, path: &str) -> Result<(), XenStoreError>;
 }
 
-/// A xenstore path as the hotplug script may use it: relative, segments of
-/// `[A-Za-z0-9_.-]`, no `..`.
+/// A xenstore path as the hotplug script may use it: relative, or absolute under
+/// `/local/domain/` (a domain's name and VM path); segments of `[A-Za-z0-9_.-]`, no `..`.
 pub fn check_path(path: &str) -> Result<(), XenStoreError> {
-    let ok = !path.is_empty()
-        && path.split('/').all(|seg| {
+    let rel = match path.strip_prefix('/') {
+        Some(r) if r.starts_with("local/domain/") => r,
+        Some(_) => return Err(XenStoreError::BadPath(path.to_owned())),
+        None => path,
+    };
+    let ok = !rel.is_empty()
+        && rel.split('/').all(|seg| {
             !seg.is_empty()
                 && seg != ".."
                 && seg != "."
@@ -71,7 +76,7 @@ impl DirStore {
 impl XenStore for DirStore {
     fn read(&self, path: &str) -> Result<Option<String>, XenStoreError> {
         check_path(path)?;
-        match std::fs::read(self.root.join(path)) {
+        match std::fs::read(self.root.join(path.trim_start_matches('/'))) {
             Ok(bytes) => String::from_utf8(bytes)
                 .map(Some)
                 .map_err(|_| XenStoreError::NotUtf8(path.to_owned())),
@@ -86,7 +91,7 @@ impl XenStore for DirStore {
 
     fn write(&self, path: &str, value: &str) -> Result<(), XenStoreError> {
         check_path(path)?;
-        let file = self.root.join(path);
+        let file = self.root.join(path.trim_start_matches('/'));
         let io = |source| XenStoreError::Io {
             op: "write",
             path: path.to_owned(),
@@ -100,7 +105,7 @@ impl XenStore for DirStore {
 
     fn remove(&self, path: &str) -> Result<(), XenStoreError> {
         check_path(path)?;
-        match std::fs::remove_file(self.root.join(path)) {
+        match std::fs::remove_file(self.root.join(path.trim_start_matches('/'))) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(XenStoreError::Io {
                 op: "remove",
                 path: path.to_owned(),
@@ -179,10 +184,20 @@ mod tests {
 
     #[test]
     fn paths_are_checked_before_use() {
-        for bad in ["", "/abs", "a//b", "a/../b", "a/b c", "a/;rm", "a/$(x)"] {
+        for bad in [
+            "",
+            "/abs",
+            "/local/domain/../x",
+            "a//b",
+            "a/../b",
+            "a/b c",
+            "a/;rm",
+            "a/$(x)",
+        ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
         check_path("backend/vif/5/2/hotplug-status").unwrap();
+        check_path("/local/domain/5/name").unwrap();
     }
 
     #[test]

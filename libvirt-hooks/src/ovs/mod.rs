@@ -59,7 +59,7 @@ use translator::{IfName, MacAddr};
 mod error;
 mod json;
 #[cfg(test)]
-mod testbed;
+pub(crate) mod testbed;
 #[cfg(test)]
 mod tests;
 
