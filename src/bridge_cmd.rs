@@ -502,16 +502,10 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
             rows.push(row);
         }
     }
-    for b in &missing {
-        rows.push(vec![
-            b.name.to_string(),
-            "-".to_owned(),
-            "-".to_owned(),
-            "-".to_owned(),
-            "(in the registry, not on this host)".to_owned(),
-        ]);
-    }
     let mut out = table(&rows);
+    for b in &missing {
+        let _ = writeln!(out, "{}: in the registry, not on this host", b.name);
+    }
     if !attachments.is_empty() {
         out.push('\n');
         for a in &attachments {
