@@ -297,16 +297,16 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
             let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));
         }
         Err(e) => {
-            let mut err = anyhow::Error::from(e);
+            let err = anyhow::Error::from(e);
             if made == Change::Created {
                 // Leave nothing half-made: the bridge this call created goes again.
                 if let Err(undo) = nl.delete_bridge(&name) {
-                    err = err.context(format!(
-                        "{:#}",
-                        anyhow::Error::from(undo).context(format!(
-                            "Cannot delete the bridge {name} this command created"
-                        ))
-                    ));
+                    return Err(anyhow!(
+                        "{err:#} (and the bridge {name} this command created could not be \
+                         removed again: {:#})",
+                        anyhow::Error::from(undo)
+                    )
+                    .into());
                 }
             }
             return Err(err.into());
