@@ -736,4 +736,29 @@ fn show_names_the_guest_nic_of_each_port() {
     let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
     assert_eq!(json["nics"][0]["emulated"], "vif5.2-emu");
     assert_eq!(json["nics"][0]["emulated_present"], true);
+
+    // Names are escaped in JSON: a domain name with quotes, a backslash and non-ASCII.
+    let odd = "b\"o\\b \u{e9}t\u{e9}";
+    let mut nic = Attachment::xen(
+        DomainName::new(odd).unwrap(),
+        6,
+        0,
+        "00:16:3e:00:00:06".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        false,
+    )
+    .unwrap();
+    nic.guest_name = None;
+    SqliteRegistry::open(db).unwrap().record(&nic).unwrap();
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    assert_eq!(json["nics"][1]["domain"], odd);
+    assert_eq!(json["nics"][1]["guest_name"], Value::Null);
+    assert_eq!(json["nics"][1]["pv_present"], false);
+    let text = ok(ns.vifkit(db, &["show"]));
+    assert!(
+        text.contains(&format!(
+            "device 0 of domain 6 ({odd}) is vif6.0 (absent), on br0\n"
+        )),
+        "{text}"
+    );
 }
