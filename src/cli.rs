@@ -30,6 +30,9 @@ pub fn cfg_syntax_help() -> String {
 #[derive(Debug, Parser)]
 #[command(name = "vifkit", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// The bridge registry (default: $VIFKIT_DB, else /var/lib/vifkit/registry.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -197,5 +200,69 @@ pub enum Command {
         /// How many addresses.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
         count: u32,
+    },
+    /// The bridge registry, and making the host's bridges match it.
+    Bridge {
+        /// What to do.
+        #[command(subcommand)]
+        command: BridgeCommand,
+    },
+    /// List the host's bridges and their ports (like `brctl show`), with the guest NIC
+    /// each port is (domain, device id, guest name, MAC) and each PV/emulated pair.
+    Show {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The `bridge` commands. Values are checked by vifkit (exit 1 on a bad one), and a
+/// refused command changes nothing.
+#[derive(Debug, Subcommand)]
+pub enum BridgeCommand {
+    /// Add a bridge to the registry (the host is not touched: see `bridge ensure`).
+    Add {
+        /// The bridge's interface name.
+        #[arg(value_name = "NAME", allow_hyphen_values = true)]
+        name: String,
+        /// `linux` (a kernel bridge) or `ovs` (Open vSwitch).
+        #[arg(long, value_name = "linux|ovs", default_value = "linux")]
+        kind: String,
+        /// The device connecting the bridge to the outside (a NIC or a bond).
+        #[arg(long, value_name = "DEV")]
+        uplink: Option<String>,
+        /// A VLAN on the uplink (1-4094): `DEV.N` is enslaved instead of DEV.
+        #[arg(long, value_name = "N")]
+        vlan: Option<String>,
+        /// The bridge's MTU (68-65535).
+        #[arg(long, value_name = "N")]
+        mtu: Option<String>,
+        /// Spanning tree protocol.
+        #[arg(long, value_name = "on|off", default_value = "off")]
+        stp: String,
+        /// vifkit may create the bridge when it is missing.
+        #[arg(long)]
+        creatable: bool,
+    },
+    /// Remove a bridge from the registry (refused while NICs are attached to it; the
+    /// host's bridge is left alone).
+    Del {
+        /// The bridge's name.
+        #[arg(value_name = "NAME", allow_hyphen_values = true)]
+        name: String,
+    },
+    /// List the registry's bridges.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the host match the registry's entry for a bridge: create it (if the entry
+    /// is creatable), set its MTU and STP, bring it up, and enslave its uplink (or
+    /// `UPLINK.VLAN`). Exit 0 when it already matches.
+    Ensure {
+        /// The bridge's name.
+        #[arg(value_name = "NAME", allow_hyphen_values = true)]
+        name: String,
     },
 }

@@ -4,6 +4,7 @@
 // there is text for the terminal, not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod bridge_cmd;
 mod cli;
 mod commands;
 mod fsutil;
@@ -17,10 +18,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{BridgeCommand, Cli, Command};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
 fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
+    let db = cli.db.as_deref();
     match cli.command {
         Command::Vif2xml { guest, read, specs } => {
             commands::vif2xml(report, guest.into(), &read, &specs)
@@ -49,6 +51,32 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             xen_oui,
             count,
         } => Ok(mac_cmd::run(oui.as_deref(), xen_oui, count)?),
+        Command::Bridge { command } => match command {
+            BridgeCommand::Add {
+                name,
+                kind,
+                uplink,
+                vlan,
+                mtu,
+                stp,
+                creatable,
+            } => bridge_cmd::add(
+                db,
+                &bridge_cmd::AddArgs {
+                    name: &name,
+                    kind: &kind,
+                    uplink: uplink.as_deref(),
+                    vlan: vlan.as_deref(),
+                    mtu: mtu.as_deref(),
+                    stp: &stp,
+                    creatable,
+                },
+            ),
+            BridgeCommand::Del { name } => bridge_cmd::del(db, &name),
+            BridgeCommand::List { json } => bridge_cmd::list(db, json),
+            BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
+        },
+        Command::Show { json } => bridge_cmd::show(db, json),
     }
 }
 

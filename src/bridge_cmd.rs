@@ -1,0 +1,533 @@
+//! The bridge commands: `bridge add|del|list|ensure` (the registry, and making the host
+//! match it) and `show` (the host's bridges and ports, joined with the registry's NIC
+//! attachments).
+//!
+//! Every value is checked before the registry is opened, so a refused command changes
+//! nothing; the listing commands do not create a registry that does not exist yet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context as _};
+use hooks::netlink::{BridgeConfig, Change, LinkState, Netlink, NetlinkError, PortMtu};
+use hooks::registry::{
+    self, parse_if_name, Attachment, Bridge, BridgeKind, Mtu, Registry, SqliteRegistry, VlanId,
+};
+use serde_json::{json, Value};
+use translator::IfName;
+
+use crate::report::Failure;
+
+/// The registry's path: `--db`, else `$VIFKIT_DB`, else the default.
+fn db_path(db: Option<&Path>) -> PathBuf {
+    db.map_or_else(registry::default_path, Path::to_path_buf)
+}
+
+fn open(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
+    Ok(SqliteRegistry::open(db_path(db))?)
+}
+
+/// The registry, or `None` when its file does not exist yet (nothing registered; a
+/// listing does not create it).
+fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
+    let path = db_path(db);
+    if path.as_os_str().is_empty() || path.exists() {
+        Ok(Some(SqliteRegistry::open(path)?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn bridge_name(name: &str) -> anyhow::Result<IfName> {
+    Ok(parse_if_name("bridge name", name)?)
+}
+
+/// The options of `bridge add`, as given.
+#[derive(Debug)]
+pub struct AddArgs<'a> {
+    /// `NAME`.
+    pub name: &'a str,
+    /// `--kind`.
+    pub kind: &'a str,
+    /// `--uplink`.
+    pub uplink: Option<&'a str>,
+    /// `--vlan`.
+    pub vlan: Option<&'a str>,
+    /// `--mtu`.
+    pub mtu: Option<&'a str>,
+    /// `--stp`.
+    pub stp: &'a str,
+    /// `--creatable`.
+    pub creatable: bool,
+}
+
+/// Collects one error line per bad value.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check<T, E>(&mut self, r: Result<T, E>) -> Option<T>
+    where
+        anyhow::Error: From<E>,
+    {
+        r.map_err(|e| self.0.push(format!("{:#}", anyhow::Error::from(e))))
+            .ok()
+    }
+}
+
+/// `bridge add`.
+pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
+    let mut p = Problems::default();
+    let name = p.check(bridge_name(a.name));
+    let kind = p.check(a.kind.parse::<BridgeKind>());
+    // `Some(None)` for a value given but refused (with a problem recorded).
+    let uplink = a.uplink.map(|u| p.check(parse_if_name("uplink", u)));
+    let vlan = a.vlan.map(|v| p.check(v.parse::<VlanId>()));
+    let mtu = a.mtu.map(|m| p.check(m.parse::<Mtu>()));
+    let stp = match a.stp {
+        "on" => Some(true),
+        "off" => Some(false),
+        other => {
+            p.0.push(format!("STP {other:?} is neither `on` nor `off`"));
+            None
+        }
+    };
+    let (Some(name), Some(kind), Some(stp), true) = (name, kind, stp, p.0.is_empty()) else {
+        return Err(Failure::Invalid(p.0));
+    };
+    let (uplink, vlan, mtu) = (uplink.flatten(), vlan.flatten(), mtu.flatten());
+    let bridge = Bridge {
+        name,
+        kind,
+        uplink,
+        vlan,
+        mtu,
+        stp,
+        creatable: a.creatable,
+    };
+    bridge.validate().map_err(anyhow::Error::from)?;
+    open(db)?.add_bridge(&bridge).map_err(anyhow::Error::from)?;
+    Ok(String::new())
+}
+
+/// `bridge del`.
+pub fn del(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+    let name = bridge_name(name)?;
+    let reg = open_existing(db)?
+        .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
+    reg.remove_bridge(&name).map_err(anyhow::Error::from)?;
+    Ok(String::new())
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// Lays out rows in columns two spaces apart, without trailing spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn bridge_json(b: &Bridge) -> Value {
+    json!({
+        "name": b.name.as_str(),
+        "kind": b.kind.as_str(),
+        "uplink": b.uplink.as_ref().map(IfName::as_str),
+        "vlan": b.vlan.map(VlanId::get),
+        "mtu": b.mtu.map(Mtu::get),
+        "stp": b.stp,
+        "creatable": b.creatable,
+    })
+}
+
+fn to_json(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `bridge list`.
+pub fn list(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
+    let bridges = match open_existing(db)? {
+        Some(reg) => reg.bridges().map_err(anyhow::Error::from)?,
+        None => Vec::new(),
+    };
+    if as_json {
+        return Ok(to_json(&Value::Array(
+            bridges.iter().map(bridge_json).collect(),
+        )));
+    }
+    let mut rows = vec![
+        ["name", "kind", "uplink", "vlan", "mtu", "stp", "creatable"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for b in &bridges {
+        rows.push(vec![
+            b.name.to_string(),
+            b.kind.to_string(),
+            opt(b.uplink.as_ref()),
+            opt(b.vlan),
+            opt(b.mtu),
+            on_off(b.stp).to_owned(),
+            yes_no(b.creatable).to_owned(),
+        ]);
+    }
+    Ok(table(&rows))
+}
+
+fn change_word(c: Change) -> &'static str {
+    match c {
+        Change::Created => "created",
+        Change::Updated => "updated",
+        Change::Removed => "removed",
+        Change::Unchanged => "unchanged",
+    }
+}
+
+/// `bridge ensure`.
+pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+    let name = bridge_name(name)?;
+    let reg = open_existing(db)?;
+    let bridge = match &reg {
+        Some(reg) => reg.bridge(&name).map_err(anyhow::Error::from)?,
+        None => None,
+    }
+    .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
+    if bridge.kind == BridgeKind::Ovs {
+        return Err(anyhow!(
+            "Bridge {name} is an Open vSwitch bridge (kind ovs): `bridge ensure` of ovs \
+             bridges is not built yet (vifkit's Open vSwitch module is still being written)"
+        )
+        .into());
+    }
+    // Bridges whose NICs carry VLANs need VLAN filtering.
+    let wants_filtering = match &reg {
+        Some(reg) => reg
+            .attachments()
+            .map_err(anyhow::Error::from)?
+            .iter()
+            .any(|a| a.bridge == name && a.vlan.is_some()),
+        None => false,
+    };
+    drop(reg);
+    let nl = Netlink::new().map_err(anyhow::Error::from)?;
+    let ensure_err = |e: NetlinkError| anyhow::Error::from(e);
+    let current = nl.link(&name).map_err(ensure_err)?;
+    if current.is_none() && !bridge.creatable {
+        return Err(anyhow!(
+            "Bridge {name} does not exist on this host, and its registry entry does not let \
+             vifkit create it (add it with --creatable)"
+        )
+        .into());
+    }
+    // Checked before anything is created, so a missing uplink changes nothing.
+    if let Some(uplink) = &bridge.uplink {
+        if nl.link(uplink).map_err(ensure_err)?.is_none() {
+            return Err(
+                anyhow!("Bridge {name}: its uplink {uplink} does not exist on this host").into(),
+            );
+        }
+    }
+    let cfg = BridgeConfig {
+        mtu: bridge.mtu.map(Mtu::get),
+        stp: bridge.stp,
+        vlan_filtering: current
+            .as_ref()
+            .and_then(|c| c.bridge)
+            .map_or(wants_filtering, |b| b.vlan_filtering || wants_filtering),
+    };
+    let made = nl.ensure_bridge(&name, &cfg).map_err(ensure_err)?;
+    let mut out = format!("{name}: {}\n", change_word(made));
+    let port = match (&bridge.uplink, bridge.vlan) {
+        (None, _) => Ok(None),
+        (Some(uplink), Some(vlan)) => nl.ensure_uplink_vlan(uplink, vlan.get(), &name).map(Some),
+        (Some(uplink), None) => {
+            let mtu = bridge
+                .mtu
+                .map_or(PortMtu::Keep, |m| PortMtu::Explicit(m.get()));
+            nl.attach_port(uplink, &name, mtu)
+                .map(|c| Some((uplink.clone(), c)))
+        }
+    };
+    match port {
+        Ok(None) => {}
+        Ok(Some((dev, c))) => {
+            let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));
+        }
+        Err(e) => {
+            let err = anyhow::Error::from(e);
+            if made == Change::Created {
+                // Leave nothing half-made: the bridge this call created goes again.
+                if let Err(undo) = nl.delete_bridge(&name) {
+                    return Err(anyhow!(
+                        "{err:#} (and the bridge {name} this command created could not be \
+                         removed again: {:#})",
+                        anyhow::Error::from(undo)
+                    )
+                    .into());
+                }
+            }
+            return Err(err.into());
+        }
+    }
+    Ok(out)
+}
+
+/// The names of the network devices in this process's network namespace.
+fn device_names() -> anyhow::Result<Vec<String>> {
+    // /proc/self/net follows the process's namespace (unlike /sys, which follows the
+    // mount).
+    let text = std::fs::read_to_string("/proc/self/net/dev")
+        .context("Cannot list the network devices (/proc/self/net/dev)")?;
+    Ok(text
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, _)| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect())
+}
+
+/// Which of an attachment's devices a port is.
+#[derive(Clone, Copy)]
+enum Nic {
+    Pv,
+    Emulated,
+}
+
+impl Nic {
+    fn as_str(self) -> &'static str {
+        match self {
+            Nic::Pv => "pv",
+            Nic::Emulated => "emulated",
+        }
+    }
+}
+
+fn guest_label(a: &Attachment) -> String {
+    match &a.guest_name {
+        Some(g) => g.to_string(),
+        None => format!("device {}", a.devid),
+    }
+}
+
+fn attachment_json(a: &Attachment) -> Value {
+    json!({
+        "domain": a.domain_name.as_str(),
+        "domid": a.domid,
+        "devid": a.devid,
+        "guest_name": a.guest_name.as_ref().map(|g| g.as_str()),
+        "mac": a.mac.to_string(),
+        "bridge": a.bridge.as_str(),
+        "state": a.state.as_str(),
+        "pv": a.backend.as_str(),
+        "emulated": a.emulated.as_ref().map(IfName::as_str),
+    })
+}
+
+/// `show`.
+pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
+    let (registered, attachments) = match open_existing(db)? {
+        Some(reg) => (
+            reg.bridges().map_err(anyhow::Error::from)?,
+            reg.attachments().map_err(anyhow::Error::from)?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let nl = Netlink::new().map_err(anyhow::Error::from)?;
+    let mut links: Vec<LinkState> = Vec::new();
+    for n in device_names()? {
+        let Ok(ifname) = IfName::new(n) else { continue };
+        // A device removed since the listing is simply not shown.
+        if let Some(l) = nl.link(&ifname).map_err(anyhow::Error::from)? {
+            links.push(l);
+        }
+    }
+    let mut by_device: BTreeMap<&str, (&Attachment, Nic)> = BTreeMap::new();
+    for a in &attachments {
+        by_device.insert(a.backend.as_str(), (a, Nic::Pv));
+        if let Some(e) = &a.emulated {
+            by_device.insert(e.as_str(), (a, Nic::Emulated));
+        }
+    }
+    let mut bridges: Vec<&LinkState> = links.iter().filter(|l| l.is_bridge()).collect();
+    bridges.sort_by(|a, b| a.name.cmp(&b.name));
+    let ports_of = |br: &LinkState| {
+        let mut p: Vec<&LinkState> = links
+            .iter()
+            .filter(|l| l.master == Some(br.index))
+            .collect();
+        p.sort_by(|a, b| a.name.cmp(&b.name));
+        p
+    };
+    let present = |dev: &str| links.iter().any(|l| l.name == dev);
+    let missing: Vec<&Bridge> = registered
+        .iter()
+        .filter(|b| !bridges.iter().any(|l| l.name == b.name.as_str()))
+        .collect();
+
+    if as_json {
+        let mut out = Vec::new();
+        for br in &bridges {
+            let reg = registered.iter().find(|b| b.name.as_str() == br.name);
+            let ports: Vec<Value> = ports_of(br)
+                .into_iter()
+                .map(|p| {
+                    let guest = by_device.get(p.name.as_str()).map(|(a, nic)| {
+                        let mut v = attachment_json(a);
+                        v["nic"] = json!(nic.as_str());
+                        v
+                    });
+                    json!({
+                        "name": p.name,
+                        "kind": p.kind,
+                        "mtu": p.mtu,
+                        "up": p.up,
+                        "guest": guest,
+                    })
+                })
+                .collect();
+            out.push(json!({
+                "name": br.name,
+                "present": true,
+                "registered": reg.is_some(),
+                "kind": reg.map_or("linux", |b| b.kind.as_str()),
+                "mtu": br.mtu,
+                "stp": br.bridge.is_some_and(|b| b.stp),
+                "up": br.up,
+                "ports": ports,
+            }));
+        }
+        for b in &missing {
+            out.push(json!({
+                "name": b.name.as_str(),
+                "present": false,
+                "registered": true,
+                "kind": b.kind.as_str(),
+                "mtu": Value::Null,
+                "stp": Value::Null,
+                "up": false,
+                "ports": [],
+            }));
+        }
+        let nics: Vec<Value> = attachments
+            .iter()
+            .map(|a| {
+                let mut v = attachment_json(a);
+                v["pv_present"] = json!(present(a.backend.as_str()));
+                v["emulated_present"] = json!(a.emulated.as_ref().map(|e| present(e.as_str())));
+                v
+            })
+            .collect();
+        return Ok(to_json(&json!({ "bridges": out, "nics": nics })));
+    }
+
+    let mut rows = vec![[
+        "bridge", "mtu", "stp", "up", "port", "nic", "guest", "domain", "domid", "devid", "mac",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for br in &bridges {
+        let head = vec![
+            br.name.clone(),
+            br.mtu.to_string(),
+            yes_no(br.bridge.is_some_and(|b| b.stp)).to_owned(),
+            yes_no(br.up).to_owned(),
+        ];
+        let ports = ports_of(br);
+        if ports.is_empty() {
+            rows.push(head);
+            continue;
+        }
+        for (i, p) in ports.into_iter().enumerate() {
+            let mut row = if i == 0 {
+                head.clone()
+            } else {
+                vec![String::new(); 4]
+            };
+            row.push(p.name.clone());
+            match by_device.get(p.name.as_str()) {
+                Some((a, nic)) => row.extend([
+                    nic.as_str().to_owned(),
+                    guest_label(a),
+                    a.domain_name.to_string(),
+                    a.domid.to_string(),
+                    a.devid.to_string(),
+                    a.mac.to_string(),
+                ]),
+                None => row.push("-".to_owned()),
+            }
+            rows.push(row);
+        }
+    }
+    let mut out = table(&rows);
+    for b in &missing {
+        let _ = writeln!(out, "{}: in the registry, not on this host", b.name);
+    }
+    if !attachments.is_empty() {
+        out.push('\n');
+        for a in &attachments {
+            let mut line = format!(
+                "{} of domain {} ({}) is {}",
+                guest_label(a),
+                a.domid,
+                a.domain_name,
+                a.backend
+            );
+            if !present(a.backend.as_str()) {
+                line.push_str(" (absent)");
+            }
+            if let Some(e) = &a.emulated {
+                let _ = write!(line, ", emulated twin {e}");
+                if !present(e.as_str()) {
+                    line.push_str(" (absent)");
+                }
+            }
+            let _ = writeln!(line, ", on {}", a.bridge);
+            out.push_str(&line);
+        }
+    }
+    Ok(out)
+}
