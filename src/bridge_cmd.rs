@@ -30,7 +30,7 @@ fn open(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
 
 /// The registry, or `None` when its file does not exist yet (nothing registered; a
 /// listing does not create it).
-fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
+pub(crate) fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
     let path = db_path(db);
     if path.as_os_str().is_empty() || path.exists() {
         Ok(Some(SqliteRegistry::open(path)?))

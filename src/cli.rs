@@ -207,6 +207,23 @@ pub enum Command {
         #[command(subcommand)]
         command: BridgeCommand,
     },
+    /// The xl vif hotplug script: wire a vif as Xen's vif-bridge, vif-openvswitch or
+    /// vif-route would (set `script=` or `vif.default.script` to a file running
+    /// `exec vifkit vif-script "$@"`).
+    #[command(
+        after_long_help = "xl runs the script with `online|offline type_if=vif` for a PV \
+backend and `add|remove type_if=tap` for the emulated twin of an ioemu NIC, with `vif`, \
+`XENBUS_PATH` (backend/vif/DOMID/DEVID), `INTERFACE` and `netdev` in the environment. \
+The NIC's settings are read from xenstore under XENBUS_PATH (bridge, mtu, vlan, ip, mac, \
+script) and the outcome is written back as hotplug-status (connected | error, with \
+hotplug-error). VIFKIT_XENSTORE_DIR=DIR reads and writes a directory of key files \
+instead of xenstore (for tests)."
+    )]
+    VifScript {
+        /// `online`, `offline`, `add` or `remove`, then `type_if=vif|tap`.
+        #[arg(value_name = "ARG", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+    },
     /// List the host's bridges and their ports (like `brctl show`), with the guest NIC
     /// each port is (domain, device id, guest name, MAC) and each PV/emulated pair.
     Show {

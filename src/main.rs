@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod fsutil;
 mod helper;
+mod hotplug_cmd;
 mod libvirt;
 mod mac_cmd;
 mod report;
@@ -77,6 +78,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
         },
         Command::Show { json } => bridge_cmd::show(db, json),
+        Command::VifScript { args } => hotplug_cmd::run(db, &args),
     }
 }
 

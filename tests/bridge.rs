@@ -762,3 +762,84 @@ fn show_names_the_guest_nic_of_each_port() {
         "{text}"
     );
 }
+
+/// `vifkit vif-script` as xl runs it (arguments, environment, xenstore as a directory
+/// of key files), in a namespace: the PV backend joins the bridge with the MTU from
+/// xenstore, `hotplug-status` says `connected`; a missing bridge is one `error:` line,
+/// `hotplug-status` `error` with the reason in `hotplug-error`, and nothing changed.
+#[test]
+fn vif_script_wires_a_vif_as_xl_runs_it() {
+    let Some(ns) = Netns::new("vif_script_wires_a_vif_as_xl_runs_it") else {
+        return;
+    };
+    let d = db();
+    let xs = d.path.parent().unwrap().join("xenstore");
+    let key = |k: &str, v: &str| {
+        let p = xs.join("backend/vif/5/2").join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    let read = |k: &str| std::fs::read_to_string(xs.join("backend/vif/5/2").join(k)).ok();
+    ns.ip(&["link", "add", "br900", "type", "bridge"]);
+    ns.ip(&[
+        "link", "add", "vif5.2", "type", "veth", "peer", "name", "guest52",
+    ]);
+    key("bridge", "br900");
+    key("mtu", "1400");
+    let script = |args: &[&str]| {
+        output(
+            ns.cmd(BIN)
+                .arg("--db")
+                .arg(&d.path)
+                .arg("vif-script")
+                .args(args)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .env("vif", "vif5.2")
+                .env("XENBUS_PATH", "backend/vif/5/2")
+                .env("VIFKIT_XENSTORE_DIR", &xs),
+        )
+    };
+    let out = script(&["online", "type_if=vif"]);
+    assert_eq!(
+        (out.status, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out:?}"
+    );
+    assert_eq!(read("hotplug-status").as_deref(), Some("connected"));
+    let link = |name: &str| {
+        let v: Value = serde_json::from_str(&ns.ip(&["-j", "link", "show", name])).unwrap();
+        v[0].clone()
+    };
+    let port = link("vif5.2");
+    assert_eq!(port["master"], "br900");
+    assert_eq!(port["mtu"], 1400);
+    assert!(is_up(&port));
+    // offline takes it off the bridge.
+    assert_eq!(script(&["offline", "type_if=vif"]).status, 0);
+    assert!(link("vif5.2").get("master").is_none());
+    // A bridge that does not exist: one error line, the reason in xenstore, no change.
+    key("bridge", "br-missing");
+    let before = ns.links();
+    let lines = refused(script(&["online", "type_if=vif"]));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("error: vif5.2: Bridge br-missing does not exist"),
+        "{lines:?}"
+    );
+    assert_eq!(read("hotplug-status").as_deref(), Some("error"));
+    assert!(read("hotplug-error")
+        .unwrap()
+        .starts_with("Bridge br-missing does not exist"));
+    assert_eq!(ns.links(), before);
+    // A bad request never reaches the kernel.
+    let out = output(
+        ns.cmd(BIN)
+            .args(["vif-script", "online"])
+            .env_clear()
+            .env("vif", "vif5.2 x")
+            .env("XENBUS_PATH", "backend/vif/5/2")
+            .env("VIFKIT_XENSTORE_DIR", &xs),
+    );
+    assert_eq!(refused(out).len(), 1);
+}
