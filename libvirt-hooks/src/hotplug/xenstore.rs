@@ -77,8 +77,15 @@ impl XenStore for DirStore {
     fn read(&self, path: &str) -> Result<Option<String>, XenStoreError> {
         check_path(path)?;
         match std::fs::read(self.root.join(path.trim_start_matches('/'))) {
+            // A key file written by hand (`echo br0 > bridge`) ends with a newline that
+            // is not part of the value.
             Ok(bytes) => String::from_utf8(bytes)
-                .map(Some)
+                .map(|mut s| {
+                    if s.ends_with('\n') {
+                        s.pop();
+                    }
+                    Some(s)
+                })
                 .map_err(|_| XenStoreError::NotUtf8(path.to_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(XenStoreError::Io {
@@ -209,6 +216,11 @@ mod tests {
         assert_eq!(
             s.read("backend/vif/1/0/bridge").unwrap().as_deref(),
             Some("br0")
+        );
+        std::fs::write(dir.join("backend/vif/1/0/bridge"), "br1\n").unwrap();
+        assert_eq!(
+            s.read("backend/vif/1/0/bridge").unwrap().as_deref(),
+            Some("br1")
         );
         s.remove("backend/vif/1/0/bridge").unwrap();
         s.remove("backend/vif/1/0/bridge").unwrap();
