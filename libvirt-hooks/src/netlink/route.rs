@@ -93,6 +93,23 @@ pub(crate) fn route_request(
 }
 
 impl Netlink {
+    /// Sends a create or delete request: `done` when the kernel did it, `Unchanged` when
+    /// it answered one of the `benign` errnos (already there, already gone).
+    fn ack_change(
+        &self,
+        req: NetlinkMessage<RouteNetlinkMessage>,
+        op: &'static str,
+        dev: &IfName,
+        done: Change,
+        benign: &[i32],
+    ) -> Result<Change, NetlinkError> {
+        match self.ack(req, op, dev) {
+            Ok(()) => Ok(done),
+            Err(e) if e.errno().is_some_and(|n| benign.contains(&n)) => Ok(Change::Unchanged),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Brings `dev` up or down; already so is [`Change::Unchanged`].
     pub fn set_link_up(&self, dev: &IfName, up: bool) -> Result<Change, NetlinkError> {
         let l = self.require(dev, Role::Port)?;
@@ -119,15 +136,13 @@ impl Netlink {
         prefix: u8,
     ) -> Result<Change, NetlinkError> {
         let index = self.index_of(dev)?;
-        match self.ack(
+        self.ack_change(
             address_request(index, addr, prefix, true),
             "add an address to",
             dev,
-        ) {
-            Ok(()) => Ok(Change::Created),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(Change::Unchanged),
-            Err(e) => Err(e),
-        }
+            Change::Created,
+            &[libc::EEXIST],
+        )
     }
 
     /// Removes `addr/prefix` from `dev`; an address not there is [`Change::Unchanged`].
@@ -138,17 +153,13 @@ impl Netlink {
         prefix: u8,
     ) -> Result<Change, NetlinkError> {
         let index = self.index_of(dev)?;
-        match self.ack(
+        self.ack_change(
             address_request(index, addr, prefix, false),
             "remove an address from",
             dev,
-        ) {
-            Ok(()) => Ok(Change::Removed),
-            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENOENT)) => {
-                Ok(Change::Unchanged)
-            }
-            Err(e) => Err(e),
-        }
+            Change::Removed,
+            &[libc::EADDRNOTAVAIL, libc::ENOENT],
+        )
     }
 
     /// The addresses on `dev`, with their prefixes.
@@ -186,15 +197,13 @@ impl Netlink {
         metric: Option<u32>,
     ) -> Result<Change, NetlinkError> {
         let index = self.index_of(dev)?;
-        match self.ack(
+        self.ack_change(
             route_request(index, dest, prefix, src, metric, true),
             "add a route through",
             dev,
-        ) {
-            Ok(()) => Ok(Change::Created),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(Change::Unchanged),
-            Err(e) => Err(e),
-        }
+            Change::Created,
+            &[libc::EEXIST],
+        )
     }
 
     /// Removes the route to `dest/prefix` through `dev`; a missing route (or device) is
@@ -209,17 +218,13 @@ impl Netlink {
         let Some(link) = self.link(dev)? else {
             return Ok(Change::Unchanged);
         };
-        match self.ack(
+        self.ack_change(
             route_request(link.index, dest, prefix, None, metric, false),
             "remove a route through",
             dev,
-        ) {
-            Ok(()) => Ok(Change::Removed),
-            Err(e) if matches!(e.errno(), Some(libc::ESRCH | libc::ENOENT)) => {
-                Ok(Change::Unchanged)
-            }
-            Err(e) => Err(e),
-        }
+            Change::Removed,
+            &[libc::ESRCH, libc::ENOENT],
+        )
     }
 
     /// The routes through `dev` in the main table, as (destination, prefix).
