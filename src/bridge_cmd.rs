@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use hooks::netlink::{BridgeConfig, Change, LinkState, Netlink, NetlinkError, PortMtu};
+use hooks::netlink::{Change, LinkState, Netlink};
+use hooks::plumbing;
 use hooks::registry::{
     self, parse_if_name, Attachment, Bridge, BridgeKind, Mtu, Registry, SqliteRegistry, VlanId,
 };
@@ -230,87 +231,19 @@ fn change_word(c: Change) -> &'static str {
 pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     let name = bridge_name(name)?;
     let reg = open_existing(db)?;
-    let bridge = match &reg {
-        Some(reg) => reg.bridge(&name).map_err(anyhow::Error::from)?,
-        None => None,
-    }
-    .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
-    if bridge.kind == BridgeKind::Ovs {
-        return Err(anyhow!(
-            "Bridge {name} is an Open vSwitch bridge (kind ovs): `bridge ensure` of ovs \
-             bridges is not built yet (vifkit's Open vSwitch module is still being written)"
-        )
-        .into());
-    }
-    // Bridges whose NICs carry VLANs need VLAN filtering.
-    let wants_filtering = match &reg {
-        Some(reg) => reg
-            .attachments()
-            .map_err(anyhow::Error::from)?
-            .iter()
-            .any(|a| a.bridge == name && a.vlan.is_some()),
-        None => false,
+    let (reg, bridge) = match reg {
+        Some(reg) => match reg.bridge(&name).map_err(anyhow::Error::from)? {
+            Some(b) => (reg, b),
+            None => return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into()),
+        },
+        None => return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into()),
     };
-    drop(reg);
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
-    let ensure_err = |e: NetlinkError| anyhow::Error::from(e);
-    let current = nl.link(&name).map_err(ensure_err)?;
-    if current.is_none() && !bridge.creatable {
-        return Err(anyhow!(
-            "Bridge {name} does not exist on this host, and its registry entry does not let \
-             vifkit create it (add it with --creatable)"
-        )
-        .into());
-    }
-    // Checked before anything is created, so a missing uplink changes nothing.
-    if let Some(uplink) = &bridge.uplink {
-        if nl.link(uplink).map_err(ensure_err)?.is_none() {
-            return Err(
-                anyhow!("Bridge {name}: its uplink {uplink} does not exist on this host").into(),
-            );
-        }
-    }
-    let cfg = BridgeConfig {
-        mtu: bridge.mtu.map(Mtu::get),
-        stp: bridge.stp,
-        vlan_filtering: current
-            .as_ref()
-            .and_then(|c| c.bridge)
-            .map_or(wants_filtering, |b| b.vlan_filtering || wants_filtering),
-    };
-    let made = nl.ensure_bridge(&name, &cfg).map_err(ensure_err)?;
-    let mut out = format!("{name}: {}\n", change_word(made));
-    let port = match (&bridge.uplink, bridge.vlan) {
-        (None, _) => Ok(None),
-        (Some(uplink), Some(vlan)) => nl.ensure_uplink_vlan(uplink, vlan.get(), &name).map(Some),
-        (Some(uplink), None) => {
-            let mtu = bridge
-                .mtu
-                .map_or(PortMtu::Keep, |m| PortMtu::Explicit(m.get()));
-            nl.attach_port(uplink, &name, mtu)
-                .map(|c| Some((uplink.clone(), c)))
-        }
-    };
-    match port {
-        Ok(None) => {}
-        Ok(Some((dev, c))) => {
-            let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));
-        }
-        Err(e) => {
-            let err = anyhow::Error::from(e);
-            if made == Change::Created {
-                // Leave nothing half-made: the bridge this call created goes again.
-                if let Err(undo) = nl.delete_bridge(&name) {
-                    return Err(anyhow!(
-                        "{err:#} (and the bridge {name} this command created could not be \
-                         removed again: {:#})",
-                        anyhow::Error::from(undo)
-                    )
-                    .into());
-                }
-            }
-            return Err(err.into());
-        }
+    let done =
+        plumbing::ensure_registered_bridge(&nl, &reg, &bridge).map_err(anyhow::Error::from)?;
+    let mut out = format!("{name}: {}\n", change_word(done.bridge));
+    if let Some((dev, c)) = done.port {
+        let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));
     }
     Ok(out)
 }

@@ -3,4 +3,5 @@
 pub mod hotplug;
 pub mod netlink;
 pub mod ovs;
+pub mod plumbing;
 pub mod registry;

@@ -27,8 +27,9 @@ use translator::vif::parse_ips;
 use translator::vlan::VlanSpec;
 use translator::IfName;
 
-use crate::netlink::{set_proxy_arp, BridgeConfig, Change, Netlink, NetlinkError, PortVlans};
+use crate::netlink::{set_proxy_arp, Change, Netlink, NetlinkError, PortVlans};
 use crate::ovs::{Ovs, OvsError, PortConfig};
+use crate::plumbing::{ensure_registered_bridge, EnsureError};
 use crate::registry::{BridgeKind, Registry, RegistryError};
 use xenstore::{XenStore, XenStoreError};
 
@@ -104,12 +105,21 @@ pub enum HotplugError {
     /// A netlink operation failed.
     #[error(transparent)]
     Netlink(#[from] NetlinkError),
+    /// Making a registered bridge failed.
+    #[error(transparent)]
+    Ensure(Box<EnsureError>),
     /// Open vSwitch failed.
     #[error(transparent)]
     Ovs(#[from] OvsError),
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+}
+
+impl From<EnsureError> for HotplugError {
+    fn from(e: EnsureError) -> HotplugError {
+        HotplugError::Ensure(Box::new(e))
+    }
 }
 
 /// One run of the hotplug script.
@@ -274,8 +284,8 @@ impl Settings {
     }
 }
 
-/// Makes sure `bridge` exists: as it is, or created from its registry entry when that
-/// marks it creatable.
+/// Makes sure `bridge` exists: as it is, or made from its registry entry (see
+/// [`crate::plumbing::ensure_registered_bridge`]) when that marks it creatable.
 fn bridge_present(
     nl: &Netlink,
     registry: Option<&dyn Registry>,
@@ -285,17 +295,12 @@ fn bridge_present(
         return Ok(());
     }
     let entry = match registry {
-        Some(r) => r.bridge(bridge)?,
+        Some(r) => r.bridge(bridge)?.map(|b| (r, b)),
         None => None,
     };
     match entry {
-        Some(b) if b.creatable && b.kind == BridgeKind::Linux => {
-            let cfg = BridgeConfig {
-                mtu: b.mtu.map(|m| m.get()),
-                stp: b.stp,
-                vlan_filtering: false,
-            };
-            nl.ensure_bridge(bridge, &cfg)?;
+        Some((r, b)) if b.creatable && b.kind == BridgeKind::Linux => {
+            ensure_registered_bridge(nl, r, &b)?;
             Ok(())
         }
         Some(_) => Err(HotplugError::NoBridge {

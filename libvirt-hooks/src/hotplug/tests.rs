@@ -10,6 +10,7 @@ use translator::IfName;
 use super::xenstore::{DirStore, XenStore};
 use super::*;
 use crate::netlink::testns::{all_links, in_netns, veth};
+use crate::netlink::BridgeConfig;
 use crate::ovs::Ovs;
 use crate::registry::{Bridge, BridgeKind, Mtu, Registry, SqliteRegistry};
 
