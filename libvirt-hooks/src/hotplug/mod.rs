@@ -480,9 +480,11 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
         match &result {
             Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,
             Err(e) => {
+                // The cause is what matters: a xenstore that cannot take the report must
+                // not replace it (the caller prints it on stderr either way).
                 let msg = translator::diag::error_chain(e);
-                store.write(&req.key("hotplug-error"), &msg)?;
-                store.write(&req.key("hotplug-status"), "error")?;
+                let _ = store.write(&req.key("hotplug-error"), &msg);
+                let _ = store.write(&req.key("hotplug-status"), "error");
             }
         }
     }
