@@ -3,10 +3,10 @@
 //! 802.1Q uplinks and per-port VLANs ([`Netlink::ensure_uplink_vlan`],
 //! [`Netlink::set_port_vlans`]) and rate limits ([`Netlink::set_rate_limit`]).
 //!
-//! [`Netlink`] is synchronous: it owns a small current-thread tokio runtime and one
-//! rtnetlink connection, opened in the network namespace of the thread that calls
-//! [`Netlink::new`]. That suits a hotplug script, which does a handful of requests and
-//! exits.
+//! [`Netlink`] is synchronous: it owns one `NETLINK_ROUTE` socket (the `socket` module),
+//! opened in the network namespace of the thread that calls [`Netlink::new`], and sends
+//! one request at a time. That suits a hotplug script, which does a handful of requests
+//! and exits: no runtime, no background task.
 //!
 //! Every operation is idempotent: it reads the current state first and only sends what
 //! differs, so a second call changes nothing and reports [`Change::Unchanged`]. An
@@ -21,13 +21,10 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use rtnetlink::packet_core::{
-    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE,
-    NLM_F_REQUEST,
+    NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::AsyncSocket;
 use translator::IfName;
 
 mod bridge;
@@ -35,6 +32,7 @@ mod error;
 mod link;
 mod port;
 mod route;
+mod socket;
 mod tc;
 mod tc_wire;
 #[cfg(test)]
@@ -133,8 +131,7 @@ impl Undo {
 /// Several processes or threads may work on the same devices at once: each operation
 /// re-reads the kernel's state and treats "already exists" as success.
 pub struct Netlink {
-    rt: tokio::runtime::Runtime,
-    handle: rtnetlink::Handle,
+    transport: socket::Transport,
     timeout: Duration,
     #[cfg(test)]
     failpoint: std::sync::Mutex<Option<&'static str>>,
@@ -151,27 +148,9 @@ impl std::fmt::Debug for Netlink {
 impl Netlink {
     /// Opens a connection in the calling thread's network namespace.
     pub fn new() -> Result<Netlink, NetlinkError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(NetlinkError::Connect)?;
-        let handle = {
-            // Registering the socket with the reactor needs the runtime's context.
-            let _guard = rt.enter();
-            let (mut conn, handle, _unsolicited) =
-                rtnetlink::new_connection().map_err(NetlinkError::Connect)?;
-            let socket = conn.socket_mut().socket_mut();
-            // Extended acks carry the kernel's reason ("Unknown device type"); capped
-            // acks keep them short. Both are optional: old kernels refuse them.
-            let _ = socket.set_ext_ack(true);
-            let _ = socket.set_cap_ack(true);
-            rt.spawn(conn);
-            handle
-        };
+        let transport = socket::Transport::open(DEFAULT_TIMEOUT).map_err(NetlinkError::Connect)?;
         Ok(Netlink {
-            rt,
-            handle,
+            transport,
             timeout: DEFAULT_TIMEOUT,
             #[cfg(test)]
             failpoint: std::sync::Mutex::new(None),
@@ -181,7 +160,10 @@ impl Netlink {
     /// Sets how long each request may wait for the kernel ([`DEFAULT_TIMEOUT`] unless
     /// set).
     pub fn with_timeout(mut self, timeout: Duration) -> Netlink {
-        self.timeout = timeout;
+        // A socket that cannot take the option keeps the timeout it had.
+        if self.transport.set_timeout(timeout).is_ok() {
+            self.timeout = timeout;
+        }
         self
     }
 
@@ -193,44 +175,19 @@ impl Netlink {
         op: &'static str,
         device: &str,
     ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
-        let mut handle = self.handle.clone();
-        let exchange = async move {
-            let mut replies = handle.request(req).map_err(|e| e.to_string())?;
-            let mut out = Vec::new();
-            while let Some(reply) = replies.next().await {
-                let (header, payload) = reply.into_parts();
-                match payload {
-                    NetlinkPayload::InnerMessage(m) => out.push(m),
-                    NetlinkPayload::Error(e) => {
-                        if let Some(code) = e.code {
-                            let detail = extack_message(header.flags, &e.header);
-                            return Ok(Err((-code.get(), detail)));
-                        }
-                    }
-                    NetlinkPayload::Overrun(_) => {
-                        return Err("the kernel reported an overrun".to_owned())
-                    }
-                    _ => {}
-                }
-            }
-            Ok(Ok(out))
-        };
-        let outcome = self
-            .rt
-            .block_on(async { tokio::time::timeout(self.timeout, exchange).await });
-        match outcome {
-            Err(_) => Err(NetlinkError::Timeout {
+        match self.transport.request(req) {
+            Err(socket::TransportError::Timeout) => Err(NetlinkError::Timeout {
                 op,
                 device: device.to_owned(),
                 secs: self.timeout.as_secs(),
             }),
-            Ok(Err(what)) => Err(NetlinkError::Protocol {
+            Err(socket::TransportError::Protocol(what)) => Err(NetlinkError::Protocol {
                 op,
                 device: device.to_owned(),
                 what,
             }),
-            Ok(Ok(Ok(out))) => Ok(out),
-            Ok(Ok(Err((errno, detail)))) => {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err((errno, detail))) => {
                 let source = std::io::Error::from_raw_os_error(errno);
                 Err(if errno == libc::EOPNOTSUPP {
                     NetlinkError::Unsupported {
@@ -412,7 +369,7 @@ pub(crate) fn wire(msg: &NetlinkMessage<RouteNetlinkMessage>) -> RouteNetlinkMes
     let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).expect("parses back");
     assert_eq!(back.header.flags, msg.header.flags);
     match back.payload {
-        NetlinkPayload::InnerMessage(m) => m,
+        rtnetlink::packet_core::NetlinkPayload::InnerMessage(m) => m,
         other => panic!("not an inner message: {other:?}"),
     }
 }
