@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --quiet
+bash packaging/build-release.sh --quiet
 vifkit=target/release/vifkit
 run() { printf '\n$ vifkit %s\n' "$*"; "$vifkit" "$@"; }
 run cfg2xml examples/alice.cfg          # seed 000: routed guest

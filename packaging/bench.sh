@@ -27,8 +27,8 @@ cfg="$target/bench-500.cfg"
 json="$target/bench-hyperfine.json"
 target_ms=1.5
 
-echo "== cargo build --release" >&2
-cargo build --release --bin vifkit
+echo "== packaging/build-release.sh" >&2
+bash packaging/build-release.sh
 
 # The bench binary runs with the package as its working directory: absolute paths.
 echo "== generating $cfg" >&2
