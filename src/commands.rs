@@ -168,8 +168,16 @@ pub fn cfg2xml(report: &mut Report, read: &VifReadArgs, file: &Path) -> Result<S
     let d = load_defaults(report, read)?;
     let mut text = String::new();
     let cfg = read_cfg(report, read, file, &mut text)?;
-    let ifaces = cfg_interfaces(report, &cfg, &d, read)?;
-    Ok(interface_xml::interfaces_to_string(&ifaces))
+    let (xml, warnings) = translate::vif_list_to_xml(
+        &cfg.vifs,
+        &cfg.name,
+        cfg.guest,
+        &defaults(&d),
+        options(read),
+    )
+    .map_err(nic_errors)?;
+    report_warnings(report, &warnings);
+    Ok(xml)
 }
 
 /// The network resolver for `--network` and `--connect` (which looks up the networks

@@ -63,7 +63,7 @@ fn cfg2xml(text: &str) -> String {
     let guest = conf.guest_type().expect("bench config has a guest type");
     let vifs = conf.vifs().expect("bench config has vifs");
     assert!(vifs.warnings.is_empty(), "{:?}", vifs.warnings);
-    let t = translate::vif_list_to_interfaces(
+    let (xml, warnings) = translate::vif_list_to_xml(
         &vifs,
         CFG_NAME,
         guest,
@@ -71,8 +71,8 @@ fn cfg2xml(text: &str) -> String {
         Options::default(),
     )
     .expect("bench config translates");
-    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-    interface_xml::interfaces_to_string(&t.items)
+    assert!(warnings.is_empty(), "{warnings:?}");
+    xml
 }
 
 fn bench_vif_parse(c: &mut Criterion) {

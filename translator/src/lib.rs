@@ -3,6 +3,7 @@
 pub mod bridge_spec;
 pub mod cfg;
 pub mod diag;
+pub mod direct;
 pub mod guest;
 pub mod ifname;
 pub mod interface;

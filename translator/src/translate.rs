@@ -265,6 +265,37 @@ pub fn vif_list_to_interfaces<'v>(
     vifs_to_interfaces(&inputs, guest, defaults, opts)
 }
 
+/// What `vifkit cfg2xml` prints for the vif list of an xl config read from `file`: the
+/// elements one after the other, as [`interfaces_to_string`] writes them, and the
+/// warnings.
+///
+/// Each NIC goes by the direct path ([`crate::direct`]) while it can; at the first NIC
+/// it declines, the whole list takes the full path ([`vif_list_to_interfaces`]), so
+/// the result, warnings and errors included, is always that path's.
+///
+/// [`interfaces_to_string`]: crate::interface_xml::interfaces_to_string
+pub fn vif_list_to_xml(
+    vifs: &VifList<'_>,
+    file: &str,
+    guest: GuestType,
+    defaults: &Defaults<'_>,
+    opts: Options,
+) -> Result<(String, Vec<NicWarning>), Vec<NicError>> {
+    let mut out = String::with_capacity(vifs.items.len() * 320);
+    if vifs
+        .items
+        .iter()
+        .all(|v| crate::direct::write_vif_xml(&v.spec, guest, defaults, &mut out))
+    {
+        return Ok((out, Vec::new()));
+    }
+    let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;
+    Ok((
+        crate::interface_xml::interfaces_to_string(&t.items),
+        t.warnings,
+    ))
+}
+
 /// Translates `<interface>` elements (each with what the reader dropped from it) to vif
 /// specs.
 pub fn interfaces_to_vifs(

@@ -20,7 +20,7 @@ mod scan;
 mod splice;
 #[cfg(test)]
 mod test_util;
-mod write;
+pub(crate) mod write;
 
 pub use read::{read_document, read_interface};
 pub use splice::splice_interfaces;

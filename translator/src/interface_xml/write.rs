@@ -41,7 +41,7 @@ const NEEDS_ESCAPE: [bool; 256] = {
 /// characters as character references (so that tabs and line breaks survive attribute
 /// value normalization).
 #[inline]
-fn push_escaped(out: &mut String, s: &str) {
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     match s.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
         None => out.push_str(s),
         Some(first) => push_escaped_from(out, s, first),
@@ -75,8 +75,9 @@ fn push_escaped_from(out: &mut String, s: &str, first: usize) {
     out.push_str(&s[last..]);
 }
 
+/// Appends `n` in decimal.
 #[inline]
-fn push_u64(out: &mut String, n: u64) {
+pub(crate) fn push_u64(out: &mut String, n: u64) {
     if n < 10 {
         out.push(char::from(b'0' + n as u8));
         return;
@@ -89,12 +90,12 @@ fn push_u64(out: &mut String, n: u64) {
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    for &d in &buf[i..] {
-        out.push(char::from(d));
-    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
-fn push_mac(out: &mut String, mac: &MacAddr) {
+/// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
+pub(crate) fn push_mac(out: &mut String, mac: &MacAddr) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [b':'; 17];
     for (i, b) in mac.octets().iter().enumerate() {
