@@ -21,6 +21,10 @@
 //! - Xen's iptables FORWARD rules match `physdev` (bridge ports), so they never match a
 //!   routed vif; vifkit adds no filter rules.
 //!
+//! - The emulated twin (`add`/`remove` with `type_if=tap`): Xen's `vif-nat` acts on
+//!   `online`/`offline` only, so the twin is left alone (routing the guest's address
+//!   through it as well would conflict with the PV vif's route).
+//!
 //! Online is idempotent (a second run adds nothing) and undoes what it did when a later
 //! step fails. Offline removes the vif's rules (even when the device is already gone),
 //! then its routes and the router address, turns `proxy_arp` off and takes the vif
@@ -32,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use translator::IfName;
 
 use super::xenstore::XenStore;
-use super::{HotplugError, Request, Settings};
+use super::{HotplugError, IfType, Request, Settings};
 use crate::nat::{ip_forward, set_ip_forward, Masquerade, Nft, NftError};
 use crate::netlink::{proxy_arp, set_proxy_arp, Change, Netlink};
 
@@ -188,6 +192,9 @@ pub(super) fn up(
     req: &Request,
     s: &Settings,
 ) -> Result<(), HotplugError> {
+    if req.if_type == IfType::Tap {
+        return Ok(());
+    }
     let nft = Nft::system();
     let plan = Plan::new(store, req, s)?;
     let dev = &req.device;
@@ -204,10 +211,6 @@ pub(super) fn up(
             set_proxy_arp(dev, true)?;
             done.proxy_arp = true;
         }
-        if !ip_forward()? {
-            set_ip_forward(true)?;
-            done.forward = true;
-        }
         for g in &plan.guests {
             let ip = IpAddr::V4(*g);
             match nl.add_route(dev, ip, 32, Some(IpAddr::V4(plan.router)), None)? {
@@ -218,7 +221,14 @@ pub(super) fn up(
                 _ => return Err(NatError::RouteTaken(*g).into()),
             }
         }
-        done.rules = nft.ensure_masquerade(dev, &rules).map_err(NatError::from)? == Change::Created;
+        let added = nft.ensure_masquerade(dev, &rules).map_err(NatError::from)?;
+        done.rules = added == Change::Created;
+        // Last, so that no other step's failure has to turn it off again (turning it
+        // off resets every device's `forwarding`).
+        if !ip_forward()? {
+            set_ip_forward(true)?;
+            done.forward = true;
+        }
         Ok(())
     })();
     if result.is_err() {
@@ -234,6 +244,9 @@ pub(super) fn down(
     req: &Request,
     s: &Settings,
 ) -> Result<(), HotplugError> {
+    if req.if_type == IfType::Tap {
+        return Ok(());
+    }
     let nft = Nft::system();
     let dev = &req.device;
     nft.remove_masquerade(dev).map_err(NatError::from)?;

@@ -429,18 +429,11 @@ fn an_nft_failure_leaves_no_trace() {
         let s = Scratch::new("nftfail");
         let store = dolly_store(&s);
         let vif = veth(nl, "vif7.0", "dolly0");
-        let mut child = Command::new("nft")
-            .args(["-f", "-"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(
-            child.stdin.as_mut().unwrap(),
-            b"table ip vifkit { chain postrouting { type filter hook postrouting priority 0; }; }\n",
-        )
-        .unwrap();
-        drop(child.stdin.take());
-        assert!(child.wait().unwrap().success());
+        assert!(cmd("nft", &["add", "table", "ip", "vifkit"]));
+        assert!(cmd(
+            "nft",
+            &["add chain ip vifkit postrouting { type filter hook postrouting priority 0; }"]
+        ));
         let err = fails_without_trace(nl, &store, &vif);
         assert!(
             matches!(
@@ -457,5 +450,26 @@ fn an_nft_failure_leaves_no_trace() {
             msg.starts_with("nft could not add the masquerade rules"),
             "{msg}"
         );
+    });
+}
+
+/// The emulated twin of a NAT NIC is left alone, as Xen's vif-nat does (it acts on
+/// online/offline only).
+#[test]
+fn the_emulated_twin_is_left_alone() {
+    in_nat_netns("the_emulated_twin_is_left_alone", |nl| {
+        let s = Scratch::new("twin");
+        let store = dolly_store(&s);
+        let twin = veth(nl, "vif7.0-emu", "emupeer");
+        let env = [
+            ("vif", "vif7.0"),
+            ("INTERFACE", "vif7.0-emu"),
+            ("XENBUS_PATH", "backend/vif/7/0"),
+        ];
+        let before = trace(nl, &twin);
+        run(&store, &host(nl), &req(&["add", "type_if=tap"], &env)).unwrap();
+        assert_eq!(trace(nl, &twin), before);
+        run(&store, &host(nl), &req(&["remove", "type_if=tap"], &env)).unwrap();
+        assert_eq!(trace(nl, &twin), before);
     });
 }

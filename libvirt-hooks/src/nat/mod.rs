@@ -39,7 +39,10 @@ pub const DEFAULT_LOCK: &str = "/run/lock/vifkit-nat.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
     /// A name that cannot go into an nftables rule as it is.
-    #[error("Device name `{0}` cannot be used in an nftables rule (letters, digits, `.`, `_`, `-`, `@`, `+` only)")]
+    #[error(
+        "Device name `{0}` cannot be used in an nftables rule (letters, digits, `.`, `_`, \
+         `-`, `@`, `+` only)"
+    )]
     Name(String),
     /// `nft` could not be started.
     #[error("Cannot run {program} (package nftables)")]
@@ -326,7 +329,8 @@ impl Nft {
             return self.remove_masquerade(vif);
         }
         let mut script = format!(
-            "table ip {TABLE} {{\n\tchain {CHAIN} {{\n\t\ttype nat hook postrouting priority 100; policy accept;\n\t}}\n}}\n"
+            "table ip {TABLE} {{\n\tchain {CHAIN} {{\n\t\ttype nat hook postrouting \
+             priority 100; policy accept;\n\t}}\n}}\n"
         );
         let mut adds = String::new();
         for r in &want {

@@ -36,6 +36,10 @@ fn in_nft_netns(test: &str, f: impl FnOnce(&Nft) + Send) {
     });
 }
 
+/// A `postrouting` chain of the wrong type in a table named `vifkit`.
+const WRONG_CHAIN: &str =
+    "table ip vifkit { chain postrouting { type filter hook postrouting priority 0; }; }\n";
+
 #[test]
 fn comments_record_the_rule() {
     for m in [
@@ -144,12 +148,7 @@ fn foreign_content_is_left_alone() {
         assert_eq!(l.rules[0].rule, None);
         nft.run("delete", &["delete", "table", "ip", "vifkit"], None)
             .unwrap();
-        nft.run(
-            "add",
-            &["-f", "-"],
-            Some("table ip vifkit { chain postrouting { type filter hook postrouting priority 0; }; }\n"),
-        )
-        .unwrap();
+        nft.run("add", &["-f", "-"], Some(WRONG_CHAIN)).unwrap();
         let before = nft.run("list", &["list", "ruleset"], None).unwrap();
         let err = nft
             .ensure_masquerade(&a, &[masq("vif7.0", "10.0.0.2", None)])
