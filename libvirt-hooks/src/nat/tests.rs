@@ -33,6 +33,7 @@ fn in_nft_netns(test: &str, f: impl FnOnce(&Nft) + Send) {
             Ok(()) => f(&nft),
             Err(e) => skip(test, &format!("nf_tables or nft unavailable: {e}")),
         }
+        let _ = std::fs::remove_file(&nft.lock);
     });
 }
 
