@@ -12,6 +12,7 @@ pkgs=(
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
+  nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod hotplug;
+pub mod nat;
 pub mod netlink;
 pub mod ovs;
 pub mod plumbing;

@@ -14,10 +14,10 @@
 //! vif as a /32, `proxy_arp`, a route per guest address) and the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
 //! creatable (then it is created from its registry entry); the port gets its MTU (the
 //! `mtu` key, else the bridge's), joins the bridge, comes up, and gets the VLANs of the
-//! `vlan` key (Xen 4.19). A failure part-way undoes what was done. Not built yet: the
-//! NAT mode, which is refused with an error saying so, and recording the NIC in the
-//! registry.
+//! `vlan` key (Xen 4.19). A failure part-way undoes what was done. The NAT mode
+//! (`vif-nat`) is in [`nat`]. Not built yet: recording the NIC in the registry.
 
+pub mod nat;
 pub mod xenstore;
 
 use std::net::IpAddr;
@@ -95,10 +95,13 @@ pub enum HotplugError {
     NoGatewayAddress(IfName),
     /// A script mode vifkit does not do yet.
     #[error(
-        "Script {0} is not supported by vifkit's hotplug yet (vif-bridge, vif-openvswitch \
-         and vif-route are)"
+        "Script {0} is not supported by vifkit's hotplug yet (vif-bridge, vif-openvswitch, \
+         vif-route and vif-nat are)"
     )]
     Unsupported(String),
+    /// The NAT mode failed.
+    #[error(transparent)]
+    Nat(#[from] nat::NatError),
     /// xenstore failed.
     #[error(transparent)]
     XenStore(#[from] XenStoreError),
@@ -336,6 +339,7 @@ fn up(
     match mode(s) {
         "vif-bridge" => {}
         "vif-route" => return route_up(nl, req, s),
+        "vif-nat" => return nat::up(nl, store, req, s),
         "vif-openvswitch" => return ovs_up(host, store, req, s),
         other => return Err(HotplugError::Unsupported(other.to_owned())),
     }
@@ -464,6 +468,7 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
     let result = Settings::read(store, req).and_then(|s| match req.action {
         Action::Up => up(host, store, req, &s),
         Action::Down if mode(&s) == "vif-route" => route_down(nl, req, &s),
+        Action::Down if mode(&s) == "vif-nat" => nat::down(nl, store, req, &s),
         Action::Down if mode(&s) == "vif-openvswitch" => {
             host.ovs.remove_port(&req.device)?;
             Ok(())

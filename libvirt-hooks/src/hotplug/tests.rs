@@ -259,7 +259,7 @@ fn other_scripts_are_refused_clearly() {
         let store = s.store();
         veth(nl, "vif8.0", "peer80");
         store
-            .write("backend/vif/8/0/script", "/etc/xen/scripts/vif-nat")
+            .write("backend/vif/8/0/script", "/etc/xen/scripts/vif2")
             .unwrap();
         let before = all_links(nl);
         let r = req(
@@ -269,7 +269,7 @@ fn other_scripts_are_refused_clearly() {
         .unwrap();
         let err = run(&store, &host(nl, None), &r).unwrap_err();
         assert!(
-            matches!(&err, HotplugError::Unsupported(m) if m == "vif-nat"),
+            matches!(&err, HotplugError::Unsupported(m) if m == "vif2"),
             "{err}"
         );
         assert_eq!(all_links(nl), before);
