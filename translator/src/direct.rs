@@ -15,7 +15,7 @@ use std::net::Ipv6Addr;
 use crate::bridge_spec::{parse_with, OvsBridge};
 use crate::guest::GuestType;
 use crate::ifname::IfName;
-use crate::interface_xml::write::{push_escaped, push_mac, push_u64};
+use crate::interface_xml::write::{push_escaped, push_ipv6, push_mac, push_u64};
 use crate::mac::MacAddr;
 use crate::model::{self, NETFRONT};
 use crate::rate::{Rate, DEFAULT_INTERVAL_US};
@@ -30,6 +30,8 @@ const MAX_TAGS: usize = 16;
 #[derive(Default)]
 struct Fields<'a> {
     mac: Option<MacAddr>,
+    /// The MAC as written, when that is already libvirt's form (lower-case hex).
+    mac_text: Option<&'a str>,
     bridge: Option<&'a str>,
     script: Option<&'a str>,
     ip: Option<&'a str>,
@@ -68,7 +70,11 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
         }
         seen |= bit;
         match key {
-            Key::Mac => f.mac = Some(v.parse().ok()?),
+            Key::Mac => {
+                f.mac = Some(v.parse().ok()?);
+                // Parsed: 17 bytes of hex pairs and colons.
+                f.mac_text = (!v.bytes().any(|c| c.is_ascii_uppercase())).then_some(v);
+            }
             Key::Bridge => f.bridge = Some(text(v)?),
             Key::Script => f.script = Some(text(v)?),
             Key::Ip => f.ip = Some(v),
@@ -141,8 +147,7 @@ fn write_ips(value: &str, out: &mut String) -> Option<()> {
             32
         } else {
             let v6: Ipv6Addr = addr.parse().ok()?;
-            // Writing to a String cannot fail.
-            let _ = std::fmt::Write::write_fmt(out, format_args!("{v6}"));
+            push_ipv6(out, &v6);
             out.push_str("' family='ipv6'");
             128
         };
@@ -234,8 +239,7 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
         Some(r) => Some(r.libvirt_average_kib()).filter(|&k| k <= u64::from(u32::MAX))?,
         None => 0,
     };
-    if f
-        .vifname
+    if f.vifname
         .is_some_and(|v| LIBVIRT_RESERVED_PREFIXES.iter().any(|p| v.starts_with(p)))
     {
         return None;
@@ -258,7 +262,10 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
     });
     if let Some(mac) = &f.mac {
         out.push_str("  <mac address='");
-        push_mac(out, mac);
+        match f.mac_text {
+            Some(text) => out.push_str(text),
+            None => push_mac(out, mac),
+        }
         out.push_str("'/>\n");
     }
     if let Some(n) = name {
@@ -370,7 +377,10 @@ mod tests {
     fn direct(spec: &str, guest: GuestType) -> Option<String> {
         let mut out = String::from("kept");
         let took = write_vif_xml(spec, guest, &Defaults::default(), &mut out);
-        let rest = out.strip_prefix("kept").expect("what was there stays").to_owned();
+        let rest = out
+            .strip_prefix("kept")
+            .expect("what was there stays")
+            .to_owned();
         assert_eq!(took, !rest.is_empty(), "{spec}");
         took.then_some(rest)
     }
@@ -388,6 +398,7 @@ mod tests {
             "",
             "bridge=a&b",
             "bridge=br0,vlan=10",
+            "mac=00:16:3E:AB:cd:01,bridge=br0",
             "bridge=br0,vlan=10p/20/30-32",
         ] {
             let want = full(spec, GuestType::Hvm).unwrap_or_else(|| panic!("{spec}"));
@@ -398,28 +409,34 @@ mod tests {
     #[test]
     fn declines_what_needs_a_word_or_is_wrong() {
         for (spec, guest) in [
-            ("bridge=br0,bridge=br1", GuestType::Hvm),       // duplicate
-            ("bridge=br0,devid=3", GuestType::Hvm),          // warning
-            ("bridge=br0,trusted", GuestType::Hvm),          // flag
-            ("bridge=br0,colour=red", GuestType::Hvm),       // unknown key
-            ("script=vif-bridge", GuestType::Hvm),           // default bridge: advice
-            ("bridge=xenbr0.102", GuestType::Hvm),           // OVS form, no script: advice
+            ("bridge=br0,bridge=br1", GuestType::Hvm), // duplicate
+            ("bridge=br0,devid=3", GuestType::Hvm),    // warning
+            ("bridge=br0,trusted", GuestType::Hvm),    // flag
+            ("bridge=br0,colour=red", GuestType::Hvm), // unknown key
+            ("script=vif-bridge", GuestType::Hvm),     // default bridge: advice
+            ("bridge=xenbr0.102", GuestType::Hvm),     // OVS form, no script: advice
             ("bridge=br0,rate=10Mb/s@20ms", GuestType::Hvm), // interval dropped
-            ("bridge=br0,vifname=vif7.0", GuestType::Hvm),   // libvirt's prefix
+            ("bridge=br0,vifname=vif7.0", GuestType::Hvm), // libvirt's prefix
             ("bridge=br0,type=vif,model=e1000", GuestType::Hvm),
-            ("bridge=br0,model=e1000x", GuestType::Hvm),     // unknown model
-            ("bridge=br0,type=ioemu", GuestType::Pv),        // error
-            ("bridge=br0,model=e1000", GuestType::Pvh),      // error
-            ("bridge=br0,ip=10.0.0.01", GuestType::Hvm),     // not plain
-            ("bridge=br0,ip=10.0.0.1/33", GuestType::Hvm),   // error
-            ("bridge=br0,ip=", GuestType::Hvm),              // error
-            ("bridge=br0,ip= ", GuestType::Hvm),             // error
-            ("bridge=b/r", GuestType::Hvm),                  // error
+            ("bridge=br0,model=e1000x", GuestType::Hvm), // unknown model
+            ("bridge=br0,type=ioemu", GuestType::Pv),    // error
+            ("bridge=br0,model=e1000", GuestType::Pvh),  // error
+            ("bridge=br0,ip=10.0.0.01", GuestType::Hvm), // not plain
+            ("bridge=br0,ip=10.0.0.1/33", GuestType::Hvm), // error
+            ("bridge=br0,ip=", GuestType::Hvm),          // error
+            ("bridge=br0,ip= ", GuestType::Hvm),         // error
+            ("bridge=b/r", GuestType::Hvm),              // error
             ("bridge=br0,mac=01:00:00:00:00:01", GuestType::Hvm),
             ("bridge=br0,mtu=0", GuestType::Hvm),
-            ("bridge=br0,vlan=10p/20u", GuestType::Hvm),     // second untagged
-            ("bridge=ovsbr0,script=vif-openvswitch,vlan=10", GuestType::Hvm),
-            ("bridge=x.1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18,script=vif-openvswitch", GuestType::Hvm), // 17 trunks
+            ("bridge=br0,vlan=10p/20u", GuestType::Hvm), // second untagged
+            (
+                "bridge=ovsbr0,script=vif-openvswitch,vlan=10",
+                GuestType::Hvm,
+            ),
+            (
+                "bridge=x.1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18,script=vif-openvswitch",
+                GuestType::Hvm,
+            ), // 17 trunks
         ] {
             assert_eq!(direct(spec, guest), None, "{spec}");
         }
@@ -439,8 +456,17 @@ mod tests {
             assert_eq!(s.parse::<std::net::Ipv4Addr>().unwrap().to_string(), s);
         }
         for s in [
-            "", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.256", "1..2.3", "1.2.3.4.", ".1.2.3",
-            "1.2.3.1000", "a.b.c.d", "1.2.3.4 ",
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.256",
+            "1..2.3",
+            "1.2.3.4.",
+            ".1.2.3",
+            "1.2.3.1000",
+            "a.b.c.d",
+            "1.2.3.4 ",
         ] {
             assert!(!is_plain_ipv4(s), "{s}");
         }

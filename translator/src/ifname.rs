@@ -42,8 +42,10 @@ impl IfName {
         }
         let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
         if name.is_ascii() {
-            // The common case, byte by byte.
-            if let Some(b) = name.bytes().find(|&b| bad(char::from(b))) {
+            // The common case, byte by byte: for ASCII, `bad` is exactly this (white
+            // space and controls are all at or below the space, or DEL).
+            let bad_byte = |b: u8| b <= b' ' || b == 0x7f || b == b'/' || b == b':';
+            if let Some(b) = name.bytes().find(|&b| bad_byte(b)) {
                 return Err(IfNameError::BadChar(char::from(b)));
             }
         } else if let Some(c) = name.chars().find(|&c| bad(c)) {
@@ -120,5 +122,15 @@ mod tests {
             IfName::new("ééééééééé"),
             Err(IfNameError::TooLong(18))
         ));
+    }
+
+    #[test]
+    fn every_ascii_byte_is_judged_as_the_char_rule_judges_it() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let by_char = c == '/' || c == ':' || c.is_whitespace() || c.is_control();
+            let name = format!("a{c}b");
+            assert_eq!(IfName::validate(&name).is_err(), by_char, "{b:#x}");
+        }
     }
 }

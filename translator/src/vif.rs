@@ -186,18 +186,24 @@ impl<'a> Iterator for Tokens<'a> {
             }
             let bytes = self.rest.as_bytes();
             let end = find_byte(bytes, b',').unwrap_or(bytes.len());
-            let eq = find_byte(&bytes[..end], b'=');
             // ',' and '=' are ASCII, so both are character boundaries.
             let raw = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
-            let text = trim_xl(raw);
-            if text.is_empty() {
-                continue;
-            }
-            return Some(match eq {
+            let rb = raw.as_bytes();
+            let Some(left) = rb.iter().position(|&c| !is_xl_space_byte(c)) else {
+                continue; // empty, or white space only
+            };
+            // There is a non-space byte, so rposition finds one at or after `left`.
+            let right = rb
+                .iter()
+                .rposition(|&c| !is_xl_space_byte(c))
+                .unwrap_or(left)
+                + 1;
+            let text = &raw[left..right];
+            return Some(match text.bytes().position(|c| c == b'=') {
                 Some(i) => Token {
-                    key: trim_xl(&raw[..i]),
-                    value: Some(trim_xl(&raw[i + 1..])),
+                    key: trim_xl(&text[..i]),
+                    value: Some(trim_xl(&text[i + 1..])),
                     text,
                 },
                 None => Token {
@@ -216,14 +222,31 @@ pub fn is_xl_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
+/// [`is_xl_space`] for a byte.
+#[inline]
+fn is_xl_space_byte(c: u8) -> bool {
+    c == b' ' || (b'\t'..=b'\r').contains(&c)
+}
+
 /// `s` without [`is_xl_space`] characters at either end (all ASCII, so the cuts are at
 /// character boundaries).
+#[inline]
 fn trim_xl(s: &str) -> &str {
     let b = s.as_bytes();
-    let sp = |c: &u8| is_xl_space(char::from(*c));
-    let start = b.iter().position(|c| !sp(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !sp(c)).map_or(start, |e| e + 1);
-    &s[start..end]
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => s,
+        _ => {
+            let start = b
+                .iter()
+                .position(|&c| !is_xl_space_byte(c))
+                .unwrap_or(b.len());
+            let end = b
+                .iter()
+                .rposition(|&c| !is_xl_space_byte(c))
+                .map_or(start, |e| e + 1);
+            &s[start..end]
+        }
+    }
 }
 
 /// The first `needle` in `b`, eight bytes at a time.

@@ -13,12 +13,12 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
+use translator::direct::write_vif_xml;
 use translator::interface::{Interface, InterfaceType, IpElem, NativeMode, Vlan, VlanTag};
 use translator::interface_xml::{read_interface, write_interface, Style};
 use translator::rate::{Rate, RatePrefix};
 use translator::to_vif::interface_to_vif;
 use translator::to_xml::{vif_to_interface, Defaults};
-use translator::direct::write_vif_xml;
 use translator::vif::{NicType, ParseOptions, VifSpec};
 use translator::vlan::{VlanEntry, VlanMode, VlanSpec};
 use translator::{model, GuestType, MacAddr};

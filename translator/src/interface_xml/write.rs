@@ -1,7 +1,7 @@
 //! The writer: the model as `virsh dumpxml` prints it.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::interface::Interface;
 use crate::mac::MacAddr;
@@ -75,6 +75,15 @@ fn push_escaped_from(out: &mut String, s: &str, first: usize) {
     out.push_str(&s[last..]);
 }
 
+/// Appends bytes the caller built from ASCII alone (digits, hex, punctuation).
+#[inline]
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: every caller fills `ascii` from ASCII byte constants only (decimal digits,
+    // lower-case hex digits, `:`), and ASCII is valid UTF-8.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(ascii) });
+}
+
 /// Appends `n` in decimal.
 #[inline]
 pub(crate) fn push_u64(out: &mut String, n: u64) {
@@ -90,8 +99,7 @@ pub(crate) fn push_u64(out: &mut String, n: u64) {
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    push_ascii(out, &buf[i..]);
 }
 
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
@@ -102,8 +110,7 @@ pub(crate) fn push_mac(out: &mut String, mac: &MacAddr) {
         buf[i * 3] = HEX[usize::from(b >> 4)];
         buf[i * 3 + 1] = HEX[usize::from(b & 15)];
     }
-    // Only ASCII was written.
-    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+    push_ascii(out, &buf);
 }
 
 fn push_ip(out: &mut String, ip: &IpAddr) {
@@ -116,11 +123,65 @@ fn push_ip(out: &mut String, ip: &IpAddr) {
                 push_u64(out, u64::from(*o));
             }
         }
-        IpAddr::V6(v6) => {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{v6}");
+        IpAddr::V6(v6) => push_ipv6(out, v6),
+    }
+}
+
+/// Appends an IPv6 address as `Display` writes it (RFC 5952: lower-case hex without
+/// leading zeros, the first longest run of two or more zero groups as `::`, an
+/// IPv4-mapped address as `::ffff:a.b.c.d`), without the formatting machinery.
+pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
+    if ip.to_ipv4_mapped().is_some() {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{ip}");
+        return;
+    }
+    let seg = ip.segments();
+    let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+    for (i, &g) in seg.iter().enumerate() {
+        if g == 0 {
+            if cur_len == 0 {
+                cur = i;
+            }
+            cur_len += 1;
+            if cur_len > best_len {
+                (best, best_len) = (cur, cur_len);
+            }
+        } else {
+            cur_len = 0;
         }
     }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 39];
+    let mut n = 0;
+    let mut group = |buf: &mut [u8; 39], n: &mut usize, g: u16| {
+        let digits = (4 - g.leading_zeros() as usize / 4).max(1);
+        for d in (0..digits).rev() {
+            buf[*n] = HEX[usize::from((g >> (d * 4)) & 15)];
+            *n += 1;
+        }
+    };
+    let mut i = 0;
+    while i < 8 {
+        if best_len > 1 && i == best {
+            buf[n] = b':';
+            buf[n + 1] = b':';
+            n += 2;
+            i += best_len;
+            if i < 8 {
+                group(&mut buf, &mut n, seg[i]);
+                i += 1;
+            }
+            continue;
+        }
+        if i > 0 {
+            buf[n] = b':';
+            n += 1;
+        }
+        group(&mut buf, &mut n, seg[i]);
+        i += 1;
+    }
+    push_ascii(out, &buf[..n]);
 }
 
 struct Writer<'o, 's> {
@@ -552,6 +613,37 @@ mod tests {
                     prop_assert!(p.dropped.is_empty());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ipv6_is_written_as_display_writes_it() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for k in 0..20_000 {
+            // Groups that are often zero, so every run length and position occurs.
+            let mut g = [0u16; 8];
+            for x in &mut g {
+                let r = next();
+                *x = match r % 4 {
+                    0 | 1 => 0,
+                    2 => (r >> 8) as u16 & 0xf,
+                    _ => (r >> 8) as u16,
+                };
+            }
+            if k % 7 == 0 {
+                g[..5].fill(0);
+                g[5] = 0xffff;
+            }
+            let ip = Ipv6Addr::from(g);
+            let mut out = String::from("x");
+            push_ipv6(&mut out, &ip);
+            assert_eq!(out[1..], ip.to_string(), "{g:x?}");
         }
     }
 }
