@@ -154,7 +154,7 @@ pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 39];
     let mut n = 0;
-    let mut group = |buf: &mut [u8; 39], n: &mut usize, g: u16| {
+    let group = |buf: &mut [u8; 39], n: &mut usize, g: u16| {
         let digits = (4 - g.leading_zeros() as usize / 4).max(1);
         for d in (0..digits).rev() {
             buf[*n] = HEX[usize::from((g >> (d * 4)) & 15)];
