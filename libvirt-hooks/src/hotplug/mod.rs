@@ -18,6 +18,7 @@
 //! (`vif-nat`) is in [`nat`]. Not built yet: recording the NIC in the registry.
 
 pub mod nat;
+mod record;
 pub mod xenstore;
 
 use std::net::IpAddr;
@@ -461,24 +462,51 @@ fn route_down(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugEr
     Ok(())
 }
 
-/// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
-/// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
-pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
+/// Offline: unwires the device as its mode says.
+fn down(
+    host: &Host<'_>,
+    store: &dyn XenStore,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
     let nl = host.nl;
-    let result = Settings::read(store, req).and_then(|s| match req.action {
-        Action::Up => up(host, store, req, &s),
-        Action::Down if mode(&s) == "vif-route" => route_down(nl, req, &s),
-        Action::Down if mode(&s) == "vif-nat" => nat::down(nl, store, req, &s),
-        Action::Down if mode(&s) == "vif-openvswitch" => {
+    match mode(s) {
+        "vif-route" => route_down(nl, req, s),
+        "vif-nat" => nat::down(nl, store, req, s),
+        "vif-openvswitch" => {
             host.ovs.remove_port(&req.device)?;
             Ok(())
         }
-        Action::Down => {
+        _ => {
             // The device may already be gone with its domain.
             if nl.link(&req.device)?.is_some() {
                 nl.detach_port(&req.device, &name("bridge", &s.bridge)?)?;
             }
             Ok(())
+        }
+    }
+}
+
+/// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
+/// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
+///
+/// A bridged NIC on a registered bridge is also recorded in the registry (see the
+/// `record` module): before it is wired, so that a clash refuses it with nothing done.
+pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
+    let result = Settings::read(store, req).and_then(|s| match req.action {
+        Action::Up => {
+            let undo = record::before_up(store, host.registry, req, &s)?;
+            match up(host, store, req, &s) {
+                Ok(()) => record::after_up(host.registry, req),
+                Err(e) => {
+                    record::undo(host.registry, undo);
+                    Err(e)
+                }
+            }
+        }
+        Action::Down => {
+            down(host, store, req, &s)?;
+            record::after_down(host.registry, req)
         }
     });
     if req.if_type == IfType::Vif && req.action == Action::Up {
@@ -496,5 +524,7 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
     result
 }
 
+#[cfg(test)]
+mod record_tests;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use crate::netlink::BridgeConfig;
 use crate::ovs::Ovs;
 use crate::registry::{Bridge, BridgeKind, Mtu, Registry, SqliteRegistry};
 
-fn req(args: &[&str], env: &[(&str, &str)]) -> Result<Request, HotplugError> {
+pub(super) fn req(args: &[&str], env: &[(&str, &str)]) -> Result<Request, HotplugError> {
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -25,17 +25,17 @@ fn req(args: &[&str], env: &[(&str, &str)]) -> Result<Request, HotplugError> {
 
 const PV_ENV: &[(&str, &str)] = &[("vif", "vif5.2"), ("XENBUS_PATH", "backend/vif/5/2")];
 
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Scratch {
+    pub(super) fn new(name: &str) -> Scratch {
         let d = std::env::temp_dir().join(format!("vifkit-hotplug-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         Scratch(d)
     }
 
-    fn store(&self) -> DirStore {
+    pub(super) fn store(&self) -> DirStore {
         DirStore::new(self.0.join("xenstore"))
     }
 }
@@ -52,7 +52,7 @@ fn no_ovs() -> &'static Ovs {
     OVS.get_or_init(|| Ovs::with_db("unix:/nonexistent/vifkit-test.sock"))
 }
 
-fn host<'a>(nl: &'a Netlink, registry: Option<&'a dyn Registry>) -> Host<'a> {
+pub(super) fn host<'a>(nl: &'a Netlink, registry: Option<&'a dyn Registry>) -> Host<'a> {
     Host {
         nl,
         ovs: no_ovs(),
