@@ -56,6 +56,7 @@ use std::time::Duration;
 use translator::bridge_spec::OvsBridge;
 use translator::{IfName, MacAddr};
 
+mod bridge_settings;
 mod error;
 mod json;
 #[cfg(test)]
@@ -64,6 +65,7 @@ pub(crate) mod testbed;
 mod tests;
 
 pub use crate::netlink::Change;
+pub use bridge_settings::BridgeSettings;
 pub use error::{OvsError, ParseError, VsctlFailure};
 use json::{quote, Json};
 
