@@ -1,0 +1,697 @@
+//! The guest hooks (`libxl`, `qemu`): prepare, started, stopped/release, reconnect,
+//! and the migrate/restore filters.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use translator::interface::{Interface, InterfaceType};
+use translator::model::NETFRONT;
+use translator::to_vif::interface_to_vif;
+use translator::vlan::VlanSpec;
+use translator::{GuestType, IfName, MacAddr};
+
+use super::domain::{Bandwidth, Domain};
+use super::{filter, Driver, HookError, Host, Op, Output, Request};
+use crate::netlink::{
+    Change, Netlink, NetlinkError, PortMtu, PortRateLimit, PortVlans, RateLimit,
+};
+use crate::plumbing::ensure_registered_bridge;
+use crate::registry::{
+    backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
+    DomainKey, DomainName, DomainUuid, RegistryError,
+};
+
+/// How an interface reaches the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NicKind {
+    /// `type='bridge'`.
+    Bridge,
+    /// `type='network'`: libvirt's network; its bridge is known in live XML only.
+    Network,
+    /// `type='ethernet'`: no bridge (a script wires it).
+    Ethernet,
+    /// Any other type (`direct`, `hostdev`, `user`, ...): not vifkit's business.
+    Other(String),
+}
+
+/// One interface, checked, with what the hooks do with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicPlan {
+    /// Index among the domain's interfaces, from 0 (the libxl device id).
+    pub index: usize,
+    /// How it reaches the host.
+    pub kind: NicKind,
+    /// `<mac address>`.
+    pub mac: Option<MacAddr>,
+    /// The bridge (`<source bridge>`), when known.
+    pub bridge: Option<IfName>,
+    /// Plugged into Open vSwitch (`<virtualport type='openvswitch'/>`).
+    pub ovs: bool,
+    /// VLANs for a Linux bridge port (`<vlan>` read as the translator reads it).
+    pub vlan: Option<VlanSpec>,
+    /// `<target dev>`.
+    pub target: Option<String>,
+    /// libxl HVM NIC with an emulated twin (`vifD.N-emu`): any model but netfront.
+    pub emulated: bool,
+    /// `<bandwidth><inbound>`, towards the guest.
+    pub inbound: Option<Bandwidth>,
+}
+
+/// Checks every interface of the domain as the translator does and says what each
+/// one is. `libxl`: the whole translation check for the guest type (a PV guest with an
+/// emulated model is refused, ...); `qemu`: names and `<vlan>` on Linux bridges (QEMU
+/// models and Open vSwitch VLANs are libvirt's business). Every problem is returned.
+pub fn plan_nics(driver: Driver, dom: &Domain) -> Result<Vec<NicPlan>, HookError> {
+    let mut plans = Vec::with_capacity(dom.nics.len());
+    let mut errors = Vec::new();
+    for nic in &dom.nics {
+        let iface = &nic.located.parsed.iface;
+        let kind = match &iface.kind {
+            InterfaceType::Bridge => NicKind::Bridge,
+            InterfaceType::Network => NicKind::Network,
+            InterfaceType::Ethernet => NicKind::Ethernet,
+            InterfaceType::Other(t) => NicKind::Other(t.to_string()),
+        };
+        let ovs = iface.is_openvswitch();
+        let mut plan = NicPlan {
+            index: nic.index,
+            kind: kind.clone(),
+            mac: iface.mac,
+            bridge: None,
+            ovs,
+            vlan: None,
+            target: iface.target_dev.as_deref().map(str::to_owned),
+            emulated: driver == Driver::Libxl
+                && dom.guest_type == GuestType::Hvm
+                && iface.model.as_deref() != Some(NETFRONT),
+            inbound: nic.inbound,
+        };
+        // A network's bridge is in live XML only; other types have none.
+        let checked = match kind {
+            NicKind::Other(_) => None,
+            NicKind::Network if iface.source_bridge.is_none() => None,
+            _ => Some(checked_view(driver, iface)),
+        };
+        if let Some(view) = checked {
+            let guest = if driver == Driver::Libxl {
+                dom.guest_type
+            } else {
+                GuestType::Hvm
+            };
+            match interface_to_vif(&view, &nic.located.parsed.dropped, guest, &()) {
+                Ok((spec, _warnings)) => {
+                    plan.vlan = if ovs { None } else { spec.vlan };
+                }
+                Err(es) => {
+                    errors.extend(es.into_iter().map(|source| HookError::Interface {
+                        guest: dom.name.clone(),
+                        index: nic.index,
+                        source,
+                    }));
+                    continue;
+                }
+            }
+            if matches!(plan.kind, NicKind::Bridge | NicKind::Network) {
+                if let Some(b) = iface.source_bridge.as_deref() {
+                    match parse_if_name("bridge name", b) {
+                        Ok(b) => plan.bridge = Some(b),
+                        Err(source) => errors.push(HookError::Model {
+                            guest: dom.name.clone(),
+                            index: nic.index,
+                            source,
+                        }),
+                    }
+                }
+            }
+        }
+        plans.push(plan);
+    }
+    HookError::from_list(errors).map(|()| plans)
+}
+
+/// What the translator checks for a NIC of this driver: all of it for libxl; for
+/// QEMU the bridge, names, MAC and Linux-bridge VLANs only.
+fn checked_view<'a>(driver: Driver, iface: &'a Interface<'a>) -> Cow<'a, Interface<'a>> {
+    if driver == Driver::Libxl {
+        return Cow::Borrowed(iface);
+    }
+    let mut v = Interface::new(match iface.kind {
+        InterfaceType::Ethernet => InterfaceType::Ethernet,
+        _ => InterfaceType::Bridge,
+    });
+    v.mac = iface.mac;
+    v.source_bridge = iface.source_bridge.clone();
+    v.target_dev = iface.target_dev.clone();
+    if !iface.is_openvswitch() {
+        v.vlan = iface.vlan.clone();
+    }
+    Cow::Owned(v)
+}
+
+fn registry_err(guest: &str) -> impl Fn(RegistryError) -> HookError + '_ {
+    move |source| HookError::Registry {
+        object: format!("Guest {guest}"),
+        source,
+    }
+}
+
+fn netlink_err(object: &str) -> impl Fn(NetlinkError) -> HookError + '_ {
+    move |source| HookError::Netlink {
+        object: format!("Guest {object}"),
+        source,
+    }
+}
+
+/// Runs a guest hook.
+pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output, HookError> {
+    let parse = || -> Result<Domain, HookError> {
+        let dom = Domain::parse(input).map_err(|source| HookError::Domain {
+            guest: req.object.clone(),
+            source,
+        })?;
+        if dom.name != req.object {
+            return Err(HookError::WrongGuest {
+                guest: req.object.clone(),
+                found: dom.name,
+            });
+        }
+        Ok(dom)
+    };
+    match req.op {
+        Op::Prepare => prepare(host, req.driver, &parse()?).map(|()| None),
+        Op::Started => started(host, req.driver, &parse()?, false).map(|()| None),
+        Op::Reconnect => started(host, req.driver, &parse()?, true).map(|()| None),
+        Op::Stopped | Op::Release => stopped(host, &req.object, Some(input)).map(|()| None),
+        Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, input),
+        _ => {
+            host.log
+                .debug(&format!("{}: nothing to do at {}", req.object, req.op.as_str()));
+            Ok(None)
+        }
+    }
+}
+
+/// Every bridge the plans name, once, with the first interface naming it.
+fn bridges_of(plans: &[NicPlan]) -> BTreeMap<IfName, &NicPlan> {
+    let mut out = BTreeMap::new();
+    for p in plans {
+        if let Some(b) = &p.bridge {
+            out.entry(b.clone()).or_insert(p);
+        }
+    }
+    out
+}
+
+/// `prepare`: check, then make every bridge exist. A failure removes the bridges this
+/// run created.
+fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(), HookError> {
+    let guest = dom.name.as_str();
+    let plans = plan_nics(driver, dom)?;
+    let reg = host.registry;
+    let mut errors = Vec::new();
+    let mut seen: BTreeMap<MacAddr, usize> = BTreeMap::new();
+    for p in &plans {
+        let Some(mac) = p.mac else { continue };
+        if let Some(&first) = seen.get(&mac) {
+            errors.push(HookError::MacTwice {
+                guest: guest.to_owned(),
+                index: p.index,
+                mac,
+                first,
+            });
+            continue;
+        }
+        seen.insert(mac, p.index);
+        if let Some(a) = reg.attachment_by_mac(mac).map_err(registry_err(guest))? {
+            // A record of this guest is stale (a stop that was never reported).
+            if a.domain_name.as_str() != guest {
+                errors.push(HookError::MacInUse {
+                    guest: guest.to_owned(),
+                    index: p.index,
+                    mac,
+                    owner: a.owner(),
+                });
+            }
+        }
+    }
+    HookError::from_list(errors)?;
+
+    let mut made: Vec<Bridge> = Vec::new();
+    let result = (|| {
+        for (name, p) in bridges_of(&plans) {
+            if let Some(b) = ensure_bridge(host, guest, p.index, &name)? {
+                made.push(b);
+            }
+        }
+        for b in &made {
+            reg.set_bridge_made(&b.name, true)
+                .map_err(registry_err(guest))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for b in made.iter().rev() {
+            match remove_bridge(host.nl.get().map_err(netlink_err(guest))?, b) {
+                Ok(_) => host.log.info(&format!(
+                    "{guest}: removed bridge {} again (prepare failed)",
+                    b.name
+                )),
+                Err(u) => host.log.warn(&format!(
+                    "{guest}: cannot remove bridge {} that this prepare created: {}",
+                    b.name,
+                    translator::diag::error_chain(&u)
+                )),
+            }
+            let _ = reg.set_bridge_made(&b.name, false);
+        }
+        return Err(e);
+    }
+    host.log.info(&format!(
+        "{guest}: prepared {} interface(s){}",
+        plans.len(),
+        if made.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = made.iter().map(|b| b.name.as_str()).collect();
+            format!(", created bridge(s) {}", names.join(" "))
+        }
+    ));
+    Ok(())
+}
+
+/// Makes one bridge exist; returns its entry when this call created it.
+fn ensure_bridge(
+    host: &Host<'_>,
+    guest: &str,
+    index: usize,
+    name: &IfName,
+) -> Result<Option<Bridge>, HookError> {
+    let nl = host.nl.get().map_err(netlink_err(guest))?;
+    let entry = host.registry.bridge(name).map_err(registry_err(guest))?;
+    let link = nl.link(name).map_err(netlink_err(guest))?;
+    let err_ctx = |bridge: &IfName| (guest.to_owned(), index, bridge.clone());
+    match (entry, link) {
+        (_, Some(l)) => {
+            // Open vSwitch bridges show up as `openvswitch` devices.
+            if !l.is_bridge() && l.kind.as_deref() != Some("openvswitch") {
+                let (guest, index, bridge) = err_ctx(name);
+                return Err(HookError::NotABridge {
+                    guest,
+                    index,
+                    bridge,
+                });
+            }
+            Ok(None)
+        }
+        (None, None) => {
+            let (guest, index, bridge) = err_ctx(name);
+            Err(HookError::NoSuchBridge {
+                guest,
+                index,
+                bridge,
+            })
+        }
+        (Some(b), None) => match ensure_registered_bridge(nl, host.registry, &b) {
+            Ok(done) => {
+                host.log.info(&format!(
+                    "{guest}: bridge {name} {}",
+                    if done.bridge == Change::Created {
+                        "created from the registry"
+                    } else {
+                        "ensured"
+                    }
+                ));
+                Ok((done.bridge == Change::Created).then_some(b))
+            }
+            Err(source) => {
+                let (guest, index, bridge) = err_ctx(name);
+                Err(HookError::Ensure {
+                    guest,
+                    index,
+                    bridge,
+                    source,
+                })
+            }
+        },
+    }
+}
+
+/// Removes a bridge vifkit made: its uplink (or `UPLINK.VLAN`) taken off first; any
+/// other port keeps it ([`NetlinkError::BridgeInUse`]).
+fn remove_bridge(nl: &Netlink, b: &Bridge) -> Result<Change, NetlinkError> {
+    let uplink = b.uplink_device().ok().flatten();
+    let detached = match &uplink {
+        Some(dev) => nl.detach_port(dev, &b.name)? == Change::Removed,
+        None => false,
+    };
+    match nl.delete_bridge(&b.name) {
+        Err(e @ NetlinkError::BridgeInUse { .. }) => {
+            // Other ports keep the bridge: its uplink goes back.
+            if let (true, Some(dev)) = (detached, &uplink) {
+                nl.attach_port(dev, &b.name, PortMtu::Keep)?;
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+/// The dom0 devices of a NIC: `(backend, emulated twin)`.
+fn devices(
+    driver: Driver,
+    domid: u32,
+    p: &NicPlan,
+) -> Result<Option<(IfName, Option<IfName>)>, crate::registry::ModelError> {
+    match driver {
+        Driver::Libxl => {
+            let devid = u32::try_from(p.index).unwrap_or(u32::MAX);
+            // libvirt writes Xen's own names (`vifD.N`, `vifD.N-emu`) into live XML;
+            // any other `<target dev>` is a custom `vifname`.
+            let backend = match p.target.as_deref() {
+                Some(t) if !t.starts_with("vif") => parse_if_name("backend device", t)?,
+                _ => backend_name(domid, devid)?,
+            };
+            let emulated = match p.emulated {
+                true => Some(emulated_name(&backend)?),
+                false => None,
+            };
+            Ok(Some((backend, emulated)))
+        }
+        _ => match p.target.as_deref() {
+            Some(t) => Ok(Some((parse_if_name("tap device", t)?, None))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// `started` (and `reconnect`, which only re-syncs the records): records every NIC on a
+/// bridge, in one registry write, after applying VLANs and rate limits libvirt does
+/// not apply (not at `reconnect`, which must not touch the guest's ports).
+fn started(host: &Host<'_>, driver: Driver, dom: &Domain, reconnect: bool) -> Result<(), HookError> {
+    let guest = dom.name.as_str();
+    let op = if reconnect { "reconnect" } else { "started" };
+    let domid = dom.id.ok_or_else(|| HookError::NoId {
+        guest: guest.to_owned(),
+        op,
+    })?;
+    let plans = plan_nics(driver, dom)?;
+    let reg = host.registry;
+    let model = |index: usize| {
+        move |source| HookError::Model {
+            guest: guest.to_owned(),
+            index,
+            source,
+        }
+    };
+    let domain_name = DomainName::new(guest).map_err(model(0))?;
+    let domain_uuid = match &dom.uuid {
+        Some(u) => Some(
+            u.parse::<DomainUuid>()
+                .map_err(|source| model(0)(source))?,
+        ),
+        None => None,
+    };
+    let registered: BTreeMap<IfName, Bridge> = reg
+        .bridges()
+        .map_err(registry_err(guest))?
+        .into_iter()
+        .map(|b| (b.name.clone(), b))
+        .collect();
+    let mut attachments = Vec::with_capacity(plans.len());
+    let mut errors = Vec::new();
+    for p in &plans {
+        let Some(bridge) = &p.bridge else {
+            host.log.debug(&format!(
+                "{guest}: interface[{}] is on no bridge: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        let Some(mac) = p.mac else {
+            host.log.warn(&format!(
+                "{guest}: interface[{}] on {bridge} has no MAC: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        let Some((backend, emulated)) = devices(driver, domid, p).map_err(model(p.index))? else {
+            host.log.warn(&format!(
+                "{guest}: interface[{}] on {bridge} has no <target dev>: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        if !registered.contains_key(bridge) && !register_present(host, guest, p, bridge)? {
+            continue;
+        }
+        let kind_ovs = registered.get(bridge).map_or(p.ovs, |b| b.kind == BridgeKind::Ovs);
+        let a = Attachment {
+            domain_name: domain_name.clone(),
+            domain_uuid,
+            domid,
+            devid: u32::try_from(p.index).unwrap_or(u32::MAX),
+            backend,
+            emulated,
+            mac,
+            bridge: bridge.clone(),
+            vlan: if kind_ovs { None } else { p.vlan.clone() },
+            guest_name: None,
+            state: AttachmentState::Active,
+        };
+        if !reconnect {
+            if let Err(e) = plumb(host, driver, guest, p, &a) {
+                errors.push(e);
+                continue;
+            }
+        }
+        attachments.push(a);
+    }
+    HookError::from_list(errors)?;
+    // Records of this guest under another domain id are stale.
+    let key = DomainKey::Name(domain_name);
+    let old = reg.domain_attachments(&key).map_err(registry_err(guest))?;
+    if old.iter().any(|a| a.domid != domid) {
+        reg.remove_domain(&key).map_err(registry_err(guest))?;
+    }
+    let dropped = reg
+        .replace_domain(domid, &attachments)
+        .map_err(registry_err(guest))?;
+    for a in &dropped {
+        host.log.info(&format!(
+            "{guest}: dropped stale record of {} (domain {} device {})",
+            a.backend, a.domid, a.devid
+        ));
+    }
+    let names: Vec<String> = attachments
+        .iter()
+        .map(|a| format!("{}@{}", a.backend, a.bridge))
+        .collect();
+    host.log.info(&format!(
+        "{guest}: {op}: domain {domid}, recorded {} NIC(s) {}",
+        attachments.len(),
+        names.join(" ")
+    ));
+    Ok(())
+}
+
+/// Adds a bridge that is on the host but not in the registry, as an entry vifkit may
+/// not create or remove. `false` (logged) when it is not on the host either.
+fn register_present(
+    host: &Host<'_>,
+    guest: &str,
+    p: &NicPlan,
+    bridge: &IfName,
+) -> Result<bool, HookError> {
+    let nl = host.nl.get().map_err(netlink_err(guest))?;
+    let Some(link) = nl.link(bridge).map_err(netlink_err(guest))? else {
+        host.log.warn(&format!(
+            "{guest}: interface[{}]: bridge {bridge} is neither registered nor present: not \
+             recorded",
+            p.index
+        ));
+        return Ok(false);
+    };
+    let kind = if p.ovs || link.kind.as_deref() == Some("openvswitch") {
+        BridgeKind::Ovs
+    } else {
+        BridgeKind::Linux
+    };
+    match host.registry.add_bridge(&Bridge::new(bridge.clone(), kind)) {
+        Ok(()) => host.log.info(&format!(
+            "{guest}: registered bridge {bridge} found on the host (kind {kind}, not creatable)"
+        )),
+        // Another hook registered it first.
+        Err(RegistryError::BridgeExists(_)) => {}
+        Err(e) => return Err(registry_err(guest)(e)),
+    }
+    Ok(true)
+}
+
+/// VLANs on a Linux bridge port and, for libxl, the inbound rate limit (libvirt's libxl
+/// driver gives netback only the outbound one; QEMU's driver sets both with tc itself).
+fn plumb(
+    host: &Host<'_>,
+    driver: Driver,
+    guest: &str,
+    p: &NicPlan,
+    a: &Attachment,
+) -> Result<(), HookError> {
+    let vlans = a.vlan.as_ref().map(PortVlans::from);
+    let rate = match (driver, p.inbound) {
+        (Driver::Libxl, Some(bw)) => Some(inbound_limit(bw).map_err(|source| HookError::Port {
+            guest: guest.to_owned(),
+            index: p.index,
+            bridge: a.bridge.clone(),
+            what: "set the rate limit",
+            device: a.backend.clone(),
+            source,
+        })?),
+        _ => None,
+    };
+    if vlans.is_none() && rate.is_none() {
+        return Ok(());
+    }
+    let nl = host.nl.get().map_err(netlink_err(guest))?;
+    for dev in a.devices() {
+        let port_err = |what: &'static str| {
+            move |source| HookError::Port {
+                guest: guest.to_owned(),
+                index: p.index,
+                bridge: a.bridge.clone(),
+                what,
+                device: dev.clone(),
+                source,
+            }
+        };
+        // An emulated twin the guest's PV drivers unplugged is gone: nothing to do.
+        if nl.link(dev).map_err(netlink_err(guest))?.is_none() {
+            host.log
+                .debug(&format!("{guest}: {dev} does not exist: skipped"));
+            continue;
+        }
+        if let Some(v) = &vlans {
+            let c = nl.set_port_vlans(dev, v).map_err(port_err("set the VLANs"))?;
+            host.log
+                .info(&format!("{guest}: {dev}: VLANs {c:?} on {}", a.bridge));
+        }
+        if let Some(r) = &rate {
+            let c = nl
+                .set_rate_limit(dev, r)
+                .map_err(port_err("set the rate limit"))?;
+            host.log.info(&format!(
+                "{guest}: {dev}: inbound limit {} B/s {c:?}",
+                r.egress.map_or(0, |l| l.bytes_per_sec())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `<bandwidth><inbound>` (towards the guest) as the port's egress limit.
+pub(crate) fn inbound_limit(bw: Bandwidth) -> Result<PortRateLimit, NetlinkError> {
+    Ok(PortRateLimit {
+        egress: Some(RateLimit::from_libvirt(bw.average, bw.burst)?),
+        ingress: None,
+    })
+}
+
+/// `stopped` / `release`: drops the guest's records, then removes bridges vifkit
+/// created that nothing uses any more. Every problem is returned (the caller logs them
+/// and exits 0: libvirt only logs a failure here).
+pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Result<(), HookError> {
+    let reg = host.registry;
+    let mut errors = Vec::new();
+    let mut bridges: Vec<IfName> = Vec::new();
+    match DomainName::new(guest) {
+        Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
+            Ok(removed) => {
+                if !removed.is_empty() {
+                    host.log.info(&format!(
+                        "{guest}: dropped {} NIC record(s)",
+                        removed.len()
+                    ));
+                }
+                bridges.extend(removed.into_iter().map(|a| a.bridge));
+            }
+            Err(e) => errors.push(registry_err(guest)(e)),
+        },
+        Err(source) => errors.push(HookError::Model {
+            guest: guest.to_owned(),
+            index: 0,
+            source,
+        }),
+    }
+    // The XML names bridges too (a guest whose records never got written).
+    if let Some(dom) = input.and_then(|x| Domain::parse(x).ok()) {
+        for n in &dom.nics {
+            if let Some(b) = n.located.parsed.iface.source_bridge.as_deref() {
+                if let Ok(b) = IfName::new(b) {
+                    bridges.push(b);
+                }
+            }
+        }
+    }
+    bridges.sort();
+    bridges.dedup();
+    if let Err(e) = release_made_bridges(host, guest, &bridges) {
+        errors.extend(e.into_list());
+    }
+    HookError::from_list(errors)
+}
+
+/// Removes those of `bridges` that vifkit made, that the registry still lets it create,
+/// and that no NIC record and no port but the uplink uses.
+pub(super) fn release_made_bridges(
+    host: &Host<'_>,
+    who: &str,
+    bridges: &[IfName],
+) -> Result<(), HookError> {
+    let reg = host.registry;
+    let mut candidates = Vec::new();
+    for b in bridges {
+        if !reg.bridge_made(b).map_err(registry_err(who))? {
+            continue;
+        }
+        match reg.bridge(b).map_err(registry_err(who))? {
+            Some(entry) if entry.creatable && entry.kind == BridgeKind::Linux => {
+                candidates.push(entry);
+            }
+            _ => {}
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let in_use: Vec<IfName> = reg
+        .attachments()
+        .map_err(registry_err(who))?
+        .into_iter()
+        .map(|a| a.bridge)
+        .collect();
+    let nl = host.nl.get().map_err(netlink_err(who))?;
+    let mut errors = Vec::new();
+    for b in candidates {
+        if in_use.contains(&b.name) {
+            host.log.debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
+            continue;
+        }
+        match remove_bridge(nl, &b) {
+            Ok(_) => {
+                host.log.info(&format!(
+                    "{who}: removed bridge {} (created by vifkit, now unused)",
+                    b.name
+                ));
+                if let Err(e) = reg.set_bridge_made(&b.name, false) {
+                    errors.push(registry_err(who)(e));
+                }
+            }
+            Err(NetlinkError::BridgeInUse { ports, .. }) => host.log.info(&format!(
+                "{who}: bridge {} kept: ports {} left",
+                b.name,
+                ports.join(" ")
+            )),
+            Err(e) => errors.push(netlink_err(who)(e)),
+        }
+    }
+    HookError::from_list(errors)
+}
