@@ -66,11 +66,14 @@ pub struct Domain {
 
 /// Reads the text of a start element's attribute.
 pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes().flatten().find(|a| a.key.0 == name).and_then(|a| {
-        a.normalized_value(XmlVersion::Implicit1_0)
-            .ok()
-            .map(|v| v.into_owned())
-    })
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.0 == name)
+        .and_then(|a| {
+            a.normalized_value(XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 /// Text of an entity or character reference (`&amp;`, `&#38;`).
@@ -278,8 +281,9 @@ mod tests {
 
     #[test]
     fn inactive_xml_has_no_id() {
-        let d = Domain::parse("<domain type='xen'><name>a</name><os><type>xen</type></os></domain>")
-            .unwrap();
+        let d =
+            Domain::parse("<domain type='xen'><name>a</name><os><type>xen</type></os></domain>")
+                .unwrap();
         assert_eq!(d.id, None);
         assert_eq!(d.uuid, None);
         assert_eq!(d.guest_type, GuestType::Pv);
@@ -297,7 +301,10 @@ mod tests {
             e("<domain id='x'><name>a</name></domain>"),
             "Invalid <domain id='x'>"
         );
-        assert_eq!(e("<domain><uuid>u</uuid></domain>"), "The domain has no <name>");
+        assert_eq!(
+            e("<domain><uuid>u</uuid></domain>"),
+            "The domain has no <name>"
+        );
         assert_eq!(
             e("<network><name>a</name></network>"),
             "The XML is not a <domain> (root element <network>)"

@@ -123,7 +123,10 @@ mod tests {
             t("<interface type='bridge'><target dev=\"vif5.0-emu\" /></interface>").as_deref(),
             Some("<target dev=\"vif5.0-emu\" />")
         );
-        assert_eq!(t("<interface type='bridge'><target dev='web0'/></interface>"), None);
+        assert_eq!(
+            t("<interface type='bridge'><target dev='web0'/></interface>"),
+            None
+        );
         assert_eq!(
             t("<interface type='ethernet'><target dev='vnet3' managed='no'/></interface>"),
             None

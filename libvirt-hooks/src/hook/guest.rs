@@ -12,9 +12,7 @@ use translator::{GuestType, IfName, MacAddr};
 
 use super::domain::{Bandwidth, Domain};
 use super::{filter, Driver, HookError, Host, Op, Output, Request};
-use crate::netlink::{
-    Change, Netlink, NetlinkError, PortMtu, PortRateLimit, PortVlans, RateLimit,
-};
+use crate::netlink::{Change, Netlink, NetlinkError, PortMtu, PortRateLimit, PortVlans, RateLimit};
 use crate::plumbing::ensure_registered_bridge;
 use crate::registry::{
     backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
@@ -184,8 +182,11 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
         Op::Stopped | Op::Release => stopped(host, &req.object, Some(input)).map(|()| None),
         Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, input),
         _ => {
-            host.log
-                .debug(&format!("{}: nothing to do at {}", req.object, req.op.as_str()));
+            host.log.debug(&format!(
+                "{}: nothing to do at {}",
+                req.object,
+                req.op.as_str()
+            ));
             Ok(None)
         }
     }
@@ -387,7 +388,12 @@ fn devices(
 /// `started` (and `reconnect`, which only re-syncs the records): records every NIC on a
 /// bridge, in one registry write, after applying VLANs and rate limits libvirt does
 /// not apply (not at `reconnect`, which must not touch the guest's ports).
-fn started(host: &Host<'_>, driver: Driver, dom: &Domain, reconnect: bool) -> Result<(), HookError> {
+fn started(
+    host: &Host<'_>,
+    driver: Driver,
+    dom: &Domain,
+    reconnect: bool,
+) -> Result<(), HookError> {
     let guest = dom.name.as_str();
     let op = if reconnect { "reconnect" } else { "started" };
     let domid = dom.id.ok_or_else(|| HookError::NoId {
@@ -405,10 +411,7 @@ fn started(host: &Host<'_>, driver: Driver, dom: &Domain, reconnect: bool) -> Re
     };
     let domain_name = DomainName::new(guest).map_err(model(0))?;
     let domain_uuid = match &dom.uuid {
-        Some(u) => Some(
-            u.parse::<DomainUuid>()
-                .map_err(|source| model(0)(source))?,
-        ),
+        Some(u) => Some(u.parse::<DomainUuid>().map_err(|source| model(0)(source))?),
         None => None,
     };
     let registered: BTreeMap<IfName, Bridge> = reg
@@ -444,7 +447,9 @@ fn started(host: &Host<'_>, driver: Driver, dom: &Domain, reconnect: bool) -> Re
         if !registered.contains_key(bridge) && !register_present(host, guest, p, bridge)? {
             continue;
         }
-        let kind_ovs = registered.get(bridge).map_or(p.ovs, |b| b.kind == BridgeKind::Ovs);
+        let kind_ovs = registered
+            .get(bridge)
+            .map_or(p.ovs, |b| b.kind == BridgeKind::Ovs);
         let a = Attachment {
             domain_name: domain_name.clone(),
             domain_uuid,
@@ -570,7 +575,9 @@ fn plumb(
             continue;
         }
         if let Some(v) = &vlans {
-            let c = nl.set_port_vlans(dev, v).map_err(port_err("set the VLANs"))?;
+            let c = nl
+                .set_port_vlans(dev, v)
+                .map_err(port_err("set the VLANs"))?;
             host.log
                 .info(&format!("{guest}: {dev}: VLANs {c:?} on {}", a.bridge));
         }
@@ -606,10 +613,8 @@ pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Resu
         Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
             Ok(removed) => {
                 if !removed.is_empty() {
-                    host.log.info(&format!(
-                        "{guest}: dropped {} NIC record(s)",
-                        removed.len()
-                    ));
+                    host.log
+                        .info(&format!("{guest}: dropped {} NIC record(s)", removed.len()));
                 }
                 bridges.extend(removed.into_iter().map(|a| a.bridge));
             }
@@ -672,7 +677,8 @@ pub(super) fn release_made_bridges(
     let mut errors = Vec::new();
     for b in candidates {
         if in_use.contains(&b.name) {
-            host.log.debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
+            host.log
+                .debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
             continue;
         }
         match remove_bridge(nl, &b) {

@@ -120,8 +120,10 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<(), Hoo
         Op::Start | Op::Stopped | Op::PortCreated | Op::PortDeleted
     );
     if !wants_data {
-        host.log
-            .debug(&format!("network {net}: nothing to do at {}", req.op.as_str()));
+        host.log.debug(&format!(
+            "network {net}: nothing to do at {}",
+            req.op.as_str()
+        ));
         return Ok(());
     }
     let data = HookData::parse(input).map_err(|e| problem(net, e))?;
@@ -190,8 +192,9 @@ fn start(host: &Host<'_>, net: &str, b: &IfName) -> Result<(), HookError> {
         host.registry
             .set_bridge_made(b, true)
             .map_err(reg_err(net))?;
-        host.log
-            .info(&format!("network {net}: created bridge {b} from the registry"));
+        host.log.info(&format!(
+            "network {net}: created bridge {b} from the registry"
+        ));
     }
     Ok(())
 }
@@ -221,7 +224,10 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
     let b = parse_if_name("bridge name", b)
         .map_err(|e| problem(net, translator::diag::error_chain(&e)))?;
     if host.registry.bridge(&b).map_err(reg_err(net))?.is_none() {
-        match host.registry.add_bridge(&Bridge::new(b.clone(), BridgeKind::Linux)) {
+        match host
+            .registry
+            .add_bridge(&Bridge::new(b.clone(), BridgeKind::Linux))
+        {
             Ok(()) => host.log.info(&format!(
                 "network {net}: registered its bridge {b} (not creatable)"
             )),

@@ -157,15 +157,13 @@ impl Request {
     pub fn from_args<S: AsRef<str>>(driver: Driver, args: &[S]) -> Result<Request, ArgsError> {
         let a: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         match a.as_slice() {
-            [object, op, sub_op] | [object, op, sub_op, _] if !object.is_empty() => {
-                Ok(Request {
-                    driver,
-                    object: (*object).to_owned(),
-                    op: Op::parse(op),
-                    sub_op: (*sub_op).to_owned(),
-                    extra: a.get(3).copied().unwrap_or("-").to_owned(),
-                })
-            }
+            [object, op, sub_op] | [object, op, sub_op, _] if !object.is_empty() => Ok(Request {
+                driver,
+                object: (*object).to_owned(),
+                op: Op::parse(op),
+                sub_op: (*sub_op).to_owned(),
+                extra: a.get(3).copied().unwrap_or("-").to_owned(),
+            }),
             _ => Err(ArgsError { count: a.len() }),
         }
     }
@@ -219,11 +217,18 @@ mod tests {
         assert_eq!(r.extra, "-");
         let r = Request::from_args(Driver::Libxl, &["g", "attach", "begin", "-"]).unwrap();
         assert_eq!(r.op, Op::Other("attach".into()));
-        for bad in [&[][..], &["a", "b"], &["a", "b", "c", "d", "e"], &["", "b", "c"]] {
+        for bad in [
+            &[][..],
+            &["a", "b"],
+            &["a", "b", "c", "d", "e"],
+            &["", "b", "c"],
+        ] {
             assert!(Request::from_args(Driver::Qemu, bad).is_err(), "{bad:?}");
         }
         assert_eq!(
-            Request::from_args(Driver::Qemu, &["a"]).unwrap_err().to_string(),
+            Request::from_args(Driver::Qemu, &["a"])
+                .unwrap_err()
+                .to_string(),
             "Expected the hook arguments OBJECT OPERATION SUB-OPERATION [EXTRA] as libvirt \
              passes them, got 1 argument(s)"
         );
@@ -234,7 +239,14 @@ mod tests {
         for op in ["stopped", "release", "port-deleted"] {
             assert!(Op::parse(op).failure_is_only_logged(), "{op}");
         }
-        for op in ["prepare", "start", "started", "migrate", "restore", "reconnect"] {
+        for op in [
+            "prepare",
+            "start",
+            "started",
+            "migrate",
+            "restore",
+            "reconnect",
+        ] {
             assert!(!Op::parse(op).failure_is_only_logged(), "{op}");
             assert_eq!(Op::parse(op).as_str(), op);
         }

@@ -18,7 +18,8 @@ fn with_host<T>(f: impl FnOnce(&Host<'_>, &MemoryLog) -> T) -> T {
     out
 }
 
-const PV: &str = "<domain type='xen'>\n  <name>pv1</name>\n  <os>\n    <type>xen</type>\n  </os>\n  \
+const PV: &str =
+    "<domain type='xen'>\n  <name>pv1</name>\n  <os>\n    <type>xen</type>\n  </os>\n  \
     <devices>\n    <interface type='bridge'>\n      <mac address='00:16:3e:00:00:01'/>\n      \
     <source bridge='xenbr0'/>\n      <model type='e1000'/>\n    </interface>\n    \
     <interface type='bridge'>\n      <source bridge='bad/name'/>\n    </interface>\n  \
@@ -90,7 +91,10 @@ fn a_trunk_without_native_vlan_is_refused_on_a_linux_bridge() {
     let e = plan_nics(Driver::Qemu, &dom).unwrap_err().into_list();
     // The Open vSwitch one is libvirt's own business under QEMU.
     assert_eq!(e.len(), 1);
-    assert!(matches!(&e[0], HookError::Interface { index: 0, .. }), "{e:?}");
+    assert!(
+        matches!(&e[0], HookError::Interface { index: 0, .. }),
+        "{e:?}"
+    );
 }
 
 const LIVE: &str = "<domain type='kvm' id='4'>\n  <name>q1</name>\n  <devices>\n    \
@@ -105,7 +109,10 @@ fn the_filter_drops_only_generated_target_names() {
     with_host(|host, log| {
         let out = filter_domain(host, Driver::Qemu, LIVE).unwrap().unwrap();
         assert_eq!(out, LIVE.replace("      <target dev='vnet7'/>\n", ""));
-        assert_eq!(out.len(), LIVE.len() - "      <target dev='vnet7'/>\n".len());
+        assert_eq!(
+            out.len(),
+            LIVE.len() - "      <target dev='vnet7'/>\n".len()
+        );
         assert_eq!(
             log.texts(Level::Info),
             ["q1: interface[0]: dropped generated <target dev='vnet7'/>"]
