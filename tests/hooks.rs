@@ -643,3 +643,6 @@ fn the_filter_keeps_a_large_domain_byte_for_byte() {
     let lines = refused(env.hook("qemu", &["db-primary", "migrate", "begin", "-"], &bad));
     assert!(lines[0].contains("interface[0]"), "{lines:?}");
 }
+
+#[path = "hooks/network_install.rs"]
+mod network_install;
