@@ -234,7 +234,7 @@ instead of xenstore (for tests)."
         /// `libxl`, `qemu` or `network`.
         #[arg(value_name = "DRIVER")]
         driver: String,
-        /// OBJECT OPERATION SUB-OPERATION [EXTRA], as libvirt passes them.
+        /// OBJECT OPERATION SUB-OPERATION and EXTRA (optional), as libvirt passes them.
         #[arg(value_name = "ARG", num_args = 3..=4, required = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -98,11 +98,8 @@ fn header(xml: &str) -> Result<(String, Option<String>, Option<u32>), DomainErro
     let mut depth = 0usize;
     let mut in_field: Option<u8> = None; // b'n' name, b'u' uuid
     let (mut name, mut uuid, mut id) = (None::<String>, None::<String>, None);
-    loop {
-        // Malformed XML is reported by `read_document` with a position.
-        let Ok(ev) = r.read_event() else {
-            break;
-        };
+    // Malformed XML is reported by `read_document` with a position.
+    while let Ok(ev) = r.read_event() {
         let (start, open) = match &ev {
             Event::Start(e) => (Some(e), true),
             Event::Empty(e) => (Some(e), false),

@@ -149,14 +149,14 @@ fn checked_view<'a>(driver: Driver, iface: &'a Interface<'a>) -> Cow<'a, Interfa
 fn registry_err(guest: &str) -> impl Fn(RegistryError) -> HookError + '_ {
     move |source| HookError::Registry {
         object: format!("Guest {guest}"),
-        source,
+        source: Box::new(source),
     }
 }
 
 fn netlink_err(object: &str) -> impl Fn(NetlinkError) -> HookError + '_ {
     move |source| HookError::Netlink {
         object: format!("Guest {object}"),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -330,7 +330,7 @@ fn ensure_bridge(
                     guest,
                     index,
                     bridge,
-                    source,
+                    source: Box::new(source),
                 })
             }
         },
@@ -549,7 +549,7 @@ fn plumb(
             bridge: a.bridge.clone(),
             what: "set the rate limit",
             device: a.backend.clone(),
-            source,
+            source: Box::new(source),
         })?),
         _ => None,
     };
@@ -565,7 +565,7 @@ fn plumb(
                 bridge: a.bridge.clone(),
                 what,
                 device: dev.clone(),
-                source,
+                source: Box::new(source),
             }
         };
         // An emulated twin the guest's PV drivers unplugged is gone: nothing to do.

@@ -163,7 +163,7 @@ pub enum HookError {
         bridge: IfName,
         /// Why.
         #[source]
-        source: EnsureError,
+        source: Box<EnsureError>,
     },
     /// A MAC another guest's NIC has in the registry.
     #[error("Guest {guest} interface[{index}]: MAC {mac} is already used by {owner}")]
@@ -204,7 +204,7 @@ pub enum HookError {
         device: IfName,
         /// Why.
         #[source]
-        source: NetlinkError,
+        source: Box<NetlinkError>,
     },
     /// Live XML without `<domain id>`, where the id is needed.
     #[error("Guest {guest}: the XML has no <domain id> (libvirt passes live XML at {op})")]
@@ -221,7 +221,7 @@ pub enum HookError {
         object: String,
         /// Why.
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     /// Netlink failed outside one NIC's request.
     #[error("{object}: netlink")]
@@ -230,7 +230,7 @@ pub enum HookError {
         object: String,
         /// Why.
         #[source]
-        source: NetlinkError,
+        source: Box<NetlinkError>,
     },
     /// A network hook problem.
     #[error("Network {network}: {what}")]

@@ -108,7 +108,7 @@ fn problem(network: &str, what: impl Into<String>) -> HookError {
 fn reg_err(network: &str) -> impl Fn(RegistryError) -> HookError + '_ {
     move |source| HookError::Registry {
         object: format!("Network {network}"),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -159,13 +159,13 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<(), Hoo
 fn start(host: &Host<'_>, net: &str, b: &IfName) -> Result<(), HookError> {
     let nl = host.nl.get().map_err(|source| HookError::Netlink {
         object: format!("Network {net}"),
-        source,
+        source: Box::new(source),
     })?;
     let present = nl
         .link(b)
         .map_err(|source| HookError::Netlink {
             object: format!("Network {net}"),
-            source,
+            source: Box::new(source),
         })?
         .is_some();
     if present {
