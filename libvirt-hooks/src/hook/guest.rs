@@ -11,9 +11,8 @@ use translator::vlan::VlanSpec;
 use translator::{GuestType, IfName, MacAddr};
 
 use super::domain::{Bandwidth, Domain};
-use super::{filter, Driver, HookError, Host, Op, Output, Request};
-use crate::netlink::{Change, Netlink, NetlinkError, PortMtu, PortRateLimit, PortVlans, RateLimit};
-use crate::plumbing::ensure_registered_bridge;
+use super::{filter, prepare, teardown, Driver, HookError, Host, Op, Output, Request};
+use crate::netlink::{NetlinkError, PortRateLimit, PortVlans, RateLimit};
 use crate::registry::{
     backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
     DomainKey, DomainName, DomainUuid, RegistryError,
@@ -146,14 +145,14 @@ fn checked_view<'a>(driver: Driver, iface: &'a Interface<'a>) -> Cow<'a, Interfa
     Cow::Owned(v)
 }
 
-fn registry_err(guest: &str) -> impl Fn(RegistryError) -> HookError + '_ {
+pub(super) fn registry_err(guest: &str) -> impl Fn(RegistryError) -> HookError + '_ {
     move |source| HookError::Registry {
         object: format!("Guest {guest}"),
         source: Box::new(source),
     }
 }
 
-fn netlink_err(object: &str) -> impl Fn(NetlinkError) -> HookError + '_ {
+pub(super) fn netlink_err(object: &str) -> impl Fn(NetlinkError) -> HookError + '_ {
     move |source| HookError::Netlink {
         object: format!("Guest {object}"),
         source: Box::new(source),
@@ -176,10 +175,12 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
         Ok(dom)
     };
     match req.op {
-        Op::Prepare => prepare(host, req.driver, &parse()?).map(|()| None),
+        Op::Prepare => prepare::prepare(host, req.driver, &parse()?).map(|()| None),
         Op::Started => started(host, req.driver, &parse()?, false).map(|()| None),
         Op::Reconnect => started(host, req.driver, &parse()?, true).map(|()| None),
-        Op::Stopped | Op::Release => stopped(host, &req.object, Some(input)).map(|()| None),
+        Op::Stopped | Op::Release => {
+            teardown::stopped(host, &req.object, Some(input)).map(|()| None)
+        }
         Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, input),
         _ => {
             host.log.debug(&format!(
@@ -189,171 +190,6 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
             ));
             Ok(None)
         }
-    }
-}
-
-/// Every bridge the plans name, once, with the first interface naming it.
-fn bridges_of(plans: &[NicPlan]) -> BTreeMap<IfName, &NicPlan> {
-    let mut out = BTreeMap::new();
-    for p in plans {
-        if let Some(b) = &p.bridge {
-            out.entry(b.clone()).or_insert(p);
-        }
-    }
-    out
-}
-
-/// `prepare`: check, then make every bridge exist. A failure removes the bridges this
-/// run created.
-fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(), HookError> {
-    let guest = dom.name.as_str();
-    let plans = plan_nics(driver, dom)?;
-    let reg = host.registry;
-    let mut errors = Vec::new();
-    let mut seen: BTreeMap<MacAddr, usize> = BTreeMap::new();
-    for p in &plans {
-        let Some(mac) = p.mac else { continue };
-        if let Some(&first) = seen.get(&mac) {
-            errors.push(HookError::MacTwice {
-                guest: guest.to_owned(),
-                index: p.index,
-                mac,
-                first,
-            });
-            continue;
-        }
-        seen.insert(mac, p.index);
-        if let Some(a) = reg.attachment_by_mac(mac).map_err(registry_err(guest))? {
-            // A record of this guest is stale (a stop that was never reported).
-            if a.domain_name.as_str() != guest {
-                errors.push(HookError::MacInUse {
-                    guest: guest.to_owned(),
-                    index: p.index,
-                    mac,
-                    owner: a.owner(),
-                });
-            }
-        }
-    }
-    HookError::from_list(errors)?;
-
-    let mut made: Vec<Bridge> = Vec::new();
-    let result = (|| {
-        for (name, p) in bridges_of(&plans) {
-            if let Some(b) = ensure_bridge(host, guest, p.index, &name)? {
-                made.push(b);
-            }
-        }
-        for b in &made {
-            reg.set_bridge_made(&b.name, true)
-                .map_err(registry_err(guest))?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for b in made.iter().rev() {
-            match remove_bridge(host.nl.get().map_err(netlink_err(guest))?, b) {
-                Ok(_) => host.log.info(&format!(
-                    "{guest}: removed bridge {} again (prepare failed)",
-                    b.name
-                )),
-                Err(u) => host.log.warn(&format!(
-                    "{guest}: cannot remove bridge {} that this prepare created: {}",
-                    b.name,
-                    translator::diag::error_chain(&u)
-                )),
-            }
-            let _ = reg.set_bridge_made(&b.name, false);
-        }
-        return Err(e);
-    }
-    host.log.info(&format!(
-        "{guest}: prepared {} interface(s){}",
-        plans.len(),
-        if made.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = made.iter().map(|b| b.name.as_str()).collect();
-            format!(", created bridge(s) {}", names.join(" "))
-        }
-    ));
-    Ok(())
-}
-
-/// Makes one bridge exist; returns its entry when this call created it.
-fn ensure_bridge(
-    host: &Host<'_>,
-    guest: &str,
-    index: usize,
-    name: &IfName,
-) -> Result<Option<Bridge>, HookError> {
-    let nl = host.nl.get().map_err(netlink_err(guest))?;
-    let entry = host.registry.bridge(name).map_err(registry_err(guest))?;
-    let link = nl.link(name).map_err(netlink_err(guest))?;
-    let err_ctx = |bridge: &IfName| (guest.to_owned(), index, bridge.clone());
-    match (entry, link) {
-        (_, Some(l)) => {
-            // Open vSwitch bridges show up as `openvswitch` devices.
-            if !l.is_bridge() && l.kind.as_deref() != Some("openvswitch") {
-                let (guest, index, bridge) = err_ctx(name);
-                return Err(HookError::NotABridge {
-                    guest,
-                    index,
-                    bridge,
-                });
-            }
-            Ok(None)
-        }
-        (None, None) => {
-            let (guest, index, bridge) = err_ctx(name);
-            Err(HookError::NoSuchBridge {
-                guest,
-                index,
-                bridge,
-            })
-        }
-        (Some(b), None) => match ensure_registered_bridge(nl, host.registry, &b) {
-            Ok(done) => {
-                host.log.info(&format!(
-                    "{guest}: bridge {name} {}",
-                    if done.bridge == Change::Created {
-                        "created from the registry"
-                    } else {
-                        "ensured"
-                    }
-                ));
-                Ok((done.bridge == Change::Created).then_some(b))
-            }
-            Err(source) => {
-                let (guest, index, bridge) = err_ctx(name);
-                Err(HookError::Ensure {
-                    guest,
-                    index,
-                    bridge,
-                    source: Box::new(source),
-                })
-            }
-        },
-    }
-}
-
-/// Removes a bridge vifkit made: its uplink (or `UPLINK.VLAN`) taken off first; any
-/// other port keeps it ([`NetlinkError::BridgeInUse`]).
-fn remove_bridge(nl: &Netlink, b: &Bridge) -> Result<Change, NetlinkError> {
-    let uplink = b.uplink_device().ok().flatten();
-    let detached = match &uplink {
-        Some(dev) => nl.detach_port(dev, &b.name)? == Change::Removed,
-        None => false,
-    };
-    match nl.delete_bridge(&b.name) {
-        Err(e @ NetlinkError::BridgeInUse { .. }) => {
-            // Other ports keep the bridge: its uplink goes back.
-            if let (true, Some(dev)) = (detached, &uplink) {
-                nl.attach_port(dev, &b.name, PortMtu::Keep)?;
-            }
-            Err(e)
-        }
-        other => other,
     }
 }
 
@@ -600,104 +436,4 @@ pub(crate) fn inbound_limit(bw: Bandwidth) -> Result<PortRateLimit, NetlinkError
         egress: Some(RateLimit::from_libvirt(bw.average, bw.burst)?),
         ingress: None,
     })
-}
-
-/// `stopped` / `release`: drops the guest's records, then removes bridges vifkit
-/// created that nothing uses any more. Every problem is returned (the caller logs them
-/// and exits 0: libvirt only logs a failure here).
-pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Result<(), HookError> {
-    let reg = host.registry;
-    let mut errors = Vec::new();
-    let mut bridges: Vec<IfName> = Vec::new();
-    match DomainName::new(guest) {
-        Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
-            Ok(removed) => {
-                if !removed.is_empty() {
-                    host.log
-                        .info(&format!("{guest}: dropped {} NIC record(s)", removed.len()));
-                }
-                bridges.extend(removed.into_iter().map(|a| a.bridge));
-            }
-            Err(e) => errors.push(registry_err(guest)(e)),
-        },
-        Err(source) => errors.push(HookError::Model {
-            guest: guest.to_owned(),
-            index: 0,
-            source,
-        }),
-    }
-    // The XML names bridges too (a guest whose records never got written).
-    if let Some(dom) = input.and_then(|x| Domain::parse(x).ok()) {
-        for n in &dom.nics {
-            if let Some(b) = n.located.parsed.iface.source_bridge.as_deref() {
-                if let Ok(b) = IfName::new(b) {
-                    bridges.push(b);
-                }
-            }
-        }
-    }
-    bridges.sort();
-    bridges.dedup();
-    if let Err(e) = release_made_bridges(host, guest, &bridges) {
-        errors.extend(e.into_list());
-    }
-    HookError::from_list(errors)
-}
-
-/// Removes those of `bridges` that vifkit made, that the registry still lets it create,
-/// and that no NIC record and no port but the uplink uses.
-pub(super) fn release_made_bridges(
-    host: &Host<'_>,
-    who: &str,
-    bridges: &[IfName],
-) -> Result<(), HookError> {
-    let reg = host.registry;
-    let mut candidates = Vec::new();
-    for b in bridges {
-        if !reg.bridge_made(b).map_err(registry_err(who))? {
-            continue;
-        }
-        match reg.bridge(b).map_err(registry_err(who))? {
-            Some(entry) if entry.creatable && entry.kind == BridgeKind::Linux => {
-                candidates.push(entry);
-            }
-            _ => {}
-        }
-    }
-    if candidates.is_empty() {
-        return Ok(());
-    }
-    let in_use: Vec<IfName> = reg
-        .attachments()
-        .map_err(registry_err(who))?
-        .into_iter()
-        .map(|a| a.bridge)
-        .collect();
-    let nl = host.nl.get().map_err(netlink_err(who))?;
-    let mut errors = Vec::new();
-    for b in candidates {
-        if in_use.contains(&b.name) {
-            host.log
-                .debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
-            continue;
-        }
-        match remove_bridge(nl, &b) {
-            Ok(_) => {
-                host.log.info(&format!(
-                    "{who}: removed bridge {} (created by vifkit, now unused)",
-                    b.name
-                ));
-                if let Err(e) = reg.set_bridge_made(&b.name, false) {
-                    errors.push(registry_err(who)(e));
-                }
-            }
-            Err(NetlinkError::BridgeInUse { ports, .. }) => host.log.info(&format!(
-                "{who}: bridge {} kept: ports {} left",
-                b.name,
-                ports.join(" ")
-            )),
-            Err(e) => errors.push(netlink_err(who)(e)),
-        }
-    }
-    HookError::from_list(errors)
 }

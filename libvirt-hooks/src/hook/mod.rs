@@ -21,7 +21,9 @@ mod filter;
 mod guest;
 mod log;
 mod network;
+mod prepare;
 mod request;
+mod teardown;
 #[cfg(test)]
 mod tests;
 

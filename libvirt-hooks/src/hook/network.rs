@@ -15,7 +15,7 @@ use quick_xml::Reader;
 use translator::{IfName, MacAddr};
 
 use super::domain::{attr, resolve_ref};
-use super::guest::release_made_bridges;
+use super::teardown::release_made_bridges;
 use super::{HookError, Host, Op, Request};
 use crate::netlink::Change;
 use crate::plumbing::ensure_registered_bridge;

@@ -131,3 +131,42 @@ fn the_filter_refuses_what_prepare_would() {
         assert!(matches!(e, HookError::Domain { .. }));
     });
 }
+
+#[test]
+fn qemu_vlans_become_the_port_vlan_request() {
+    use crate::netlink::{PortVlan, PortVlans};
+    let dom = Domain::parse(
+        "<domain type='kvm' id='2'><name>q</name><devices>\
+         <interface type='bridge'><source bridge='br0'/><vlan><tag id='42'/></vlan>\
+         <target dev='vnet0'/></interface>\
+         <interface type='bridge'><source bridge='br0'/><vlan trunk='yes'>\
+         <tag id='20'/><tag id='10' nativeMode='untagged'/></vlan><target dev='vnet1'/></interface>\
+         <interface type='bridge'><source bridge='ovs0'/><virtualport type='openvswitch'/>\
+         <vlan><tag id='7'/></vlan><target dev='vnet2'/></interface>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let p = plan_nics(Driver::Qemu, &dom).unwrap();
+    let req = |i: usize| p[i].vlan.as_ref().map(PortVlans::from);
+    let v = |id, pvid, untagged| PortVlan { id, pvid, untagged };
+    assert_eq!(req(0).unwrap().vlans(), [v(42, true, true)]);
+    assert_eq!(
+        req(1).unwrap().vlans(),
+        [v(10, true, true), v(20, false, false)]
+    );
+    // Open vSwitch VLANs are libvirt's (ovs-vsctl tag/trunks): no Linux bridge request.
+    assert_eq!(req(2), None);
+}
+
+#[test]
+fn libxl_inbound_bandwidth_is_the_ports_egress_limit() {
+    let l = guest::inbound_limit(Bandwidth {
+        average: 1024,
+        burst: Some(256),
+    })
+    .unwrap();
+    let e = l.egress.unwrap();
+    assert_eq!(e.bytes_per_sec(), 1024 * 1024);
+    assert_eq!(e.burst(), 256 * 1024);
+    assert_eq!(l.ingress, None);
+}
