@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-cargo build --release --bin vifkit >&2
+bash packaging/build-release.sh >&2
 bin="$target/release/vifkit"
 ns="vk-bench-hook-$$"
 work=$(mktemp -d)
