@@ -21,11 +21,17 @@ use super::{Driver, HookError, Host, Output};
 /// Prefixes libvirt reserves for the device names it generates.
 pub const GENERATED_PREFIXES: [&str; 4] = ["vnet", "vif", "macvtap", "macvlan"];
 
-/// Checks the domain's interfaces (as `prepare` does) and returns the domain XML with
-/// generated `<target dev>` names removed, or `None` when it needs no change.
-pub fn filter_domain(host: &Host<'_>, driver: Driver, input: &str) -> Result<Output, HookError> {
+/// Checks the domain's interfaces (as `prepare` does) and returns the domain XML of
+/// guest `guest` with generated `<target dev>` names removed, or `None` when it needs no
+/// change.
+pub fn filter_domain(
+    host: &Host<'_>,
+    driver: Driver,
+    guest: &str,
+    input: &str,
+) -> Result<Output, HookError> {
     let dom = Domain::parse(input).map_err(|source| HookError::Domain {
-        guest: "(migrate/restore)".to_owned(),
+        guest: guest.to_owned(),
         source,
     })?;
     plan_nics(driver, &dom)?;

@@ -181,7 +181,7 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
         Op::Stopped | Op::Release => {
             teardown::stopped(host, &req.object, Some(input)).map(|()| None)
         }
-        Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, input),
+        Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, &req.object, input),
         _ => {
             host.log.debug(&format!(
                 "{}: nothing to do at {}",

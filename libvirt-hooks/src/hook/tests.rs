@@ -107,7 +107,9 @@ const LIVE: &str = "<domain type='kvm' id='4'>\n  <name>q1</name>\n  <devices>\n
 #[test]
 fn the_filter_drops_only_generated_target_names() {
     with_host(|host, log| {
-        let out = filter_domain(host, Driver::Qemu, LIVE).unwrap().unwrap();
+        let out = filter_domain(host, Driver::Qemu, "q1", LIVE)
+            .unwrap()
+            .unwrap();
         assert_eq!(out, LIVE.replace("      <target dev='vnet7'/>\n", ""));
         assert_eq!(
             out.len(),
@@ -118,16 +120,16 @@ fn the_filter_drops_only_generated_target_names() {
             ["q1: interface[0]: dropped generated <target dev='vnet7'/>"]
         );
         // Filtering again changes nothing: nothing printed.
-        assert_eq!(filter_domain(host, Driver::Qemu, &out).unwrap(), None);
+        assert_eq!(filter_domain(host, Driver::Qemu, "q1", &out).unwrap(), None);
     });
 }
 
 #[test]
 fn the_filter_refuses_what_prepare_would() {
     with_host(|host, _| {
-        let e = filter_domain(host, Driver::Libxl, PV).unwrap_err();
+        let e = filter_domain(host, Driver::Libxl, "pv1", PV).unwrap_err();
         assert_eq!(e.into_list().len(), 2);
-        let e = filter_domain(host, Driver::Qemu, "<domain><name>x</name>").unwrap_err();
+        let e = filter_domain(host, Driver::Qemu, "x", "<domain><name>x</name>").unwrap_err();
         assert!(matches!(e, HookError::Domain { .. }));
     });
 }
