@@ -15,7 +15,7 @@ use super::{filter, prepare, teardown, Driver, HookError, Host, Op, Output, Requ
 use crate::netlink::{NetlinkError, PortRateLimit, PortVlans, RateLimit};
 use crate::registry::{
     backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
-    DomainKey, DomainName, DomainUuid, RegistryError,
+    DomainKey, DomainName, DomainUuid, RegistryError, DOMID_FIRST_RESERVED,
 };
 
 /// How an interface reaches the host.
@@ -237,6 +237,15 @@ fn started(
         op,
     })?;
     let plans = plan_nics(driver, dom)?;
+    if domid >= DOMID_FIRST_RESERVED {
+        // libvirt numbers QEMU guests on from 1 at every start; the registry keys NICs by
+        // Xen domain id, which stops below 32752. Failing would abort the start.
+        host.log.warn(&format!(
+            "{guest}: domain id {domid} is beyond what the registry keys (below \
+             {DOMID_FIRST_RESERVED}): NICs not recorded"
+        ));
+        return Ok(());
+    }
     let reg = host.registry;
     let model = |index: usize| {
         move |source| HookError::Model {

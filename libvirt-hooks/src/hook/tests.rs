@@ -172,3 +172,35 @@ fn libxl_inbound_bandwidth_is_the_ports_egress_limit() {
     assert_eq!(e.burst(), 256 * 1024);
     assert_eq!(l.ingress, None);
 }
+
+#[test]
+fn started_records_in_one_step_and_skips_ids_the_registry_cannot_key() {
+    use crate::registry::{Bridge, BridgeKind};
+    with_host(|host, log| {
+        let br0 = translator::IfName::new("br0").unwrap();
+        host.registry
+            .add_bridge(&Bridge::new(br0, BridgeKind::Linux))
+            .unwrap();
+        let xml = |id: u32| {
+            format!(
+                "<domain type='kvm' id='{id}'><name>q</name><devices><interface type='bridge'>\
+                 <mac address='52:54:00:00:00:01'/><source bridge='br0'/><target dev='vnet0'/>\
+                 </interface></devices></domain>"
+            )
+        };
+        let req = |op: &str| Request::from_args(Driver::Qemu, &["q", op, "begin", "-"]).unwrap();
+        assert_eq!(run(host, &req("started"), &xml(40000)).unwrap(), None);
+        assert!(host.registry.attachments().unwrap().is_empty());
+        assert!(log.texts(Level::Warning)[0].contains("domain id 40000 is beyond"));
+        run(host, &req("started"), &xml(4)).unwrap();
+        let a = host.registry.attachments().unwrap();
+        assert_eq!(
+            (a.len(), a[0].domid, a[0].backend.as_str()),
+            (1, 4, "vnet0")
+        );
+        // Started again under a new id (libvirt restarted it): the old record goes.
+        run(host, &req("started"), &xml(5)).unwrap();
+        let a = host.registry.attachments().unwrap();
+        assert_eq!((a.len(), a[0].domid), (1, 5));
+    });
+}
