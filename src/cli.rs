@@ -224,6 +224,36 @@ instead of xenstore (for tests)."
         #[arg(value_name = "ARG", num_args = 1..=2, required = true)]
         args: Vec<String>,
     },
+    /// The libvirt hook (libxl, qemu or network), run as libvirt runs it: the domain XML
+    /// (or <hookData>) on stdin. Installed hooks are links to vifkit named after the
+    /// driver (see install-hooks), which need no `hook` word.
+    Hook {
+        /// Trace every step to syslog (or stderr).
+        #[arg(long)]
+        verbose: bool,
+        /// `libxl`, `qemu` or `network`.
+        #[arg(value_name = "DRIVER")]
+        driver: String,
+        /// OBJECT OPERATION SUB-OPERATION and EXTRA (optional), as libvirt passes them.
+        #[arg(value_name = "ARG", num_args = 3..=4, required = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Write /etc/libvirt/hooks/{libxl,qemu,network}.d/50-vifkit links to this binary
+    /// (an existing file is never overwritten), and print what AppArmor needs.
+    InstallHooks {
+        /// Install under DIR instead of / (for packaging and tests).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Link to this binary instead of the running one.
+        #[arg(long, value_name = "PATH")]
+        bin: Option<PathBuf>,
+    },
+    /// Remove the links install-hooks wrote (nothing else).
+    UninstallHooks {
+        /// Uninstall under DIR instead of /.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// List the host's bridges and their ports (like `brctl show`), with the guest NIC
     /// each port is (domain, device id, guest name, MAC) and each PV/emulated pair.
     Show {

@@ -9,7 +9,9 @@ mod cli;
 mod commands;
 mod fsutil;
 mod helper;
+mod hook_cmd;
 mod hotplug_cmd;
+mod install_hooks;
 mod libvirt;
 mod mac_cmd;
 mod report;
@@ -79,10 +81,20 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         },
         Command::Show { json } => bridge_cmd::show(db, json),
         Command::VifScript { args } => hotplug_cmd::run(db, &args),
+        // Handled in `main`: a hook has its own exit codes and output.
+        Command::Hook { .. } => Ok(String::new()),
+        Command::InstallHooks { root, bin } => {
+            install_hooks::install(root.as_deref(), bin.as_deref())
+        }
+        Command::UninstallHooks { root } => install_hooks::uninstall(root.as_deref()),
     }
 }
 
 fn main() -> ExitCode {
+    // Run by libvirt as /etc/libvirt/hooks/qemu or from qemu.d/: no clap at all.
+    if let Some(code) = hook_cmd::from_program_name() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -94,6 +106,14 @@ fn main() -> ExitCode {
             });
         }
     };
+    if let Command::Hook {
+        verbose,
+        driver,
+        args,
+    } = &cli.command
+    {
+        return hook_cmd::run_named(cli.db.as_deref(), *verbose, driver, args);
+    }
     let mut report = Report::default();
     let result = run(cli, &mut report);
     let mut stderr = std::io::stderr().lock();

@@ -238,6 +238,16 @@ pub trait Registry {
     /// Every bridge, by name.
     fn bridges(&self) -> Result<Vec<Bridge>, RegistryError>;
 
+    /// Marks whether vifkit itself created the bridge on this host (the libvirt hooks
+    /// delete such a bridge again when no guest uses it any more). Fails with
+    /// [`RegistryError::UnknownBridge`] if there is none.
+    fn set_bridge_made(&self, name: &IfName, made: bool) -> Result<(), RegistryError>;
+
+    /// Whether the bridge is marked as created by vifkit
+    /// ([`set_bridge_made`](Registry::set_bridge_made)); `false` for a bridge that is not
+    /// in the registry.
+    fn bridge_made(&self, name: &IfName) -> Result<bool, RegistryError>;
+
     /// Records a NIC attachment: inserts it, or replaces the one with the same
     /// `(domid, devid)` (recording a domain again never duplicates). Fails with
     /// [`RegistryError::UnknownBridge`] if its bridge is not in the registry,

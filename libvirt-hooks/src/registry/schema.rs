@@ -20,7 +20,7 @@ pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i + 1` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 1: bridges and NIC attachments.
     "
     PRAGMA application_id = 1986618987;
@@ -65,6 +65,12 @@ const MIGRATIONS: [&str; 2] = [
     INSERT INTO generation (id, value) VALUES (0, 0);
     CREATE INDEX attachments_domain_name ON attachments (domain_name);
     CREATE INDEX attachments_domain_uuid ON attachments (domain_uuid);
+    ",
+    // 3: which bridges vifkit itself created (the libvirt hooks remove those again when
+    // their last guest is gone).
+    "
+    ALTER TABLE bridges ADD COLUMN made_by_vifkit INTEGER NOT NULL DEFAULT 0
+        CHECK (made_by_vifkit IN (0, 1));
     ",
 ];
 
@@ -161,7 +167,7 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 2);
+        assert_eq!(SCHEMA_VERSION, 3);
         assert_eq!(tables(&conn), ["attachments", "bridges", "generation"]);
         let app: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -212,6 +218,31 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_database_gets_the_made_by_vifkit_column_unset() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate_to(&conn, &path, 2).unwrap();
+            conn.execute_batch(
+                "INSERT INTO bridges (name, kind, uplink, vlan, mtu, stp, creatable)
+                     VALUES ('br0', 'linux', NULL, NULL, NULL, 0, 1);",
+            )
+            .unwrap();
+        }
+        let reg = SqliteRegistry::open(&path).unwrap();
+        let name = translator::IfName::new("br0").unwrap();
+        let mut want = bridge("br0");
+        want.creatable = true;
+        assert_eq!(reg.bridges().unwrap(), [want]);
+        assert!(!reg.bridge_made(&name).unwrap());
+        reg.set_bridge_made(&name, true).unwrap();
+        assert!(reg.bridge_made(&name).unwrap());
+        drop(reg);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(version(&conn), 3);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused_and_left_alone() {
         let (_dir, path) = temp_db();
         SqliteRegistry::open(&path).unwrap();
@@ -225,7 +256,7 @@ mod tests {
                 err,
                 RegistryError::FutureSchema {
                     found: 7,
-                    supported: 2,
+                    supported: 3,
                     ..
                 }
             ),
@@ -234,7 +265,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "Registry {} has schema version 7, newer than version 2 that this vifkit \
+                "Registry {} has schema version 7, newer than version 3 that this vifkit \
                  knows: upgrade vifkit (it will not downgrade the registry)",
                 path.display()
             )

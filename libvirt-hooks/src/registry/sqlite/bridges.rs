@@ -177,6 +177,53 @@ impl SqliteRegistry {
     }
 }
 
+impl SqliteRegistry {
+    pub(super) fn set_bridge_made_in(
+        &self,
+        conn: &Connection,
+        name: &IfName,
+        made: bool,
+    ) -> Result<(), RegistryError> {
+        let op = "marking a bridge as made by vifkit";
+        let old: Option<bool> = conn
+            .query_row(
+                "SELECT made_by_vifkit FROM bridges WHERE name = ?1",
+                [name.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err(op))?;
+        match old {
+            None => Err(RegistryError::UnknownBridge(name.clone())),
+            Some(old) if old == made => Ok(()),
+            Some(_) => {
+                conn.execute(
+                    "UPDATE bridges SET made_by_vifkit = ?2 WHERE name = ?1",
+                    params![name.as_str(), made],
+                )
+                .map_err(self.err(op))?;
+                self.bump(conn)
+            }
+        }
+    }
+
+    pub(super) fn bridge_made_in(
+        &self,
+        conn: &Connection,
+        name: &IfName,
+    ) -> Result<bool, RegistryError> {
+        let made: Option<bool> = conn
+            .query_row(
+                "SELECT made_by_vifkit FROM bridges WHERE name = ?1",
+                [name.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("reading whether vifkit made a bridge"))?;
+        Ok(made.unwrap_or(false))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::super::testutil::{attachment, bridge, ifname, temp_registry};
@@ -193,6 +240,37 @@ mod tests {
             stp: true,
             creatable: true,
         }
+    }
+
+    #[test]
+    fn made_by_vifkit_is_marked_and_cleared() {
+        let (_dir, reg) = temp_registry();
+        let name = ifname("br0");
+        assert!(!reg.bridge_made(&name).unwrap());
+        assert!(matches!(
+            reg.set_bridge_made(&name, true),
+            Err(RegistryError::UnknownBridge(_))
+        ));
+        reg.add_bridge(&bridge("br0")).unwrap();
+        assert!(!reg.bridge_made(&name).unwrap());
+        let g = reg.generation().unwrap();
+        reg.set_bridge_made(&name, true).unwrap();
+        assert!(reg.bridge_made(&name).unwrap());
+        assert_eq!(reg.generation().unwrap(), g + 1);
+        // Setting it again writes nothing.
+        reg.set_bridge_made(&name, true).unwrap();
+        assert_eq!(reg.generation().unwrap(), g + 1);
+        // An update of the entry keeps the mark; removing the entry drops it.
+        let mut b = bridge("br0");
+        b.creatable = true;
+        reg.update_bridge(&b).unwrap();
+        assert!(reg.bridge_made(&name).unwrap());
+        reg.set_bridge_made(&name, false).unwrap();
+        assert!(!reg.bridge_made(&name).unwrap());
+        reg.set_bridge_made(&name, true).unwrap();
+        reg.remove_bridge(&name).unwrap();
+        reg.add_bridge(&bridge("br0")).unwrap();
+        assert!(!reg.bridge_made(&name).unwrap());
     }
 
     #[test]

@@ -356,6 +356,18 @@ impl Registry for SqliteRegistry {
         self.retrying("reading bridges", || self.list_bridges(&self.conn))
     }
 
+    fn set_bridge_made(&self, name: &IfName, made: bool) -> Result<(), RegistryError> {
+        self.write("marking a bridge as made by vifkit", |conn| {
+            self.set_bridge_made_in(conn, name, made)
+        })
+    }
+
+    fn bridge_made(&self, name: &IfName) -> Result<bool, RegistryError> {
+        self.retrying("reading whether vifkit made a bridge", || {
+            self.bridge_made_in(&self.conn, name)
+        })
+    }
+
     fn record(&self, attachment: &Attachment) -> Result<Recorded, RegistryError> {
         attachment.validate()?;
         self.write("recording a NIC attachment", |conn| {

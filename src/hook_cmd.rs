@@ -1,0 +1,96 @@
+//! `vifkit hook DRIVER OBJECT OP SUBOP [EXTRA]`, and the same run by libvirt as
+//! `/etc/libvirt/hooks/{libxl,qemu,network}` or from `{libxl,qemu,network}.d/`.
+//!
+//! libvirt writes the domain XML (or `<hookData>`) on stdin and reads the exit status:
+//! non-zero aborts `prepare`, `start`, `started`, `migrate`, `restore` (stderr goes into
+//! libvirt's error) and kills the guest at `reconnect`; at `stopped`/`release` it is
+//! only logged, so there the hook logs its problems and exits 0.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use hooks::hook::{self, Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
+use hooks::registry::SqliteRegistry;
+
+use crate::report::{chain, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+
+/// When libvirt runs the binary as a hook (its name is a driver's hook, or it lives in
+/// a driver's `.d` directory), runs that hook and returns its exit status; `None` when
+/// the binary was run as `vifkit`.
+pub fn from_program_name() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let program = args.next()?;
+    let driver = Driver::from_program(Path::new(&program))?;
+    let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    Some(run(None, false, driver, &rest))
+}
+
+/// `vifkit hook DRIVER ARGS...`: the driver named on the command line.
+pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
+    match Driver::from_name(driver) {
+        Some(d) => run(db, verbose, d, args),
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: Unknown hook driver {driver:?} (expected libxl, qemu or network)"
+            );
+            ExitCode::from(EXIT_USAGE as u8)
+        }
+    }
+}
+
+/// Runs one hook: reads stdin, opens the registry, acts, logs.
+pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
+    let log = SystemLog::open(verbose);
+    let req = match Request::from_args(driver, args) {
+        Ok(r) => r,
+        Err(e) => {
+            log.log(Level::Error, &e.to_string());
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            return ExitCode::from(EXIT_USAGE as u8);
+        }
+    };
+    let only_logged = req.op.failure_is_only_logged();
+    let fail = |lines: Vec<String>| -> ExitCode {
+        let mut stderr = std::io::stderr().lock();
+        for l in &lines {
+            if only_logged {
+                log.log(Level::Warning, &format!("{}: {l}", req.op.as_str()));
+            } else {
+                log.log(Level::Error, &format!("{}: {l}", req.op.as_str()));
+                let _ = writeln!(stderr, "error: {l}");
+            }
+        }
+        ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID } as u8)
+    };
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        return fail(vec![format!(
+            "{} {}: cannot read the XML on standard input: {e}",
+            req.driver, req.object
+        )]);
+    }
+    let path = db.map_or_else(hooks::registry::default_path, Path::to_path_buf);
+    let registry = match SqliteRegistry::open(&path) {
+        Ok(r) => r,
+        Err(e) => return fail(vec![chain(&e)]),
+    };
+    let nl = LazyNetlink::new();
+    let host = Host {
+        registry: &registry,
+        nl: &nl,
+        log: &log,
+    };
+    match hook::run(&host, &req, &input) {
+        Ok(None) => ExitCode::from(EXIT_OK as u8),
+        Ok(Some(xml)) => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(xml.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::from(EXIT_OK as u8),
+                Err(e) => fail(vec![format!("Cannot write the domain XML: {e}")]),
+            }
+        }
+        Err(e) => fail(e.into_list().iter().map(|e| chain(e)).collect()),
+    }
+}
