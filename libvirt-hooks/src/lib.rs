@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod dbus;
 pub mod hotplug;
 pub mod netlink;
 pub mod ovs;
