@@ -13,6 +13,7 @@ mod hotplug_cmd;
 mod libvirt;
 mod mac_cmd;
 mod report;
+mod serve_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -79,6 +80,21 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         },
         Command::Show { json } => bridge_cmd::show(db, json),
         Command::VifScript { args } => hotplug_cmd::run(db, &args),
+        Command::Serve {
+            system: _,
+            session,
+            address,
+            libvirt,
+            busy_timeout_ms,
+        } => serve_cmd::run(
+            db,
+            &serve_cmd::ServeArgs {
+                session,
+                address: address.as_deref(),
+                libvirt: libvirt.as_deref(),
+                busy_timeout: std::time::Duration::from_millis(busy_timeout_ms),
+            },
+        ),
     }
 }
 

@@ -100,7 +100,10 @@ impl Access {
         if caller.uid == 0 {
             return Ok(());
         }
-        let interactive = hdr.primary().flags().contains(Flags::ALLOW_INTERACTIVE_AUTH);
+        let interactive = hdr
+            .primary()
+            .flags()
+            .contains(Flags::ALLOW_INTERACTIVE_AUTH);
         let why = match self.polkit(&caller, interactive).await {
             Ok(true) => return Ok(()),
             Ok(false) => "polkit says no".to_owned(),
@@ -139,7 +142,10 @@ impl Access {
                 let start = process_start_time(pid)?;
                 details.insert("pid", Variant::from(pid));
                 details.insert("start-time", Variant::from(start));
-                details.insert("uid", Variant::from(i32::try_from(caller.uid).unwrap_or(-1)));
+                details.insert(
+                    "uid",
+                    Variant::from(i32::try_from(caller.uid).unwrap_or(-1)),
+                );
                 "unix-process"
             }
         };

@@ -116,9 +116,8 @@ fn want_int(key: &str, v: &Variant<'_>) -> Result<i64, ServiceError> {
         Variant::I32(n) => Ok(i64::from(*n)),
         Variant::U32(n) => Ok(i64::from(*n)),
         Variant::I64(n) => Ok(*n),
-        Variant::U64(n) => i64::try_from(*n).map_err(|_| {
-            ServiceError::InvalidArgs(format!("Option `{key}` {n} is out of range"))
-        }),
+        Variant::U64(n) => i64::try_from(*n)
+            .map_err(|_| ServiceError::InvalidArgs(format!("Option `{key}` {n} is out of range"))),
         other => Err(ServiceError::InvalidArgs(format!(
             "Option `{key}` must be an integer (q or u), not {}",
             type_name(other)
@@ -157,9 +156,7 @@ pub fn register_options(name: &str, options: &Dict) -> Result<Bridge, ServiceErr
             "kind" => bridge.kind = want_str(key, v)?.parse::<BridgeKind>().map_err(invalid)?,
             "uplink" => {
                 let u = want_str(key, v)?;
-                bridge.uplink = Some(
-                    crate::registry::parse_if_name("uplink", u).map_err(invalid)?,
-                );
+                bridge.uplink = Some(crate::registry::parse_if_name("uplink", u).map_err(invalid)?);
             }
             "vlan" => {
                 let n = want_int(key, v)?;
@@ -232,19 +229,27 @@ mod tests {
         let e = register_options("br0", &opts(vec![("colour", string("red"))])).unwrap_err();
         assert_eq!(
             e,
-            ServiceError::InvalidArgs(format!("Unknown option `colour` (expected {REGISTER_KEYS})"))
+            ServiceError::InvalidArgs(format!(
+                "Unknown option `colour` (expected {REGISTER_KEYS})"
+            ))
         );
         let e = register_options("br0", &opts(vec![("mtu", string("9000"))])).unwrap_err();
         assert_eq!(
             e,
             ServiceError::InvalidArgs("Option `mtu` must be an integer (q or u), not s".into())
         );
-        let e = register_options("br0", &opts(vec![("mtu", OwnedVariant::from(20u32))]))
-            .unwrap_err();
-        assert!(matches!(e, ServiceError::InvalidArgs(ref m) if m.contains("MTU")), "{e}");
-        let e = register_options("br0", &opts(vec![("vlan", OwnedVariant::from(5u32))]))
-            .unwrap_err();
-        assert!(matches!(e, ServiceError::InvalidArgs(ref m) if m.contains("uplink")), "{e}");
+        let e =
+            register_options("br0", &opts(vec![("mtu", OwnedVariant::from(20u32))])).unwrap_err();
+        assert!(
+            matches!(e, ServiceError::InvalidArgs(ref m) if m.contains("MTU")),
+            "{e}"
+        );
+        let e =
+            register_options("br0", &opts(vec![("vlan", OwnedVariant::from(5u32))])).unwrap_err();
+        assert!(
+            matches!(e, ServiceError::InvalidArgs(ref m) if m.contains("uplink")),
+            "{e}"
+        );
         let e = register_options("a/b", &Dict::new()).unwrap_err();
         assert!(matches!(e, ServiceError::InvalidArgs(ref m) if m.contains("bridge name")));
         let many: Dict = (0..100).map(|i| (format!("k{i}"), string("x"))).collect();

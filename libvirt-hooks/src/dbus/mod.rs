@@ -17,6 +17,7 @@ mod dicts;
 mod error;
 mod nic_models;
 mod pairings;
+pub mod reconcile;
 mod store;
 mod translate;
 pub mod watch;
@@ -98,7 +99,8 @@ pub struct Config<'a> {
     pub system_bus: bool,
 }
 
-/// A running service: dropping it stops the watcher (within [`watch::TICK`]).
+/// A running service: dropping it stops the signals (the watcher thread ends within
+/// [`watch::TICK`]).
 #[derive(Debug)]
 pub struct Service {
     /// What the interfaces share.
@@ -128,12 +130,12 @@ impl Service {
         });
         let start = {
             let s = Arc::clone(&shared.store);
-            s.read(|reg| Ok(Snapshot::read(reg)?)).await.map_err(|e| {
-                StartError::Bus {
+            s.read(|reg| Ok(Snapshot::read(reg)?))
+                .await
+                .map_err(|e| StartError::Bus {
                     op: "reading the registry",
                     source: zbus::Error::Failure(e.to_string()),
-                }
-            })?
+                })?
         };
         let server = conn.object_server();
         server
@@ -180,11 +182,12 @@ impl Service {
         })
     }
 
-    /// Stops watching and waits for the watcher thread (at most [`watch::TICK`]).
-    pub async fn stop(mut self) {
+    /// Stops sending signals. The watcher thread notices within [`watch::TICK`] and
+    /// ends (or ends with the process); `wait` waits for it.
+    pub async fn stop(mut self, wait: bool) {
         self.emitter_task.abort();
         let _ = (&mut self.emitter_task).await;
-        if let Some(w) = self.watcher.take() {
+        if let (true, Some(w)) = (wait, self.watcher.take()) {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
     }
@@ -194,6 +197,12 @@ impl Drop for Service {
     fn drop(&mut self) {
         self.emitter_task.abort();
     }
+}
+
+/// Prints a warning on stderr; a closed stderr is no reason to stop serving.
+fn warn(msg: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "warning: {msg}");
 }
 
 /// Sends each batch of registry changes as signals.
@@ -215,7 +224,7 @@ async fn emit_events(
                 }
             };
             if let Err(err) = sent {
-                eprintln!("warning: Cannot send the signal for {e:?}: {err}");
+                warn(&format!("Cannot send the signal for {e:?}: {err}"));
             }
         }
     }

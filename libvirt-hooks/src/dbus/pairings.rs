@@ -86,6 +86,5 @@ impl Pairings {
 
     /// A pairing was dropped.
     #[zbus(signal)]
-    pub async fn pairing_removed(emitter: &SignalEmitter<'_>, pairing: Dict)
-        -> zbus::Result<()>;
+    pub async fn pairing_removed(emitter: &SignalEmitter<'_>, pairing: Dict) -> zbus::Result<()>;
 }

@@ -111,8 +111,10 @@ async fn next_signal(stream: &mut MessageStream) -> (String, zbus::Message) {
 #[tokio::test]
 async fn nic_models_and_bad_guest_type() {
     let p = peer(Duration::from_secs(1)).await;
-    let pv: Vec<(String, String, bool)> =
-        p.call("org.vifkit.NicModels1", "List", &("pv",)).await.unwrap();
+    let pv: Vec<(String, String, bool)> = p
+        .call("org.vifkit.NicModels1", "List", &("pv",))
+        .await
+        .unwrap();
     assert_eq!(pv.len(), 1);
     assert_eq!(pv[0].0, "netfront");
     let (name, msg) = p
@@ -147,7 +149,10 @@ async fn bridges_register_list_unregister_with_signals() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].0, "vkbr0");
     let props = &list[0].1;
-    assert_eq!(u32::try_from(props["mtu"].try_clone().unwrap()).unwrap(), 9000);
+    assert_eq!(
+        u32::try_from(props["mtu"].try_clone().unwrap()).unwrap(),
+        9000
+    );
     assert!(bool::try_from(props["stp"].try_clone().unwrap()).unwrap());
     assert!(!bool::try_from(props["present"].try_clone().unwrap()).unwrap());
     assert_eq!(s(props, "kind"), "linux");
@@ -169,7 +174,9 @@ async fn bridges_register_list_unregister_with_signals() {
         .await
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.InvalidArgs", "{msg}");
-    let bad: Dict = [("mtu".to_owned(), OwnedVariant::from(true))].into_iter().collect();
+    let bad: Dict = [("mtu".to_owned(), OwnedVariant::from(true))]
+        .into_iter()
+        .collect();
     let (name, msg) = p
         .call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr1", &bad))
         .await
@@ -237,11 +244,17 @@ async fn pairings_from_another_writer_arrive_as_signals() {
     assert_eq!(s(&added, "backend"), "vif5.0");
     assert_eq!(s(&added, "emulated"), "vif5.0-emu");
     assert_eq!(s(&added, "mac"), "00:16:3e:00:00:05");
-    assert_eq!(u32::try_from(added["domid"].try_clone().unwrap()).unwrap(), 5);
+    assert_eq!(
+        u32::try_from(added["domid"].try_clone().unwrap()).unwrap(),
+        5
+    );
 
     let list: Vec<Dict> = p.call("org.vifkit.Pairings1", "List", &()).await.unwrap();
     assert_eq!(list.len(), 1);
-    let one: Dict = p.call("org.vifkit.Pairings1", "Lookup", &(5u32, 0u32)).await.unwrap();
+    let one: Dict = p
+        .call("org.vifkit.Pairings1", "Lookup", &(5u32, 0u32))
+        .await
+        .unwrap();
     assert_eq!(s(&one, "domain"), "guest");
     let by_dev: Dict = p
         .call("org.vifkit.Pairings1", "LookupByDevice", &("vif5.0-emu",))
@@ -249,7 +262,11 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         .unwrap();
     assert_eq!(s(&by_dev, "backend"), "vif5.0");
     let by_mac: Dict = p
-        .call("org.vifkit.Pairings1", "LookupByMac", &("00:16:3E:00:00:05",))
+        .call(
+            "org.vifkit.Pairings1",
+            "LookupByMac",
+            &("00:16:3E:00:00:05",),
+        )
         .await
         .unwrap();
     assert_eq!(s(&by_mac, "bridge"), "br0");
@@ -269,7 +286,11 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.InvalidArgs");
     let (name, _) = p
-        .call::<_, Dict>("org.vifkit.Pairings1", "LookupByDevice", &("x".repeat(5000),))
+        .call::<_, Dict>(
+            "org.vifkit.Pairings1",
+            "LookupByDevice",
+            &("x".repeat(5000),),
+        )
         .await
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.TooLarge");
@@ -304,7 +325,11 @@ async fn translator_both_ways() {
         .unwrap();
     assert!(spec.contains("model=e1000"), "{spec}");
     let (name, msg) = p
-        .call::<_, (String, Vec<String>)>("org.vifkit.Translator1", "VifToXml", &("model=e1000", "pv"))
+        .call::<_, (String, Vec<String>)>(
+            "org.vifkit.Translator1",
+            "VifToXml",
+            &("model=e1000", "pv"),
+        )
         .await
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.InvalidSpec");
@@ -353,5 +378,5 @@ async fn a_locked_registry_still_answers_reads_and_refuses_writes_in_time() {
 #[tokio::test]
 async fn stopping_ends_the_watcher() {
     let mut p = peer(Duration::from_secs(1)).await;
-    p.service.take().unwrap().stop().await;
+    p.service.take().unwrap().stop(true).await;
 }

@@ -66,8 +66,8 @@ pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), Servi
     } else {
         Some(guest_type(guest)?)
     };
-    let doc = interface_xml::read_document(xml)
-        .map_err(|e| ServiceError::InvalidSpec(chain(&e)))?;
+    let doc =
+        interface_xml::read_document(xml).map_err(|e| ServiceError::InvalidSpec(chain(&e)))?;
     if doc.interfaces.is_empty() {
         return Err(ServiceError::InvalidSpec(
             "The XML has no <interface> element".into(),
@@ -79,8 +79,9 @@ pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), Servi
         .iter()
         .map(|l| (&l.parsed.iface, l.parsed.dropped.as_slice()))
         .collect();
-    let t = translate::interfaces_to_vifs(&ifaces, guest, &NetworkMap(Vec::new()), Options::default())
-        .map_err(|e| spec_errors(&e))?;
+    let t =
+        translate::interfaces_to_vifs(&ifaces, guest, &NetworkMap(Vec::new()), Options::default())
+            .map_err(|e| spec_errors(&e))?;
     let specs: Vec<String> = t.items.iter().map(ToString::to_string).collect();
     Ok((
         specs.join("\n"),
@@ -129,17 +130,29 @@ mod tests {
     #[test]
     fn round_trip_and_errors() {
         let (xml, warnings) = vif_to_xml("mac=00:16:3e:01:02:03,bridge=xenbr0", "pv").unwrap();
-        assert!(xml.contains("<source bridge=\"xenbr0\"/>") || xml.contains("xenbr0"), "{xml}");
+        assert!(
+            xml.contains("<source bridge=\"xenbr0\"/>") || xml.contains("xenbr0"),
+            "{xml}"
+        );
         assert!(warnings.is_empty(), "{warnings:?}");
         let (spec, _) = xml_to_vif(&xml, "pv").unwrap();
         assert!(spec.contains("mac=00:16:3e:01:02:03"), "{spec}");
         assert!(spec.contains("bridge=xenbr0"), "{spec}");
         let e = vif_to_xml("mac=zz", "pv").unwrap_err();
-        assert!(matches!(e, ServiceError::InvalidSpec(ref m) if m.starts_with("vif[0]: ")), "{e}");
+        assert!(
+            matches!(e, ServiceError::InvalidSpec(ref m) if m.starts_with("vif[0]: ")),
+            "{e}"
+        );
         let e = vif_to_xml("bridge=x", "kvm").unwrap_err();
         assert!(matches!(e, ServiceError::InvalidArgs(_)), "{e}");
         let big = "x".repeat(limits::MAX_SPEC + 1);
-        assert!(matches!(vif_to_xml(&big, "pv"), Err(ServiceError::TooLarge(_))));
-        assert!(matches!(xml_to_vif("<domain/>", ""), Err(ServiceError::InvalidSpec(_))));
+        assert!(matches!(
+            vif_to_xml(&big, "pv"),
+            Err(ServiceError::TooLarge(_))
+        ));
+        assert!(matches!(
+            xml_to_vif("<domain/>", ""),
+            Err(ServiceError::InvalidSpec(_))
+        ));
     }
 }

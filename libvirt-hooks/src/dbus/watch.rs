@@ -152,7 +152,8 @@ impl Inotify {
         loop {
             // SAFETY: `buf` is writable for its whole length; the descriptor is
             // non-blocking, so this returns -1 with EAGAIN once the queue is empty.
-            let got = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let got =
+                unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             let Ok(got) = usize::try_from(got) else { break };
             if got == 0 {
                 break;
@@ -198,11 +199,11 @@ pub fn spawn(
     let inotify = match Inotify::new(db) {
         Ok(i) => Some(i),
         Err(e) => {
-            eprintln!(
-                "warning: Cannot watch {} with inotify ({e}); looking for changes every {} s",
+            super::warn(&format!(
+                "Cannot watch {} with inotify ({e}); looking for changes every {} s",
                 db.display(),
                 TICK.as_secs()
-            );
+            ));
             None
         }
     };
@@ -235,7 +236,7 @@ fn run(
             Ok(g) => g != last.generation,
             Err(e) => {
                 if !failing {
-                    eprintln!("warning: Watching {shown}: {}", super::error::chain(&e));
+                    super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
                 }
                 failing = true;
                 continue;
@@ -255,7 +256,7 @@ fn run(
             }
             Err(e) => {
                 if !failing {
-                    eprintln!("warning: Watching {shown}: {}", super::error::chain(&e));
+                    super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
                 }
                 failing = true;
             }
