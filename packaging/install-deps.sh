@@ -12,6 +12,7 @@ pkgs=(
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
+  dbus-daemon dbus-bin systemd libglib2.0-bin   # private bus + busctl, gdbus, dbus-send (D-Bus tests)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -81,7 +81,7 @@ impl Bus {
             eprintln!("SKIP {test}: needs root (to run clients as nobody)");
             return None;
         }
-        for p in ["dbus-daemon", "busctl", "gdbus"] {
+        for p in ["dbus-daemon", "busctl", "gdbus", "dbus-send"] {
             if !have(p) {
                 eprintln!("SKIP {test}: {p} is not installed");
                 return None;
