@@ -532,14 +532,38 @@ fn a_locked_registry_and_a_vanishing_client() {
     let lock = rusqlite::Connection::open(bus.db()).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1 WHERE id = 0;")
         .unwrap();
-    // Reads answer beside the "hook"'s write lock; a write gives up with Busy.
+    // Reads answer beside the "hook"'s write lock, also while writes wait for it
+    // (holding connections of the service's own); a write gives up with Busy.
+    let monitor = bus.monitor();
+    let waiting: Vec<Child> = (0..6)
+        .map(|i| {
+            Command::new("busctl")
+                .args(bus.busctl_args("Bridges1", "Register", &["sa{sv}", &format!("w{i}"), "0"]))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 6 {
+        let call = monitor.wait("the waiting Registers", |v| {
+            v["type"] == "method_call" && v["member"] == "Register"
+        });
+        seen.insert(call["payload"]["data"][0].as_str().unwrap().to_owned());
+    }
     let list = bus.call("Bridges1", "List", &[]);
+    let pairs = bus.call("Pairings1", "List", &[]);
+    assert_eq!(pairs[0], serde_json::json!([]));
+    for mut w in waiting {
+        // Busy after three attempts of 300 ms.
+        assert!(!w.wait().unwrap().success());
+    }
     assert_eq!(list[0], serde_json::json!([]));
     let (name, msg) = bus.error("Bridges1.Register", &["vkbr4", "{}"]);
     assert_eq!(name, "org.vifkit.Error.Busy", "{msg}");
     // A client that goes away while its call waits for the lock: killed once the bus
     // has passed the call on.
-    let monitor = bus.monitor();
     let mut client = Command::new("busctl")
         .args(bus.busctl_args("Bridges1", "Register", &["sa{sv}", "vkbr5", "0"]))
         .stdout(Stdio::null())

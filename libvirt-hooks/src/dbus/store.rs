@@ -1,7 +1,10 @@
 //! The registry as the service uses it: every SQLite call runs on tokio's blocking pool,
 //! never on the executor, with a few open connections kept for reuse. Reads and writes
 //! are bounded separately, so writers waiting on a registry that a hook holds locked
-//! cannot starve the readers (in WAL mode, reads go on beside a writer).
+//! cannot starve the readers (in WAL mode, reads go on beside a writer). Every
+//! connection is opened at start: opening one checks the schema, which waits (with
+//! the registry's default busy timeout) for another process's write lock, so a call
+//! must never have to open one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,23 +27,36 @@ const WORKERS: usize = 4;
 pub struct Store {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Mutex<Vec<SqliteRegistry>>,
+    /// [`READERS`] connections, opened at start.
+    readers: Mutex<Vec<SqliteRegistry>>,
+    /// [`WRITERS`] connections, opened at start.
+    writers: Mutex<Vec<SqliteRegistry>>,
     reads: Semaphore,
     writes: Semaphore,
     work: Semaphore,
 }
 
 impl Store {
-    /// Opens the registry at `path` once (creating it, so a bad path fails at start)
-    /// and keeps that connection for reuse. Each write waits at most `busy_timeout` for
+    /// Opens the registry at `path` (creating it, so a bad path fails at start) with
+    /// one connection per reader and writer slot, kept for reuse. Each write waits at most `busy_timeout` for
     /// another process's lock, per attempt.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Arc<Store>, RegistryError> {
-        let reg = SqliteRegistry::open(path)?;
-        reg.set_busy_timeout(busy_timeout);
+        let open = |n: usize| -> Result<Vec<SqliteRegistry>, RegistryError> {
+            (0..n)
+                .map(|_| {
+                    let reg = SqliteRegistry::open(path)?;
+                    reg.set_busy_timeout(busy_timeout);
+                    Ok(reg)
+                })
+                .collect()
+        };
+        let readers = open(READERS)?;
+        let writers = open(WRITERS)?;
         Ok(Arc::new(Store {
             path: path.to_owned(),
             busy_timeout,
-            idle: Mutex::new(vec![reg]),
+            readers: Mutex::new(readers),
+            writers: Mutex::new(writers),
             reads: Semaphore::new(READERS),
             writes: Semaphore::new(WRITERS),
             work: Semaphore::new(WORKERS),
@@ -57,10 +73,24 @@ impl Store {
         self.busy_timeout
     }
 
-    fn take(&self) -> Result<SqliteRegistry, RegistryError> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    fn pool(&self, write: bool) -> &Mutex<Vec<SqliteRegistry>> {
+        if write {
+            &self.writers
+        } else {
+            &self.readers
+        }
+    }
+
+    fn take(&self, write: bool) -> Result<SqliteRegistry, RegistryError> {
+        let idle = self
+            .pool(write)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
         match idle {
             Some(reg) => Ok(reg),
+            // Not reached: a call holds one of READERS (WRITERS) permits, and there are
+            // as many connections.
             None => {
                 let reg = SqliteRegistry::open(&self.path)?;
                 reg.set_busy_timeout(self.busy_timeout);
@@ -69,18 +99,19 @@ impl Store {
         }
     }
 
-    fn give_back(&self, reg: SqliteRegistry) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < READERS + WRITERS {
-            idle.push(reg);
-        }
+    fn give_back(&self, write: bool, reg: SqliteRegistry) {
+        self.pool(write)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reg);
     }
 
-    async fn run<T, F>(self: &Arc<Self>, sem: &Semaphore, f: F) -> Result<T, ServiceError>
+    async fn run<T, F>(self: &Arc<Self>, write: bool, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
         F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
     {
+        let sem = if write { &self.writes } else { &self.reads };
         let _permit = sem
             .acquire()
             .await
@@ -89,9 +120,9 @@ impl Store {
         // The job runs to its end even when the caller has gone (the call's task dropped):
         // a write is never cut off half-way.
         tokio::task::spawn_blocking(move || {
-            let reg = me.take()?;
+            let reg = me.take(write)?;
             let out = f(&reg);
-            me.give_back(reg);
+            me.give_back(write, reg);
             out
         })
         .await
@@ -104,7 +135,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
     {
-        self.run(&self.reads, f).await
+        self.run(false, f).await
     }
 
     /// Runs `f` (which writes) on a blocking thread with a registry connection.
@@ -113,7 +144,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
     {
-        self.run(&self.writes, f).await
+        self.run(true, f).await
     }
 
     /// Runs CPU-bound or blocking work that needs no registry (translation) on a
