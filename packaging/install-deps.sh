@@ -13,6 +13,7 @@ pkgs=(
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
   nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
+  dbus-daemon dbus-bin systemd libglib2.0-bin   # private bus + busctl, gdbus, dbus-send (D-Bus tests)
 )
 missing=()
 for p in "${pkgs[@]}"; do

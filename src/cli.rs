@@ -261,6 +261,32 @@ instead of xenstore (for tests)."
         #[arg(long)]
         json: bool,
     },
+    /// Run the D-Bus service org.vifkit at /org/vifkit (interfaces org.vifkit.Bridges1,
+    /// NicModels1, Pairings1, Translator1) until SIGTERM or SIGINT.
+    #[command(
+        after_long_help = "Reading is open to every local user; Register, Unregister and Ensure \
+need uid 0 or the polkit action org.vifkit.manage (others get \
+org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
+    )]
+    Serve {
+        /// Serve on the system bus (the default).
+        #[arg(long, conflicts_with_all = ["session", "address"])]
+        system: bool,
+        /// Serve on the session bus.
+        #[arg(long, conflicts_with = "address")]
+        session: bool,
+        /// Serve on the bus at this D-Bus address (e.g. unix:path=/run/x/bus).
+        #[arg(long, value_name = "ADDR")]
+        address: Option<String>,
+        /// At start, make the pairings of the running domains of this libvirt connection
+        /// match their live XML (read-only; through the vifkit-libvirt helper).
+        #[arg(long, value_name = "URI")]
+        libvirt: Option<String>,
+        /// How long a registry write waits for another process's lock, per attempt (three
+        /// attempts), before the call fails with org.vifkit.Error.Busy.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        busy_timeout_ms: u64,
+    },
 }
 
 /// The `bridge` commands. Values are checked by vifkit (exit 1 on a bad one), and a

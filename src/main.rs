@@ -15,6 +15,7 @@ mod install_hooks;
 mod libvirt;
 mod mac_cmd;
 mod report;
+mod serve_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -87,6 +88,21 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             install_hooks::install(root.as_deref(), bin.as_deref())
         }
         Command::UninstallHooks { root } => install_hooks::uninstall(root.as_deref()),
+        Command::Serve {
+            system: _,
+            session,
+            address,
+            libvirt,
+            busy_timeout_ms,
+        } => serve_cmd::run(
+            db,
+            &serve_cmd::ServeArgs {
+                session,
+                address: address.as_deref(),
+                libvirt: libvirt.as_deref(),
+                busy_timeout: std::time::Duration::from_millis(busy_timeout_ms),
+            },
+        ),
     }
 }
 

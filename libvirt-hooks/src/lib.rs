@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod dbus;
 pub mod hook;
 pub mod hotplug;
 pub mod nat;

@@ -7,6 +7,10 @@
 //! Usage: `vifkit-libvirt network-bridges URI NAME...` prints one `NAME<TAB>BRIDGE` line
 //! per network, with an empty BRIDGE for a network libvirt does not have. Errors go to
 //! stderr as one `error: ...` line, exit status 1; usage errors exit 2.
+//!
+//! `vifkit-libvirt running-domains URI` prints one JSON object: `networks` (each
+//! network's bridge, by name) and `domains` (each running domain's `id`, `name`, `uuid`
+//! and live `xml`), for `vifkit serve --libvirt URI`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,11 +45,62 @@ fn lookup(uri: &str, names: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
+/// The running domains and the networks' bridges, as JSON.
+fn running_domains(uri: &str) -> Result<String, String> {
+    virt::error::clear_error_callback();
+    let conn = Connect::open_read_only(Some(uri))
+        .map_err(|e| format!("Cannot connect to libvirt at {uri}: {}", e.message()))?;
+    let mut networks = serde_json::Map::new();
+    let nets = conn
+        .list_all_networks(0)
+        .map_err(|e| format!("Listing the networks at {uri}: {}", e.message()))?;
+    for net in nets {
+        // A network that vanished since the listing is simply left out.
+        if let (Ok(name), Ok(bridge)) = (net.name(), net.bridge_name()) {
+            networks.insert(name, serde_json::Value::String(bridge));
+        }
+    }
+    let doms = conn
+        .list_all_domains(virt::sys::VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+        .map_err(|e| format!("Listing the running domains at {uri}: {}", e.message()))?;
+    let mut domains = Vec::new();
+    for d in doms {
+        let (Some(id), Ok(name), Ok(xml)) = (d.id(), d.name(), d.xml_desc(0)) else {
+            continue;
+        };
+        domains.push(serde_json::json!({
+            "id": id,
+            "name": name,
+            "uuid": d.uuid_string().ok(),
+            "xml": xml,
+        }));
+    }
+    let mut out = serde_json::json!({ "networks": networks, "domains": domains }).to_string();
+    out.push('\n');
+    Ok(out)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let (Some("running-domains"), Some(uri), 2) =
+        (args.first().map(String::as_str), args.get(1), args.len())
+    {
+        return match running_domains(uri) {
+            Ok(out) => {
+                let _ = std::io::stdout().write_all(out.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let (Some("network-bridges"), Some(uri)) = (args.first().map(String::as_str), args.get(1))
     else {
-        eprintln!("usage: vifkit-libvirt network-bridges URI NAME...");
+        eprintln!(
+            "usage: vifkit-libvirt network-bridges URI NAME... | vifkit-libvirt running-domains URI"
+        );
         return ExitCode::from(2);
     };
     match lookup(uri, &args[2..]) {

@@ -1,0 +1,158 @@
+//! `org.vifkit.Translator1`: one xl vif spec to a libvirt `<interface>` and back, with
+//! the translator's warnings. Translation runs on a blocking thread, never on the
+//! executor.
+
+use std::sync::Arc;
+
+use zbus::interface;
+
+use super::error::{chain, ServiceError};
+use super::nic_models::guest_type;
+use super::{limits, Shared};
+use translator::interface_xml;
+use translator::to_vif::NetworkMap;
+use translator::to_xml::Defaults;
+use translator::translate::{self, NicError, Options, VifInput};
+use translator::GuestType;
+
+/// The `org.vifkit.Translator1` interface.
+#[derive(Debug)]
+pub struct Translator {
+    pub(super) shared: Arc<Shared>,
+}
+
+fn too_large(what: &str, len: usize, max: usize) -> Result<(), ServiceError> {
+    if len > max {
+        return Err(ServiceError::TooLarge(format!(
+            "The {what} is {len} bytes long; at most {max} are taken"
+        )));
+    }
+    Ok(())
+}
+
+fn spec_errors(errors: &[NicError]) -> ServiceError {
+    ServiceError::InvalidSpec(
+        errors
+            .iter()
+            .map(|e| chain(e))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// `VifToXml`: one spec to one `<interface>` element.
+pub fn vif_to_xml(spec: &str, guest: &str) -> Result<(String, Vec<String>), ServiceError> {
+    too_large("vif spec", spec.len(), limits::MAX_SPEC)?;
+    let guest = guest_type(guest)?;
+    let input = [VifInput {
+        spec,
+        location: None,
+    }];
+    let t = translate::vifs_to_interfaces(&input, guest, &Defaults::default(), Options::default())
+        .map_err(|e| spec_errors(&e))?;
+    Ok((
+        interface_xml::interfaces_to_string(&t.items),
+        t.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
+/// `XmlToVif`: the `<interface>` elements of `xml` (bare, in `<devices>` or a whole
+/// `<domain>`) to vif specs, one per line. The guest type is `guest`, or when that is
+/// empty the document's `<os><type>` (HVM without one).
+pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), ServiceError> {
+    too_large("XML", xml.len(), limits::MAX_XML)?;
+    let given = if guest.is_empty() {
+        None
+    } else {
+        Some(guest_type(guest)?)
+    };
+    let doc =
+        interface_xml::read_document(xml).map_err(|e| ServiceError::InvalidSpec(chain(&e)))?;
+    if doc.interfaces.is_empty() {
+        return Err(ServiceError::InvalidSpec(
+            "The XML has no <interface> element".into(),
+        ));
+    }
+    let guest: GuestType = given.or(doc.guest_type).unwrap_or_default();
+    let ifaces: Vec<_> = doc
+        .interfaces
+        .iter()
+        .map(|l| (&l.parsed.iface, l.parsed.dropped.as_slice()))
+        .collect();
+    let t =
+        translate::interfaces_to_vifs(&ifaces, guest, &NetworkMap(Vec::new()), Options::default())
+            .map_err(|e| spec_errors(&e))?;
+    let specs: Vec<String> = t.items.iter().map(ToString::to_string).collect();
+    Ok((
+        specs.join("\n"),
+        t.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
+#[interface(name = "org.vifkit.Translator1")]
+impl Translator {
+    /// Translates one xl vif spec for a guest of type `guest_type` (`hvm`, `pv`,
+    /// `pvh`) to a libvirt `<interface>` element, with the translator's warnings.
+    #[zbus(out_args("xml", "warnings"))]
+    async fn vif_to_xml(
+        &self,
+        spec: String,
+        guest_type: String,
+    ) -> Result<(String, Vec<String>), ServiceError> {
+        too_large("vif spec", spec.len(), limits::MAX_SPEC)?;
+        self.shared
+            .store
+            .work(move || vif_to_xml(&spec, &guest_type))
+            .await
+    }
+
+    /// Translates `<interface>` elements (bare, in `<devices>`, or a whole `<domain>`)
+    /// to xl vif specs, one per line, with the translator's warnings. An empty
+    /// `guest_type` takes the document's `<os><type>` (HVM without one).
+    #[zbus(out_args("spec", "warnings"))]
+    async fn xml_to_vif(
+        &self,
+        xml: String,
+        guest_type: String,
+    ) -> Result<(String, Vec<String>), ServiceError> {
+        too_large("XML", xml.len(), limits::MAX_XML)?;
+        self.shared
+            .store
+            .work(move || xml_to_vif(&xml, &guest_type))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let (xml, warnings) = vif_to_xml("mac=00:16:3e:01:02:03,bridge=xenbr0", "pv").unwrap();
+        assert!(
+            xml.contains("<source bridge=\"xenbr0\"/>") || xml.contains("xenbr0"),
+            "{xml}"
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (spec, _) = xml_to_vif(&xml, "pv").unwrap();
+        assert!(spec.contains("mac=00:16:3e:01:02:03"), "{spec}");
+        assert!(spec.contains("bridge=xenbr0"), "{spec}");
+        let e = vif_to_xml("mac=zz", "pv").unwrap_err();
+        assert!(
+            matches!(e, ServiceError::InvalidSpec(ref m) if m.starts_with("vif[0]: ")),
+            "{e}"
+        );
+        let e = vif_to_xml("bridge=x", "kvm").unwrap_err();
+        assert!(matches!(e, ServiceError::InvalidArgs(_)), "{e}");
+        let big = "x".repeat(limits::MAX_SPEC + 1);
+        assert!(matches!(
+            vif_to_xml(&big, "pv"),
+            Err(ServiceError::TooLarge(_))
+        ));
+        assert!(matches!(
+            xml_to_vif("<domain/>", ""),
+            Err(ServiceError::InvalidSpec(_))
+        ));
+    }
+}

@@ -1,0 +1,165 @@
+//! `vifkit serve`: the D-Bus service (`hooks::dbus`) on the system bus, the session bus
+//! or a bus address, on a current-thread tokio runtime, until SIGTERM or SIGINT.
+//!
+//! With `--libvirt URI` the pairings of the domains running there are first made to
+//! match their live XML, which the `vifkit-libvirt` helper reads (`vifkit` itself never
+//! links libvirt).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
+use hooks::dbus::reconcile::{self, RunningDomain};
+use hooks::dbus::{Config, Service, Store, BUS_NAME};
+use hooks::registry;
+use serde_json::Value;
+use tokio::signal::unix::{signal, SignalKind};
+use zbus::connection::Builder;
+
+use crate::report::Failure;
+
+/// The options of `serve`.
+#[derive(Debug)]
+pub struct ServeArgs<'a> {
+    /// `--session`.
+    pub session: bool,
+    /// `--address`.
+    pub address: Option<&'a str>,
+    /// `--libvirt`.
+    pub libvirt: Option<&'a str>,
+    /// `--busy-timeout-ms`.
+    pub busy_timeout: Duration,
+}
+
+/// A line on stderr; a closed stderr (a journal gone away) does not stop the service.
+fn say(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `serve`.
+pub fn run(db: Option<&Path>, args: &ServeArgs<'_>) -> Result<String, Failure> {
+    let db = db.map_or_else(registry::default_path, Path::to_path_buf);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("Cannot start the async runtime")?;
+    rt.block_on(serve(db, args))?;
+    // The watcher thread may be asleep in poll: do not wait for it.
+    rt.shutdown_background();
+    Ok(String::new())
+}
+
+async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
+    let (builder, which) = match (args.address, args.session) {
+        (Some(a), _) => (Builder::address(a), format!("the bus at {a}")),
+        (None, true) => (Builder::session(), "the session bus".to_owned()),
+        (None, false) => (Builder::system(), "the system bus".to_owned()),
+    };
+    let system_bus = args.address.is_none() && !args.session;
+    let conn = builder
+        .build()
+        .await
+        .with_context(|| format!("Cannot connect to {which}"))?;
+    let mut term = signal(SignalKind::terminate()).context("Cannot catch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("Cannot catch SIGINT")?;
+    let cfg = Config {
+        db: &db,
+        busy_timeout: args.busy_timeout,
+        system_bus,
+    };
+    let service = Service::start(&conn, &cfg)
+        .await
+        .context("Cannot start the service")?;
+    if let Some(uri) = args.libvirt {
+        // A libvirt that cannot be read is reported; the service runs all the same.
+        if let Err(e) = reconcile_with(&service.shared.store, uri).await {
+            say(&format!("warning: Reconciling pairings with {uri}: {e:#}"));
+        }
+    }
+    conn.request_name(BUS_NAME).await.map_err(|e| match e {
+        zbus::Error::NameTaken => anyhow!("{BUS_NAME} is already owned on {which}"),
+        e => anyhow!(e).context(format!("Cannot own {BUS_NAME} on {which}")),
+    })?;
+    say(&format!(
+        "vifkit serve: {BUS_NAME} on {which}, registry {}",
+        db.display()
+    ));
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        () = conn.closed() => bail!("The connection to {which} was closed"),
+    }
+    service.stop(false).await;
+    let _ = conn.release_name(BUS_NAME).await;
+    Ok(())
+}
+
+/// Runs `vifkit-libvirt running-domains URI` and replaces the running domains'
+/// pairings.
+async fn reconcile_with(store: &Arc<Store>, uri: &str) -> anyhow::Result<()> {
+    let uri_owned = uri.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::helper::run(
+            crate::libvirt::HELPER,
+            "VIFKIT_LIBVIRT_HELPER",
+            &["running-domains", &uri_owned],
+            false,
+        )
+    })
+    .await?
+    .map_err(|e| anyhow!("--libvirt needs {e}"))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let line = msg
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or("the libvirt helper failed");
+        bail!("{line}");
+    }
+    let v: Value =
+        serde_json::from_slice(&out.stdout).context("The libvirt helper's answer is not JSON")?;
+    let networks: HashMap<String, String> = v["networks"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, b)| Some((k.clone(), b.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut running = Vec::new();
+    for d in v["domains"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let (Some(id), Some(name), Some(xml)) = (
+            d["id"].as_u64().and_then(|i| u32::try_from(i).ok()),
+            d["name"].as_str(),
+            d["xml"].as_str(),
+        ) else {
+            bail!("The libvirt helper's answer has a domain without id, name or xml");
+        };
+        running.push(RunningDomain {
+            id,
+            name: name.to_owned(),
+            uuid: d["uuid"].as_str().map(str::to_owned),
+            xml: xml.to_owned(),
+        });
+    }
+    let done = store
+        .write(move |reg| Ok(reconcile::reconcile(reg, &running, &networks)?))
+        .await
+        .map_err(|e| anyhow!("{}", e.message().to_owned()))?;
+    for n in &done.notes {
+        say(&format!("warning: {n}"));
+    }
+    say(&format!(
+        "vifkit serve: {} running domain(s) at {uri}: {} pairing(s) recorded, {} dropped",
+        done.domains, done.pairings, done.dropped
+    ));
+    Ok(())
+}

@@ -1,0 +1,696 @@
+//! `vifkit serve` on a private `dbus-daemon`, with `busctl` and `gdbus` as the clients:
+//! every method and signal, errors by name, a pairing written by another process as a
+//! signal, persistence across a restart, AccessDenied for `nobody`, a registry locked
+//! by a "hook", a client that vanishes mid-call, `Ensure` in a network namespace of the
+//! test's own and reconciling with libvirt's `test:///default`.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use hooks::registry::{Attachment, Bridge, BridgeKind, DomainName, Registry, SqliteRegistry};
+use serde_json::Value;
+use translator::IfName;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vifkit");
+/// How long a test waits for a process to say something before it fails.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|u| u.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Lines a child prints on one of its pipes, read by a thread.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line that `want` accepts, failing at the deadline.
+fn wait_line(rx: &Receiver<String>, what: &str, want: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if want(&l) => return l,
+            Ok(l) => seen.push(l),
+            Err(e) => panic!("waiting for {what}: {e}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// A private bus: `dbus-daemon` with its own config in a temporary directory that
+/// `nobody` can reach, allowing every user to connect, own and send, as a system bus
+/// lets local users.
+struct Bus {
+    dir: tempfile::TempDir,
+    address: String,
+    daemon: Child,
+}
+
+impl Bus {
+    fn start(test: &str) -> Option<Bus> {
+        if !is_root() {
+            eprintln!("SKIP {test}: needs root (to run clients as nobody)");
+            return None;
+        }
+        for p in ["dbus-daemon", "busctl", "gdbus", "dbus-send"] {
+            if !have(p) {
+                eprintln!("SKIP {test}: {p} is not installed");
+                return None;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.path().join("bus");
+        let config = dir.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(Stdio::piped())
+            // It says, as root, that it cannot raise its fd limit; nothing of interest.
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(daemon.stdout.take().unwrap());
+        let address = wait_line(&lines, "the bus address", |l| l.starts_with("unix:"));
+        Some(Bus {
+            dir,
+            address,
+            daemon,
+        })
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("registry.db")
+    }
+
+    /// `vifkit --db DB serve --address ADDR ARGS...`, `prefix` (e.g. `ip netns exec NS`)
+    /// before it; returns once it owns org.vifkit.
+    fn serve(&self, prefix: &[&str], args: &[&str]) -> Serve {
+        let mut cmd = match prefix.split_first() {
+            Some((p, rest)) => {
+                let mut c = Command::new(p);
+                c.args(rest).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = cmd
+            .env_remove("VIFKIT_DB")
+            .arg("--db")
+            .arg(self.db())
+            .args(["serve", "--address", &self.address])
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let ready = wait_line(&stderr, "the service to own org.vifkit", |l| {
+            l.starts_with("vifkit serve: org.vifkit on") || l.starts_with("error:")
+        });
+        assert!(!ready.starts_with("error:"), "{ready}");
+        Serve {
+            child,
+            _stderr: stderr,
+        }
+    }
+
+    fn run(&self, nobody: bool, program: &str, args: &[String]) -> Output {
+        let mut cmd = if nobody {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                program,
+            ]);
+            c
+        } else {
+            Command::new(program)
+        };
+        cmd.args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn busctl_args(&self, iface: &str, method: &str, args: &[&str]) -> Vec<String> {
+        let mut v = vec![
+            format!("--address={}", self.address),
+            "--json=short".into(),
+            "call".into(),
+            "org.vifkit".into(),
+            "/org/vifkit".into(),
+            format!("org.vifkit.{iface}"),
+            method.into(),
+        ];
+        v.extend(args.iter().map(|s| (*s).to_owned()));
+        v
+    }
+
+    /// A call through `busctl` that must succeed: its reply's `data`.
+    fn call_as(&self, nobody: bool, iface: &str, method: &str, args: &[&str]) -> Value {
+        let out = self.run(nobody, "busctl", &self.busctl_args(iface, method, args));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if stdout.trim().is_empty() {
+            return Value::Null;
+        }
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        v["data"].clone()
+    }
+
+    fn call(&self, iface: &str, method: &str, args: &[&str]) -> Value {
+        self.call_as(false, iface, method, args)
+    }
+
+    /// A call through `gdbus` that must fail: the error's name and message.
+    fn error_as(&self, nobody: bool, method: &str, args: &[&str]) -> (String, String) {
+        let mut v = vec![
+            "call".to_owned(),
+            "--address".into(),
+            self.address.clone(),
+            "--dest".into(),
+            "org.vifkit".into(),
+            "--object-path".into(),
+            "/org/vifkit".into(),
+            "--method".into(),
+            format!("org.vifkit.{method}"),
+        ];
+        v.extend(args.iter().map(|s| (*s).to_owned()));
+        let out = self.run(nobody, "gdbus", &v);
+        assert!(!out.status.success(), "{method} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let rest = err
+            .trim()
+            .strip_prefix("Error: GDBus.Error:")
+            .unwrap_or_else(|| panic!("{method}: {err}"));
+        let (name, msg) = rest.split_once(": ").unwrap();
+        (name.to_owned(), msg.to_owned())
+    }
+
+    fn error(&self, method: &str, args: &[&str]) -> (String, String) {
+        self.error_as(false, method, args)
+    }
+
+    /// `busctl monitor`, ready once the bus has made it a monitor.
+    fn monitor(&self) -> Monitor {
+        let mut child = Command::new("busctl")
+            .arg(format!("--address={}", self.address))
+            .args(["--json=short", "monitor"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = lines_of(child.stderr.take().unwrap());
+        wait_line(&stderr, "busctl monitor", |l| l.contains("Monitoring"));
+        let lines = lines_of(child.stdout.take().unwrap());
+        Monitor { child, lines }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+struct Serve {
+    child: Child,
+    /// Kept, so that the service's stderr stays open while it runs.
+    _stderr: Receiver<String>,
+}
+
+impl Serve {
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Monitor {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Monitor {
+    /// Waits for a message `want` accepts.
+    fn wait(&self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        let line = wait_line(&self.lines, what, |l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| want(&v))
+        });
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// The payload of the next signal `member` from /org/vifkit.
+    fn next(&self, member: &str) -> Value {
+        let line = wait_line(&self.lines, member, |l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                v["type"] == "signal" && v["path"] == "/org/vifkit" && v["member"] == member
+            })
+        });
+        serde_json::from_str::<Value>(&line).unwrap()["payload"]["data"][0].clone()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn br(name: &str) -> Bridge {
+    Bridge::new(IfName::new(name).unwrap(), BridgeKind::Linux)
+}
+
+fn nic(domid: u32, mac: &str) -> Attachment {
+    Attachment::xen(
+        DomainName::new("guest").unwrap(),
+        domid,
+        0,
+        mac.parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        true,
+    )
+    .unwrap()
+}
+
+/// A value of a busctl JSON `a{sv}`.
+fn field<'v>(dict: &'v Value, key: &str) -> &'v Value {
+    &dict[key]["data"]
+}
+
+#[test]
+fn every_method_answers_and_refuses_by_name() {
+    let Some(bus) = Bus::start("every_method_answers_and_refuses_by_name") else {
+        return;
+    };
+    let _serve = bus.serve(&[], &[]);
+    // NicModels1.
+    let pv = bus.call("NicModels1", "List", &["s", "pv"]);
+    assert_eq!(
+        pv[0],
+        serde_json::json!([["netfront", "Xen paravirtual NIC (netfront)", false]])
+    );
+    let (name, msg) = bus.error("NicModels1.List", &["kvm"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert_eq!(msg, "Unknown guest type `kvm` (expected hvm, pv or pvh)");
+    // Translator1.
+    let spec = "mac=00:16:3e:01:02:03,bridge=xenbr0";
+    let r = bus.call("Translator1", "VifToXml", &["ss", spec, "pv"]);
+    let xml = r[0].as_str().unwrap();
+    assert!(
+        xml.contains("00:16:3e:01:02:03") && xml.contains("xenbr0"),
+        "{xml}"
+    );
+    assert_eq!(r[1], serde_json::json!([]));
+    let r = bus.call("Translator1", "XmlToVif", &["ss", xml, "pv"]);
+    assert!(r[0].as_str().unwrap().contains("bridge=xenbr0"), "{r}");
+    let (name, msg) = bus.error("Translator1.VifToXml", &["model=e1000", "pv"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    assert!(msg.starts_with("vif[0]: "), "{msg}");
+    let (name, _) = bus.error("Translator1.XmlToVif", &["<interface", ""]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    let (name, _) = bus.error("Translator1.VifToXml", &[&"x".repeat(70_000), "pv"]);
+    assert_eq!(name, "org.vifkit.Error.TooLarge");
+    // Bridges1.
+    bus.call(
+        "Bridges1",
+        "Register",
+        &[
+            "sa{sv}", "vkbr0", "2", "mtu", "u", "9000", "stp", "b", "true",
+        ],
+    );
+    let list = bus.call("Bridges1", "List", &[]);
+    assert_eq!(list[0][0][0], "vkbr0");
+    let props = &list[0][0][1];
+    assert_eq!(field(props, "mtu"), 9000);
+    assert_eq!(field(props, "stp"), true);
+    assert_eq!(field(props, "kind"), "linux");
+    assert_eq!(field(props, "present"), false);
+    assert_eq!(field(props, "ports"), &serde_json::json!([]));
+    let (name, _) = bus.error("Bridges1.Register", &["a/b", "{}"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    let (name, msg) = bus.error("Bridges1.Register", &["vkbr1", "{'colour': <'red'>}"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert!(msg.starts_with("Unknown option `colour`"), "{msg}");
+    let (name, msg) = bus.error("Bridges1.Register", &["vkbr1", "{'mtu': <'big'>}"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert_eq!(msg, "Option `mtu` must be an integer (q or u), not s");
+    let (name, _) = bus.error("Bridges1.Unregister", &["nosuch"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    let (name, _) = bus.error("Bridges1.Ensure", &["nosuch"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    // Pairings1, written by this process as a hook would.
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("br0")).unwrap();
+    reg.record(&nic(5, "00:16:3e:00:00:05")).unwrap();
+    let all = bus.call("Pairings1", "List", &[]);
+    assert_eq!(all[0].as_array().unwrap().len(), 1);
+    let one = bus.call("Pairings1", "Lookup", &["uu", "5", "0"]);
+    assert_eq!(field(&one[0], "backend"), "vif5.0");
+    assert_eq!(field(&one[0], "emulated"), "vif5.0-emu");
+    assert_eq!(field(&one[0], "domid"), 5);
+    let by_dev = bus.call("Pairings1", "LookupByDevice", &["s", "vif5.0-emu"]);
+    assert_eq!(field(&by_dev[0], "mac"), "00:16:3e:00:00:05");
+    let by_mac = bus.call("Pairings1", "LookupByMac", &["s", "00:16:3E:00:00:05"]);
+    assert_eq!(field(&by_mac[0], "bridge"), "br0");
+    let (name, _) = bus.error("Pairings1.Lookup", &["9", "0"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    let (name, _) = bus.error("Pairings1.LookupByMac", &["nonsense"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    let (name, _) = bus.error("Pairings1.LookupByDevice", &["no/such"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    // Arguments of the wrong types (gdbus and busctl check them first; dbus-send does not).
+    let out = Command::new("dbus-send")
+        .args([
+            "--print-reply",
+            &format!("--bus={}", bus.address),
+            "--dest=org.vifkit",
+        ])
+        .args([
+            "/org/vifkit",
+            "org.vifkit.Pairings1.Lookup",
+            "string:five",
+            "uint32:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error org.freedesktop.DBus.Error.InvalidArgs: "),
+        "{err}"
+    );
+    // In use while a NIC is attached.
+    let (name, msg) = bus.error("Bridges1.Unregister", &["br0"]);
+    assert_eq!(name, "org.vifkit.Error.InUse", "{msg}");
+    // nobody reads, but may not change anything.
+    let list = bus.call_as(true, "Bridges1", "List", &[]);
+    assert_eq!(list[0].as_array().unwrap().len(), 2);
+    let one = bus.call_as(true, "Pairings1", "Lookup", &["uu", "5", "0"]);
+    assert_eq!(field(&one[0], "backend"), "vif5.0");
+    for (method, args) in [
+        ("Bridges1.Register", vec!["vkbr2", "{}"]),
+        ("Bridges1.Unregister", vec!["vkbr0"]),
+        ("Bridges1.Ensure", vec!["vkbr0"]),
+    ] {
+        let (name, msg) = bus.error_as(true, method, &args);
+        assert_eq!(name, "org.freedesktop.DBus.Error.AccessDenied", "{method}");
+        assert!(msg.contains("uid 65534 is not authorized"), "{msg}");
+    }
+    bus.call("Bridges1", "Unregister", &["s", "vkbr0"]);
+    let list = bus.call("Bridges1", "List", &[]);
+    assert_eq!(list[0].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn changes_by_other_processes_arrive_as_signals() {
+    let Some(bus) = Bus::start("changes_by_other_processes_arrive_as_signals") else {
+        return;
+    };
+    let _serve = bus.serve(&[], &[]);
+    let monitor = bus.monitor();
+    // Another vifkit process.
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(bus.db())
+        .args(["bridge", "add", "br0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(monitor.next("BridgeAdded"), "br0");
+    // A direct registry write, as a hook in another process makes it.
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.record(&nic(7, "00:16:3e:00:00:07")).unwrap();
+    let added = monitor.next("PairingAdded");
+    assert_eq!(field(&added, "backend"), "vif7.0");
+    assert_eq!(field(&added, "domid"), 7);
+    bus.call(
+        "Bridges1",
+        "Register",
+        &["sa{sv}", "br0", "1", "mtu", "u", "1500"],
+    );
+    assert_eq!(monitor.next("BridgeChanged"), "br0");
+    reg.remove_attachment(7, 0).unwrap();
+    let removed = monitor.next("PairingRemoved");
+    assert_eq!(field(&removed, "mac"), "00:16:3e:00:00:07");
+    bus.call("Bridges1", "Unregister", &["s", "br0"]);
+    assert_eq!(monitor.next("BridgeRemoved"), "br0");
+}
+
+#[test]
+fn registrations_survive_a_restart() {
+    let Some(bus) = Bus::start("registrations_survive_a_restart") else {
+        return;
+    };
+    let serve = bus.serve(&[], &[]);
+    bus.call(
+        "Bridges1",
+        "Register",
+        &["sa{sv}", "vkbr3", "1", "creatable", "b", "true"],
+    );
+    let status = serve.stop();
+    assert!(status.success(), "SIGTERM: {status}");
+    let _serve = bus.serve(&[], &[]);
+    let list = bus.call("Bridges1", "List", &[]);
+    assert_eq!(list[0][0][0], "vkbr3");
+    assert_eq!(field(&list[0][0][1], "creatable"), true);
+}
+
+#[test]
+fn a_locked_registry_and_a_vanishing_client() {
+    let Some(bus) = Bus::start("a_locked_registry_and_a_vanishing_client") else {
+        return;
+    };
+    let serve = bus.serve(&[], &["--busy-timeout-ms", "300"]);
+    let lock = rusqlite::Connection::open(bus.db()).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1 WHERE id = 0;")
+        .unwrap();
+    // Reads answer beside the "hook"'s write lock, also while writes wait for it
+    // (holding connections of the service's own); a write gives up with Busy.
+    let monitor = bus.monitor();
+    let waiting: Vec<Child> = (0..6)
+        .map(|i| {
+            Command::new("busctl")
+                .args(bus.busctl_args("Bridges1", "Register", &["sa{sv}", &format!("w{i}"), "0"]))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 6 {
+        let call = monitor.wait("the waiting Registers", |v| {
+            v["type"] == "method_call" && v["member"] == "Register"
+        });
+        seen.insert(call["payload"]["data"][0].as_str().unwrap().to_owned());
+    }
+    let list = bus.call("Bridges1", "List", &[]);
+    let pairs = bus.call("Pairings1", "List", &[]);
+    assert_eq!(pairs[0], serde_json::json!([]));
+    for mut w in waiting {
+        // Busy after three attempts of 300 ms.
+        assert!(!w.wait().unwrap().success());
+    }
+    assert_eq!(list[0], serde_json::json!([]));
+    let (name, msg) = bus.error("Bridges1.Register", &["vkbr4", "{}"]);
+    assert_eq!(name, "org.vifkit.Error.Busy", "{msg}");
+    // A client that goes away while its call waits for the lock: killed once the bus
+    // has passed the call on.
+    let mut client = Command::new("busctl")
+        .args(bus.busctl_args("Bridges1", "Register", &["sa{sv}", "vkbr5", "0"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    monitor.wait("the Register call", |v| {
+        v["type"] == "method_call"
+            && v["member"] == "Register"
+            && v["payload"]["data"][0] == "vkbr5"
+    });
+    client.kill().unwrap();
+    client.wait().unwrap();
+    lock.execute_batch("ROLLBACK").unwrap();
+    bus.call("Bridges1", "Register", &["sa{sv}", "vkbr4", "0"]);
+    let list = bus.call("Bridges1", "List", &[]);
+    let names: Vec<&str> = list[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b[0].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"vkbr4"), "{names:?}");
+    assert!(serve.stop().success());
+}
+
+/// A network namespace of the test's own, removed again on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(test: &str) -> Option<Netns> {
+        let name = format!("vk-dbus-{}", std::process::id());
+        match Command::new("ip").args(["netns", "add", &name]).output() {
+            Ok(o) if o.status.success() => Some(Netns(name)),
+            Ok(o) => {
+                eprintln!(
+                    "SKIP {test}: `ip netns add` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIP {test}: cannot run `ip`: {e}");
+                None
+            }
+        }
+    }
+
+    fn link(&self, name: &str) -> Option<Value> {
+        let out = Command::new("ip")
+            .args(["-n", &self.0, "-d", "-j", "link", "show"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        all.into_iter().find(|l| l["ifname"] == name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn ensure_makes_the_bridge_in_a_namespace() {
+    let Some(bus) = Bus::start("ensure_makes_the_bridge_in_a_namespace") else {
+        return;
+    };
+    let Some(ns) = Netns::new("ensure_makes_the_bridge_in_a_namespace") else {
+        return;
+    };
+    let _serve = bus.serve(&["ip", "netns", "exec", &ns.0], &[]);
+    let monitor = bus.monitor();
+    bus.call(
+        "Bridges1",
+        "Register",
+        &[
+            "sa{sv}",
+            "vkbr9",
+            "2",
+            "creatable",
+            "b",
+            "true",
+            "mtu",
+            "u",
+            "1400",
+        ],
+    );
+    assert_eq!(monitor.next("BridgeAdded"), "vkbr9");
+    assert!(ns.link("vkbr9").is_none());
+    bus.call("Bridges1", "Ensure", &["s", "vkbr9"]);
+    assert_eq!(monitor.next("BridgeChanged"), "vkbr9");
+    let link = ns.link("vkbr9").expect("the bridge exists");
+    assert_eq!(link["linkinfo"]["info_kind"], "bridge");
+    assert_eq!(link["mtu"], 1400);
+    let list = bus.call("Bridges1", "List", &[]);
+    assert_eq!(field(&list[0][0][1], "present"), true);
+    // Not creatable and missing: refused, nothing made.
+    bus.call("Bridges1", "Register", &["sa{sv}", "vkbr8", "0"]);
+    let (name, _) = bus.error("Bridges1.Ensure", &["vkbr8"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    assert!(ns.link("vkbr8").is_none());
+}
+
+#[cfg(feature = "libvirt")]
+#[test]
+fn running_libvirt_domains_become_pairings() {
+    let Some(bus) = Bus::start("running_libvirt_domains_become_pairings") else {
+        return;
+    };
+    // test:///default runs domain `test` (id 1) with one NIC on network `default`,
+    // whose bridge is virbr0.
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("virbr0")).unwrap();
+    drop(reg);
+    std::env::set_var(
+        "VIFKIT_LIBVIRT_HELPER",
+        env!("CARGO_BIN_EXE_vifkit-libvirt"),
+    );
+    let serve = bus.serve(&[], &["--libvirt", "test:///default"]);
+    let one = bus.call("Pairings1", "Lookup", &["uu", "1", "0"]);
+    assert_eq!(field(&one[0], "domain"), "test");
+    assert_eq!(field(&one[0], "backend"), "testnet0");
+    assert_eq!(field(&one[0], "mac"), "aa:bb:cc:dd:ee:ff");
+    assert_eq!(field(&one[0], "bridge"), "virbr0");
+    assert_eq!(field(&one[0], "state"), "active");
+    assert!(serve.stop().success());
+}
