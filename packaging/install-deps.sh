@@ -12,6 +12,9 @@ pkgs=(
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
+  dbus-daemon systemd   # private buses in tests (dbus-daemon, busctl), systemd-analyze verify
+  polkitd               # polkit's policyconfig DTD (tests/packaging.rs)
+  libvirt-dbus          # the peer in packaging/bench-dbus.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do
