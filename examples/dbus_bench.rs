@@ -290,6 +290,7 @@ fn main() -> anyhow::Result<()> {
                 "label": label,
                 "calls": lat.len(),
                 "clients": a.concurrency,
+                "warmup_calls": a.warmup.max(1) * a.concurrency,
                 "seconds": wall.as_secs_f64(),
                 "calls_per_s": calls_per_s,
                 "p50_us": p50,
