@@ -9,12 +9,12 @@ pkgs=(
   libvirt-dev           # the virt crate (--connect)
   libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
   libxml2-utils         # virt-xml-validate needs xmllint
+  dbus-daemon systemd polkitd   # tests/packaging.rs: a private system-like bus, busctl,
+                                # systemd-analyze verify, polkit's policyconfig DTD
+  libvirt-dbus          # the peer in packaging/bench-dbus.sh
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
-  dbus-daemon systemd   # private buses in tests (dbus-daemon, busctl), systemd-analyze verify
-  polkitd               # polkit's policyconfig DTD (tests/packaging.rs)
-  libvirt-dbus          # the peer in packaging/bench-dbus.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do
