@@ -9,8 +9,8 @@ pkgs=(
   libvirt-dev           # the virt crate (--connect)
   libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
   libxml2-utils         # virt-xml-validate needs xmllint
-  dbus-daemon systemd polkitd   # tests/packaging.rs: a private system-like bus, busctl,
-                                # systemd-analyze verify, polkit's policyconfig DTD
+  dbus-daemon systemd polkitd libglib2.0-bin   # tests/packaging.rs: a private system-like
+                        # bus, busctl, systemd-analyze verify, polkit's DTD, gdbus
   libvirt-dbus          # the peer in packaging/bench-dbus.sh
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
