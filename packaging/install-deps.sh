@@ -9,11 +9,13 @@ pkgs=(
   libvirt-dev           # the virt crate (--connect)
   libvirt-clients libvirt-daemon   # virsh -c test:///default: libvirt's own parser in tests
   libxml2-utils         # virt-xml-validate needs xmllint
+  dbus-daemon dbus-bin systemd polkitd libglib2.0-bin   # D-Bus tests: private buses,
+                        # busctl, gdbus, dbus-send, systemd-analyze verify, polkit's DTD
+  libvirt-dbus          # the peer in packaging/bench-dbus.sh
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
   nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
-  dbus-daemon dbus-bin systemd libglib2.0-bin   # private bus + busctl, gdbus, dbus-send (D-Bus tests)
 )
 missing=()
 for p in "${pkgs[@]}"; do

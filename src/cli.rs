@@ -201,6 +201,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
         count: u32,
     },
+    /// Install the D-Bus service's files (system bus policy, bus activation file,
+    /// systemd unit, polkit action) at their Debian paths under --root.
+    #[command(
+        after_long_help = "Writes /usr/share/dbus-1/system.d/org.vifkit.conf, \
+/usr/share/dbus-1/system-services/org.vifkit.service, /lib/systemd/system/vifkit.service and \
+/usr/share/polkit-1/actions/org.vifkit.policy. Running it again changes nothing. A file that \
+exists with other content is not replaced (nothing is written, exit 1) unless --force. \
+Afterwards: `systemctl daemon-reload; systemctl reload dbus`."
+    )]
+    InstallService {
+        /// Install under this directory instead of / (packaging, a chroot).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// The installed vifkit binary, written into the unit's and the activation
+        /// file's Exec= lines.
+        #[arg(long, value_name = "PATH", default_value = "/usr/bin/vifkit")]
+        bin: String,
+        /// Replace installed files whose content differs (e.g. edited by an administrator).
+        #[arg(long)]
+        force: bool,
+    },
     /// The bridge registry, and making the host's bridges match it.
     Bridge {
         /// What to do.

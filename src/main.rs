@@ -12,6 +12,7 @@ mod helper;
 mod hook_cmd;
 mod hotplug_cmd;
 mod install_hooks;
+mod install_service;
 mod libvirt;
 mod mac_cmd;
 mod report;
@@ -55,6 +56,9 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             xen_oui,
             count,
         } => Ok(mac_cmd::run(oui.as_deref(), xen_oui, count)?),
+        Command::InstallService { root, bin, force } => {
+            install_service::run(report, &root, &bin, force)
+        }
         Command::Bridge { command } => match command {
             BridgeCommand::Add {
                 name,
