@@ -78,6 +78,13 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
         if let Err(e) = reconcile_with(&service.shared.store, uri).await {
             say(&format!("warning: Reconciling pairings with {uri}: {e:#}"));
         }
+        // Answer from the reconciled pairings from the first call on.
+        service
+            .shared
+            .refresh_pairings()
+            .await
+            .map_err(|e| anyhow!("{}", e.message().to_owned()))
+            .context("Cannot read the registry")?;
     }
     conn.request_name(BUS_NAME).await.map_err(|e| match e {
         zbus::Error::NameTaken => anyhow!("{BUS_NAME} is already owned on {which}"),

@@ -406,10 +406,13 @@ fn every_method_answers_and_refuses_by_name() {
     assert_eq!(name, "org.vifkit.Error.NotFound");
     let (name, _) = bus.error("Bridges1.Ensure", &["nosuch"]);
     assert_eq!(name, "org.vifkit.Error.NotFound");
-    // Pairings1, written by this process as a hook would.
+    // Pairings1, written by this process as a hook would; the service answers from
+    // what it has read, which it says with the signal.
+    let monitor = bus.monitor();
     let reg = SqliteRegistry::open(bus.db()).unwrap();
     reg.add_bridge(&br("br0")).unwrap();
     reg.record(&nic(5, "00:16:3e:00:00:05")).unwrap();
+    monitor.next("PairingAdded");
     let all = bus.call("Pairings1", "List", &[]);
     assert_eq!(all[0].as_array().unwrap().len(), 1);
     let one = bus.call("Pairings1", "Lookup", &["uu", "5", "0"]);
@@ -491,6 +494,9 @@ fn changes_by_other_processes_arrive_as_signals() {
     let added = monitor.next("PairingAdded");
     assert_eq!(field(&added, "backend"), "vif7.0");
     assert_eq!(field(&added, "domid"), 7);
+    // Whoever heard the signal finds the pairing.
+    let one = bus.call("Pairings1", "Lookup", &["uu", "7", "0"]);
+    assert_eq!(field(&one[0], "backend"), "vif7.0");
     bus.call(
         "Bridges1",
         "Register",
@@ -500,6 +506,8 @@ fn changes_by_other_processes_arrive_as_signals() {
     reg.remove_attachment(7, 0).unwrap();
     let removed = monitor.next("PairingRemoved");
     assert_eq!(field(&removed, "mac"), "00:16:3e:00:00:07");
+    let (name, _) = bus.error("Pairings1.Lookup", &["7", "0"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
     bus.call("Bridges1", "Unregister", &["s", "br0"]);
     assert_eq!(monitor.next("BridgeRemoved"), "br0");
 }

@@ -13,6 +13,7 @@
 
 mod access;
 mod bridges;
+pub mod cache;
 mod dicts;
 mod error;
 mod nic_models;
@@ -65,6 +66,23 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Who may change it.
     pub access: Access,
+    /// The pairings `Pairings1` answers from (see [`cache`]).
+    pub pairings: Arc<cache::PairingCache>,
+}
+
+impl Shared {
+    /// Reads the pairings again and installs them (after a write this process made
+    /// itself, such as the start-up reconcile, to answer from it at once).
+    pub async fn refresh_pairings(&self) -> Result<(), ServiceError> {
+        let cache = Arc::clone(&self.pairings);
+        self.store
+            .read(move |reg| {
+                let snapshot = Snapshot::read(reg)?;
+                cache.install(snapshot.pairing_index());
+                Ok(())
+            })
+            .await
+    }
 }
 
 /// Why the service could not start.
@@ -127,6 +145,7 @@ impl Service {
         let shared = Arc::new(Shared {
             store,
             access: Access::new(cfg.system_bus),
+            pairings: Arc::default(),
         });
         let start = {
             let s = Arc::clone(&shared.store);
@@ -170,7 +189,8 @@ impl Service {
             .await
             .map_err(bus("serving org.vifkit.Translator1"))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let watcher = watch::spawn(cfg.db, start, tx)?;
+        shared.pairings.install(start.pairing_index());
+        let watcher = watch::spawn(cfg.db, start, Arc::clone(&shared.pairings), tx)?;
         let emitter = SignalEmitter::new(conn, OBJECT_PATH)
             .map_err(bus("making the signal emitter"))?
             .into_owned();

@@ -1,6 +1,7 @@
 //! `org.vifkit.Pairings1`: the registry's NIC attachments (each guest NIC's PV backend
 //! and, for an `ioemu` NIC, its emulated twin), looked up by domain and device id, by
 //! device name or by MAC; signals for every pairing recorded or dropped by any process.
+//! Answers come from the watcher's latest snapshot ([`super::cache`]).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use zbus::object_server::SignalEmitter;
 use super::dicts::{self, Dict};
 use super::error::ServiceError;
 use super::{limits, Shared};
-use crate::registry::{parse_if_name, parse_mac, Attachment, Registry};
+use crate::registry::{parse_if_name, parse_mac, Attachment};
 
 /// The `org.vifkit.Pairings1` interface.
 #[derive(Debug)]
@@ -18,8 +19,8 @@ pub struct Pairings {
     pub(super) shared: Arc<Shared>,
 }
 
-fn found(a: Option<Attachment>, what: impl FnOnce() -> String) -> Result<Dict, ServiceError> {
-    a.map(|a| dicts::attachment(&a))
+fn found(a: Option<&Attachment>, what: impl FnOnce() -> String) -> Result<Dict, ServiceError> {
+    a.map(dicts::attachment)
         .ok_or_else(|| ServiceError::NotFound(format!("No pairing for {}", what())))
 }
 
@@ -39,23 +40,20 @@ impl Pairings {
     /// Every pairing, by domain id then device id. Keys: `domain` (s), `domid` (u),
     /// `devid` (u), `backend` (s), `mac` (s), `bridge` (s), `state` (s), and when known
     /// `uuid`, `emulated`, `vlan`, `guest_name` (s).
-    async fn list(&self) -> Result<Vec<Dict>, ServiceError> {
+    async fn list(&self) -> Vec<Dict> {
         self.shared
-            .store
-            .read(|reg| Ok(reg.attachments()?.iter().map(dicts::attachment).collect()))
-            .await
+            .pairings
+            .get()
+            .all()
+            .map(dicts::attachment)
+            .collect()
     }
 
     /// The pairing of domain `domid`'s device `devid`.
     async fn lookup(&self, domid: u32, devid: u32) -> Result<Dict, ServiceError> {
-        self.shared
-            .store
-            .read(move |reg| {
-                found(reg.attachment(domid, devid)?, || {
-                    format!("domain {domid} device {devid}")
-                })
-            })
-            .await
+        found(self.shared.pairings.get().by_id(domid, devid), || {
+            format!("domain {domid} device {devid}")
+        })
     }
 
     /// The pairing whose PV backend or emulated twin is the device `ifname`.
@@ -63,10 +61,9 @@ impl Pairings {
         short(ifname, "device name")?;
         let dev = parse_if_name("device name", ifname)
             .map_err(|e| ServiceError::InvalidArgs(super::error::chain(&e)))?;
-        self.shared
-            .store
-            .read(move |reg| found(reg.attachment_by_device(&dev)?, || format!("device {dev}")))
-            .await
+        found(self.shared.pairings.get().by_device(&dev), || {
+            format!("device {dev}")
+        })
     }
 
     /// The pairing with this MAC.
@@ -74,10 +71,9 @@ impl Pairings {
         short(mac, "MAC")?;
         let mac = parse_mac("MAC", mac)
             .map_err(|e| ServiceError::InvalidArgs(super::error::chain(&e)))?;
-        self.shared
-            .store
-            .read(move |reg| found(reg.attachment_by_mac(mac)?, || format!("MAC {mac}")))
-            .await
+        found(self.shared.pairings.get().by_mac(mac), || {
+            format!("MAC {mac}")
+        })
     }
 
     /// A pairing was recorded (a changed pairing is removed, then added).

@@ -10,10 +10,12 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::cache::{PairingCache, PairingIndex};
 use crate::registry::{Attachment, Bridge, Registry, RegistryError, SqliteRegistry};
 
 /// How often the watcher looks at the registry when no inotify event woke it.
@@ -60,6 +62,11 @@ impl Snapshot {
                 .map(|a| ((a.domid, a.devid), a))
                 .collect(),
         })
+    }
+
+    /// The pairings, indexed for the lookups.
+    pub fn pairing_index(&self) -> PairingIndex {
+        PairingIndex::new(self.generation, self.pairings.values())
     }
 
     /// What changed from `self` to `new`: bridges first, then removed pairings (so that
@@ -193,6 +200,7 @@ impl Inotify {
 pub fn spawn(
     db: &Path,
     start: Snapshot,
+    cache: Arc<PairingCache>,
     tx: UnboundedSender<Vec<Event>>,
 ) -> Result<std::thread::JoinHandle<()>, RegistryError> {
     let reg = SqliteRegistry::open(db)?;
@@ -210,7 +218,7 @@ pub fn spawn(
     let shown = db.display().to_string();
     std::thread::Builder::new()
         .name("vifkit-watch".into())
-        .spawn(move || run(&reg, inotify.as_ref(), start, &tx, &shown))
+        .spawn(move || run(&reg, inotify.as_ref(), start, &cache, &tx, &shown))
         .map_err(|source| RegistryError::CreateDir {
             path: PathBuf::from(OsStr::new("(watcher thread)")),
             source,
@@ -221,6 +229,7 @@ fn run(
     reg: &SqliteRegistry,
     inotify: Option<&Inotify>,
     mut last: Snapshot,
+    cache: &PairingCache,
     tx: &UnboundedSender<Vec<Event>>,
     shown: &str,
 ) {
@@ -249,6 +258,8 @@ fn run(
             Ok(now) => {
                 failing = false;
                 let events = last.diff(&now);
+                // The lookups see the new pairings before anyone hears of them.
+                cache.install(now.pairing_index());
                 last = now;
                 if !events.is_empty() && tx.send(events).is_err() {
                     return;
@@ -328,10 +339,24 @@ mod tests {
         let reg = SqliteRegistry::open(&db).unwrap();
         let start = Snapshot::read(&reg).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let handle = spawn(&db, start, tx).unwrap();
+        let cache = Arc::new(PairingCache::default());
+        let handle = spawn(&db, start, Arc::clone(&cache), tx).unwrap();
         reg.add_bridge(&bridge("br7")).unwrap();
         let got = rx.blocking_recv().unwrap();
         assert_eq!(got, vec![Event::BridgeAdded("br7".into())]);
+        // A pairing: in the cache by the time its signal is sent.
+        reg.add_bridge(&bridge("br0")).unwrap();
+        reg.record(&nic(4, "00:16:3e:00:00:04")).unwrap();
+        loop {
+            let got = rx.blocking_recv().unwrap();
+            if got
+                .iter()
+                .any(|e| matches!(e, Event::PairingAdded(a) if a.domid == 4))
+            {
+                break;
+            }
+        }
+        assert!(cache.get().by_id(4, 0).is_some());
         drop(rx);
         handle.join().unwrap();
     }
