@@ -35,7 +35,8 @@ libvirt_dbus=${LIBVIRT_DBUS:-/usr/sbin/libvirt-dbus}
 for t in dbus-daemon busctl "$libvirt_dbus"; do
   command -v "$t" >/dev/null || { echo "error: $t is missing (packaging/install-deps.sh)" >&2; exit 1; }
 done
-cargo build --release --bin vifkit --example dbus_bench >&2
+cargo build --release --example dbus_bench >&2
+bash packaging/build-release.sh >&2   # vifkit as packaged (static)
 client="$target/release/examples/dbus_bench"
 vifkit=${VIFKIT:-$target/release/vifkit}
 if [ "$peer_only" = 0 ] && ! "$vifkit" serve --help >/dev/null 2>&1; then
