@@ -28,7 +28,7 @@ use translator::vif::parse_ips;
 use translator::vlan::VlanSpec;
 use translator::IfName;
 
-use crate::netlink::{set_proxy_arp, Change, Netlink, NetlinkError, PortVlans};
+use crate::netlink::{set_proxy_arp, Change, LinkState, Netlink, NetlinkError, PortVlans};
 use crate::ovs::{Ovs, OvsError, PortConfig};
 use crate::plumbing::{ensure_registered_bridge, EnsureError};
 use crate::registry::{BridgeKind, Registry, RegistryError};
@@ -294,9 +294,9 @@ fn bridge_present(
     nl: &Netlink,
     registry: Option<&dyn Registry>,
     bridge: &IfName,
-) -> Result<(), HotplugError> {
-    if nl.link(bridge)?.is_some() {
-        return Ok(());
+) -> Result<LinkState, HotplugError> {
+    if let Some(link) = nl.link(bridge)? {
+        return Ok(link);
     }
     let entry = match registry {
         Some(r) => r.bridge(bridge)?.map(|b| (r, b)),
@@ -305,7 +305,7 @@ fn bridge_present(
     match entry {
         Some((r, b)) if b.creatable && b.kind == BridgeKind::Linux => {
             ensure_registered_bridge(nl, r, &b)?;
-            Ok(())
+            Ok(nl.require_bridge(bridge)?)
         }
         Some(_) => Err(HotplugError::NoBridge {
             bridge: bridge.clone(),
@@ -345,8 +345,15 @@ fn up(
         other => return Err(HotplugError::Unsupported(other.to_owned())),
     }
     let bridge = name("bridge", &s.bridge)?;
-    bridge_present(nl, host.registry, &bridge)?;
-    let attached = nl.attach_port(&req.device, &bridge, s.mtu)?;
+    let br = bridge_present(nl, host.registry, &bridge)?;
+    if !br.is_bridge() {
+        return Err(NetlinkError::NotABridge {
+            name: bridge,
+            kind: br.kind,
+        }
+        .into());
+    }
+    let attached = nl.attach_port_to(&req.device, &br, s.mtu)?;
     if let Some(v) = &s.vlan {
         if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
             if attached != Change::Unchanged {

@@ -496,3 +496,27 @@ fn openvswitch_mode_sets_tag_trunks_and_ids() {
     run(&store, &h, &req(&["offline"], PV_ENV).unwrap()).unwrap();
     assert!(tb.ovs.port(&n("vif5.2")).unwrap().is_none());
 }
+
+/// A `bridge` key naming a device that is not a bridge: refused by name, nothing wired.
+#[test]
+fn a_bridge_key_naming_another_kind_of_device_is_refused() {
+    in_netns("a_bridge_key_naming_another_kind_of_device", |nl| {
+        let s = Scratch::new("notabridge");
+        let store = s.store();
+        veth(nl, "vif8.0", "peer80");
+        veth(nl, "eth9", "peer9");
+        store.write("backend/vif/8/0/bridge", "eth9").unwrap();
+        let before = all_links(nl);
+        let r = req(
+            &["online"],
+            &[("vif", "vif8.0"), ("XENBUS_PATH", "backend/vif/8/0")],
+        )
+        .unwrap();
+        let err = run(&store, &host(nl, None), &r).unwrap_err();
+        assert!(
+            matches!(err, HotplugError::Netlink(NetlinkError::NotABridge { .. })),
+            "{err}"
+        );
+        assert_eq!(all_links(nl), before);
+    });
+}

@@ -49,8 +49,26 @@ impl Netlink {
             return Err(NetlinkError::SelfPort { name: port.clone() });
         }
         let br = self.require_bridge(bridge)?;
+        self.attach_port_to(port, &br, mtu)
+    }
+
+    /// [`Netlink::attach_port`] to a bridge the caller has just read (and checked is a
+    /// bridge), saving a second read of it.
+    pub(crate) fn attach_port_to(
+        &self,
+        port: &IfName,
+        br: &LinkState,
+        mtu: impl Into<PortMtu>,
+    ) -> Result<Change, NetlinkError> {
+        let mtu = mtu.into();
+        if let PortMtu::Explicit(m) = mtu {
+            check_mtu(m)?;
+        }
+        if port.as_str() == br.name {
+            return Err(NetlinkError::SelfPort { name: port.clone() });
+        }
         let p = self.require(port, Role::Port)?;
-        self.attach(port, &p, &br, mtu)
+        self.attach(port, &p, br, mtu)
     }
 
     /// Attaches the port `p` (named `port`) to the bridge `br`, undoing on failure.
