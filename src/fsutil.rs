@@ -10,6 +10,18 @@ use anyhow::{Context, Result};
 /// written, flushed to disk, given the original's permissions, then renamed over it.
 /// On any failure the original is untouched and the temporary file is removed.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let meta = fs::metadata(path).with_context(|| format!("Cannot read {}", path.display()))?;
+    put_atomic(path, data, meta.permissions(), "replace")
+}
+
+/// Creates `path` (which should not exist yet) with `data` and permissions `mode`, as
+/// atomically as [`write_atomic`] replaces one: a reader finds no file or the whole one.
+pub fn create_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    put_atomic(path, data, fs::Permissions::from_mode(mode), "create")
+}
+
+fn put_atomic(path: &Path, data: &[u8], perms: fs::Permissions, verb: &str) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -17,7 +29,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} names no file", path.display()))?;
-    let meta = fs::metadata(path).with_context(|| format!("Cannot read {}", path.display()))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".vifkit-{}.tmp", std::process::id()));
@@ -31,9 +42,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         f.write_all(data)
             .and_then(|()| f.sync_all())
             .with_context(|| format!("Cannot write {}", tmp.display()))?;
-        fs::set_permissions(&tmp, meta.permissions())
+        fs::set_permissions(&tmp, perms)
             .with_context(|| format!("Cannot set permissions on {}", tmp.display()))?;
-        fs::rename(&tmp, path).with_context(|| format!("Cannot replace {}", path.display()))?;
+        fs::rename(&tmp, path).with_context(|| format!("Cannot {verb} {}", path.display()))?;
         // Make the rename itself durable.
         if let Ok(d) = fs::File::open(dir) {
             let _ = d.sync_all();

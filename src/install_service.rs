@@ -10,13 +10,12 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{ErrorKind, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{create_atomic, write_atomic};
 use crate::report::{Failure, Report};
 
 /// The vifkit path the shipped files name, replaced by `--bin`.
@@ -100,40 +99,6 @@ enum Action {
     Replace,
 }
 
-/// Creates `path` (which does not exist) with `data` and mode 0644 atomically: a
-/// temporary file in the same directory, written, flushed, then renamed into place.
-fn create_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".vifkit-{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp)
-            .with_context(|| format!("Cannot create {}", tmp.display()))?;
-        f.write_all(data)
-            .and_then(|()| f.set_permissions(fs::Permissions::from_mode(0o644)))
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("Cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, path).with_context(|| format!("Cannot create {}", path.display()))?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// `vifkit install-service`: installs [`FILES`] under `root` with `bin` as the vifkit
 /// path. Prints one line per file (`wrote`, `unchanged` or `replaced`, and the path).
 pub fn run(report: &mut Report, root: &Path, bin: &str, force: bool) -> Result<String, Failure> {
@@ -191,7 +156,7 @@ pub fn run(report: &mut Report, root: &Path, bin: &str, force: bool) -> Result<S
                     fs::create_dir_all(dir)
                         .with_context(|| format!("Cannot create {}", dir.display()))?;
                 }
-                create_atomic(dest, text.as_bytes())?;
+                create_atomic(dest, text.as_bytes(), 0o644)?;
                 "wrote"
             }
             Action::Replace => {

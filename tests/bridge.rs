@@ -4,6 +4,9 @@
 //! (`ip netns add vk-test-PID-N`, removed again by a guard), and are skipped, with the
 //! reason printed, when not root or when `ip netns` fails.
 
+mod common;
+use common::is_root;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -314,18 +317,6 @@ fn ensure_of_an_ovs_bridge_without_open_vswitch_is_one_clear_line() {
 }
 
 // ---- inside a network namespace ----
-
-/// Whether this process runs as root (from /proc, without libc).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|u| u.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
 
 /// A network namespace made for one test; deleted when dropped, even on failure.
 struct Netns(String);

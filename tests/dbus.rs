@@ -4,6 +4,9 @@
 //! by a "hook", a client that vanishes mid-call, `Ensure` in a network namespace of the
 //! test's own and reconciling with libvirt's `test:///default`.
 
+mod common;
+use common::is_root;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -26,17 +29,6 @@ fn have(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|u| u.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Lines a child prints on one of its pipes, read by a thread.

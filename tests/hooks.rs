@@ -6,6 +6,9 @@
 //! root or when `ip netns` fails; a step needing a kernel feature this kernel lacks
 //! (802.1Q, bridge VLAN filtering) says so and checks the refusal instead.
 
+mod common;
+use common::is_root;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,17 +32,6 @@ struct Out {
     status: i32,
     stdout: String,
     stderr: String,
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|u| u.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// A network namespace and a registry made for one test; both gone when dropped.

@@ -5,6 +5,7 @@
 //! print why it skips.
 
 mod common;
+use common::is_root;
 
 use std::fs;
 use std::io::{BufRead as _, BufReader};
@@ -45,12 +46,6 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 fn skip(test: &str, why: &str) {
     eprintln!("SKIP {test}: {why}");
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }
 
 /// Runs `cmd`; returns (success, stdout, stderr).

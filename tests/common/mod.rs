@@ -119,3 +119,15 @@ pub fn compare_xml(name: &str, actual: &str, expected: &[String]) {
     let want: Vec<String> = expected.iter().flat_map(|x| canonical(x)).collect();
     assert_eq!(canonical(actual), want, "{name}: got\n{actual}");
 }
+
+/// Whether this process runs as root (its effective uid, from /proc).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|u| u.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
