@@ -218,7 +218,15 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
             name = Some(n);
             access = tag;
         }
-        Some(b) if f.script.is_none() && OvsBridge::has_vlan_syntax(b) => return None,
+        // Read as Open vSwitch's form with advice (the full path's), unless it is not
+        // that form: then a literal Linux bridge name, as below.
+        Some(b)
+            if f.script.is_none()
+                && OvsBridge::has_vlan_syntax(b)
+                && parse_with(b, |_| {}).is_ok() =>
+        {
+            return None
+        }
         Some(b) => {
             IfName::validate(b).ok()?;
             name = Some(b);
@@ -400,6 +408,7 @@ mod tests {
             "bridge=br0,vlan=10",
             "mac=00:16:3E:AB:cd:01,bridge=br0",
             "bridge=br0,vlan=10p/20/30-32",
+            "bridge=br0.bridge=br1", // not the OVS form: a literal name, as vif-bridge reads it
         ] {
             let want = full(spec, GuestType::Hvm).unwrap_or_else(|| panic!("{spec}"));
             assert_eq!(direct(spec, GuestType::Hvm).as_deref(), Some(&*want), "{spec}");

@@ -247,7 +247,7 @@ proptest! {
     #[test]
     fn direct_path_is_the_full_path(
         (guest, text) in guest().prop_flat_map(|g| (Just(g), spec(g))),
-        (edit, at) in (0usize..8, any::<prop::sample::Index>()),
+        (edit, at) in (0usize..9, any::<prop::sample::Index>()),
     ) {
         // Some specs made wrong or wordy on purpose: the direct path must decline them.
         let text = match edit {
@@ -256,6 +256,7 @@ proptest! {
             2 => format!("{text},bridge=br9"),
             3 => format!("{text},ip=10.0.0.01"),
             4 => format!("{text},trusted"),
+            6 => text.replacen("bridge=", "bridge=b.", 1),
             5 => {
                 let cut = at.index(text.len() + 1);
                 let cut = (0..=cut).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
