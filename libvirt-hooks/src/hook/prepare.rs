@@ -158,8 +158,17 @@ fn ensure_bridge(
 }
 
 /// Removes a bridge vifkit made: its uplink (or `UPLINK.VLAN`) taken off first; any
-/// other port keeps it ([`NetlinkError::BridgeInUse`]).
+/// other port keeps it ([`NetlinkError::BridgeInUse`]). The `UPLINK.VLAN` device goes
+/// with the bridge it was made for.
 pub(super) fn remove_bridge(nl: &Netlink, b: &Bridge) -> Result<Change, NetlinkError> {
+    let removed = remove_bridge_only(nl, b)?;
+    if let (Some(uplink), Some(vlan)) = (&b.uplink, b.vlan) {
+        nl.remove_uplink_vlan(uplink, vlan.get())?;
+    }
+    Ok(removed)
+}
+
+fn remove_bridge_only(nl: &Netlink, b: &Bridge) -> Result<Change, NetlinkError> {
     let uplink = b.uplink_device().ok().flatten();
     let detached = match &uplink {
         Some(dev) => nl.detach_port(dev, &b.name)? == Change::Removed,

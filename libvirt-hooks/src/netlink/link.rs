@@ -8,7 +8,7 @@ use rtnetlink::packet_route::link::{
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
-use super::{message, Netlink, NetlinkError, ACK, DUMP, GET};
+use super::{message, Change, Netlink, NetlinkError, ACK, DUMP, GET};
 
 /// A bridge's settings, as read back from the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -234,6 +234,35 @@ impl Netlink {
     }
 }
 
+impl Netlink {
+    /// Deletes the VLAN device `UPLINK.VLAN` that [`Netlink::ensure_uplink_vlan`] makes,
+    /// when it is VLAN `vlan_id` of `uplink` and no bridge's port any more: the undo of
+    /// a bridge's construction. [`Change::Unchanged`] when there is no such device, or
+    /// when the device of that name is something else or still a port (left alone).
+    pub fn remove_uplink_vlan(
+        &self,
+        uplink: &IfName,
+        vlan_id: u16,
+    ) -> Result<Change, NetlinkError> {
+        let name = super::vlan::vlan_device_name(uplink, vlan_id)?;
+        let (Some(dev), Some(up)) = (self.link(&name)?, self.link(uplink)?) else {
+            return Ok(Change::Unchanged);
+        };
+        let ours = dev.kind.as_deref() == Some("vlan")
+            && dev.lower == Some(up.index)
+            && dev.vlan.is_some_and(|v| v.id == vlan_id)
+            && dev.master.is_none();
+        if !ours {
+            return Ok(Change::Unchanged);
+        }
+        match self.ack(delete(dev.index), "delete VLAN device", &name) {
+            Ok(()) => Ok(Change::Removed),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(Change::Unchanged),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +365,35 @@ mod tests {
         assert_eq!(st.kind.as_deref(), Some("vlan"));
         assert_eq!(st.vlan, Some(VlanLinkState { id: 10 }));
         assert_eq!((st.master, st.lower), (Some(4), Some(2)));
+    }
+
+    #[test]
+    fn remove_uplink_vlan_leaves_what_is_not_its_device_alone() {
+        crate::netlink::testns::in_netns("remove_uplink_vlan_leaves_others_alone", |nl| {
+            let up = crate::netlink::testns::veth(nl, "up0", "up0p");
+            // No such device: nothing to do.
+            assert_eq!(nl.remove_uplink_vlan(&up, 900).unwrap(), Change::Unchanged);
+            // A device of that name that is not a VLAN device stays.
+            crate::netlink::testns::veth(nl, "up0.900", "otherp");
+            assert_eq!(nl.remove_uplink_vlan(&up, 900).unwrap(), Change::Unchanged);
+            assert!(nl.link(&IfName::new("up0.900").unwrap()).unwrap().is_some());
+            // A real VLAN device goes (where the kernel can make one).
+            let br = IfName::new("br9").unwrap();
+            nl.ensure_bridge(&br, &crate::netlink::BridgeConfig::default())
+                .unwrap();
+            match nl.ensure_uplink_vlan(&up, 901, &br) {
+                Err(e) if e.is_unsupported() => {
+                    eprintln!("SKIP remove_uplink_vlan of a real device: this kernel lacks 802.1Q");
+                }
+                Err(e) => panic!("{e}"),
+                Ok((dev, _)) => {
+                    // Still a port: left alone.
+                    assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Unchanged);
+                    nl.detach_port(&dev, &br).unwrap();
+                    assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Removed);
+                    assert!(nl.link(&dev).unwrap().is_none());
+                }
+            }
+        });
     }
 }
