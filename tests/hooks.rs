@@ -315,6 +315,40 @@ fn libxl_pv_and_hvm_guests_from_prepare_to_release() {
     ok(env.hook("libxl", &["hvm1", "release", "end", "-"], &hvm));
 }
 
+/// A guest that stops never takes a vifkit-made bridge away from a guest that is
+/// starting on it: `prepare` claims the bridge until `started` records the NICs.
+#[test]
+fn a_stopping_guest_leaves_the_bridge_of_a_starting_one() {
+    let Some(env) = Env::new("a_stopping_guest_leaves_the_bridge_of_a_starting_one") else {
+        return;
+    };
+    let reg = env.reg();
+    reg.add_bridge(&creatable("brS")).unwrap();
+    let xml = |name: &str, mac: &str| {
+        format!(
+            "<domain type='xen'>\n  <name>{name}</name>\n  <os>\n    <type>hvm</type>\n  \
+             </os>\n  <devices>\n    <interface type='bridge'>\n      <mac address='{mac}'/>\n      \
+             <source bridge='brS'/>\n    </interface>\n  </devices>\n</domain>\n"
+        )
+    };
+    let alice = xml("alice", "00:16:3e:00:02:01");
+    let bob = xml("bob", "00:16:3e:00:02:02");
+    // alice makes the bridge; bob, starting too, finds it there.
+    ok(env.hook("libxl", &["alice", "prepare", "begin", "-"], &alice));
+    assert_eq!(env.bridges(), ["brS"]);
+    ok(env.hook("libxl", &["bob", "prepare", "begin", "-"], &bob));
+    // alice's start fails: libvirt runs her stopped and release hooks. bob has no NIC
+    // record and no port yet, but his claim keeps the bridge.
+    ok(env.hook("libxl", &["alice", "stopped", "end", "-"], &alice));
+    ok(env.hook("libxl", &["alice", "release", "end", "-"], &alice));
+    assert_eq!(env.bridges(), ["brS"], "the bridge bob is starting on went");
+    assert_eq!(reg.bridge_claims(&n("brS")).unwrap().len(), 1);
+    // bob stops too: now nothing uses the bridge vifkit made, and it goes.
+    ok(env.hook("libxl", &["bob", "stopped", "end", "-"], &bob));
+    assert!(env.bridges().is_empty());
+    assert!(reg.bridge_claims(&n("brS")).unwrap().is_empty());
+}
+
 #[test]
 fn a_failing_prepare_leaves_nothing_behind() {
     let Some(env) = Env::new("a_failing_prepare_leaves_nothing_behind") else {

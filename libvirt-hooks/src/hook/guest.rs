@@ -326,6 +326,7 @@ fn started(
     let dropped = reg
         .replace_domain(domid, &attachments)
         .map_err(registry_err(guest))?;
+
     for a in &dropped {
         host.log.info(&format!(
             "{guest}: dropped stale record of {} (domain {} device {})",

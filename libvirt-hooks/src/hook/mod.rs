@@ -19,6 +19,7 @@
 mod domain;
 mod filter;
 mod guest;
+mod lock;
 mod log;
 mod network;
 mod prepare;

@@ -7,10 +7,11 @@ use translator::{IfName, MacAddr};
 
 use super::domain::Domain;
 use super::guest::{netlink_err, plan_nics, registry_err, NicPlan};
+use super::lock::BridgeLock;
 use super::{Driver, HookError, Host};
 use crate::netlink::{Change, Netlink, NetlinkError, PortMtu};
 use crate::plumbing::ensure_registered_bridge;
-use crate::registry::Bridge;
+use crate::registry::{Bridge, DomainName};
 
 /// Every bridge the plans name, once, with the first interface naming it.
 fn bridges_of(plans: &[NicPlan]) -> BTreeMap<IfName, &NicPlan> {
@@ -57,6 +58,23 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     }
     HookError::from_list(errors)?;
 
+    // Claim the bridges, then make them, with no `stopped` removing one meanwhile.
+    let _lock = match BridgeLock::take() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            host.log
+                .warn(&format!("{guest}: cannot take the bridge lock: {e}"));
+            None
+        }
+    };
+    let names: Vec<IfName> = bridges_of(&plans).into_keys().collect();
+    let claimant = DomainName::new(guest).map_err(|source| HookError::Model {
+        guest: guest.to_owned(),
+        index: 0,
+        source,
+    })?;
+    reg.claim_bridges(&claimant, &names)
+        .map_err(registry_err(guest))?;
     let mut made: Vec<Bridge> = Vec::new();
     let result = (|| {
         for (name, p) in bridges_of(&plans) {
@@ -85,6 +103,7 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             }
             let _ = reg.set_bridge_made(&b.name, false);
         }
+        let _ = reg.release_claims(&claimant);
         return Err(e);
     }
     host.log.info(&format!(

@@ -5,6 +5,7 @@ use translator::IfName;
 
 use super::domain::Domain;
 use super::guest::{netlink_err, registry_err};
+use super::lock::BridgeLock;
 use super::prepare::remove_bridge;
 use super::{HookError, Host};
 use crate::netlink::NetlinkError;
@@ -17,6 +18,11 @@ pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Resu
     let reg = host.registry;
     let mut errors = Vec::new();
     let mut bridges: Vec<IfName> = Vec::new();
+    if let Ok(name) = DomainName::new(guest) {
+        if let Err(e) = reg.release_claims(&name) {
+            errors.push(registry_err(guest)(e));
+        }
+    }
     match DomainName::new(guest) {
         Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
             Ok(removed) => {
@@ -75,6 +81,15 @@ pub(super) fn release_made_bridges(
     if candidates.is_empty() {
         return Ok(());
     }
+    // Decide and remove with no `prepare` claiming or making bridges meanwhile.
+    let _lock = match BridgeLock::take() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            host.log
+                .warn(&format!("{who}: cannot take the bridge lock: {e}"));
+            None
+        }
+    };
     let in_use: Vec<IfName> = reg
         .attachments()
         .map_err(registry_err(who))?
@@ -87,6 +102,16 @@ pub(super) fn release_made_bridges(
         if in_use.contains(&b.name) {
             host.log
                 .debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
+            continue;
+        }
+        let claims = reg.bridge_claims(&b.name).map_err(registry_err(who))?;
+        if !claims.is_empty() {
+            let names: Vec<&str> = claims.iter().map(DomainName::as_str).collect();
+            host.log.info(&format!(
+                "{who}: bridge {} kept: {} starting on it",
+                b.name,
+                names.join(" ")
+            ));
             continue;
         }
         match remove_bridge(nl, &b) {

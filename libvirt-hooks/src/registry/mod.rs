@@ -248,6 +248,19 @@ pub trait Registry {
     /// in the registry.
     fn bridge_made(&self, name: &IfName) -> Result<bool, RegistryError>;
 
+    /// Records that guest `domain` is about to use `bridges` (libvirt's `prepare`, before
+    /// its NICs can be recorded): until the claim is released, vifkit does not remove
+    /// those bridges as unused. Replaces the guest's earlier claims; bridges that are
+    /// not in the registry are skipped (vifkit never removes those anyway). Not a change
+    /// [`generation`](Registry::generation) counts.
+    fn claim_bridges(&self, domain: &DomainName, bridges: &[IfName]) -> Result<(), RegistryError>;
+
+    /// Drops guest `domain`'s bridge claims.
+    fn release_claims(&self, domain: &DomainName) -> Result<(), RegistryError>;
+
+    /// The guests that claim `bridge`, by name.
+    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<DomainName>, RegistryError>;
+
     /// Records a NIC attachment: inserts it, or replaces the one with the same
     /// `(domid, devid)` (recording a domain again never duplicates). Fails with
     /// [`RegistryError::UnknownBridge`] if its bridge is not in the registry,
@@ -276,7 +289,9 @@ pub trait Registry {
 
     /// Makes `attachments` the whole set of domain `domid`'s NICs in one step (to
     /// re-sync after a reconnect): records each as [`record`](Registry::record) does and
-    /// removes the domain's other attachments, which it returns. Fails with
+    /// removes the domain's other attachments, which it returns. The bridge claims of
+    /// the attachments' domains are released in the same step (the records hold the
+    /// bridges now). Fails with
     /// [`RegistryError::WrongDomain`] if one of `attachments` has another domain id and
     /// [`RegistryError::DuplicateDevice`] if two have the same device id;
     /// on any failure nothing changes.

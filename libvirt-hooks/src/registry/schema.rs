@@ -20,7 +20,7 @@ pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i + 1` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     // 1: bridges and NIC attachments.
     "
     PRAGMA application_id = 1986618987;
@@ -71,6 +71,16 @@ const MIGRATIONS: [&str; 3] = [
     "
     ALTER TABLE bridges ADD COLUMN made_by_vifkit INTEGER NOT NULL DEFAULT 0
         CHECK (made_by_vifkit IN (0, 1));
+    ",
+    // 4: bridges claimed by guests that are starting (libvirt's `prepare` until their
+    // records are written), which vifkit must not remove as unused meanwhile.
+    "
+    CREATE TABLE bridge_claims (
+        domain TEXT NOT NULL,
+        bridge TEXT NOT NULL REFERENCES bridges (name) ON UPDATE CASCADE ON DELETE CASCADE,
+        PRIMARY KEY (domain, bridge)
+    ) STRICT;
+    CREATE INDEX bridge_claims_bridge ON bridge_claims (bridge);
     ",
 ];
 
@@ -167,8 +177,11 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 3);
-        assert_eq!(tables(&conn), ["attachments", "bridges", "generation"]);
+        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(
+            tables(&conn),
+            ["attachments", "bridge_claims", "bridges", "generation"]
+        );
         let app: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .unwrap();
@@ -214,7 +227,10 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(tables(&conn), ["attachments", "bridges", "generation"]);
+        assert_eq!(
+            tables(&conn),
+            ["attachments", "bridge_claims", "bridges", "generation"]
+        );
     }
 
     #[test]
@@ -239,7 +255,7 @@ mod tests {
         assert!(reg.bridge_made(&name).unwrap());
         drop(reg);
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(version(&conn), 3);
+        assert_eq!(version(&conn), 4);
     }
 
     #[test]
@@ -256,7 +272,7 @@ mod tests {
                 err,
                 RegistryError::FutureSchema {
                     found: 7,
-                    supported: 3,
+                    supported: 4,
                     ..
                 }
             ),
@@ -265,7 +281,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "Registry {} has schema version 7, newer than version 3 that this vifkit \
+                "Registry {} has schema version 7, newer than version 4 that this vifkit \
                  knows: upgrade vifkit (it will not downgrade the registry)",
                 path.display()
             )

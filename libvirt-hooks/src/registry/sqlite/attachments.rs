@@ -3,7 +3,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::super::{Attachment, AttachmentState, DomainKey, Owner, Recorded, RegistryError};
+use super::super::{
+    Attachment, AttachmentState, DomainKey, DomainName, Owner, Recorded, RegistryError,
+};
 use super::rows::{domain_filter, owner_from_row, AttachmentRow, ATTACHMENT_COLUMNS};
 use super::SqliteRegistry;
 
@@ -206,6 +208,12 @@ impl SqliteRegistry {
         domid: u32,
         new: &[&Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
+        // The records hold the bridges from now on: the domains' claims are done.
+        let mut names: Vec<&DomainName> = new.iter().map(|a| &a.domain_name).collect();
+        names.dedup();
+        for name in names {
+            self.release_in(conn, name)?;
+        }
         let old = self.query_attachments(conn, "WHERE domid = ?1", [domid])?;
         if old.len() == new.len() && old.iter().zip(new).all(|(o, n)| o == *n) {
             return Ok(Vec::new());

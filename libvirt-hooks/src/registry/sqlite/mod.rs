@@ -21,11 +21,13 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, Transaction, Transactio
 use translator::{IfName, MacAddr};
 
 use super::{
-    schema, Attachment, AttachmentState, Bridge, DomainKey, Recorded, Registry, RegistryError,
+    schema, Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry,
+    RegistryError,
 };
 
 mod attachments;
 mod bridges;
+mod claims;
 mod rows;
 
 use rows::{domain_filter, int};
@@ -365,6 +367,24 @@ impl Registry for SqliteRegistry {
     fn bridge_made(&self, name: &IfName) -> Result<bool, RegistryError> {
         self.retrying("reading whether vifkit made a bridge", || {
             self.bridge_made_in(&self.conn, name)
+        })
+    }
+
+    fn claim_bridges(&self, domain: &DomainName, bridges: &[IfName]) -> Result<(), RegistryError> {
+        self.write("claiming bridges", |conn| {
+            self.claim_in(conn, domain, bridges)
+        })
+    }
+
+    fn release_claims(&self, domain: &DomainName) -> Result<(), RegistryError> {
+        self.write("releasing bridge claims", |conn| {
+            self.release_in(conn, domain)
+        })
+    }
+
+    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<DomainName>, RegistryError> {
+        self.retrying("reading bridge claims", || {
+            self.claims_in(&self.conn, bridge)
         })
     }
 
