@@ -30,3 +30,13 @@ pub fn run(name: &str, env_var: &str, args: &[&str], stdin: bool) -> Result<Outp
         .output()
         .map_err(|e| format!("{} cannot run: {e}", helper.display()))
 }
+
+/// The last `error: ` line a helper printed on stderr (its message), or `fallback`.
+pub fn error_line(stderr: &[u8], fallback: &str) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or(fallback)
+        .to_owned()
+}

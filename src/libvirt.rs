@@ -48,13 +48,8 @@ pub fn resolver(
         let out = crate::helper::run(HELPER, "VIFKIT_LIBVIRT_HELPER", &args, false)
             .map_err(|e| Failure::Invalid(vec![format!("--connect needs {e}")]))?;
         if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr);
-            let line = msg
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or("the libvirt lookup failed");
-            return Err(Failure::Invalid(vec![line.to_owned()]));
+            let line = crate::helper::error_line(&out.stderr, "the libvirt lookup failed");
+            return Err(Failure::Invalid(vec![line]));
         }
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((n, b)) = line.split_once('\t') {

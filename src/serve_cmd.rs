@@ -119,13 +119,10 @@ async fn reconcile_with(store: &Arc<Store>, uri: &str) -> anyhow::Result<()> {
     .await?
     .map_err(|e| anyhow!("--libvirt needs {e}"))?;
     if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        let line = msg
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("error: "))
-            .unwrap_or("the libvirt helper failed");
-        bail!("{line}");
+        bail!(
+            "{}",
+            crate::helper::error_line(&out.stderr, "the libvirt helper failed")
+        );
     }
     let v: Value =
         serde_json::from_slice(&out.stdout).context("The libvirt helper's answer is not JSON")?;
