@@ -1,0 +1,531 @@
+//! `bridge ensure`, `show` and `vif-script` for real, each inside a network namespace
+//! the test creates (root; skipped with the reason printed otherwise).
+
+use super::*;
+
+/// A network namespace made for one test; deleted when dropped, even on failure.
+struct Netns(String);
+
+impl Netns {
+    /// A new namespace, or `None` (with the reason printed) when the test cannot run.
+    fn new(test: &str) -> Option<Netns> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        if !is_root() {
+            eprintln!("SKIP {test}: needs root for `ip netns add`");
+            return None;
+        }
+        let name = format!(
+            "vk-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        match Command::new("ip").args(["netns", "add", &name]).output() {
+            Ok(o) if o.status.success() => Some(Netns(name)),
+            Ok(o) => {
+                eprintln!(
+                    "SKIP {test}: `ip netns add {name}` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIP {test}: cannot run `ip`: {e}");
+                None
+            }
+        }
+    }
+
+    /// A command run inside the namespace.
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]);
+        c
+    }
+
+    /// `vifkit --db DB ARGS...` inside the namespace.
+    fn vifkit(&self, db: &Path, args: &[&str]) -> Out {
+        output(self.cmd(BIN).arg("--db").arg(db).args(args))
+    }
+
+    /// `ip ARGS...` inside the namespace, which must succeed.
+    fn ip(&self, args: &[&str]) -> String {
+        let out = output(self.cmd("ip").args(args));
+        assert_eq!(out.status, 0, "ip {args:?}: {out:?}");
+        out.stdout
+    }
+
+    /// `ip -d -j link show`: every device, by name.
+    fn links(&self) -> Vec<Value> {
+        match serde_json::from_str(&self.ip(&["-d", "-j", "link", "show"])).unwrap() {
+            Value::Array(a) => a,
+            other => panic!("{other}"),
+        }
+    }
+
+    fn link(&self, name: &str) -> Option<Value> {
+        self.links().into_iter().find(|l| l["ifname"] == name)
+    }
+
+    fn bridges(&self) -> Vec<String> {
+        self.links()
+            .into_iter()
+            .filter(|l| l["linkinfo"]["info_kind"] == "bridge")
+            .map(|l| l["ifname"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn is_up(link: &Value) -> bool {
+    link["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == "UP"))
+}
+
+/// MTU, STP state and up, as `ip -d -j link` shows a bridge.
+fn bridge_settings(link: &Value) -> (u64, u64, bool) {
+    (
+        link["mtu"].as_u64().unwrap(),
+        link["linkinfo"]["info_data"]["stp_state"].as_u64().unwrap(),
+        is_up(link),
+    )
+}
+
+#[test]
+fn ensure_creates_then_changes_nothing() {
+    let Some(ns) = Netns::new("ensure_creates_then_changes_nothing") else {
+        return;
+    };
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(
+        db,
+        &[
+            "bridge",
+            "add",
+            "br0",
+            "--mtu",
+            "9000",
+            "--stp",
+            "on",
+            "--creatable",
+        ],
+    ));
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
+        "br0: created\n"
+    );
+    let link = ns.link("br0").expect("br0 exists");
+    assert_eq!(link["linkinfo"]["info_kind"], "bridge");
+    assert_eq!(bridge_settings(&link), (9000, 1, true));
+
+    let before = ns.links();
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
+        "br0: unchanged\n"
+    );
+    let after = ns.links();
+    let settings = |ls: &[Value]| {
+        ls.iter()
+            .map(|l| (l["ifname"].clone(), l["mtu"].clone(), l["flags"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(settings(&before), settings(&after));
+    assert_eq!(ns.bridges(), ["br0"]);
+
+    // Drift is put right: STP off and the bridge down by hand.
+    ns.ip(&[
+        "link",
+        "set",
+        "br0",
+        "down",
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+    ]);
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
+        "br0: updated\n"
+    );
+    assert_eq!(bridge_settings(&ns.link("br0").unwrap()), (9000, 1, true));
+}
+
+#[test]
+fn ensure_refusals_change_nothing_on_the_host() {
+    let Some(ns) = Netns::new("ensure_refusals_change_nothing_on_the_host") else {
+        return;
+    };
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(db, &["bridge", "add", "br0"]));
+    ok(vifkit(
+        db,
+        &["bridge", "add", "br1", "--uplink", "nosuch0", "--creatable"],
+    ));
+    let lines = refused(ns.vifkit(db, &["bridge", "ensure", "br0"]));
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("br0 does not exist") && lines[0].contains("--creatable"),
+        "{lines:?}"
+    );
+    let lines = refused(ns.vifkit(db, &["bridge", "ensure", "br1"]));
+    assert_eq!(
+        lines,
+        ["error: Bridge br1: its uplink nosuch0 does not exist on this host"]
+    );
+    let lines = refused(ns.vifkit(db, &["bridge", "ensure", "nosuch"]));
+    assert_eq!(lines, ["error: Bridge nosuch is not in the registry"]);
+    assert_eq!(ns.bridges(), Vec::<String>::new());
+    // A device of another kind under the bridge's name is refused, and kept.
+    ns.ip(&["link", "add", "br0", "type", "veth", "peer", "name", "x0"]);
+    let lines = refused(ns.vifkit(db, &["bridge", "ensure", "br0"]));
+    assert!(lines[0].contains("not a bridge"), "{lines:?}");
+    assert!(ns.link("br0").is_some());
+}
+
+#[test]
+fn ensure_enslaves_the_uplink_or_its_vlan_device() {
+    let Some(ns) = Netns::new("ensure_enslaves_the_uplink_or_its_vlan_device") else {
+        return;
+    };
+    let db = db();
+    let db = &db.path;
+    ns.ip(&["link", "add", "up0", "type", "veth", "peer", "name", "up1"]);
+    ok(vifkit(
+        db,
+        &["bridge", "add", "br0", "--uplink", "up0", "--creatable"],
+    ));
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
+        "br0: created\nup0: updated (port of br0)\n"
+    );
+    let up0 = ns.link("up0").unwrap();
+    assert_eq!(up0["master"], "br0");
+    assert!(is_up(&up0));
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
+        "br0: unchanged\nup0: unchanged (port of br0)\n"
+    );
+
+    // UPLINK.VLAN: made and enslaved, or, on a kernel without 802.1Q, the kernel's
+    // refusal surfaces and the new bridge is gone again.
+    ok(vifkit(
+        db,
+        &[
+            "bridge",
+            "add",
+            "br900",
+            "--uplink",
+            "up1",
+            "--vlan",
+            "900",
+            "--creatable",
+        ],
+    ));
+    let out = ns.vifkit(db, &["bridge", "ensure", "br900"]);
+    if out.status == 0 {
+        assert_eq!(
+            out.stdout,
+            "br900: created\nup1.900: created (port of br900)\n"
+        );
+        let dev = ns.link("up1.900").expect("VLAN device");
+        assert_eq!(dev["master"], "br900");
+        assert_eq!(dev["linkinfo"]["info_data"]["id"], 900);
+    } else {
+        let lines = refused(out);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("Cannot create VLAN device up1.900") && lines[0].contains("802.1Q"),
+            "{lines:?}"
+        );
+        eprintln!("note: this kernel lacks 802.1Q: {}", lines[0]);
+        assert_eq!(ns.bridges(), ["br0"]);
+    }
+}
+
+#[test]
+fn sixteen_parallel_ensures_leave_one_bridge() {
+    let Some(ns) = Netns::new("sixteen_parallel_ensures_leave_one_bridge") else {
+        return;
+    };
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(
+        db,
+        &[
+            "bridge",
+            "add",
+            "br0",
+            "--mtu",
+            "1400",
+            "--stp",
+            "on",
+            "--creatable",
+        ],
+    ));
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            ns.cmd(BIN)
+                .arg("--db")
+                .arg(db)
+                .args(["bridge", "ensure", "br0"])
+                .env_remove("VIFKIT_DB")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut created = 0;
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{:?}: {stdout} {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        created += usize::from(stdout == "br0: created\n");
+    }
+    assert!(created <= 1, "{created} processes say they created br0");
+    assert_eq!(ns.bridges(), ["br0"]);
+    assert_eq!(bridge_settings(&ns.link("br0").unwrap()), (1400, 1, true));
+}
+
+#[test]
+fn show_names_the_guest_nic_of_each_port() {
+    let Some(ns) = Netns::new("show_names_the_guest_nic_of_each_port") else {
+        return;
+    };
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(db, &["bridge", "add", "br0", "--creatable"]));
+    ok(vifkit(db, &["bridge", "add", "br7"]));
+    ok(ns.vifkit(db, &["bridge", "ensure", "br0"]));
+    // vif5.2 stands in for domain 5's PV backend, with an unregistered port beside it.
+    ns.ip(&[
+        "link", "add", "vif5.2", "type", "veth", "peer", "name", "peer0",
+    ]);
+    ns.ip(&["link", "set", "vif5.2", "master", "br0"]);
+    ns.ip(&["link", "set", "peer0", "master", "br0"]);
+    SqliteRegistry::open(db)
+        .unwrap()
+        .record(&alice_nic("br0", false))
+        .unwrap();
+
+    let text = ok(ns.vifkit(db, &["show"]));
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["bridge", "mtu", "stp", "up", "port", "nic", "guest", "domain", "domid", "devid", "mac"]
+    );
+    assert_eq!(
+        rows[1],
+        ["br0", "1500", "no", "yes", "peer0", "-"],
+        "{text}"
+    );
+    assert_eq!(
+        rows[2],
+        [
+            "vif5.2",
+            "pv",
+            "eth2",
+            "alice",
+            "5",
+            "2",
+            "00:16:3e:4f:94:a9"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("\nbr7: in the registry, not on this host\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\neth2 of domain 5 (alice) is vif5.2, on br0\n"),
+        "{text}"
+    );
+
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    let br0 = json["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "br0")
+        .unwrap()
+        .clone();
+    assert_eq!(br0["registered"], true);
+    assert_eq!(br0["stp"], false);
+    let ports = br0["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 2);
+    assert_eq!(ports[0]["name"], "peer0");
+    assert_eq!(ports[0]["guest"], Value::Null);
+    assert_eq!(ports[1]["name"], "vif5.2");
+    let g = &ports[1]["guest"];
+    assert_eq!(
+        (
+            &g["domain"],
+            &g["domid"],
+            &g["devid"],
+            &g["guest_name"],
+            &g["nic"]
+        ),
+        (
+            &Value::from("alice"),
+            &Value::from(5),
+            &Value::from(2),
+            &Value::from("eth2"),
+            &Value::from("pv")
+        )
+    );
+    assert_eq!(g["mac"], "00:16:3e:4f:94:a9");
+    assert_eq!(json["nics"][0]["pv"], "vif5.2");
+    assert_eq!(json["nics"][0]["pv_present"], true);
+
+    // An HVM NIC: the emulated twin is shown as such, and the pair is named.
+    SqliteRegistry::open(db)
+        .unwrap()
+        .record(&alice_nic("br0", true))
+        .unwrap();
+    ns.ip(&["link", "set", "peer0", "nomaster"]);
+    ns.ip(&["link", "set", "peer0", "name", "vif5.2-emu"]);
+    ns.ip(&["link", "set", "vif5.2-emu", "master", "br0"]);
+    let text = ok(ns.vifkit(db, &["show"]));
+    let row: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        [
+            "vif5.2-emu",
+            "emulated",
+            "eth2",
+            "alice",
+            "5",
+            "2",
+            "00:16:3e:4f:94:a9"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("\neth2 of domain 5 (alice) is vif5.2, emulated twin vif5.2-emu, on br0\n"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    assert_eq!(json["nics"][0]["emulated"], "vif5.2-emu");
+    assert_eq!(json["nics"][0]["emulated_present"], true);
+
+    // Names are escaped in JSON: a domain name with quotes, a backslash and non-ASCII.
+    let odd = "b\"o\\b \u{e9}t\u{e9}";
+    let mut nic = Attachment::xen(
+        DomainName::new(odd).unwrap(),
+        6,
+        0,
+        "00:16:3e:00:00:06".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        false,
+    )
+    .unwrap();
+    nic.guest_name = None;
+    SqliteRegistry::open(db).unwrap().record(&nic).unwrap();
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    assert_eq!(json["nics"][1]["domain"], odd);
+    assert_eq!(json["nics"][1]["guest_name"], Value::Null);
+    assert_eq!(json["nics"][1]["pv_present"], false);
+    let text = ok(ns.vifkit(db, &["show"]));
+    assert!(
+        text.contains(&format!(
+            "device 0 of domain 6 ({odd}) is vif6.0 (absent), on br0\n"
+        )),
+        "{text}"
+    );
+}
+
+/// `vifkit vif-script` as xl runs it (arguments, environment, xenstore as a directory
+/// of key files), in a namespace: the PV backend joins the bridge with the MTU from
+/// xenstore, `hotplug-status` says `connected`; a missing bridge is one `error:` line,
+/// `hotplug-status` `error` with the reason in `hotplug-error`, and nothing changed.
+#[test]
+fn vif_script_wires_a_vif_as_xl_runs_it() {
+    let Some(ns) = Netns::new("vif_script_wires_a_vif_as_xl_runs_it") else {
+        return;
+    };
+    let d = db();
+    let xs = d.path.parent().unwrap().join("xenstore");
+    let key = |k: &str, v: &str| {
+        let p = xs.join("backend/vif/5/2").join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    let read = |k: &str| std::fs::read_to_string(xs.join("backend/vif/5/2").join(k)).ok();
+    ns.ip(&["link", "add", "br900", "type", "bridge"]);
+    ns.ip(&[
+        "link", "add", "vif5.2", "type", "veth", "peer", "name", "guest52",
+    ]);
+    key("bridge", "br900");
+    key("mtu", "1400");
+    let script = |args: &[&str]| {
+        output(
+            ns.cmd(BIN)
+                .arg("--db")
+                .arg(&d.path)
+                .arg("vif-script")
+                .args(args)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .env("vif", "vif5.2")
+                .env("XENBUS_PATH", "backend/vif/5/2")
+                .env("VIFKIT_XENSTORE_DIR", &xs),
+        )
+    };
+    let out = script(&["online", "type_if=vif"]);
+    assert_eq!(
+        (out.status, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out:?}"
+    );
+    assert_eq!(read("hotplug-status").as_deref(), Some("connected"));
+    let link = |name: &str| {
+        let v: Value = serde_json::from_str(&ns.ip(&["-j", "link", "show", name])).unwrap();
+        v[0].clone()
+    };
+    let port = link("vif5.2");
+    assert_eq!(port["master"], "br900");
+    assert_eq!(port["mtu"], 1400);
+    assert!(is_up(&port));
+    // offline takes it off the bridge.
+    assert_eq!(script(&["offline", "type_if=vif"]).status, 0);
+    assert!(link("vif5.2").get("master").is_none());
+    // A bridge that does not exist: one error line, the reason in xenstore, no change.
+    key("bridge", "br-missing");
+    let before = ns.links();
+    let lines = refused(script(&["online", "type_if=vif"]));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("error: vif5.2: Bridge br-missing does not exist"),
+        "{lines:?}"
+    );
+    assert_eq!(read("hotplug-status").as_deref(), Some("error"));
+    assert!(read("hotplug-error")
+        .unwrap()
+        .starts_with("Bridge br-missing does not exist"));
+    assert_eq!(ns.links(), before);
+    // A bad request never reaches the kernel.
+    let out = output(
+        ns.cmd(BIN)
+            .args(["vif-script", "online"])
+            .env_clear()
+            .env("vif", "vif5.2 x")
+            .env("XENBUS_PATH", "backend/vif/5/2")
+            .env("VIFKIT_XENSTORE_DIR", &xs),
+    );
+    assert_eq!(refused(out).len(), 1);
+}
