@@ -239,14 +239,9 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
         None => return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into()),
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
-    let done = match bridge.kind {
-        registry::BridgeKind::Linux => plumbing::ensure_registered_bridge(&nl, &reg, &bridge),
-        // `ovs-vsctl`'s own defaults say which database (OVS_RUNDIR, its socket).
-        registry::BridgeKind::Ovs => {
-            plumbing::ensure_registered_ovs_bridge(&nl, &hooks::ovs::Ovs::new(), &bridge)
-        }
-    }
-    .map_err(anyhow::Error::from)?;
+    // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
+    let done = plumbing::ensure_registered(&nl, &hooks::ovs::Ovs::new(), &reg, &bridge)
+        .map_err(anyhow::Error::from)?;
     let mut out = format!("{name}: {}\n", change_word(done.bridge));
     if let Some((dev, c)) = done.port {
         let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));

@@ -83,6 +83,23 @@ pub struct Ensured {
     pub port: Option<(IfName, Change)>,
 }
 
+/// What both kinds refuse before changing anything: a missing bridge its entry does not
+/// let vifkit create, and a missing uplink device.
+fn check_before_change(nl: &Netlink, bridge: &Bridge, present: bool) -> Result<(), EnsureError> {
+    if !present && !bridge.creatable {
+        return Err(EnsureError::NotCreatable(bridge.name.clone()));
+    }
+    if let Some(uplink) = &bridge.uplink {
+        if nl.link(uplink)?.is_none() {
+            return Err(EnsureError::MissingUplink {
+                bridge: bridge.name.clone(),
+                uplink: uplink.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Makes the host's Linux bridge match its registry entry: created when missing (only if
 /// the entry is creatable), MTU, STP, VLAN filtering (kept if on, and turned on when the
 /// registry holds NICs with VLANs on it), up; the uplink enslaved, or `UPLINK.VLAN` made
@@ -105,17 +122,7 @@ pub fn ensure_registered_bridge(
         .iter()
         .any(|a| &a.bridge == name && a.vlan.is_some());
     let current = nl.link(name)?;
-    if current.is_none() && !bridge.creatable {
-        return Err(EnsureError::NotCreatable(name.clone()));
-    }
-    if let Some(uplink) = &bridge.uplink {
-        if nl.link(uplink)?.is_none() {
-            return Err(EnsureError::MissingUplink {
-                bridge: name.clone(),
-                uplink: uplink.clone(),
-            });
-        }
-    }
+    check_before_change(nl, bridge, current.is_some())?;
     let cfg = BridgeConfig {
         mtu: bridge.mtu.map(|m| m.get()),
         stp: bridge.stp,
@@ -154,6 +161,21 @@ pub fn ensure_registered_bridge(
     }
 }
 
+/// Makes the host's bridge match its registry entry, whichever its kind: a Linux bridge
+/// through [`ensure_registered_bridge`], an Open vSwitch one through
+/// [`ensure_registered_ovs_bridge`] on `ovs`.
+pub fn ensure_registered(
+    nl: &Netlink,
+    ovs: &Ovs,
+    registry: &dyn Registry,
+    bridge: &Bridge,
+) -> Result<Ensured, EnsureError> {
+    match bridge.kind {
+        BridgeKind::Linux => ensure_registered_bridge(nl, registry, bridge),
+        BridgeKind::Ovs => ensure_registered_ovs_bridge(nl, ovs, bridge),
+    }
+}
+
 /// Makes the host's Open vSwitch bridge match its registry entry: created when missing
 /// (only if the entry is creatable), STP and the internal interface's MTU set, the
 /// uplink added as a port. A missing uplink is found before anything changes; if a later
@@ -173,18 +195,7 @@ pub fn ensure_registered_ovs_bridge(
     if bridge.vlan.is_some() {
         return Err(EnsureError::OvsUplinkVlan(name.clone()));
     }
-    let current = ovs.bridge(name)?;
-    if current.is_none() && !bridge.creatable {
-        return Err(EnsureError::NotCreatable(name.clone()));
-    }
-    if let Some(uplink) = &bridge.uplink {
-        if nl.link(uplink)?.is_none() {
-            return Err(EnsureError::MissingUplink {
-                bridge: name.clone(),
-                uplink: uplink.clone(),
-            });
-        }
-    }
+    check_before_change(nl, bridge, ovs.bridge(name)?.is_some())?;
     let made = ovs.ensure_bridge(name, None)?;
     let rest = (|| {
         let set = ovs.ensure_bridge_settings(name, bridge.stp, bridge.mtu.map(|m| m.get()))?;

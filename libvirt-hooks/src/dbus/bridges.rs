@@ -161,16 +161,7 @@ impl Bridges {
                     ServiceError::NotFound(format!("Bridge {name} is not in the registry"))
                 })?;
                 let nl = Netlink::new().map_err(|e| ServiceError::Host(super::error::chain(&e)))?;
-                let done = match bridge.kind {
-                    crate::registry::BridgeKind::Linux => {
-                        plumbing::ensure_registered_bridge(&nl, reg, &bridge)?
-                    }
-                    crate::registry::BridgeKind::Ovs => plumbing::ensure_registered_ovs_bridge(
-                        &nl,
-                        &crate::ovs::Ovs::new(),
-                        &bridge,
-                    )?,
-                };
+                let done = plumbing::ensure_registered(&nl, &crate::ovs::Ovs::new(), reg, &bridge)?;
                 Ok(done.bridge != Change::Unchanged
                     || done.port.is_some_and(|(_, c)| c != Change::Unchanged))
             })

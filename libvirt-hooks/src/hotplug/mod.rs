@@ -288,14 +288,22 @@ impl Settings {
     }
 }
 
-/// Makes sure `bridge` exists: as it is, or made from its registry entry (see
-/// [`crate::plumbing::ensure_registered_bridge`]) when that marks it creatable.
+/// Makes sure `bridge` exists and is a Linux bridge: as it is, or made from its registry
+/// entry (see [`crate::plumbing::ensure_registered_bridge`]) when that marks it
+/// creatable. Returns its state.
 fn bridge_present(
     nl: &Netlink,
     registry: Option<&dyn Registry>,
     bridge: &IfName,
 ) -> Result<LinkState, HotplugError> {
     if let Some(link) = nl.link(bridge)? {
+        if !link.is_bridge() {
+            return Err(NetlinkError::NotABridge {
+                name: bridge.clone(),
+                kind: link.kind,
+            }
+            .into());
+        }
         return Ok(link);
     }
     let entry = match registry {
@@ -346,13 +354,6 @@ fn up(
     }
     let bridge = name("bridge", &s.bridge)?;
     let br = bridge_present(nl, host.registry, &bridge)?;
-    if !br.is_bridge() {
-        return Err(NetlinkError::NotABridge {
-            name: bridge,
-            kind: br.kind,
-        }
-        .into());
-    }
     let attached = nl.attach_port_to(&req.device, &br, s.mtu)?;
     if let Some(v) = &s.vlan {
         if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {

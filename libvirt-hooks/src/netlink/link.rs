@@ -109,6 +109,13 @@ impl LinkState {
     pub fn is_bridge(&self) -> bool {
         self.kind.as_deref() == Some("bridge")
     }
+
+    /// Whether the device is 802.1Q VLAN `id` on top of `lower`.
+    pub fn is_vlan_of(&self, lower: &LinkState, id: u16) -> bool {
+        self.kind.as_deref() == Some("vlan")
+            && self.lower == Some(lower.index)
+            && self.vlan.is_some_and(|v| v.id == id)
+    }
 }
 
 /// An empty link message for the device `index`.
@@ -248,11 +255,7 @@ impl Netlink {
         let (Some(dev), Some(up)) = (self.link(&name)?, self.link(uplink)?) else {
             return Ok(Change::Unchanged);
         };
-        let ours = dev.kind.as_deref() == Some("vlan")
-            && dev.lower == Some(up.index)
-            && dev.vlan.is_some_and(|v| v.id == vlan_id)
-            && dev.master.is_none();
-        if !ours {
+        if !dev.is_vlan_of(&up, vlan_id) || dev.master.is_some() {
             return Ok(Change::Unchanged);
         }
         match self.ack(delete(dev.index), "delete VLAN device", &name) {

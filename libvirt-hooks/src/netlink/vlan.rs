@@ -290,10 +290,7 @@ impl Netlink {
                 }
             }
         };
-        let is_ours = existing.kind.as_deref() == Some("vlan")
-            && existing.lower == Some(up.index)
-            && existing.vlan.is_some_and(|v| v.id == vlan_id);
-        if !is_ours {
+        if !existing.is_vlan_of(&up, vlan_id) {
             return Err(NetlinkError::VlanMismatch {
                 name,
                 id: vlan_id,
