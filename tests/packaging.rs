@@ -12,7 +12,6 @@ use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::vifkit;
 
@@ -493,7 +492,6 @@ fn the_bus_activates_vifkit_serve_through_the_installed_files() {
     let db = state.path().join("registry.db");
     // The activated service inherits the bus's environment: a private registry.
     let bus = SystemBus::start(dir.path(), &[("VIFKIT_DB", &db)]);
-    let started = Instant::now();
     let (ok, out) = bus.call_as_nobody(&[
         "org.vifkit",
         "/org/vifkit",
@@ -505,7 +503,6 @@ fn the_bus_activates_vifkit_serve_through_the_installed_files() {
     assert!(ok, "activation or the call failed: {out}");
     assert!(out.starts_with("a(ssb) "), "{out}");
     assert!(out.contains("\"e1000\""), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(20));
     // A manage method from an unprivileged caller gets through the bus, and the service
     // itself refuses it, naming the polkit action (there is no polkit on this bus).
     let Some(gdbus) = tool("gdbus") else {
