@@ -20,7 +20,7 @@ use crate::mac::MacAddr;
 use crate::model::{self, NETFRONT};
 use crate::rate::{Rate, DEFAULT_INTERVAL_US};
 use crate::to_xml::{script_name, Defaults, LIBVIRT_RESERVED_PREFIXES};
-use crate::vif::{tokenize, Key};
+use crate::vif::{self, tokenize, Key};
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// At most this many OVS VLAN tags on the direct path (more: the full path).
@@ -44,18 +44,14 @@ struct Fields<'a> {
     vlan: Option<VlanSpec>,
 }
 
-/// A plain text value: no control characters (as the full path's parser checks).
+/// A plain text value, as the full path's parser checks it.
 fn text(v: &str) -> Option<&str> {
-    (!v.bytes().any(|b| b.is_ascii_control())).then_some(v)
+    vif::text(v).ok().map(|_| v)
 }
 
-/// A decimal number of at most 10 digits in `min..=max`, as the full path reads it.
+/// A decimal number in `min..=max`, as the full path's parser reads it.
 fn number(v: &str, min: u64, max: u64) -> Option<u64> {
-    if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = v.bytes().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    (min..=max).contains(&n).then_some(n)
+    vif::number(v, min, max).ok()
 }
 
 fn fields(spec: &str) -> Option<Fields<'_>> {

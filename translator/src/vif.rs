@@ -444,7 +444,8 @@ pub struct VifSpec<'a> {
     pub accel: Option<Cow<'a, str>>,
 }
 
-fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
+/// A decimal number of at most 10 digits in `min..=max`.
+pub(crate) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
     let err = ValueError::Number { min, max };
     if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err);
@@ -455,7 +456,8 @@ fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
     }
 }
 
-fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
+/// A plain text value: no control characters.
+pub(crate) fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
     if value.bytes().any(|b| b.is_ascii_control()) {
         Err(ValueError::Control)
     } else {
