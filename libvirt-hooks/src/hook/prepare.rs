@@ -67,7 +67,8 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             None
         }
     };
-    let names: Vec<IfName> = bridges_of(&plans).into_keys().collect();
+    let wanted = bridges_of(&plans);
+    let names: Vec<IfName> = wanted.keys().cloned().collect();
     let claimant = DomainName::new(guest).map_err(|source| HookError::Model {
         guest: guest.to_owned(),
         index: 0,
@@ -77,8 +78,8 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
         .map_err(registry_err(guest))?;
     let mut made: Vec<Bridge> = Vec::new();
     let result = (|| {
-        for (name, p) in bridges_of(&plans) {
-            if let Some(b) = ensure_bridge(host, guest, p.index, &name)? {
+        for (name, p) in &wanted {
+            if let Some(b) = ensure_bridge(host, guest, p.index, name)? {
                 made.push(b);
             }
         }
