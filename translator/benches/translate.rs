@@ -56,23 +56,30 @@ fn xml_to_spec(xml: &str, out: &mut String) {
     spec.write_to(out);
 }
 
-/// What `vifkit cfg2xml` does between reading the file and printing: the same library
-/// calls as `src/commands.rs`.
-fn cfg2xml(text: &str) -> String {
+/// What `vifkit cfg2xml` does between reading the file and printing (the same library
+/// calls as `src/commands.rs`), the XML appended to `out`.
+fn cfg2xml_into(text: &str, out: &mut String) {
     let conf = cfg::parse(text, CFG_NAME).expect("bench config parses");
     let guest = conf.guest_type().expect("bench config has a guest type");
     let vifs = conf.vifs().expect("bench config has vifs");
     assert!(vifs.warnings.is_empty(), "{:?}", vifs.warnings);
-    let (xml, warnings) = translate::vif_list_to_xml(
+    let warnings = translate::vif_list_to_xml_into(
         &vifs,
         CFG_NAME,
         guest,
         &Defaults::default(),
         Options::default(),
+        out,
     )
     .expect("bench config translates");
     assert!(warnings.is_empty(), "{warnings:?}");
-    xml
+}
+
+/// [`cfg2xml_into`] into a new string.
+fn cfg2xml(text: &str) -> String {
+    let mut out = String::new();
+    cfg2xml_into(text, &mut out);
+    out
 }
 
 fn bench_vif_parse(c: &mut Criterion) {
@@ -132,8 +139,20 @@ fn bench_cfg_500(c: &mut Criterion) {
     g.throughput(Throughput::Elements(data::VIFS as u64));
     g.measurement_time(Duration::from_secs(8));
 
-    // The whole in-process path, as `vifkit cfg2xml` runs it.
-    g.bench_function("cfg2xml", |b| b.iter(|| cfg2xml(black_box(&text))));
+    // The whole in-process path, as `vifkit cfg2xml` runs it: parse the config, write
+    // the XML. `cfg2xml` writes into one buffer, emptied each time (as a service
+    // translating config after config would); `cfg2xml_new_string` allocates the
+    // 145 kB result each time, which glibc's malloc hands back to the kernel on every
+    // free (its trim threshold is 128 kB), so every run pays for page faults too.
+    let mut out = String::new();
+    g.bench_function("cfg2xml", |b| {
+        b.iter(|| {
+            out.clear();
+            cfg2xml_into(black_box(&text), &mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("cfg2xml_new_string", |b| b.iter(|| cfg2xml(black_box(&text))));
 
     // Its stages, each over the same 500 vifs.
     g.bench_function("stage/cfg_parse", |b| {

@@ -65,8 +65,8 @@ impl<'a> OvsBridge<'a> {
 }
 
 /// Parses the Open vSwitch form without allocating: returns the bridge name and the
-/// access tag, and hands each trunk to `trunk`, in order. Nothing is handed over unless
-/// the whole value is valid.
+/// access tag, and hands each trunk to `trunk`, in order, as it is read. On an error,
+/// what was handed over is not a bridge's: discard it.
 pub fn parse_with(
     s: &str,
     mut trunk: impl FnMut(u16),
@@ -89,16 +89,10 @@ pub fn parse_with(
         tag = Some(v);
         i = next;
     }
-    let trunks_at = i;
-    // Check every trunk before handing any over.
     while i < b.len() {
         if b[i] != b':' {
             return Err(BridgeSpecError::Syntax);
         }
-        i = number_at(b, i + 1)?.1;
-    }
-    i = trunks_at;
-    while i < b.len() {
         let (v, next) = number_at(b, i + 1)?;
         trunk(v);
         i = next;

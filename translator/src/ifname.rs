@@ -23,6 +23,18 @@ pub enum IfNameError {
     Dots,
 }
 
+/// ASCII bytes an interface name may hold: for ASCII, white space and controls are all
+/// at or below the space, or DEL.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b'!';
+    while b < 0x7f {
+        t[b as usize] = b != b'/' && b != b':';
+        b += 1;
+    }
+    t
+};
+
 /// A valid Linux interface name: 1 to 15 bytes, no `/`, `:`, whitespace or control
 /// characters, not `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,18 +52,16 @@ impl IfName {
         if name == "." || name == ".." {
             return Err(IfNameError::Dots);
         }
-        let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
-        if name.is_ascii() {
-            // The common case, byte by byte: for ASCII, `bad` is exactly this (white
-            // space and controls are all at or below the space, or DEL).
-            let bad_byte = |b: u8| b <= b' ' || b == 0x7f || b == b'/' || b == b':';
-            if let Some(b) = name.bytes().find(|&b| bad_byte(b)) {
-                return Err(IfNameError::BadChar(char::from(b)));
-            }
-        } else if let Some(c) = name.chars().find(|&c| bad(c)) {
-            return Err(IfNameError::BadChar(c));
+        // The common case, one pass over the bytes: plain ASCII. Anything else (a bad
+        // ASCII byte, or any non-ASCII one) is looked at character by character.
+        if name.bytes().all(|b| PLAIN[usize::from(b)]) {
+            return Ok(());
         }
-        Ok(())
+        let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
+        match name.chars().find(|&c| bad(c)) {
+            Some(c) => Err(IfNameError::BadChar(c)),
+            None => Ok(()),
+        }
     }
 
     /// Validates and wraps a name.
@@ -117,6 +127,10 @@ mod tests {
         assert_eq!(IfName::new("a b"), Err(IfNameError::BadChar(' ')));
         assert_eq!(IfName::new("a\tb"), Err(IfNameError::BadChar('\t')));
         assert_eq!(IfName::new(".."), Err(IfNameError::Dots));
+        // Beyond ASCII, by character: letters pass, Unicode white space does not.
+        assert!(IfName::new("brü0").is_ok());
+        assert_eq!(IfName::new("a\u{a0}b"), Err(IfNameError::BadChar('\u{a0}')));
+        assert_eq!(IfName::new("é/"), Err(IfNameError::BadChar('/')));
         // 15 bytes but multi-byte characters count as bytes.
         assert!(matches!(
             IfName::new("ééééééééé"),

@@ -34,14 +34,24 @@ pub enum MacError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr([u8; 6]);
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// Hex digit values, with [`UPPER`] set for `A`-`F` and [`NOT_HEX`] for non-digits.
+const HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = UPPER | (10 + i as u8);
+        i += 1;
+    }
+    t
+};
+const UPPER: u8 = 0x10;
+const NOT_HEX: u8 = 0x80;
 
 impl MacAddr {
     /// Wraps six octets, refusing multicast and all-zero addresses.
@@ -67,14 +77,18 @@ impl MacAddr {
 
     /// Writes the address in lower case with colons.
     pub fn write_to(&self, out: &mut String) {
+        out.extend(self.to_ascii().iter().map(|&c| char::from(c)));
+    }
+
+    /// The address in lower case with colons, as ASCII bytes.
+    pub(crate) fn to_ascii(self) -> [u8; 17] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [b':'; 17];
         for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(':');
-            }
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            buf[i * 3] = HEX[usize::from(b >> 4)];
+            buf[i * 3 + 1] = HEX[usize::from(b & 15)];
         }
+        buf
     }
 
     /// Generates an address with the given strategy, taking randomness from `fill`.
@@ -118,23 +132,25 @@ impl FromStr for MacAddr {
 
     /// Parses `xx:xx:xx:xx:xx:xx` exactly as libxl does (two hex digits per octet).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
-        if b.len() != 17 {
-            return Err(MacError::Syntax);
-        }
-        let mut octets = [0u8; 6];
-        for (i, o) in octets.iter_mut().enumerate() {
-            let p = i * 3;
-            if i > 0 && b[p - 1] != b':' {
-                return Err(MacError::Syntax);
-            }
-            let (Some(h), Some(l)) = (hex(b[p]), hex(b[p + 1])) else {
-                return Err(MacError::Syntax);
-            };
-            *o = (h << 4) | l;
-        }
-        MacAddr::new(octets)
+        parse_with_case(s).map(|(mac, _)| mac)
     }
+}
+
+/// Parses a MAC as [`MacAddr::from_str`] does, and says whether it is written in lower
+/// case (then the text is already the form libvirt writes).
+pub(crate) fn parse_with_case(s: &str) -> Result<(MacAddr, bool), MacError> {
+    let b: &[u8; 17] = s.as_bytes().try_into().map_err(|_| MacError::Syntax)?;
+    let mut octets = [0u8; 6];
+    let mut seen = 0u8;
+    for (i, o) in octets.iter_mut().enumerate() {
+        let (h, l) = (HEX[usize::from(b[i * 3])], HEX[usize::from(b[i * 3 + 1])]);
+        seen |= h | l;
+        *o = ((h & 15) << 4) | (l & 15);
+    }
+    if seen & NOT_HEX != 0 || [2, 5, 8, 11, 14].iter().any(|&i| b[i] != b':') {
+        return Err(MacError::Syntax);
+    }
+    Ok((MacAddr::new(octets)?, seen & UPPER == 0))
 }
 
 impl fmt::Display for MacAddr {
@@ -176,10 +192,11 @@ impl MacStrategy {
         }
         let mut oui = [0u8; 3];
         for (i, o) in oui.iter_mut().enumerate() {
-            let (Some(h), Some(l)) = (hex(b[i * 3]), hex(b[i * 3 + 1])) else {
+            let (h, l) = (HEX[usize::from(b[i * 3])], HEX[usize::from(b[i * 3 + 1])]);
+            if (h | l) & NOT_HEX != 0 {
                 return Err(OuiError::Syntax);
-            };
-            *o = (h << 4) | l;
+            }
+            *o = ((h & 15) << 4) | (l & 15);
         }
         if oui[0] & 1 == 1 {
             return Err(OuiError::Multicast);

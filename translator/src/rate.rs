@@ -189,8 +189,9 @@ impl FromStr for Rate {
 
     /// Parses `RATE/s[@INTERVAL]` with libxlutil's rules and checks (decimal numbers).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (rate, interval) = match s.split_once('@') {
-            Some((r, i)) => (r, Some(i)),
+        // '@' is ASCII: both sides are at character boundaries.
+        let (rate, interval) = match s.bytes().position(|b| b == b'@') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         if rate.is_empty() {

@@ -281,19 +281,36 @@ pub fn vif_list_to_xml(
     defaults: &Defaults<'_>,
     opts: Options,
 ) -> Result<(String, Vec<NicWarning>), Vec<NicError>> {
-    let mut out = String::with_capacity(vifs.items.len() * 320);
+    let mut out = String::new();
+    let warnings = vif_list_to_xml_into(vifs, file, guest, defaults, opts, &mut out)?;
+    Ok((out, warnings))
+}
+
+/// [`vif_list_to_xml`], appending to `out` (which is left as it was on an error). For
+/// callers that translate many lists: a buffer used again is not allocated, and not
+/// faulted in, again.
+pub fn vif_list_to_xml_into(
+    vifs: &VifList<'_>,
+    file: &str,
+    guest: GuestType,
+    defaults: &Defaults<'_>,
+    opts: Options,
+    out: &mut String,
+) -> Result<Vec<NicWarning>, Vec<NicError>> {
+    let start = out.len();
+    out.reserve(vifs.items.len() * 320);
+    let mut direct = crate::direct::DirectWriter::new();
     if vifs
         .items
         .iter()
-        .all(|v| crate::direct::write_vif_xml(&v.spec, guest, defaults, &mut out))
+        .all(|v| direct.write(&v.spec, guest, defaults, out))
     {
-        return Ok((out, Vec::new()));
+        return Ok(Vec::new());
     }
+    out.truncate(start);
     let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;
-    Ok((
-        crate::interface_xml::interfaces_to_string(&t.items),
-        t.warnings,
-    ))
+    crate::interface_xml::write_interfaces(&t.items, out);
+    Ok(t.warnings)
 }
 
 /// Translates `<interface>` elements (each with what the reader dropped from it) to vif

@@ -224,7 +224,7 @@ pub fn is_xl_space(c: char) -> bool {
 
 /// [`is_xl_space`] for a byte.
 #[inline]
-fn is_xl_space_byte(c: u8) -> bool {
+pub(crate) fn is_xl_space_byte(c: u8) -> bool {
     c == b' ' || (b'\t'..=b'\r').contains(&c)
 }
 
@@ -251,7 +251,7 @@ fn trim_xl(s: &str) -> &str {
 
 /// The first `needle` in `b`, eight bytes at a time.
 #[inline]
-fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
+pub(crate) fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let pattern = ONES * u64::from(needle);

@@ -67,29 +67,30 @@ pub(super) struct Parser<'a, 'f> {
 fn skip_plain(b: &[u8], mut i: usize, q: u8) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let (bq, bs, bn, br) = (
-        ONES * u64::from(q),
-        ONES * u64::from(b'\\'),
-        ONES * u64::from(b'\n'),
-        ONES * u64::from(b'\r'),
-    );
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        if has_zero(w ^ bq) | has_zero(w ^ bs) | has_zero(w ^ bn) | has_zero(w ^ br) != 0 {
-            break;
+    // The high bit of each byte below `n` (`n` <= 0x80): exact for the lowest such byte,
+    // which is all that is used.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
+    let (bq, bs) = (ONES * u64::from(q), ONES * u64::from(b'\\'));
+    let stop = |c: u8| c == q || c == b'\\' || c == b'\n' || c == b'\r';
+    loop {
+        // Eight bytes at a time to the first quote, backslash or control byte (LF and
+        // CR are controls; a tab, say, is not a stop and is stepped over).
+        while let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            let hit = below(w ^ bq, 1) | below(w ^ bs, 1) | below(w, 0x20);
+            if hit != 0 {
+                i += (hit.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == q || c == b'\\' || c == b'\n' || c == b'\r' {
-            break;
+        match b.get(i) {
+            Some(&c) if !stop(c) => i += 1,
+            _ => return i,
         }
-        i += 1;
     }
-    i
 }
 
 fn is_ident_byte(c: u8) -> bool {
@@ -802,6 +803,42 @@ mod tests {
             "f.cfg:1: config parsing error near `\\r': carriage return not followed by a \
              newline"
         );
+    }
+
+    #[test]
+    fn skip_plain_stops_where_a_byte_by_byte_scan_stops() {
+        let naive = |b: &[u8], i: usize, q: u8| {
+            (i..b.len())
+                .find(|&j| matches!(b[j], b'\\' | b'\n' | b'\r') || b[j] == q)
+                .unwrap_or(b.len())
+        };
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"ab'\"\\\n\r\t\x01\x1f \x7f\x80\xff";
+        for _ in 0..20_000 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let len = (r % 40) as usize;
+            let b: Vec<u8> = (0..len)
+                .map(|k| {
+                    let x = r.rotate_left(k as u32 * 5);
+                    // Mostly plain bytes, now and then one from the alphabet.
+                    if x.is_multiple_of(5) {
+                        alphabet[(x / 5 % alphabet.len() as u64) as usize]
+                    } else {
+                        b'a' + (x % 26) as u8
+                    }
+                })
+                .collect();
+            let i = (r >> 40) as usize % (len + 1);
+            for q in [b'\'', b'"'] {
+                assert_eq!(
+                    super::skip_plain(&b, i, q),
+                    naive(&b, i, q),
+                    "{b:?} from {i}"
+                );
+            }
+        }
     }
 
     #[test]

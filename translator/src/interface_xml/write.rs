@@ -22,7 +22,7 @@ pub enum Style<'a> {
 }
 
 /// Bytes [`push_escaped`] replaces: `& < > ' "` and C0 controls.
-const NEEDS_ESCAPE: [bool; 256] = {
+pub(crate) const NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -41,7 +41,7 @@ const NEEDS_ESCAPE: [bool; 256] = {
 /// characters as character references (so that tabs and line breaks survive attribute
 /// value normalization).
 #[inline]
-pub(crate) fn push_escaped(out: &mut String, s: &str) {
+fn push_escaped(out: &mut String, s: &str) {
     match s.bytes().position(|b| NEEDS_ESCAPE[usize::from(b)]) {
         None => out.push_str(s),
         Some(first) => push_escaped_from(out, s, first),
@@ -86,7 +86,7 @@ fn push_ascii(out: &mut String, ascii: &[u8]) {
 
 /// Appends `n` in decimal.
 #[inline]
-pub(crate) fn push_u64(out: &mut String, n: u64) {
+fn push_u64(out: &mut String, n: u64) {
     if n < 10 {
         out.push(char::from(b'0' + n as u8));
         return;
@@ -103,14 +103,8 @@ pub(crate) fn push_u64(out: &mut String, n: u64) {
 }
 
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
-pub(crate) fn push_mac(out: &mut String, mac: &MacAddr) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b':'; 17];
-    for (i, b) in mac.octets().iter().enumerate() {
-        buf[i * 3] = HEX[usize::from(b >> 4)];
-        buf[i * 3 + 1] = HEX[usize::from(b & 15)];
-    }
-    push_ascii(out, &buf);
+fn push_mac(out: &mut String, mac: &MacAddr) {
+    push_ascii(out, &mac.to_ascii());
 }
 
 fn push_ip(out: &mut String, ip: &IpAddr) {
@@ -130,13 +124,21 @@ fn push_ip(out: &mut String, ip: &IpAddr) {
 /// Appends an IPv6 address as `Display` writes it (RFC 5952: lower-case hex without
 /// leading zeros, the first longest run of two or more zero groups as `::`, an
 /// IPv4-mapped address as `::ffff:a.b.c.d`), without the formatting machinery.
-pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
+fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
     if ip.to_ipv4_mapped().is_some() {
         // Writing to a String cannot fail.
         let _ = write!(out, "{ip}");
         return;
     }
-    let seg = ip.segments();
+    let mut buf = [0u8; 39];
+    let n = format_ipv6_hex(&ip.segments(), &mut buf);
+    push_ascii(out, &buf[..n]);
+}
+
+/// Writes the groups of an IPv6 address that is not IPv4-mapped as `Display` does
+/// (lower-case hex, the first longest run of two or more zero groups as `::`) into
+/// `buf`, in ASCII; returns the length.
+pub(crate) fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
     let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
     for (i, &g) in seg.iter().enumerate() {
         if g == 0 {
@@ -152,7 +154,6 @@ pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
         }
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 39];
     let mut n = 0;
     let group = |buf: &mut [u8; 39], n: &mut usize, g: u16| {
         let digits = (4 - g.leading_zeros() as usize / 4).max(1);
@@ -169,7 +170,7 @@ pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
             n += 2;
             i += best_len;
             if i < 8 {
-                group(&mut buf, &mut n, seg[i]);
+                group(buf, &mut n, seg[i]);
                 i += 1;
             }
             continue;
@@ -178,10 +179,10 @@ pub(crate) fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
             buf[n] = b':';
             n += 1;
         }
-        group(&mut buf, &mut n, seg[i]);
+        group(buf, &mut n, seg[i]);
         i += 1;
     }
-    push_ascii(out, &buf[..n]);
+    n
 }
 
 struct Writer<'o, 's> {
@@ -379,6 +380,12 @@ pub fn write_interface(iface: &Interface<'_>, style: Style<'_>, out: &mut String
 /// The elements one after the other, pretty, not indented, two spaces per level.
 pub fn interfaces_to_string(ifaces: &[Interface<'_>]) -> String {
     let mut out = String::with_capacity(ifaces.len() * 320);
+    write_interfaces(ifaces, &mut out);
+    out
+}
+
+/// [`interfaces_to_string`], appending to `out`.
+pub fn write_interfaces(ifaces: &[Interface<'_>], out: &mut String) {
     for iface in ifaces {
         write_interface(
             iface,
@@ -386,10 +393,9 @@ pub fn interfaces_to_string(ifaces: &[Interface<'_>]) -> String {
                 indent: "",
                 step: "  ",
             },
-            &mut out,
+            out,
         );
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The direct path from a vif spec to `<interface>` XML, for the common NIC: one pass
-//! over the spec's tokens, the element written as the values are read, no model in
+//! over the spec's bytes, the element written as the values are read, no model in
 //! between and no allocation but the output.
 //!
 //! It takes only what it can translate without a word to say: the keys `mac`, `bridge`,
@@ -10,21 +10,82 @@
 //! last word. Where it writes, it writes exactly what the full path writes: the tests
 //! hold the two to that, over the corpus and over generated specs.
 
-use std::net::Ipv6Addr;
+mod buf;
+mod ip;
+mod scan;
+
+use buf::{Frag, FIRST_CAP};
+use scan::{Scan, Step};
 
 use crate::bridge_spec::{parse_with, OvsBridge};
 use crate::guest::GuestType;
 use crate::ifname::IfName;
-use crate::interface_xml::write::{push_escaped, push_ipv6, push_mac, push_u64};
-use crate::mac::MacAddr;
+use crate::mac::{self, MacAddr};
 use crate::model::{self, NETFRONT};
 use crate::rate::{Rate, DEFAULT_INTERVAL_US};
 use crate::to_xml::{script_name, Defaults, LIBVIRT_RESERVED_PREFIXES};
-use crate::vif::{self, tokenize, Key};
+use crate::vif;
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// At most this many OVS VLAN tags on the direct path (more: the full path).
 const MAX_TAGS: usize = 16;
+
+/// Writes the `<interface>` elements of common NICs straight from their specs, reusing
+/// one buffer for all of them.
+pub struct DirectWriter {
+    scratch: Vec<u8>,
+}
+
+impl Default for DirectWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DirectWriter {
+    /// A writer with its buffer.
+    pub fn new() -> Self {
+        DirectWriter {
+            scratch: vec![0; FIRST_CAP],
+        }
+    }
+
+    /// Appends `spec`'s `<interface>` to `out` (pretty, not indented, two spaces a
+    /// level, as [`crate::interface_xml::interfaces_to_string`] writes it) for a `guest`
+    /// and returns true, when the spec is one the direct path takes; otherwise leaves
+    /// `out` as it was and returns false.
+    pub fn write(
+        &mut self,
+        spec: &str,
+        guest: GuestType,
+        defaults: &Defaults<'_>,
+        out: &mut String,
+    ) -> bool {
+        loop {
+            let mut f = Frag::new(&mut self.scratch);
+            if write(spec, guest, defaults, &mut f).is_some() {
+                out.push_str(f.as_str());
+                return true;
+            }
+            if !f.full() {
+                return false;
+            }
+            // A long element (a wide VLAN range, many addresses): again, with room.
+            let more = self.scratch.len() * 2;
+            self.scratch.resize(more, 0);
+        }
+    }
+}
+
+/// [`DirectWriter::write`] for one spec.
+pub fn write_vif_xml(
+    spec: &str,
+    guest: GuestType,
+    defaults: &Defaults<'_>,
+    out: &mut String,
+) -> bool {
+    DirectWriter::new().write(spec, guest, defaults, out)
+}
 
 /// The values of one spec, as written, before conversion.
 #[derive(Default)]
@@ -42,6 +103,8 @@ struct Fields<'a> {
     backend: Option<&'a str>,
     mtu: Option<u32>,
     vlan: Option<VlanSpec>,
+    /// Whether a value is not plain ([`scan::Tok::plain`]): then text is escaped.
+    escape: bool,
 }
 
 /// A plain text value, as the full path's parser checks it.
@@ -54,129 +117,91 @@ fn number(v: &str, min: u64, max: u64) -> Option<u64> {
     vif::number(v, min, max).ok()
 }
 
+/// Reads the spec's `KEY=VALUE` tokens ([`scan`]), taking each value as it comes. A
+/// bare word, a key the direct path does not take, a repeated key, an empty or bad
+/// value: declined.
 fn fields(spec: &str) -> Option<Fields<'_>> {
     let mut f = Fields::default();
     let mut seen = 0u32;
-    for tok in tokenize(spec) {
-        let key = Key::from_name(tok.key)?;
-        let v = tok.value.filter(|v| !v.is_empty())?;
-        let bit = 1 << key as u32;
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
-        match key {
-            Key::Mac => {
-                f.mac = Some(v.parse().ok()?);
-                // Parsed: 17 bytes of hex pairs and colons.
-                f.mac_text = (!v.bytes().any(|c| c.is_ascii_uppercase())).then_some(v);
+    let mut scan = Scan::new(spec);
+    loop {
+        let t = match scan.next() {
+            Step::Tok(t) => t,
+            Step::End => return Some(f),
+            Step::Decline => return None,
+        };
+        let v = t.value;
+        // A plain value passes the text check and needs no escaping.
+        let text = |v| {
+            if t.plain {
+                Some(v)
+            } else {
+                text(v)
             }
-            Key::Bridge => f.bridge = Some(text(v)?),
-            Key::Script => f.script = Some(text(v)?),
-            Key::Ip => f.ip = Some(v),
-            Key::Model => f.model = Some(text(v)?),
-            Key::Type => {
+        };
+        let bit = match t.key {
+            b"mac" => {
+                let (m, lower) = mac::parse_with_case(v).ok()?;
+                f.mac = Some(m);
+                f.mac_text = lower.then_some(v);
+                1
+            }
+            b"bridge" => {
+                f.bridge = Some(text(v)?);
+                1 << 1
+            }
+            b"script" => {
+                f.script = Some(text(v)?);
+                1 << 2
+            }
+            b"ip" => {
+                f.ip = Some(v);
+                1 << 3
+            }
+            b"model" => {
+                f.model = Some(text(v)?);
+                1 << 4
+            }
+            b"type" => {
                 f.pv_only = Some(match v {
                     "ioemu" => false,
                     "vif" | "netfront" => true,
                     _ => return None,
-                })
+                });
+                1 << 5
             }
-            Key::Vifname => {
+            b"vifname" => {
                 IfName::validate(v).ok()?;
                 f.vifname = Some(v);
+                1 << 6
             }
-            Key::Rate => f.rate = Some(v.parse().ok()?),
-            Key::Backend => f.backend = Some(text(v)?),
-            Key::Mtu => f.mtu = Some(number(v, 1, 65535)? as u32),
-            Key::Vlan => f.vlan = Some(v.parse().ok()?),
+            b"rate" => {
+                f.rate = Some(v.parse().ok()?);
+                1 << 7
+            }
+            b"backend" => {
+                f.backend = Some(text(v)?);
+                1 << 8
+            }
+            b"mtu" => {
+                f.mtu = Some(number(v, 1, 65535)? as u32);
+                1 << 9
+            }
+            b"vlan" => {
+                f.vlan = Some(v.parse().ok()?);
+                1 << 10
+            }
             _ => return None,
-        }
-    }
-    Some(f)
-}
-
-/// Strict dotted-quad IPv4 (`0`-`255`, no leading zeros): exactly the text the full
-/// path writes back for it. Anything else is declined.
-fn is_plain_ipv4(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut parts = 0;
-    let mut i = 0;
-    while i <= b.len() {
-        let start = i;
-        let mut n = 0u32;
-        while i < b.len() && b[i].is_ascii_digit() {
-            n = n * 10 + u32::from(b[i] - b'0');
-            i += 1;
-            if i - start > 3 {
-                return false;
-            }
-        }
-        let len = i - start;
-        if len == 0 || n > 255 || (len > 1 && b[start] == b'0') {
-            return false;
-        }
-        parts += 1;
-        if i == b.len() {
-            break;
-        }
-        if b[i] != b'.' || parts == 4 {
-            return false;
-        }
-        i += 1;
-    }
-    parts == 4
-}
-
-/// Writes the `<ip>` elements of an `ip=` value, or declines.
-fn write_ips(value: &str, out: &mut String) -> Option<()> {
-    let mut any = false;
-    for word in value.split_ascii_whitespace() {
-        let (addr, prefix) = match word.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (word, None),
         };
-        out.push_str("  <ip address='");
-        let max = if is_plain_ipv4(addr) {
-            out.push_str(addr);
-            out.push_str("' family='ipv4'");
-            32
-        } else {
-            let v6: Ipv6Addr = addr.parse().ok()?;
-            push_ipv6(out, &v6);
-            out.push_str("' family='ipv6'");
-            128
-        };
-        if let Some(p) = prefix {
-            out.push_str(" prefix='");
-            push_u64(out, number(p, 0, max)?);
-            out.push('\'');
+        f.escape |= !t.plain;
+        if seen & bit != 0 {
+            return None;
         }
-        out.push_str("/>\n");
-        any = true;
+        seen |= bit;
     }
-    any.then_some(())
 }
 
-/// Writes `spec`'s `<interface>` (pretty, not indented, two spaces a level, as
-/// [`crate::interface_xml::interfaces_to_string`] does) for a `guest` and returns
-/// true, when the spec is one the direct path takes; otherwise leaves `out` as it was
-/// and returns false.
-pub fn write_vif_xml(
-    spec: &str,
-    guest: GuestType,
-    defaults: &Defaults<'_>,
-    out: &mut String,
-) -> bool {
-    let start = out.len();
-    let done = write(spec, guest, defaults, out).is_some();
-    if !done {
-        out.truncate(start);
-    }
-    done
-}
-
-fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String) -> Option<()> {
+fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'_>) -> Option<()> {
     if *defaults != Defaults::default() {
         return None;
     }
@@ -240,7 +265,7 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
     }
     let average = match &f.rate {
         Some(r) if r.interval() != DEFAULT_INTERVAL_US => return None,
-        Some(r) => Some(r.libvirt_average_kib()).filter(|&k| k <= u64::from(u32::MAX))?,
+        Some(r) => u32::try_from(r.libvirt_average_kib()).ok()?,
         None => 0,
     };
     if f.vifname
@@ -258,77 +283,76 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
         (_, None) => None,
     };
 
-    out.reserve(512);
-    out.push_str(if bridged {
+    out.str(if bridged {
         "<interface type='bridge'>\n"
     } else {
         "<interface type='ethernet'>\n"
-    });
+    })?;
     if let Some(mac) = &f.mac {
-        out.push_str("  <mac address='");
+        out.str("  <mac address='")?;
         match f.mac_text {
-            Some(text) => out.push_str(text),
-            None => push_mac(out, mac),
+            Some(text) => out.str(text)?,
+            None => out.ascii(&mac.to_ascii())?,
         }
-        out.push_str("'/>\n");
+        out.str("'/>\n")?;
     }
     if let Some(n) = name {
-        out.push_str("  <source bridge='");
-        push_escaped(out, n);
-        out.push_str("'/>\n");
+        out.str("  <source bridge='")?;
+        out.text(n, f.escape)?;
+        out.str("'/>\n")?;
     }
     if access.is_some() || ntags > 0 {
         let trunk = ntags > 0;
-        out.push_str(if trunk {
+        out.str(if trunk {
             "  <vlan trunk='yes'>\n"
         } else {
             "  <vlan>\n"
-        });
+        })?;
         if let Some(id) = access {
-            out.push_str("    <tag id='");
-            push_u64(out, u64::from(id));
-            out.push_str(if trunk {
+            out.str("    <tag id='")?;
+            out.num(u32::from(id))?;
+            out.str(if trunk {
                 "' nativeMode='untagged'/>\n"
             } else {
                 "'/>\n"
-            });
+            })?;
         }
         for &id in &tags[..ntags] {
-            out.push_str("    <tag id='");
-            push_u64(out, u64::from(id));
-            out.push_str("'/>\n");
+            out.str("    <tag id='")?;
+            out.num(u32::from(id))?;
+            out.str("'/>\n")?;
         }
-        out.push_str("  </vlan>\n");
+        out.str("  </vlan>\n")?;
     }
     if let Some(v) = &f.vlan {
         let entries = v.entries();
         let trunk = entries.len() > 1;
-        out.push_str(if trunk {
+        out.str(if trunk {
             "  <vlan trunk='yes'>\n"
         } else {
             "  <vlan>\n"
-        });
+        })?;
         for e in entries {
-            out.push_str("    <tag id='");
-            push_u64(out, u64::from(e.id));
-            out.push_str(if trunk && e.mode == VlanMode::Pvid {
+            out.str("    <tag id='")?;
+            out.num(u32::from(e.id))?;
+            out.str(if trunk && e.mode == VlanMode::Pvid {
                 "' nativeMode='untagged'/>\n"
             } else {
                 "'/>\n"
-            });
+            })?;
         }
-        out.push_str("  </vlan>\n");
+        out.str("  </vlan>\n")?;
     }
     if ovs {
-        out.push_str("  <virtualport type='openvswitch'/>\n");
+        out.str("  <virtualport type='openvswitch'/>\n")?;
     }
     if f.rate.is_some() {
-        out.push_str("  <bandwidth>\n    <outbound average='");
-        push_u64(out, average);
-        out.push_str("'/>\n  </bandwidth>\n");
+        out.str("  <bandwidth>\n    <outbound average='")?;
+        out.num(average)?;
+        out.str("'/>\n  </bandwidth>\n")?;
     }
-    if let Some(ip) = f.ip {
-        write_ips(ip, out)?;
+    if let Some(v) = f.ip {
+        ip::write_ips(v, out)?;
     }
     for (open, value) in [
         ("  <script path='", f.script),
@@ -337,18 +361,17 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut String
         ("  <model type='", model),
     ] {
         if let Some(v) = value {
-            out.push_str(open);
-            push_escaped(out, v);
-            out.push_str("'/>\n");
+            out.str(open)?;
+            out.text(v, f.escape)?;
+            out.str("'/>\n")?;
         }
     }
     if let Some(mtu) = f.mtu {
-        out.push_str("  <mtu size='");
-        push_u64(out, u64::from(mtu));
-        out.push_str("'/>\n");
+        out.str("  <mtu size='")?;
+        out.num(mtu)?;
+        out.str("'/>\n")?;
     }
-    out.push_str("</interface>\n");
-    Some(())
+    out.str("</interface>\n")
 }
 
 #[cfg(test)]
@@ -405,6 +428,8 @@ mod tests {
             "mac=00:16:3E:AB:cd:01,bridge=br0",
             "bridge=br0,vlan=10p/20/30-32",
             "bridge=br0.bridge=br1", // not the OVS form: a literal name, as vif-bridge reads it
+            "bridge=br0,vlan=10p/20-2000", // about 60 kB: the buffer grows
+            &format!("bridge=br0 ,ip={}, model = e1000", "10.1.2.3/24 ".repeat(40)), // > 256 bytes
         ] {
             let want = full(spec, GuestType::Hvm).unwrap_or_else(|| panic!("{spec}"));
             assert_eq!(direct(spec, GuestType::Hvm).as_deref(), Some(&*want), "{spec}");
@@ -452,28 +477,5 @@ mod tests {
         let mut out = String::new();
         assert!(!write_vif_xml("bridge=br0", GuestType::Hvm, &d, &mut out));
         assert!(out.is_empty());
-    }
-
-    #[test]
-    fn plain_ipv4_is_exactly_the_canonical_form() {
-        for s in ["0.0.0.0", "255.255.255.255", "10.1.2.3", "1.22.133.4"] {
-            assert!(is_plain_ipv4(s), "{s}");
-            assert_eq!(s.parse::<std::net::Ipv4Addr>().unwrap().to_string(), s);
-        }
-        for s in [
-            "",
-            "1.2.3",
-            "1.2.3.4.5",
-            "01.2.3.4",
-            "1.2.3.256",
-            "1..2.3",
-            "1.2.3.4.",
-            ".1.2.3",
-            "1.2.3.1000",
-            "a.b.c.d",
-            "1.2.3.4 ",
-        ] {
-            assert!(!is_plain_ipv4(s), "{s}");
-        }
     }
 }

@@ -1,0 +1,225 @@
+//! The buffer one `<interface>` element is written into on the direct path: a slice
+//! with a cursor, so that each piece is a bounds check and a copy (no growth check, no
+//! call for a short piece). When a piece does not fit, the writer says so
+//! ([`Frag::full`]) and the caller starts again with a bigger buffer.
+//!
+//! Only whole `&str` values and ASCII go in, so the written bytes are always UTF-8.
+
+use crate::interface_xml::write::NEEDS_ESCAPE;
+
+/// The buffer's first size: an element takes a few hundred bytes.
+pub(super) const FIRST_CAP: usize = 2048;
+
+/// One element being written.
+pub(super) struct Frag<'b> {
+    buf: &'b mut [u8],
+    n: usize,
+    full: bool,
+}
+
+impl<'b> Frag<'b> {
+    /// An empty element over `buf`.
+    pub(super) fn new(buf: &'b mut [u8]) -> Self {
+        Frag {
+            buf,
+            n: 0,
+            full: false,
+        }
+    }
+
+    /// Whether a piece did not fit.
+    pub(super) fn full(&self) -> bool {
+        self.full
+    }
+
+    /// The room for the next `len` bytes, if there is that much.
+    #[inline(always)]
+    fn room(&mut self, len: usize) -> Option<&mut [u8]> {
+        let end = self.n.saturating_add(len);
+        if end > self.buf.len() {
+            self.full = true;
+            return None;
+        }
+        let dst = &mut self.buf[self.n..end];
+        self.n = end;
+        Some(dst)
+    }
+
+    /// Appends `s`.
+    #[inline(always)]
+    pub(super) fn str(&mut self, s: &str) -> Option<()> {
+        copy(self.room(s.len())?, s.as_bytes());
+        Some(())
+    }
+
+    /// Appends ASCII bytes.
+    #[inline(always)]
+    pub(super) fn ascii(&mut self, s: &[u8]) -> Option<()> {
+        debug_assert!(s.is_ascii());
+        copy(self.room(s.len())?, s);
+        Some(())
+    }
+
+    /// Appends text for a single-quoted attribute: escaped as
+    /// [`crate::interface_xml::write`] escapes it if `escape`, else as it is (for text
+    /// known to hold nothing to escape).
+    #[inline]
+    pub(super) fn text(&mut self, s: &str, escape: bool) -> Option<()> {
+        if escape {
+            self.escaped(s)
+        } else {
+            self.str(s)
+        }
+    }
+
+    /// Appends `s` escaped for a single-quoted attribute, as
+    /// [`crate::interface_xml::write`] escapes it.
+    #[inline]
+    pub(super) fn escaped(&mut self, s: &str) -> Option<()> {
+        if s.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]) {
+            self.escaped_slow(s)
+        } else {
+            self.str(s)
+        }
+    }
+
+    #[cold]
+    fn escaped_slow(&mut self, s: &str) -> Option<()> {
+        let mut last = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if !NEEDS_ESCAPE[usize::from(b)] {
+                continue;
+            }
+            // Every escaped byte is ASCII, so `last` and `i` are character boundaries.
+            self.str(&s[last..i])?;
+            match b {
+                b'&' => self.str("&amp;")?,
+                b'<' => self.str("&lt;")?,
+                b'>' => self.str("&gt;")?,
+                b'\'' => self.str("&apos;")?,
+                b'"' => self.str("&quot;")?,
+                _ => {
+                    self.str("&#")?;
+                    self.num(u32::from(b))?;
+                    self.str(";")?;
+                }
+            }
+            last = i + 1;
+        }
+        self.str(&s[last..])
+    }
+
+    /// Appends `n` in decimal.
+    #[inline(always)]
+    pub(super) fn num(&mut self, n: u32) -> Option<()> {
+        // Most numbers here are VLAN ids, prefixes and MTUs: four digits at most.
+        if n < 10_000 {
+            let d = [
+                b'0' + (n / 1000) as u8,
+                b'0' + (n / 100 % 10) as u8,
+                b'0' + (n / 10 % 10) as u8,
+                b'0' + (n % 10) as u8,
+            ];
+            let skip = usize::from(n < 10) + usize::from(n < 100) + usize::from(n < 1000);
+            return self.ascii(&d[skip..]);
+        }
+        self.num_long(n)
+    }
+
+    #[inline(never)]
+    fn num_long(&mut self, n: u32) -> Option<()> {
+        let mut tmp = [0u8; 10];
+        let mut i = tmp.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.ascii(&tmp[i..])
+    }
+
+    /// What was written.
+    pub(super) fn as_str(&self) -> &str {
+        let bytes = &self.buf[..self.n];
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `buf[..n]` holds only what `str` (whole `&str` values, so whole UTF-8
+        // sequences) and `ascii` (ASCII, checked in debug builds) put there, one piece
+        // after the other; a concatenation of UTF-8 strings is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+/// `dst.copy_from_slice(src)` (same lengths), pieces up to 32 bytes without a call: two
+/// overlapping fixed-size copies cover any length from `K` to `2K`.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    let len = src.len();
+    if len > 32 || dst.len() != len {
+        dst.copy_from_slice(src);
+    } else if len >= 16 {
+        dst[..16].copy_from_slice(&src[..16]);
+        dst[len - 16..].copy_from_slice(&src[len - 16..]);
+    } else if len >= 8 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[len - 8..].copy_from_slice(&src[len - 8..]);
+    } else if len >= 4 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[len - 4..].copy_from_slice(&src[len - 4..]);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_every_length_exactly() {
+        let src: Vec<u8> = (0..70u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..70 {
+            let mut dst = vec![b'-'; len];
+            copy(&mut dst, &src[..len]);
+            assert_eq!(dst, src[..len], "{len}");
+        }
+    }
+
+    #[test]
+    fn writes_pieces_escapes_and_numbers() {
+        let mut buf = [0u8; FIRST_CAP];
+        let mut f = Frag::new(&mut buf);
+        f.str("<a x='").unwrap();
+        f.escaped("b&c<d>'e\"\tü").unwrap();
+        f.str("' n='").unwrap();
+        for n in [0, 7, 10, 99, 100, 999, 1000, 4094, 9999, 10_000, 65535] {
+            f.num(n).unwrap();
+            f.str(",").unwrap();
+        }
+        f.num(4_294_967_295).unwrap();
+        f.str("'/>").unwrap();
+        assert_eq!(
+            f.as_str(),
+            "<a x='b&amp;c&lt;d&gt;&apos;e&quot;&#9;ü' \
+             n='0,7,10,99,100,999,1000,4094,9999,10000,65535,4294967295'/>"
+        );
+    }
+
+    #[test]
+    fn a_piece_that_does_not_fit_is_refused() {
+        let mut buf = [0u8; 8];
+        let mut f = Frag::new(&mut buf);
+        f.str("1234567").unwrap();
+        assert!(!f.full());
+        assert_eq!(f.str("yz"), None);
+        assert!(f.full());
+        f.str("y").unwrap();
+        assert_eq!(f.as_str(), "1234567y");
+        assert_eq!(f.num(1), None);
+    }
+}

@@ -1,0 +1,330 @@
+//! The direct path's tokenizer: [`crate::vif::tokenize`]'s split (on `,`, empty tokens
+//! skipped, keys and values trimmed of xl's white space), found from two bit masks over
+//! the whole spec, made sixteen bytes at a time: where the commas are, and where the
+//! bytes are that are not plain printable ASCII (white space, controls, non-ASCII) or
+//! need escaping in XML. A value without such a byte needs no trimming, passes the
+//! parser's text check and is written as it is. A spec longer than the masks
+//! ([`MASKED`] bytes) is read byte by byte, to the same result.
+
+use crate::vif::{find_byte, is_xl_space_byte};
+
+/// The longest spec read through the masks.
+pub(super) const MASKED: usize = 256;
+const WORDS: usize = MASKED / 64;
+
+/// Bytes that are not plain: not `0x21..=0x7e`, or one of `& < > ' "`.
+fn is_odd(c: u8) -> bool {
+    !(0x21..=0x7e).contains(&c) || matches!(c, b'&' | b'<' | b'>' | b'\'' | b'"')
+}
+
+/// Sixteen bytes' commas and odd bytes ([`is_odd`]), one bit a byte.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn classify16_scalar(c: &[u8; 16]) -> (u16, u16) {
+    let (mut comma, mut odd) = (0u16, 0u16);
+    for (k, &x) in c.iter().enumerate() {
+        comma |= u16::from(x == b',') << k;
+        odd |= u16::from(is_odd(x)) << k;
+    }
+    (comma, odd)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+fn classify16_sse2(c: &[u8; 16]) -> (u16, u16) {
+    use std::arch::x86_64::{
+        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&c[at..at + 8]);
+        i64::from_le_bytes(w)
+    };
+    let v = _mm_set_epi64x(word(8), word(0));
+    let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+    // 0x21..=0x7f as signed bytes (0x80 and up are negative), then without DEL.
+    let printable = _mm_andnot_si128(eq(0x7f), _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)));
+    let special = _mm_or_si128(
+        _mm_or_si128(eq(b'&'), eq(b'<')),
+        _mm_or_si128(_mm_or_si128(eq(b'>'), eq(b'\'')), eq(b'"')),
+    );
+    let plain = _mm_andnot_si128(special, printable);
+    // movemask sets the low 16 bits only.
+    let comma = _mm_movemask_epi8(eq(b',')) as u16;
+    let odd = !(_mm_movemask_epi8(plain) as u16);
+    (comma, odd)
+}
+
+/// Sixteen bytes' commas and odd bytes, one bit a byte (bit `k` for `c[k]`).
+#[inline(always)]
+fn classify16(c: &[u8; 16]) -> (u16, u16) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `classify16_sse2` needs SSE2 and nothing else, and this is compiled
+        // only where the target has SSE2 (the `cfg` above; every x86_64 target does).
+        unsafe { classify16_sse2(c) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        classify16_scalar(c)
+    }
+}
+
+/// One `KEY=VALUE` token.
+pub(super) struct Tok<'a> {
+    /// The key, trimmed.
+    pub key: &'a [u8],
+    /// The value, trimmed; never empty.
+    pub value: &'a str,
+    /// Whether the value has only plain bytes (no white space, no control, no
+    /// non-ASCII, nothing XML escapes).
+    pub plain: bool,
+}
+
+/// What comes next in a spec.
+pub(super) enum Step<'a> {
+    /// A `KEY=VALUE` token.
+    Tok(Tok<'a>),
+    /// The end of the spec.
+    End,
+    /// Something the direct path does not take: a bare word, an empty value.
+    Decline,
+}
+
+/// A spec being read token by token.
+pub(super) struct Scan<'a> {
+    spec: &'a str,
+    comma: [u64; WORDS],
+    odd: [u64; WORDS],
+    /// Longer than [`MASKED`]: no masks, bytes are looked at one by one.
+    long: bool,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// Starts reading `spec`.
+    pub(super) fn new(spec: &'a str) -> Self {
+        let b = spec.as_bytes();
+        let mut s = Scan {
+            spec,
+            comma: [0; WORDS],
+            odd: [0; WORDS],
+            long: b.len() > MASKED,
+            pos: 0,
+        };
+        if s.long {
+            return s;
+        }
+        let chunks = b.len() / 16;
+        for k in 0..chunks {
+            let mut c = [0u8; 16];
+            c.copy_from_slice(&b[k * 16..k * 16 + 16]);
+            s.put(k * 16, classify16(&c));
+        }
+        let rem = b.len() % 16;
+        if rem != 0 {
+            let at = chunks * 16;
+            let mut c = [b'a'; 16];
+            let (comma, odd) = if chunks > 0 {
+                // The last sixteen bytes, of which the first `16 - rem` are done.
+                c.copy_from_slice(&b[b.len() - 16..]);
+                let (comma, odd) = classify16(&c);
+                (comma >> (16 - rem), odd >> (16 - rem))
+            } else {
+                // Padded with a plain byte, which sets no bit.
+                c[..rem].copy_from_slice(b);
+                classify16(&c)
+            };
+            s.put(at, (comma, odd));
+        }
+        s
+    }
+
+    /// Sets the bits of the sixteen bytes at `at` (a multiple of 16).
+    #[inline(always)]
+    fn put(&mut self, at: usize, (comma, odd): (u16, u16)) {
+        let (w, shift) = (at / 64, at % 64);
+        self.comma[w] |= u64::from(comma) << shift;
+        self.odd[w] |= u64::from(odd) << shift;
+    }
+
+    /// The first comma at or after `from`, or the length.
+    #[inline]
+    fn next_comma(&self, from: usize) -> usize {
+        let len = self.spec.len();
+        if self.long {
+            return find_byte(&self.spec.as_bytes()[from..], b',').map_or(len, |n| from + n);
+        }
+        let mut w = from / 64;
+        if w >= WORDS {
+            return len;
+        }
+        let mut bits = self.comma[w] & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                return w * 64 + bits.trailing_zeros() as usize;
+            }
+            w += 1;
+            if w == WORDS {
+                return len;
+            }
+            bits = self.comma[w];
+        }
+    }
+
+    /// Whether any byte in `start..end` is odd.
+    #[inline]
+    fn any_odd(&self, start: usize, end: usize) -> bool {
+        if start >= end {
+            return false;
+        }
+        if self.long {
+            return self.spec.as_bytes()[start..end].iter().any(|&c| is_odd(c));
+        }
+        let (first, last) = (start / 64, (end - 1) / 64);
+        let head = !0u64 << (start % 64);
+        let tail = !0u64 >> (63 - (end - 1) % 64);
+        if first == last {
+            return self.odd[first] & head & tail != 0;
+        }
+        self.odd[first] & head != 0
+            || self.odd[first + 1..last].iter().any(|&w| w != 0)
+            || self.odd[last] & tail != 0
+    }
+
+    /// The next token.
+    pub(super) fn next(&mut self) -> Step<'a> {
+        let b = self.spec.as_bytes();
+        loop {
+            if self.pos > b.len() {
+                return Step::End;
+            }
+            let mut start = self.pos;
+            let mut end = self.next_comma(start);
+            self.pos = end + 1;
+            let plain_token = !self.any_odd(start, end);
+            if !plain_token {
+                (start, end) = trim(b, start, end);
+            }
+            if start == end {
+                continue;
+            }
+            let Some(eq) = b[start..end].iter().position(|&c| c == b'=') else {
+                return Step::Decline;
+            };
+            let (mut key_end, mut value_start, mut value_end) = (start + eq, start + eq + 1, end);
+            if !plain_token {
+                key_end = trim(b, start, key_end).1;
+                (value_start, value_end) = trim(b, value_start, value_end);
+            }
+            if value_start == value_end {
+                return Step::Decline;
+            }
+            return Step::Tok(Tok {
+                key: &b[start..key_end],
+                // Both ends are next to ASCII bytes (`=`, `,`, white space) or at the
+                // ends of the spec: character boundaries.
+                value: &self.spec[value_start..value_end],
+                plain: plain_token || !self.any_odd(value_start, value_end),
+            });
+        }
+    }
+}
+
+/// `start..end` without xl's white space at either end.
+fn trim(b: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && is_xl_space_byte(b[start]) {
+        start += 1;
+    }
+    while end > start && is_xl_space_byte(b[end - 1]) {
+        end -= 1;
+    }
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vif::tokenize;
+    use proptest::prelude::*;
+
+    /// What [`Scan`] reads, as `(key, value, plain)`, or `None` where it declines.
+    fn scan(spec: &str) -> Option<Vec<(String, String, bool)>> {
+        let mut s = Scan::new(spec);
+        let mut out = Vec::new();
+        loop {
+            match s.next() {
+                Step::Tok(t) => out.push((
+                    String::from_utf8(t.key.to_vec()).unwrap(),
+                    t.value.to_owned(),
+                    t.plain,
+                )),
+                Step::End => return Some(out),
+                Step::Decline => return None,
+            }
+        }
+    }
+
+    /// The parser's tokenizer, where every token is `KEY=VALUE` with a value.
+    fn reference(spec: &str) -> Option<Vec<(String, String, bool)>> {
+        tokenize(spec)
+            .map(|t| {
+                let v = t.value.filter(|v| !v.is_empty())?;
+                Some((t.key.to_owned(), v.to_owned(), !v.bytes().any(is_odd)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_tokens_as_the_parser_splits_them() {
+        for spec in [
+            "",
+            ",,",
+            "bridge=br0",
+            "mac=00:16:3e:01:02:03,bridge=xenbr0,script=vif-bridge,model=e1000",
+            " type=ioemu, bridge = br900,,",
+            "ip=10.0.0.1 10.0.0.2/24,bridge=a&b",
+            "\u{b}bridge=br0\u{c},x=\u{a0}y",
+            "script=a=b",
+            "bridge=",
+            "trusted",
+            "bridge= ,mac=x",
+            &format!("bridge={},mtu=9000", "x".repeat(60)),
+            &format!("{}bridge=br0", ",".repeat(70)),
+        ] {
+            assert_eq!(scan(spec), reference(spec), "{spec:?}");
+        }
+        for n in [63, 64, 65] {
+            let spec = "a=b,".repeat(n);
+            assert_eq!(spec.len() > MASKED, n > 64);
+            assert_eq!(scan(&spec).map(|t| t.len()), Some(n));
+            let spec = format!("{}c= d&", "a=b,".repeat(n));
+            assert_eq!(scan(&spec), reference(&spec));
+        }
+    }
+
+    #[test]
+    fn odd_bytes_are_found_by_either_classifier() {
+        let all: Vec<u8> = (0..=255).collect();
+        for chunk in all.chunks(16) {
+            let c: [u8; 16] = chunk.try_into().unwrap();
+            assert_eq!(classify16(&c), classify16_scalar(&c));
+        }
+        assert!(is_odd(b' ') && is_odd(0x7f) && is_odd(0x80) && is_odd(b'"'));
+        assert!(!is_odd(b'!') && !is_odd(b'~') && !is_odd(b','));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        #[test]
+        fn agrees_with_the_parser_on_any_spec(spec in "[a-c=, \t\u{b}&é:.0-9]{0,300}") {
+            prop_assert_eq!(scan(&spec), reference(&spec));
+        }
+
+        #[test]
+        fn classifiers_agree(c in any::<[u8; 16]>()) {
+            prop_assert_eq!(classify16(&c), classify16_scalar(&c));
+        }
+    }
+}
