@@ -152,7 +152,9 @@ fn bench_cfg_500(c: &mut Criterion) {
             black_box(out.len())
         })
     });
-    g.bench_function("cfg2xml_new_string", |b| b.iter(|| cfg2xml(black_box(&text))));
+    g.bench_function("cfg2xml_new_string", |b| {
+        b.iter(|| cfg2xml(black_box(&text)))
+    });
 
     // Its stages, each over the same 500 vifs.
     g.bench_function("stage/cfg_parse", |b| {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bridge_spec;
+mod bytes16;
 pub mod cfg;
 pub mod diag;
 pub mod direct;

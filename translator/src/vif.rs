@@ -447,12 +447,21 @@ pub struct VifSpec<'a> {
 /// A decimal number of at most 10 digits in `min..=max`.
 pub(crate) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
     let err = ValueError::Number { min, max };
-    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || value.len() > 10 {
         return Err(err);
     }
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(err),
+    // At most ten decimal digits: no overflow in a u64.
+    let mut n = 0u64;
+    for b in value.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(err);
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(err)
     }
 }
 

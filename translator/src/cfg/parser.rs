@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::bytes16::string_stops;
+
 use super::{CfgError, CfgErrorKind, Item, Near, Setting, Value};
 
 /// How deep lists may nest.
@@ -63,28 +65,21 @@ pub(super) struct Parser<'a, 'f> {
 }
 
 /// The index of the first byte at or after `i` that is `q`, a backslash, LF or CR (or
-/// the length), eight bytes at a time.
+/// the length), sixteen bytes at a time.
 fn skip_plain(b: &[u8], mut i: usize, q: u8) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // The high bit of each byte below `n` (`n` <= 0x80): exact for the lowest such byte,
-    // which is all that is used.
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
-    let (bq, bs) = (ONES * u64::from(q), ONES * u64::from(b'\\'));
     let stop = |c: u8| c == q || c == b'\\' || c == b'\n' || c == b'\r';
     loop {
-        // Eight bytes at a time to the first quote, backslash or control byte (LF and
-        // CR are controls; a tab, say, is not a stop and is stepped over).
-        while let Some(chunk) = b.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            let w = u64::from_le_bytes(w);
-            let hit = below(w ^ bq, 1) | below(w ^ bs, 1) | below(w, 0x20);
+        // To the first quote, backslash or control byte (LF and CR are controls; a
+        // tab, say, is not a stop and is stepped over).
+        while let Some(chunk) = b.get(i..i + 16) {
+            let mut c = [0u8; 16];
+            c.copy_from_slice(chunk);
+            let hit = string_stops(&c, q);
             if hit != 0 {
-                i += (hit.trailing_zeros() / 8) as usize;
+                i += hit.trailing_zeros() as usize;
                 break;
             }
-            i += 8;
+            i += 16;
         }
         match b.get(i) {
             Some(&c) if !stop(c) => i += 1,

@@ -6,69 +6,12 @@
 //! parser's text check and is written as it is. A spec longer than the masks
 //! ([`MASKED`] bytes) is read byte by byte, to the same result.
 
+use crate::bytes16::{is_odd, spec_bits as classify16};
 use crate::vif::{find_byte, is_xl_space_byte};
 
 /// The longest spec read through the masks.
 pub(super) const MASKED: usize = 256;
 const WORDS: usize = MASKED / 64;
-
-/// Bytes that are not plain: not `0x21..=0x7e`, or one of `& < > ' "`.
-fn is_odd(c: u8) -> bool {
-    !(0x21..=0x7e).contains(&c) || matches!(c, b'&' | b'<' | b'>' | b'\'' | b'"')
-}
-
-/// Sixteen bytes' commas and odd bytes ([`is_odd`]), one bit a byte.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
-fn classify16_scalar(c: &[u8; 16]) -> (u16, u16) {
-    let (mut comma, mut odd) = (0u16, 0u16);
-    for (k, &x) in c.iter().enumerate() {
-        comma |= u16::from(x == b',') << k;
-        odd |= u16::from(is_odd(x)) << k;
-    }
-    (comma, odd)
-}
-
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[target_feature(enable = "sse2")]
-fn classify16_sse2(c: &[u8; 16]) -> (u16, u16) {
-    use std::arch::x86_64::{
-        _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_set_epi64x,
-    };
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&c[at..at + 8]);
-        i64::from_le_bytes(w)
-    };
-    let v = _mm_set_epi64x(word(8), word(0));
-    let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-    // 0x21..=0x7f as signed bytes (0x80 and up are negative), then without DEL.
-    let printable = _mm_andnot_si128(eq(0x7f), _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)));
-    let special = _mm_or_si128(
-        _mm_or_si128(eq(b'&'), eq(b'<')),
-        _mm_or_si128(_mm_or_si128(eq(b'>'), eq(b'\'')), eq(b'"')),
-    );
-    let plain = _mm_andnot_si128(special, printable);
-    // movemask sets the low 16 bits only.
-    let comma = _mm_movemask_epi8(eq(b',')) as u16;
-    let odd = !(_mm_movemask_epi8(plain) as u16);
-    (comma, odd)
-}
-
-/// Sixteen bytes' commas and odd bytes, one bit a byte (bit `k` for `c[k]`).
-#[inline(always)]
-fn classify16(c: &[u8; 16]) -> (u16, u16) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    {
-        // SAFETY: `classify16_sse2` needs SSE2 and nothing else, and this is compiled
-        // only where the target has SSE2 (the `cfg` above; every x86_64 target does).
-        unsafe { classify16_sse2(c) }
-    }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    {
-        classify16_scalar(c)
-    }
-}
 
 /// One `KEY=VALUE` token.
 pub(super) struct Tok<'a> {
@@ -95,9 +38,12 @@ pub(super) enum Step<'a> {
 pub(super) struct Scan<'a> {
     spec: &'a str,
     comma: [u64; WORDS],
+    eq: [u64; WORDS],
     odd: [u64; WORDS],
     /// Longer than [`MASKED`]: no masks, bytes are looked at one by one.
     long: bool,
+    /// No odd byte anywhere (and not long): every token is plain.
+    plain: bool,
     pos: usize,
 }
 
@@ -108,8 +54,10 @@ impl<'a> Scan<'a> {
         let mut s = Scan {
             spec,
             comma: [0; WORDS],
+            eq: [0; WORDS],
             odd: [0; WORDS],
             long: b.len() > MASKED,
+            plain: false,
             pos: 0,
         };
         if s.long {
@@ -125,50 +73,52 @@ impl<'a> Scan<'a> {
         if rem != 0 {
             let at = chunks * 16;
             let mut c = [b'a'; 16];
-            let (comma, odd) = if chunks > 0 {
+            let bits = if chunks > 0 {
                 // The last sixteen bytes, of which the first `16 - rem` are done.
                 c.copy_from_slice(&b[b.len() - 16..]);
-                let (comma, odd) = classify16(&c);
-                (comma >> (16 - rem), odd >> (16 - rem))
+                let (comma, eq, odd) = classify16(&c);
+                let done = 16 - rem;
+                (comma >> done, eq >> done, odd >> done)
             } else {
                 // Padded with a plain byte, which sets no bit.
                 c[..rem].copy_from_slice(b);
                 classify16(&c)
             };
-            s.put(at, (comma, odd));
+            s.put(at, bits);
         }
+        s.plain = s.odd.iter().all(|&w| w == 0);
         s
     }
 
     /// Sets the bits of the sixteen bytes at `at` (a multiple of 16).
     #[inline(always)]
-    fn put(&mut self, at: usize, (comma, odd): (u16, u16)) {
+    fn put(&mut self, at: usize, (comma, eq, odd): (u16, u16, u16)) {
         let (w, shift) = (at / 64, at % 64);
         self.comma[w] |= u64::from(comma) << shift;
+        self.eq[w] |= u64::from(eq) << shift;
         self.odd[w] |= u64::from(odd) << shift;
     }
 
-    /// The first comma at or after `from`, or the length.
+    /// The first `byte` (`,` or `=`, whose bits are in `mask`) in `from..to`, or `to`.
     #[inline]
-    fn next_comma(&self, from: usize) -> usize {
-        let len = self.spec.len();
+    fn find(&self, mask: &[u64; WORDS], byte: u8, from: usize, to: usize) -> usize {
         if self.long {
-            return find_byte(&self.spec.as_bytes()[from..], b',').map_or(len, |n| from + n);
+            return find_byte(&self.spec.as_bytes()[from..to], byte).map_or(to, |n| from + n);
         }
         let mut w = from / 64;
         if w >= WORDS {
-            return len;
+            return to;
         }
-        let mut bits = self.comma[w] & (!0u64 << (from % 64));
+        let mut bits = mask[w] & (!0u64 << (from % 64));
         loop {
             if bits != 0 {
-                return w * 64 + bits.trailing_zeros() as usize;
+                return (w * 64 + bits.trailing_zeros() as usize).min(to);
             }
             w += 1;
             if w == WORDS {
-                return len;
+                return to;
             }
-            bits = self.comma[w];
+            bits = mask[w];
         }
     }
 
@@ -200,8 +150,24 @@ impl<'a> Scan<'a> {
                 return Step::End;
             }
             let mut start = self.pos;
-            let mut end = self.next_comma(start);
+            let mut end = self.find(&self.comma, b',', start, b.len());
             self.pos = end + 1;
+            if self.plain {
+                // No white space to trim, nothing odd in any value.
+                if start == end {
+                    continue;
+                }
+                let eq = self.find(&self.eq, b'=', start, end);
+                if eq + 1 >= end {
+                    return Step::Decline;
+                }
+                return Step::Tok(Tok {
+                    key: &b[start..eq],
+                    // Next to `=` and `,` or the end: character boundaries.
+                    value: &self.spec[eq + 1..end],
+                    plain: true,
+                });
+            }
             let plain_token = !self.any_odd(start, end);
             if !plain_token {
                 (start, end) = trim(b, start, end);
@@ -209,10 +175,11 @@ impl<'a> Scan<'a> {
             if start == end {
                 continue;
             }
-            let Some(eq) = b[start..end].iter().position(|&c| c == b'=') else {
+            let eq = self.find(&self.eq, b'=', start, end);
+            if eq == end {
                 return Step::Decline;
-            };
-            let (mut key_end, mut value_start, mut value_end) = (start + eq, start + eq + 1, end);
+            }
+            let (mut key_end, mut value_start, mut value_end) = (eq, eq + 1, end);
             if !plain_token {
                 key_end = trim(b, start, key_end).1;
                 (value_start, value_end) = trim(b, value_start, value_end);
@@ -303,28 +270,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn odd_bytes_are_found_by_either_classifier() {
-        let all: Vec<u8> = (0..=255).collect();
-        for chunk in all.chunks(16) {
-            let c: [u8; 16] = chunk.try_into().unwrap();
-            assert_eq!(classify16(&c), classify16_scalar(&c));
-        }
-        assert!(is_odd(b' ') && is_odd(0x7f) && is_odd(0x80) && is_odd(b'"'));
-        assert!(!is_odd(b'!') && !is_odd(b'~') && !is_odd(b','));
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4_000))]
 
         #[test]
         fn agrees_with_the_parser_on_any_spec(spec in "[a-c=, \t\u{b}&é:.0-9]{0,300}") {
             prop_assert_eq!(scan(&spec), reference(&spec));
-        }
-
-        #[test]
-        fn classifiers_agree(c in any::<[u8; 16]>()) {
-            prop_assert_eq!(classify16(&c), classify16_scalar(&c));
         }
     }
 }
