@@ -27,8 +27,6 @@ use crate::to_xml::{script_name, Defaults, LIBVIRT_RESERVED_PREFIXES};
 use crate::vif;
 use crate::vlan::{VlanMode, VlanSpec};
 
-/// x
-pub static SKIP: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 /// At most this many OVS VLAN tags on the direct path (more: the full path).
 const MAX_TAGS: usize = 16;
 
@@ -207,13 +205,7 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'
     if *defaults != Defaults::default() {
         return None;
     }
-    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 2 {
-        return out.str("x");
-    }
     let f = fields(spec)?;
-    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 3 {
-        return out.str("x");
-    }
     if !guest.has_emulated_nics()
         && (f.pv_only == Some(false) || f.model.is_some_and(|m| m != NETFRONT))
     {
@@ -291,9 +283,6 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'
         (_, None) => None,
     };
 
-    if SKIP.load(std::sync::atomic::Ordering::Relaxed) == 1 {
-        return out.str("x");
-    }
     out.str(if bridged {
         "<interface type='bridge'>\n"
     } else {
