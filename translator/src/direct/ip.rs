@@ -140,10 +140,9 @@ pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
             None => (word, None),
         };
         out.str("  <ip address='")?;
-        let max = if is_plain_ipv4(addr) {
+        let v4 = is_plain_ipv4(addr);
+        if v4 {
             out.str(addr)?;
-            out.str("' family='ipv4'")?;
-            32
         } else {
             let seg = match parse_ipv6_hex(addr.as_bytes()) {
                 Some(seg) => seg,
@@ -156,15 +155,24 @@ pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
             let mut buf = [0u8; 39];
             let n = format_ipv6_hex(&seg, &mut buf);
             out.ascii(&buf[..n])?;
-            out.str("' family='ipv6'")?;
-            128
-        };
-        if let Some(p) = prefix {
-            out.str(" prefix='")?;
-            out.num(vif::number(p, 0, max).ok()? as u32)?;
-            out.str("'")?;
         }
-        out.str("/>\n")?;
+        match prefix {
+            None => out.str(if v4 {
+                "' family='ipv4'/>\n"
+            } else {
+                "' family='ipv6'/>\n"
+            })?,
+            Some(p) => {
+                out.str(if v4 {
+                    "' family='ipv4' prefix='"
+                } else {
+                    "' family='ipv6' prefix='"
+                })?;
+                let max = if v4 { 32 } else { 128 };
+                out.num(vif::number(p, 0, max).ok()? as u32)?;
+                out.str("'/>\n")?;
+            }
+        }
         any = true;
     }
     any.then_some(())
