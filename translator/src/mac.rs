@@ -34,8 +34,9 @@ pub enum MacError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr([u8; 6]);
 
-/// Hex digit values, with [`UPPER`] set for `A`-`F` and [`NOT_HEX`] for non-digits.
-const HEX: [u8; 256] = {
+/// Hex digit values (the low four bits), with [`UPPER`] set for `A`-`F` and
+/// [`NOT_HEX`] for non-digits.
+pub(crate) const HEX: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
     let mut i = 0;
     while i < 10 {
@@ -50,8 +51,10 @@ const HEX: [u8; 256] = {
     }
     t
 };
-const UPPER: u8 = 0x10;
-const NOT_HEX: u8 = 0x80;
+/// In [`HEX`]: an upper-case digit.
+pub(crate) const UPPER: u8 = 0x10;
+/// In [`HEX`]: not a hex digit.
+pub(crate) const NOT_HEX: u8 = 0x80;
 
 impl MacAddr {
     /// Wraps six octets, refusing multicast and all-zero addresses.

@@ -5,24 +5,8 @@ use std::net::Ipv6Addr;
 
 use super::buf::Frag;
 use crate::interface_xml::write::format_ipv6_hex;
+use crate::mac::{HEX, NOT_HEX};
 use crate::vif;
-
-/// Hex digit values; 0xff for anything else.
-const HEX: [u8; 256] = {
-    let mut t = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
 
 /// Strict dotted-quad IPv4 (`0`-`255`, no leading zeros): exactly the text the full
 /// path writes back for it. Anything else is declined.
@@ -75,10 +59,10 @@ pub(super) fn parse_ipv6_hex(s: &[u8]) -> Option<[u16; 8]> {
         let mut g = 0u16;
         while i < s.len() && i - start < 4 {
             let h = HEX[usize::from(s[i])];
-            if h == 0xff {
+            if h & NOT_HEX != 0 {
                 break;
             }
-            g = (g << 4) | u16::from(h);
+            g = (g << 4) | u16::from(h & 15);
             i += 1;
         }
         if i == start || nh + nt == 8 {
