@@ -142,8 +142,10 @@ fn bench_cfg_500(c: &mut Criterion) {
     // The whole in-process path, as `vifkit cfg2xml` runs it: parse the config, write
     // the XML. `cfg2xml` writes into one buffer, emptied each time (as a service
     // translating config after config would); `cfg2xml_new_string` allocates the
-    // 145 kB result each time, which glibc's malloc hands back to the kernel on every
-    // free (its trim threshold is 128 kB), so every run pays for page faults too.
+    // 145 kB result each time. glibc's malloc may hand that back to the kernel at each
+    // free (its trim threshold is 128 kB) and fault it in again on the next run; how
+    // often depends on what else the process allocates (a few percent here; in a bare
+    // loop of parse and translate it was 40 of 125 us).
     let mut out = String::new();
     g.bench_function("cfg2xml", |b| {
         b.iter(|| {
