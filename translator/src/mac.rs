@@ -150,7 +150,9 @@ pub(crate) fn parse_with_case(s: &str) -> Result<(MacAddr, bool), MacError> {
         seen |= h | l;
         *o = ((h & 15) << 4) | (l & 15);
     }
-    if seen & NOT_HEX != 0 || [2, 5, 8, 11, 14].iter().any(|&i| b[i] != b':') {
+    let colons =
+        (b[2] == b':') & (b[5] == b':') & (b[8] == b':') & (b[11] == b':') & (b[14] == b':');
+    if seen & NOT_HEX != 0 || !colons {
         return Err(MacError::Syntax);
     }
     Ok((MacAddr::new(octets)?, seen & UPPER == 0))

@@ -39,6 +39,17 @@ pub fn script_name(script: &str) -> &str {
     }
 }
 
+/// Whether `script`'s [`script_name`] is `name` (a name without `/`), without looking
+/// for the last `/`.
+pub(crate) fn script_is(script: &str, name: &str) -> bool {
+    debug_assert!(!name.contains('/'));
+    match script.len().checked_sub(name.len()) {
+        Some(0) => script == name,
+        Some(at) => script.ends_with(name) && script.as_bytes()[at - 1] == b'/',
+        None => false,
+    }
+}
+
 fn not_here(key: &'static str, value: impl Into<String>, reason: impl Into<String>) -> VifError {
     VifError::NotHere {
         key,
@@ -138,9 +149,12 @@ pub fn vif_into_interface<'s>(
     let mut errors = Vec::new();
 
     let script: Option<Cow<'s, str>> = spec.script.or_else(|| defaults.script.map(Cow::Borrowed));
-    let script_base = script.as_deref().map(script_name);
-    let ovs_script = script_base == Some("vif-openvswitch");
-    let bridge_script = script_base == Some("vif-bridge");
+    let ovs_script = script
+        .as_deref()
+        .is_some_and(|s| script_is(s, "vif-openvswitch"));
+    let bridge_script = script
+        .as_deref()
+        .is_some_and(|s| script_is(s, "vif-bridge"));
     let bridge_raw: Option<Cow<'s, str>> =
         spec.bridge.or_else(|| defaults.bridge.map(Cow::Borrowed));
 
@@ -338,6 +352,31 @@ pub fn vif_into_interface<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_is_its_name_after_the_last_slash() {
+        for script in [
+            "vif-bridge",
+            "/etc/xen/scripts/vif-bridge",
+            "x/vif-bridge",
+            "/vif-bridge",
+            "avif-bridge",
+            "vif-bridgex",
+            "bridge",
+            "",
+            "/",
+            "vif-bridge/",
+            "a/b/vif-openvswitch",
+        ] {
+            for name in ["vif-bridge", "vif-openvswitch"] {
+                assert_eq!(
+                    script_is(script, name),
+                    script_name(script) == name,
+                    "{script}"
+                );
+            }
+        }
+    }
     use crate::vif::ParseOptions;
 
     fn conv(s: &str, g: GuestType) -> Result<(Interface<'_>, Vec<Warning>), Vec<VifError>> {

@@ -35,14 +35,18 @@ impl<'b> Frag<'b> {
     /// The room for the next `len` bytes, if there is that much.
     #[inline(always)]
     fn room(&mut self, len: usize) -> Option<&mut [u8]> {
-        let end = self.n.saturating_add(len);
-        if end > self.buf.len() {
-            self.full = true;
-            return None;
+        // `n` is at most the buffer's length and `len` a slice's: no overflow.
+        let end = self.n + len;
+        match self.buf.get_mut(self.n..end) {
+            Some(dst) => {
+                self.n = end;
+                Some(dst)
+            }
+            None => {
+                self.full = true;
+                None
+            }
         }
-        let dst = &mut self.buf[self.n..end];
-        self.n = end;
-        Some(dst)
     }
 
     /// Appends `s`.
@@ -70,6 +74,23 @@ impl<'b> Frag<'b> {
         } else {
             self.str(s)
         }
+    }
+
+    /// Appends `OPEN` + value + `'/>` and a line end, when there is a value: an element
+    /// with one attribute, `open` ending in its opening quote.
+    #[inline(always)]
+    pub(super) fn element(
+        &mut self,
+        open: &'static str,
+        value: Option<&str>,
+        escape: bool,
+    ) -> Option<()> {
+        if let Some(v) = value {
+            self.str(open)?;
+            self.text(v, escape)?;
+            self.str("'/>\n")?;
+        }
+        Some(())
     }
 
     /// Appends `s` escaped for a single-quoted attribute, as

@@ -23,7 +23,7 @@ use crate::ifname::IfName;
 use crate::mac::{self, MacAddr};
 use crate::model::{self, NETFRONT};
 use crate::rate::{Rate, DEFAULT_INTERVAL_US};
-use crate::to_xml::{script_name, Defaults, LIBVIRT_RESERVED_PREFIXES};
+use crate::to_xml::{script_is, Defaults, LIBVIRT_RESERVED_PREFIXES};
 use crate::vif;
 use crate::vlan::{VlanMode, VlanSpec};
 
@@ -103,7 +103,8 @@ struct Fields<'a> {
     backend: Option<&'a str>,
     mtu: Option<u32>,
     vlan: Option<VlanSpec>,
-    /// Whether a value is not plain ([`scan::Tok::plain`]): then text is escaped.
+    /// Whether a value written as text is not plain ([`scan::Tok::plain`]): then text is
+    /// escaped.
     escape: bool,
 }
 
@@ -131,7 +132,8 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
             Step::Decline => return None,
         };
         let v = t.value;
-        // A plain value passes the text check and needs no escaping.
+        // A plain value passes the text check and needs no escaping; another is checked
+        // here and escaped when written (`f.escape`).
         let text = |v| {
             if t.plain {
                 Some(v)
@@ -139,6 +141,9 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
                 text(v)
             }
         };
+        // Only what is written as text is escaped.
+        f.escape |= !t.plain && t.key != b"ip";
+
         let bit = match t.key {
             b"mac" => {
                 let (m, lower) = mac::parse_with_case(v).ok()?;
@@ -193,7 +198,6 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
             }
             _ => return None,
         };
-        f.escape |= !t.plain;
         if seen & bit != 0 {
             return None;
         }
@@ -211,9 +215,8 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'
     {
         return None;
     }
-    let script_base = f.script.map(script_name);
-    let ovs = script_base == Some("vif-openvswitch");
-    let bridged = f.bridge.is_some() || ovs || script_base == Some("vif-bridge");
+    let ovs = f.script.is_some_and(|s| script_is(s, "vif-openvswitch"));
+    let bridged = f.bridge.is_some() || ovs || f.script.is_some_and(|s| script_is(s, "vif-bridge"));
 
     // The bridge and its VLANs (Open vSwitch form only under vif-openvswitch; without a
     // script, a bridge in that form earns advice: the full path's).
@@ -296,11 +299,7 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'
         }
         out.str("'/>\n")?;
     }
-    if let Some(n) = name {
-        out.str("  <source bridge='")?;
-        out.text(n, f.escape)?;
-        out.str("'/>\n")?;
-    }
+    out.element("  <source bridge='", name, f.escape)?;
     if access.is_some() || ntags > 0 {
         let trunk = ntags > 0;
         out.str(if trunk {
@@ -354,18 +353,10 @@ fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'
     if let Some(v) = f.ip {
         ip::write_ips(v, out)?;
     }
-    for (open, value) in [
-        ("  <script path='", f.script),
-        ("  <backenddomain name='", f.backend),
-        ("  <target dev='", f.vifname),
-        ("  <model type='", model),
-    ] {
-        if let Some(v) = value {
-            out.str(open)?;
-            out.text(v, f.escape)?;
-            out.str("'/>\n")?;
-        }
-    }
+    out.element("  <script path='", f.script, f.escape)?;
+    out.element("  <backenddomain name='", f.backend, f.escape)?;
+    out.element("  <target dev='", f.vifname, f.escape)?;
+    out.element("  <model type='", model, f.escape)?;
     if let Some(mtu) = f.mtu {
         out.str("  <mtu size='")?;
         out.num(mtu)?;
