@@ -299,13 +299,10 @@ pub fn vif_list_to_xml_into(
 ) -> Result<Vec<NicWarning>, Vec<NicError>> {
     let start = out.len();
     out.reserve(vifs.items.len() * 320);
-    let mut direct = crate::direct::DirectWriter::new();
-    if vifs
-        .items
-        .iter()
-        .all(|v| direct.write(&v.spec, guest, defaults, out))
-    {
-        return Ok(Vec::new());
+    if let Some(mut direct) = crate::direct::DirectWriter::new(defaults) {
+        if vifs.items.iter().all(|v| direct.write(&v.spec, guest, out)) {
+            return Ok(Vec::new());
+        }
     }
     out.truncate(start);
     let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;

@@ -36,34 +36,23 @@ pub struct DirectWriter {
     scratch: Vec<u8>,
 }
 
-impl Default for DirectWriter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl DirectWriter {
-    /// A writer with its buffer.
-    pub fn new() -> Self {
-        DirectWriter {
+    /// A writer with its buffer, for vifs read with these xl.conf `defaults`; `None`
+    /// unless there are none (the direct path takes no default: the full path's job).
+    pub fn new(defaults: &Defaults<'_>) -> Option<Self> {
+        (*defaults == Defaults::default()).then(|| DirectWriter {
             scratch: vec![0; FIRST_CAP],
-        }
+        })
     }
 
     /// Appends `spec`'s `<interface>` to `out` (pretty, not indented, two spaces a
     /// level, as [`crate::interface_xml::interfaces_to_string`] writes it) for a `guest`
     /// and returns true, when the spec is one the direct path takes; otherwise leaves
     /// `out` as it was and returns false.
-    pub fn write(
-        &mut self,
-        spec: &str,
-        guest: GuestType,
-        defaults: &Defaults<'_>,
-        out: &mut String,
-    ) -> bool {
+    pub fn write(&mut self, spec: &str, guest: GuestType, out: &mut String) -> bool {
         loop {
             let mut f = Frag::new(&mut self.scratch);
-            if write(spec, guest, defaults, &mut f).is_some() {
+            if write(spec, guest, &mut f).is_some() {
                 out.push_str(f.as_str());
                 return true;
             }
@@ -84,7 +73,7 @@ pub fn write_vif_xml(
     defaults: &Defaults<'_>,
     out: &mut String,
 ) -> bool {
-    DirectWriter::new().write(spec, guest, defaults, out)
+    DirectWriter::new(defaults).is_some_and(|mut w| w.write(spec, guest, out))
 }
 
 /// The values of one spec, as written, before conversion.
@@ -205,10 +194,7 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
     }
 }
 
-fn write(spec: &str, guest: GuestType, defaults: &Defaults<'_>, out: &mut Frag<'_>) -> Option<()> {
-    if *defaults != Defaults::default() {
-        return None;
-    }
+fn write(spec: &str, guest: GuestType, out: &mut Frag<'_>) -> Option<()> {
     let f = fields(spec)?;
     if !guest.has_emulated_nics()
         && (f.pv_only == Some(false) || f.model.is_some_and(|m| m != NETFRONT))
