@@ -96,6 +96,19 @@ struct Counters {
     busy_retries: AtomicU64,
 }
 
+impl Counters {
+    /// Nothing counted yet, with the busy timeout in milliseconds.
+    fn new(timeout_ms: u64) -> Self {
+        Counters {
+            timeout_ms: AtomicU64::new(timeout_ms),
+            lock_waits: AtomicU64::new(0),
+            lock_wait_us: AtomicU64::new(0),
+            longest_wait_us: AtomicU64::new(0),
+            busy_retries: AtomicU64::new(0),
+        }
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -200,13 +213,7 @@ impl SqliteRegistry {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&path, flags)
             .map_err(db_err(&path, "opening the database"))?;
-        let counters = Arc::new(Counters {
-            timeout_ms: AtomicU64::new(millis(BUSY_TIMEOUT)),
-            lock_waits: AtomicU64::new(0),
-            lock_wait_us: AtomicU64::new(0),
-            longest_wait_us: AtomicU64::new(0),
-            busy_retries: AtomicU64::new(0),
-        });
+        let counters = Arc::new(Counters::new(millis(BUSY_TIMEOUT)));
         let mut waiter = Waiter::new(Arc::clone(&counters));
         conn.busy_handler(Some(move |count| waiter.wait(count)))
             .map_err(db_err(&path, "setting the busy handler"))?;
@@ -684,13 +691,7 @@ mod tests {
 
     #[test]
     fn the_busy_handler_pauses_1_to_4_ms_between_polls_at_random() {
-        let counters = Arc::new(Counters {
-            timeout_ms: AtomicU64::new(40),
-            lock_waits: AtomicU64::new(0),
-            lock_wait_us: AtomicU64::new(0),
-            longest_wait_us: AtomicU64::new(0),
-            busy_retries: AtomicU64::new(0),
-        });
+        let counters = Arc::new(Counters::new(40));
         let mut waiter = Waiter::new(counters);
         let delays: Vec<Duration> = (0..1000).map(|_| waiter.next_delay()).collect();
         let (lo, hi) = (Duration::from_millis(1), Duration::from_millis(4));
@@ -702,13 +703,7 @@ mod tests {
 
     #[test]
     fn the_busy_handler_polls_often_and_gives_up_on_time() {
-        let counters = Arc::new(Counters {
-            timeout_ms: AtomicU64::new(40),
-            lock_waits: AtomicU64::new(0),
-            lock_wait_us: AtomicU64::new(0),
-            longest_wait_us: AtomicU64::new(0),
-            busy_retries: AtomicU64::new(0),
-        });
+        let counters = Arc::new(Counters::new(40));
         let mut waiter = Waiter::new(Arc::clone(&counters));
         let start = Instant::now();
         let mut count = 0;
