@@ -85,16 +85,7 @@ fn main() -> ExitCode {
     if let (Some("running-domains"), Some(uri), 2) =
         (args.first().map(String::as_str), args.get(1), args.len())
     {
-        return match running_domains(uri) {
-            Ok(out) => {
-                let _ = std::io::stdout().write_all(out.as_bytes());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        };
+        return finish(running_domains(uri));
     }
     let (Some("network-bridges"), Some(uri)) = (args.first().map(String::as_str), args.get(1))
     else {
@@ -103,7 +94,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    match lookup(uri, &args[2..]) {
+    finish(lookup(uri, &args[2..]))
+}
+
+/// Prints a command's output, or its error as one `error:` line (exit status 1).
+fn finish<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
+    match result {
         Ok(out) => {
             let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::SUCCESS
