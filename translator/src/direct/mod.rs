@@ -1,6 +1,6 @@
 //! The direct path from a vif spec to `<interface>` XML, for the common NIC: one pass
 //! over the spec's bytes, the element written as the values are read, no model in
-//! between and no allocation but the output.
+//! between and no allocation but the output (and one scratch buffer for a whole list).
 //!
 //! It takes only what it can translate without a word to say: the keys `mac`, `bridge`,
 //! `script`, `ip`, `model`, `type`, `vifname`, `rate`, `backend`, `mtu` and `vlan`, each once,
@@ -287,44 +287,23 @@ fn write(spec: &str, guest: GuestType, out: &mut Frag<'_>) -> Option<()> {
     }
     out.element("  <source bridge='", name, f.escape)?;
     if access.is_some() || ntags > 0 {
+        // `.TAG` alone is an access port; with trunks it is their native VLAN.
         let trunk = ntags > 0;
-        out.str(if trunk {
-            "  <vlan trunk='yes'>\n"
-        } else {
-            "  <vlan>\n"
-        })?;
+        vlan_open(out, trunk)?;
         if let Some(id) = access {
-            out.str("    <tag id='")?;
-            out.num(u32::from(id))?;
-            out.str(if trunk {
-                "' nativeMode='untagged'/>\n"
-            } else {
-                "'/>\n"
-            })?;
+            vlan_tag(out, id, trunk)?;
         }
         for &id in &tags[..ntags] {
-            out.str("    <tag id='")?;
-            out.num(u32::from(id))?;
-            out.str("'/>\n")?;
+            vlan_tag(out, id, false)?;
         }
         out.str("  </vlan>\n")?;
     }
     if let Some(v) = &f.vlan {
         let entries = v.entries();
         let trunk = entries.len() > 1;
-        out.str(if trunk {
-            "  <vlan trunk='yes'>\n"
-        } else {
-            "  <vlan>\n"
-        })?;
+        vlan_open(out, trunk)?;
         for e in entries {
-            out.str("    <tag id='")?;
-            out.num(u32::from(e.id))?;
-            out.str(if trunk && e.mode == VlanMode::Pvid {
-                "' nativeMode='untagged'/>\n"
-            } else {
-                "'/>\n"
-            })?;
+            vlan_tag(out, e.id, trunk && e.mode == VlanMode::Pvid)?;
         }
         out.str("  </vlan>\n")?;
     }
@@ -349,6 +328,28 @@ fn write(spec: &str, guest: GuestType, out: &mut Frag<'_>) -> Option<()> {
         out.str("'/>\n")?;
     }
     out.str("</interface>\n")
+}
+
+/// `<vlan>`'s opening tag (a trunk when `trunk`).
+#[inline(always)]
+fn vlan_open(out: &mut Frag<'_>, trunk: bool) -> Option<()> {
+    out.str(if trunk {
+        "  <vlan trunk='yes'>\n"
+    } else {
+        "  <vlan>\n"
+    })
+}
+
+/// One `<tag>` of a `<vlan>` (`native`: `nativeMode='untagged'`).
+#[inline(always)]
+fn vlan_tag(out: &mut Frag<'_>, id: u16, native: bool) -> Option<()> {
+    out.str("    <tag id='")?;
+    out.num(u32::from(id))?;
+    out.str(if native {
+        "' nativeMode='untagged'/>\n"
+    } else {
+        "'/>\n"
+    })
 }
 
 #[cfg(test)]
