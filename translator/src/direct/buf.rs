@@ -5,7 +5,7 @@
 //!
 //! Only whole `&str` values and ASCII go in, so the written bytes are always UTF-8.
 
-use crate::interface_xml::write::NEEDS_ESCAPE;
+use crate::interface_xml::write::{escape_pieces, NEEDS_ESCAPE};
 
 /// The buffer's first size: an element takes a few hundred bytes.
 pub(super) const FIRST_CAP: usize = 2048;
@@ -106,28 +106,7 @@ impl<'b> Frag<'b> {
 
     #[cold]
     fn escaped_slow(&mut self, s: &str) -> Option<()> {
-        let mut last = 0;
-        for (i, b) in s.bytes().enumerate() {
-            if !NEEDS_ESCAPE[usize::from(b)] {
-                continue;
-            }
-            // Every escaped byte is ASCII, so `last` and `i` are character boundaries.
-            self.str(&s[last..i])?;
-            match b {
-                b'&' => self.str("&amp;")?,
-                b'<' => self.str("&lt;")?,
-                b'>' => self.str("&gt;")?,
-                b'\'' => self.str("&apos;")?,
-                b'"' => self.str("&quot;")?,
-                _ => {
-                    self.str("&#")?;
-                    self.num(u32::from(b))?;
-                    self.str(";")?;
-                }
-            }
-            last = i + 1;
-        }
-        self.str(&s[last..])
+        escape_pieces(s, |piece| self.str(piece))
     }
 
     /// Appends `n` in decimal.
