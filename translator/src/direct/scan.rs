@@ -1,8 +1,8 @@
 //! The direct path's tokenizer: [`crate::vif::tokenize`]'s split (on `,`, empty tokens
-//! skipped, keys and values trimmed of xl's white space), found from two bit masks over
-//! the whole spec, made sixteen bytes at a time: where the commas are, and where the
-//! bytes are that are not plain printable ASCII (white space, controls, non-ASCII) or
-//! need escaping in XML. A value without such a byte needs no trimming, passes the
+//! skipped, keys and values trimmed of xl's white space), found from bit masks over the
+//! whole spec, made sixteen bytes at a time: where the commas and `=` signs are, and
+//! where the bytes are that are not plain printable ASCII (white space, controls,
+//! non-ASCII) or need escaping in XML. A value without such a byte needs no trimming, passes the
 //! parser's text check and is written as it is. A spec longer than the masks
 //! ([`MASKED`] bytes) is read byte by byte, to the same result.
 
@@ -152,23 +152,9 @@ impl<'a> Scan<'a> {
             let mut start = self.pos;
             let mut end = self.find(&self.comma, b',', start, b.len());
             self.pos = end + 1;
-            if self.plain {
-                // No white space to trim, nothing odd in any value.
-                if start == end {
-                    continue;
-                }
-                let eq = self.find(&self.eq, b'=', start, end);
-                if eq + 1 >= end {
-                    return Step::Decline;
-                }
-                return Step::Tok(Tok {
-                    key: &b[start..eq],
-                    // Next to `=` and `,` or the end: character boundaries.
-                    value: &self.spec[eq + 1..end],
-                    plain: true,
-                });
-            }
-            let plain_token = !self.any_odd(start, end);
+            // In a spec with no odd byte (the common case) nothing is trimmed or looked at
+            // again.
+            let plain_token = self.plain || !self.any_odd(start, end);
             if !plain_token {
                 (start, end) = trim(b, start, end);
             }
