@@ -104,20 +104,8 @@ pub(super) fn parse_ipv6_hex(s: &[u8]) -> Option<[u16; 8]> {
 /// Writes the `<ip>` elements of an `ip=` value, or declines.
 pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
     let mut any = false;
-    // `split_ascii_whitespace`, as the full path splits, without its iterator layers.
-    let b = value.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        // Both ends are next to ASCII white space or at the ends: character boundaries.
-        let word = &value[start..i];
+    // Split as the full path splits (`vif::parse_ips`).
+    for word in value.split_ascii_whitespace() {
         let (addr, prefix) = match word.bytes().position(|c| c == b'/') {
             // '/' is ASCII: both sides are at character boundaries.
             Some(i) => (&word[..i], Some(&word[i + 1..])),
