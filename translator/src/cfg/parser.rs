@@ -267,24 +267,6 @@ impl<'a, 'f> Parser<'a, 'f> {
 
     /// Reads the next token that is not a line end (inside lists).
     fn advance_skip_nl(&mut self) -> PResult<Kind> {
-        // The common layout of a list first: blanks and LFs, then a string, a comma or
-        // a closing bracket. Anything else (a comment, a CR, a number) is the lexer's.
-        let b = self.b;
-        let mut i = self.pos;
-        loop {
-            match b.get(i) {
-                Some(b' ' | b'\t') => i += 1,
-                Some(b'\n') => {
-                    i += 1;
-                    self.line = self.line.saturating_add(1);
-                }
-                Some(b'\'' | b'"') => return self.string(i),
-                Some(b',') => return self.set(Kind::Comma, i, i + 1),
-                Some(b']') => return self.set(Kind::RBracket, i, i + 1),
-                _ => break,
-            }
-        }
-        self.pos = i;
         loop {
             let k = self.advance()?;
             if k != Kind::Newline {
