@@ -36,7 +36,7 @@ pub struct MacAddr([u8; 6]);
 
 /// Hex digit values (the low four bits), with [`UPPER`] set for `A`-`F` and
 /// [`NOT_HEX`] for non-digits.
-pub(crate) const HEX: [u8; 256] = {
+pub(crate) const HEX_VALUE: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
     let mut i = 0;
     while i < 10 {
@@ -51,9 +51,9 @@ pub(crate) const HEX: [u8; 256] = {
     }
     t
 };
-/// In [`HEX`]: an upper-case digit.
+/// In [`HEX_VALUE`]: an upper-case digit.
 pub(crate) const UPPER: u8 = 0x10;
-/// In [`HEX`]: not a hex digit.
+/// In [`HEX_VALUE`]: not a hex digit.
 pub(crate) const NOT_HEX: u8 = 0x80;
 
 impl MacAddr {
@@ -146,7 +146,10 @@ pub(crate) fn parse_with_case(s: &str) -> Result<(MacAddr, bool), MacError> {
     let mut octets = [0u8; 6];
     let mut seen = 0u8;
     for (i, o) in octets.iter_mut().enumerate() {
-        let (h, l) = (HEX[usize::from(b[i * 3])], HEX[usize::from(b[i * 3 + 1])]);
+        let (h, l) = (
+            HEX_VALUE[usize::from(b[i * 3])],
+            HEX_VALUE[usize::from(b[i * 3 + 1])],
+        );
         seen |= h | l;
         *o = ((h & 15) << 4) | (l & 15);
     }
@@ -197,7 +200,10 @@ impl MacStrategy {
         }
         let mut oui = [0u8; 3];
         for (i, o) in oui.iter_mut().enumerate() {
-            let (h, l) = (HEX[usize::from(b[i * 3])], HEX[usize::from(b[i * 3 + 1])]);
+            let (h, l) = (
+                HEX_VALUE[usize::from(b[i * 3])],
+                HEX_VALUE[usize::from(b[i * 3 + 1])],
+            );
             if (h | l) & NOT_HEX != 0 {
                 return Err(OuiError::Syntax);
             }

@@ -5,7 +5,7 @@ use std::net::Ipv6Addr;
 
 use super::buf::Frag;
 use crate::interface_xml::write::format_ipv6_hex;
-use crate::mac::{HEX, NOT_HEX};
+use crate::mac::{HEX_VALUE, NOT_HEX};
 use crate::vif;
 
 /// Strict dotted-quad IPv4 (`0`-`255`, no leading zeros): exactly the text the full
@@ -58,7 +58,7 @@ pub(super) fn parse_ipv6_hex(s: &[u8]) -> Option<[u16; 8]> {
         let start = i;
         let mut g = 0u16;
         while i < s.len() && i - start < 4 {
-            let h = HEX[usize::from(s[i])];
+            let h = HEX_VALUE[usize::from(s[i])];
             if h & NOT_HEX != 0 {
                 break;
             }
