@@ -12,10 +12,12 @@
 
 mod buf;
 mod ip;
+mod plain;
 mod scan;
 
 use buf::{Frag, FIRST_CAP};
-use scan::{Scan, Step};
+use plain::Plain;
+use scan::{Key, Scan, Step};
 
 use crate::bridge_spec::{parse_with, OvsBridge};
 use crate::guest::GuestType;
@@ -34,6 +36,8 @@ const MAX_TAGS: usize = 16;
 /// one buffer for all of them.
 pub struct DirectWriter {
     scratch: Vec<u8>,
+    /// The spec being read, padded ([`plain`]).
+    pad: Vec<u8>,
 }
 
 impl DirectWriter {
@@ -42,6 +46,7 @@ impl DirectWriter {
     pub fn new(defaults: &Defaults<'_>) -> Option<Self> {
         (*defaults == Defaults::default()).then(|| DirectWriter {
             scratch: vec![0; FIRST_CAP],
+            pad: Vec::new(),
         })
     }
 
@@ -52,7 +57,7 @@ impl DirectWriter {
     pub fn write(&mut self, spec: &str, guest: GuestType, out: &mut String) -> bool {
         loop {
             let mut f = Frag::new(&mut self.scratch);
-            if write(spec, guest, &mut f).is_some() {
+            if write(spec, &mut self.pad, guest, &mut f).is_some() {
                 out.push_str(f.as_str());
                 return true;
             }
@@ -110,12 +115,23 @@ fn number(v: &str, min: u64, max: u64) -> Option<u64> {
 /// Reads the spec's `KEY=VALUE` tokens ([`scan`]), taking each value as it comes. A
 /// bare word, a key the direct path does not take, a repeated key, an empty or bad
 /// value: declined.
-fn fields(spec: &str) -> Option<Fields<'_>> {
+fn fields<'a>(spec: &'a str, pad: &'a mut Vec<u8>) -> Option<Fields<'a>> {
+    match Plain::new(spec, pad) {
+        Some(mut plain) => fields_from(|| plain.next()),
+        None => {
+            let mut scan = Scan::new(spec);
+            fields_from(|| scan.next())
+        }
+    }
+}
+
+/// [`fields`] from a spec's tokens.
+#[inline(always)]
+fn fields_from<'a>(mut next: impl FnMut() -> Step<'a>) -> Option<Fields<'a>> {
     let mut f = Fields::default();
     let mut seen = 0u32;
-    let mut scan = Scan::new(spec);
     loop {
-        let t = match scan.next() {
+        let t = match next() {
             Step::Tok(t) => t,
             Step::End => return Some(f),
             Step::Decline => return None,
@@ -131,32 +147,32 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
             }
         };
         // Only what is written as text is escaped.
-        f.escape |= !t.plain && t.key != b"ip";
+        f.escape |= !t.plain && t.key != Key::Ip;
 
         let bit = match t.key {
-            b"mac" => {
+            Key::Mac => {
                 let (m, lower) = mac::parse_with_case(v).ok()?;
                 f.mac = Some(m);
                 f.mac_text = lower.then_some(v);
                 1
             }
-            b"bridge" => {
+            Key::Bridge => {
                 f.bridge = Some(text(v)?);
                 1 << 1
             }
-            b"script" => {
+            Key::Script => {
                 f.script = Some(text(v)?);
                 1 << 2
             }
-            b"ip" => {
+            Key::Ip => {
                 f.ip = Some(v);
                 1 << 3
             }
-            b"model" => {
+            Key::Model => {
                 f.model = Some(text(v)?);
                 1 << 4
             }
-            b"type" => {
+            Key::Type => {
                 f.pv_only = Some(match v {
                     "ioemu" => false,
                     "vif" | "netfront" => true,
@@ -164,28 +180,27 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
                 });
                 1 << 5
             }
-            b"vifname" => {
+            Key::Vifname => {
                 IfName::validate(v).ok()?;
                 f.vifname = Some(v);
                 1 << 6
             }
-            b"rate" => {
+            Key::Rate => {
                 f.rate = Some(v.parse().ok()?);
                 1 << 7
             }
-            b"backend" => {
+            Key::Backend => {
                 f.backend = Some(text(v)?);
                 1 << 8
             }
-            b"mtu" => {
+            Key::Mtu => {
                 f.mtu = Some(number(v, 1, 65535)? as u32);
                 1 << 9
             }
-            b"vlan" => {
+            Key::Vlan => {
                 f.vlan = Some(v.parse().ok()?);
                 1 << 10
             }
-            _ => return None,
         };
         if seen & bit != 0 {
             return None;
@@ -194,8 +209,8 @@ fn fields(spec: &str) -> Option<Fields<'_>> {
     }
 }
 
-fn write(spec: &str, guest: GuestType, out: &mut Frag<'_>) -> Option<()> {
-    let f = fields(spec)?;
+fn write(spec: &str, pad: &mut Vec<u8>, guest: GuestType, out: &mut Frag<'_>) -> Option<()> {
+    let f = fields(spec, pad)?;
     if !guest.has_emulated_nics()
         && (f.pv_only == Some(false) || f.model.is_some_and(|m| m != NETFRONT))
     {
