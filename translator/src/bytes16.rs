@@ -42,6 +42,20 @@ pub(crate) fn string_stops(c: &[u8; 16], q: u8) -> u16 {
     }
 }
 
+/// The decimal digits and the dots of sixteen bytes.
+#[inline(always)]
+pub(crate) fn digits_dots(c: &[u8; 16]) -> (u16, u16) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: as in `spec_bits`.
+        unsafe { sse2::digits_dots(c) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        scalar::digits_dots(c)
+    }
+}
+
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 mod scalar {
     use super::{is_odd, is_string_stop};
@@ -54,6 +68,15 @@ mod scalar {
             odd |= u16::from(is_odd(x)) << k;
         }
         (comma, eq, odd)
+    }
+
+    pub(super) fn digits_dots(c: &[u8; 16]) -> (u16, u16) {
+        let (mut digits, mut dots) = (0u16, 0u16);
+        for (k, &x) in c.iter().enumerate() {
+            digits |= u16::from(x.is_ascii_digit()) << k;
+            dots |= u16::from(x == b'.') << k;
+        }
+        (digits, dots)
     }
 
     pub(super) fn string_stops(c: &[u8; 16], q: u8) -> u16 {
@@ -105,6 +128,20 @@ mod sse2 {
     }
 
     #[target_feature(enable = "sse2")]
+    pub(super) fn digits_dots(c: &[u8; 16]) -> (u16, u16) {
+        let v = load(c);
+        // `0`..=`9` as signed bytes (0x80 and up are negative: below `0`).
+        let digits = _mm_andnot_si128(
+            _mm_cmpgt_epi8(v, _mm_set1_epi8(b'9' as i8)),
+            _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
+        );
+        (
+            _mm_movemask_epi8(digits) as u16,
+            _mm_movemask_epi8(eq(v, b'.')) as u16,
+        )
+    }
+
+    #[target_feature(enable = "sse2")]
     pub(super) fn string_stops(c: &[u8; 16], q: u8) -> u16 {
         let v = load(c);
         // Below 0x20 as signed bytes, but not 0x80 and up (negative too).
@@ -128,6 +165,7 @@ mod tests {
         for chunk in all.chunks(16) {
             let c: [u8; 16] = chunk.try_into().unwrap();
             assert_eq!(spec_bits(&c), scalar::spec_bits(&c));
+            assert_eq!(digits_dots(&c), scalar::digits_dots(&c));
             for q in [b'\'', b'"'] {
                 assert_eq!(string_stops(&c, q), scalar::string_stops(&c, q));
             }
@@ -142,6 +180,7 @@ mod tests {
         #[test]
         fn implementations_agree(c in any::<[u8; 16]>(), q in prop_oneof![Just(b'\''), Just(b'"')]) {
             prop_assert_eq!(spec_bits(&c), scalar::spec_bits(&c));
+            prop_assert_eq!(digits_dots(&c), scalar::digits_dots(&c));
             prop_assert_eq!(string_stops(&c, q), scalar::string_stops(&c, q));
         }
     }

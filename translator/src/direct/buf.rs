@@ -112,14 +112,11 @@ impl<'b> Frag<'b> {
     /// Appends `n` in decimal.
     #[inline(always)]
     pub(super) fn num(&mut self, n: u32) -> Option<()> {
-        // Most numbers here are VLAN ids, prefixes and MTUs: four digits at most.
+        // Most numbers here are VLAN ids, prefixes and MTUs: four digits at most, as two
+        // pairs from a table.
         if n < 10_000 {
-            let d = [
-                b'0' + (n / 1000) as u8,
-                b'0' + (n / 100 % 10) as u8,
-                b'0' + (n / 10 % 10) as u8,
-                b'0' + (n % 10) as u8,
-            ];
+            let (hi, lo) = (2 * (n / 100) as usize, 2 * (n % 100) as usize);
+            let d = [PAIRS[hi], PAIRS[hi + 1], PAIRS[lo], PAIRS[lo + 1]];
             let skip = usize::from(n < 10) + usize::from(n < 100) + usize::from(n < 1000);
             return self.ascii(&d[skip..]);
         }
@@ -153,10 +150,22 @@ impl<'b> Frag<'b> {
     }
 }
 
+/// The two digits of each number below 100, one pair after the other.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// `dst.copy_from_slice(src)` (same lengths), pieces up to 32 bytes without a call: two
 /// overlapping fixed-size copies cover any length from `K` to `2K`.
 #[inline(always)]
-fn copy(dst: &mut [u8], src: &[u8]) {
+pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
     let len = src.len();
     if len > 32 || dst.len() != len {
         dst.copy_from_slice(src);

@@ -159,51 +159,81 @@ fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
 /// (lower-case hex, the first longest run of two or more zero groups as `::`) into
 /// `buf`, in ASCII; returns the length.
 pub(crate) fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
-    let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+    let mut zeros = 0usize;
     for (i, &g) in seg.iter().enumerate() {
-        if g == 0 {
-            if cur_len == 0 {
-                cur = i;
-            }
-            cur_len += 1;
-            if cur_len > best_len {
-                (best, best_len) = (cur, cur_len);
-            }
-        } else {
-            cur_len = 0;
-        }
+        zeros |= usize::from(g == 0) << i;
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let (start, len) = ZERO_RUNS[zeros];
+    let (start, len) = (usize::from(start), usize::from(len));
     let mut n = 0;
-    let group = |buf: &mut [u8; 39], n: &mut usize, g: u16| {
-        let digits = (4 - g.leading_zeros() as usize / 4).max(1);
-        for d in (0..digits).rev() {
-            buf[*n] = HEX[usize::from((g >> (d * 4)) & 15)];
-            *n += 1;
-        }
-    };
-    let mut i = 0;
-    while i < 8 {
-        if best_len > 1 && i == best {
-            buf[n] = b':';
-            buf[n + 1] = b':';
-            n += 2;
-            i += best_len;
-            if i < 8 {
-                group(buf, &mut n, seg[i]);
-                i += 1;
-            }
-            continue;
-        }
-        if i > 0 {
-            buf[n] = b':';
-            n += 1;
-        }
-        group(buf, &mut n, seg[i]);
-        i += 1;
+    if len == 0 {
+        groups(&seg[..], buf, &mut n);
+    } else {
+        groups(&seg[..start], buf, &mut n);
+        buf[n] = b':';
+        buf[n + 1] = b':';
+        n += 2;
+        groups(&seg[start + len..], buf, &mut n);
     }
     n
 }
+
+/// Appends `seg` at `buf[*n..]`, colon-separated, each group in lower-case hex
+/// without leading zeros.
+#[inline(always)]
+fn groups(seg: &[u16], buf: &mut [u8; 39], n: &mut usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, &g) in seg.iter().enumerate() {
+        if i > 0 {
+            buf[*n] = b':';
+            *n += 1;
+        }
+        let digits = (4 - g.leading_zeros() as usize / 4).max(1);
+        // All four digits go in, the first wanted one at `n`; the rest are written over
+        // by what follows, or lie past the end. A group's four bytes always fit: there
+        // are at most 7 * 5 bytes before the last one.
+        let all = [
+            HEX[usize::from(g >> 12)],
+            HEX[usize::from((g >> 8) & 15)],
+            HEX[usize::from((g >> 4) & 15)],
+            HEX[usize::from(g & 15)],
+        ];
+        let word = u32::from_be_bytes(all) << (8 * (4 - digits));
+        buf[*n..*n + 4].copy_from_slice(&word.to_be_bytes());
+        *n += digits;
+    }
+}
+
+/// For each set of zero groups (bit `i`: group `i` is zero), the first longest run of
+/// two or more, as `(start, length)`; `(0, 0)` when there is none. Display's choice.
+const ZERO_RUNS: [(u8, u8); 256] = {
+    let mut t = [(0u8, 0u8); 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
+        let mut i = 0;
+        while i < 8 {
+            if m >> i & 1 == 1 {
+                if cur_len == 0 {
+                    cur = i;
+                }
+                cur_len += 1;
+                if cur_len > best_len {
+                    best = cur;
+                    best_len = cur_len;
+                }
+            } else {
+                cur_len = 0;
+            }
+            i += 1;
+        }
+        if best_len > 1 {
+            t[m] = (best as u8, best_len as u8);
+        }
+        m += 1;
+    }
+    t
+};
 
 struct Writer<'o, 's> {
     out: &'o mut String,
