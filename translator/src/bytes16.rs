@@ -56,9 +56,56 @@ pub(crate) fn digits_dots(c: &[u8; 16]) -> (u16, u16) {
     }
 }
 
+/// Sixteen bytes read as hex digits: where the digits are, which of them are upper
+/// case, where the colons are, and each byte's value as a digit (meaningless where it
+/// is not one).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Hex16 {
+    pub digits: u16,
+    pub upper: u16,
+    pub colons: u16,
+    pub values: [u8; 16],
+}
+
+/// [`Hex16`] of sixteen bytes.
+#[inline(always)]
+pub(crate) fn hex16(c: &[u8; 16]) -> Hex16 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: as in `spec_bits`.
+        unsafe { sse2::hex16(c) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        scalar::hex16(c)
+    }
+}
+
+/// A hex digit's value from its byte, right for digits of either case: the low four
+/// bits, plus 9 for letters (bit 6).
+fn nibble(x: u8) -> u8 {
+    (x & 15) + 9 * ((x >> 6) & 1)
+}
+
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 mod scalar {
-    use super::{is_odd, is_string_stop};
+    use super::{is_odd, is_string_stop, nibble, Hex16};
+
+    pub(super) fn hex16(c: &[u8; 16]) -> Hex16 {
+        let mut h = Hex16 {
+            digits: 0,
+            upper: 0,
+            colons: 0,
+            values: [0; 16],
+        };
+        for (k, &x) in c.iter().enumerate() {
+            h.digits |= u16::from(x.is_ascii_hexdigit()) << k;
+            h.upper |= u16::from(matches!(x, b'A'..=b'F')) << k;
+            h.colons |= u16::from(x == b':') << k;
+            h.values[k] = nibble(x);
+        }
+        h
+    }
 
     pub(super) fn spec_bits(c: &[u8; 16]) -> (u16, u16, u16) {
         let (mut comma, mut eq, mut odd) = (0u16, 0u16, 0u16);
@@ -91,8 +138,9 @@ mod scalar {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
-        __m128i, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8,
+        _mm_cmplt_epi8, _mm_cvtsi128_si64, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x, _mm_slli_epi16, _mm_srli_epi16, _mm_unpackhi_epi64,
     };
 
     #[target_feature(enable = "sse2")]
@@ -125,6 +173,41 @@ mod sse2 {
         let equals = _mm_movemask_epi8(eq(v, b'=')) as u16;
         let odd = !(_mm_movemask_epi8(plain) as u16);
         (comma, equals, odd)
+    }
+
+    /// Bytes in `lo..=hi` (both below 0x80).
+    #[target_feature(enable = "sse2")]
+    fn within(v: __m128i, lo: u8, hi: u8) -> __m128i {
+        // As signed bytes; 0x80 and up are negative, below `lo`.
+        _mm_andnot_si128(
+            _mm_cmpgt_epi8(v, _mm_set1_epi8(hi as i8)),
+            _mm_cmpgt_epi8(v, _mm_set1_epi8(lo as i8 - 1)),
+        )
+    }
+
+    #[target_feature(enable = "sse2")]
+    pub(super) fn hex16(c: &[u8; 16]) -> super::Hex16 {
+        let v = load(c);
+        let upper = within(v, b'A', b'F');
+        let digits = _mm_or_si128(
+            _mm_or_si128(within(v, b'0', b'9'), within(v, b'a', b'f')),
+            upper,
+        );
+        // `nibble` lane by lane: bit 6 of each byte to bit 0 (a 16-bit shift, masked
+        // to the byte's own bit), times 9 as x + 8x (no carry out of a byte).
+        let low = _mm_and_si128(v, _mm_set1_epi8(15));
+        let letter = _mm_and_si128(_mm_srli_epi16(v, 6), _mm_set1_epi8(1));
+        let values = _mm_add_epi8(low, _mm_add_epi8(letter, _mm_slli_epi16(letter, 3)));
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&_mm_cvtsi128_si64(values).to_le_bytes());
+        out[8..]
+            .copy_from_slice(&_mm_cvtsi128_si64(_mm_unpackhi_epi64(values, values)).to_le_bytes());
+        super::Hex16 {
+            digits: _mm_movemask_epi8(digits) as u16,
+            upper: _mm_movemask_epi8(upper) as u16,
+            colons: _mm_movemask_epi8(eq(v, b':')) as u16,
+            values: out,
+        }
     }
 
     #[target_feature(enable = "sse2")]
@@ -166,6 +249,7 @@ mod tests {
             let c: [u8; 16] = chunk.try_into().unwrap();
             assert_eq!(spec_bits(&c), scalar::spec_bits(&c));
             assert_eq!(digits_dots(&c), scalar::digits_dots(&c));
+            assert_eq!(hex16(&c), scalar::hex16(&c));
             for q in [b'\'', b'"'] {
                 assert_eq!(string_stops(&c, q), scalar::string_stops(&c, q));
             }
@@ -181,6 +265,7 @@ mod tests {
         fn implementations_agree(c in any::<[u8; 16]>(), q in prop_oneof![Just(b'\''), Just(b'"')]) {
             prop_assert_eq!(spec_bits(&c), scalar::spec_bits(&c));
             prop_assert_eq!(digits_dots(&c), scalar::digits_dots(&c));
+            prop_assert_eq!(hex16(&c), scalar::hex16(&c));
             prop_assert_eq!(string_stops(&c, q), scalar::string_stops(&c, q));
         }
     }

@@ -5,6 +5,7 @@
 //! ([`MacStrategy::XenOui`], the way libxl picks one). A MAC must be unique on its whole
 //! LAN segment; that is the registry's job, not this module's.
 
+use crate::bytes16::hex16;
 use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
@@ -143,22 +144,27 @@ impl FromStr for MacAddr {
 /// case (then the text is already the form libvirt writes).
 pub(crate) fn parse_with_case(s: &str) -> Result<(MacAddr, bool), MacError> {
     let b: &[u8; 17] = s.as_bytes().try_into().map_err(|_| MacError::Syntax)?;
-    let mut octets = [0u8; 6];
-    let mut seen = 0u8;
-    for (i, o) in octets.iter_mut().enumerate() {
-        let (h, l) = (
-            HEX_VALUE[usize::from(b[i * 3])],
-            HEX_VALUE[usize::from(b[i * 3 + 1])],
-        );
-        seen |= h | l;
-        *o = ((h & 15) << 4) | (l & 15);
-    }
-    let colons =
-        (b[2] == b':') & (b[5] == b':') & (b[8] == b':') & (b[11] == b':') & (b[14] == b':');
-    if seen & NOT_HEX != 0 || !colons {
+    // The first sixteen bytes at once (`XX:XX:XX:XX:XX:X`), then the last digit.
+    const DIGITS: u16 = 0b1011_0110_1101_1011;
+    const COLONS: u16 = 0b0100_1001_0010_0100;
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&b[..16]);
+    let h = hex16(&head);
+    let last = HEX_VALUE[usize::from(b[16])];
+    if h.digits & DIGITS != DIGITS || h.colons != COLONS || last & NOT_HEX != 0 {
         return Err(MacError::Syntax);
     }
-    Ok((MacAddr::new(octets)?, seen & UPPER == 0))
+    let v = h.values;
+    let octets = [
+        (v[0] << 4) | v[1],
+        (v[3] << 4) | v[4],
+        (v[6] << 4) | v[7],
+        (v[9] << 4) | v[10],
+        (v[12] << 4) | v[13],
+        (v[15] << 4) | (last & 15),
+    ];
+    let lower = h.upper & DIGITS == 0 && last & UPPER == 0;
+    Ok((MacAddr::new(octets)?, lower))
 }
 
 impl fmt::Display for MacAddr {
@@ -248,6 +254,36 @@ mod tests {
             Err(MacError::Multicast)
         );
         assert_eq!("00:00:00:00:00:00".parse::<MacAddr>(), Err(MacError::Zero));
+    }
+
+    /// Six colon-separated pairs of hex digits, read the plain way, and whether no
+    /// digit is upper case.
+    fn reference(s: &str) -> Result<(MacAddr, bool), MacError> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6
+            || parts
+                .iter()
+                .any(|p| p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(MacError::Syntax);
+        }
+        let mut octets = [0u8; 6];
+        for (o, p) in octets.iter_mut().zip(&parts) {
+            *o = u8::from_str_radix(p, 16).map_err(|_| MacError::Syntax)?;
+        }
+        let lower = !s.bytes().any(|c| c.is_ascii_uppercase());
+        Ok((MacAddr::new(octets)?, lower))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn reads_as_a_plain_reader_does(
+            s in "[0-9a-fA-F:gG/@`é ]{15,18}|([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}|([0-9a-fA-Fg@]{2}:){5}[0-9a-fA-Fg@/:]{2}"
+        ) {
+            proptest::prop_assert_eq!(parse_with_case(&s), reference(&s), "{}", s);
+        }
     }
 
     #[test]
