@@ -1,6 +1,7 @@
 //! The direct path from a vif spec to `<interface>` XML, for the common NIC: one pass
 //! over the spec's bytes, the element written as the values are read, no model in
-//! between and no allocation but the output (and one scratch buffer for a whole list).
+//! between and no allocation but the output (and, for a whole list, two scratch
+//! buffers: the element being written, and a padded copy of the spec being read).
 //!
 //! It takes only what it can translate without a word to say: the keys `mac`, `bridge`,
 //! `script`, `ip`, `model`, `type`, `vifname`, `rate`, `backend`, `mtu` and `vlan`, each once,
@@ -112,7 +113,8 @@ fn number(v: &str, min: u64, max: u64) -> Option<u64> {
     vif::number(v, min, max).ok()
 }
 
-/// Reads the spec's `KEY=VALUE` tokens ([`scan`]), taking each value as it comes. A
+/// Reads the spec's `KEY=VALUE` tokens ([`plain`] for a plain spec, else [`scan`]),
+/// taking each value as it comes. A
 /// bare word, a key the direct path does not take, a repeated key, an empty or bad
 /// value: declined.
 fn fields<'a>(spec: &'a str, pad: &'a mut Vec<u8>) -> Option<Fields<'a>> {

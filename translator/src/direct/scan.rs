@@ -1,4 +1,5 @@
-//! The direct path's tokenizer: [`crate::vif::tokenize`]'s split (on `,`, empty tokens
+//! The direct path's tokenizer for any spec (the plain ones take [`super::plain`]'s
+//! shorter way): [`crate::vif::tokenize`]'s split (on `,`, empty tokens
 //! skipped, keys and values trimmed of xl's white space), found from bit masks over the
 //! whole spec, made sixteen bytes at a time: where the commas and `=` signs are, and
 //! where the bytes are that are not plain printable ASCII (white space, controls,
