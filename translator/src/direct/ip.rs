@@ -9,23 +9,14 @@ use crate::interface_xml::write::format_ipv6_hex;
 use crate::mac::{HEX_VALUE, NOT_HEX};
 use crate::vif;
 
-/// Byte classes of an `ip=` value (one bit each; 0 for anything else).
-const DIGIT: u8 = 1;
-const DOT: u8 = 2;
-/// ASCII white space, as `split_ascii_whitespace` splits (the full path's split).
-const SPACE: u8 = 4;
-const SLASH: u8 = 8;
-/// Any other byte.
-const OTHER: u8 = 16;
+/// Where an `ip=` value is split: ASCII white space, as `split_ascii_whitespace`
+/// splits (the full path's split), and the `/` before a prefix. One bit each; 0 for
+/// any other byte.
+const SPACE: u8 = 1;
+const SLASH: u8 = 2;
 
 const CLASS: [u8; 256] = {
-    let mut t = [OTHER; 256];
-    let mut d = b'0';
-    while d <= b'9' {
-        t[d as usize] = DIGIT;
-        d += 1;
-    }
-    t[b'.' as usize] = DOT;
+    let mut t = [0; 256];
     t[b'/' as usize] = SLASH;
     let mut k = 0;
     while k < 5 {
