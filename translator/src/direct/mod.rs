@@ -114,9 +114,8 @@ fn number(v: &str, min: u64, max: u64) -> Option<u64> {
 }
 
 /// Reads the spec's `KEY=VALUE` tokens ([`plain`] for a plain spec, else [`scan`]),
-/// taking each value as it comes. A
-/// bare word, a key the direct path does not take, a repeated key, an empty or bad
-/// value: declined.
+/// taking each value as it comes. A bare word, a key the direct path does not take, a
+/// repeated key, an empty or bad value: declined.
 fn fields<'a>(spec: &'a str, pad: &'a mut Vec<u8>) -> Option<Fields<'a>> {
     match Plain::new(spec, pad) {
         Some(mut plain) => fields_from(|| plain.next()),
@@ -151,28 +150,23 @@ fn fields_from<'a>(mut next: impl FnMut() -> Step<'a>) -> Option<Fields<'a>> {
         // Only what is written as text is escaped.
         f.escape |= !t.plain && t.key != Key::Ip;
 
-        let bit = match t.key {
+        match t.key {
             Key::Mac => {
                 let (m, lower) = mac::parse_with_case(v).ok()?;
                 f.mac = Some(m);
                 f.mac_text = lower.then_some(v);
-                1
             }
             Key::Bridge => {
                 f.bridge = Some(text(v)?);
-                1 << 1
             }
             Key::Script => {
                 f.script = Some(text(v)?);
-                1 << 2
             }
             Key::Ip => {
                 f.ip = Some(v);
-                1 << 3
             }
             Key::Model => {
                 f.model = Some(text(v)?);
-                1 << 4
             }
             Key::Type => {
                 f.pv_only = Some(match v {
@@ -180,30 +174,26 @@ fn fields_from<'a>(mut next: impl FnMut() -> Step<'a>) -> Option<Fields<'a>> {
                     "vif" | "netfront" => true,
                     _ => return None,
                 });
-                1 << 5
             }
             Key::Vifname => {
                 IfName::validate(v).ok()?;
                 f.vifname = Some(v);
-                1 << 6
             }
             Key::Rate => {
                 f.rate = Some(v.parse().ok()?);
-                1 << 7
             }
             Key::Backend => {
                 f.backend = Some(text(v)?);
-                1 << 8
             }
             Key::Mtu => {
                 f.mtu = Some(number(v, 1, 65535)? as u32);
-                1 << 9
             }
             Key::Vlan => {
                 f.vlan = Some(v.parse().ok()?);
-                1 << 10
             }
-        };
+        }
+        // A key given twice: declined (the full path's error).
+        let bit = 1u32 << t.key as u32;
         if seen & bit != 0 {
             return None;
         }
