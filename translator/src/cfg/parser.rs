@@ -275,6 +275,35 @@ impl<'a, 'f> Parser<'a, 'f> {
         }
     }
 
+    /// [`Self::advance_skip_nl`] for what a list mostly holds: blanks and line ends are
+    /// stepped over here and a string, a comma or a `]` read at once; anything else
+    /// (a comment, a CR, a number, an error) goes by [`Self::advance_skip_nl`].
+    #[inline(always)]
+    fn advance_in_list(&mut self) -> PResult<Kind> {
+        let b = self.b;
+        let mut i = self.pos;
+        loop {
+            match b.get(i) {
+                Some(b' ' | b'\t') => i += 1,
+                Some(b'\n') => {
+                    i += 1;
+                    self.line = self.line.saturating_add(1);
+                }
+                _ => break,
+            }
+        }
+        self.pos = i;
+        match b.get(i) {
+            Some(b'\'' | b'"') => {
+                self.tline = self.line;
+                self.string(i)
+            }
+            Some(b',') => self.set(Kind::Comma, i, i + 1),
+            Some(b']') => self.set(Kind::RBracket, i, i + 1),
+            _ => self.advance_skip_nl(),
+        }
+    }
+
     /// What an error inside the string starting at `start` is near: the whole string if
     /// it ends on its line, else the text up to the next blank.
     fn string_near(&self, start: usize) -> Near {
@@ -447,13 +476,13 @@ impl<'a, 'f> Parser<'a, 'f> {
         }
         let mut items = Vec::new();
         loop {
-            match self.advance_skip_nl()? {
+            match self.advance_in_list()? {
                 Kind::RBracket => break,
                 Kind::Str | Kind::Number => items.push(self.atom()),
                 Kind::LBracket => items.push(self.list(depth + 1)?),
                 _ => return Err(self.unexpected("STRING or NUMBER or '[' or ']'")),
             }
-            match self.advance_skip_nl()? {
+            match self.advance_in_list()? {
                 Kind::Comma => {}
                 Kind::RBracket => break,
                 _ => return Err(self.unexpected("',' or ']'")),
@@ -872,6 +901,23 @@ mod tests {
             err("a = 'x', 'y'\n"),
             "f.cfg:1: config parsing error near `,': syntax error, unexpected ',', \
              expecting NEWLINE or ';' or $end"
+        );
+        // Lines counted the same whether a list's blanks, line ends and comments are
+        // stepped over by the list's own path or the general one.
+        let c = ok("a = [\n\t'x' ,\n\n  # c\n\t 'y',\r\n 'z'\n , 7,\n\n\n 'w'\n]\n");
+        let a = c.get_list("a").unwrap().unwrap();
+        assert_eq!(
+            a.iter().map(|i| i.line).collect::<Vec<_>>(),
+            [2, 5, 6, 7, 10]
+        );
+        assert_eq!(
+            err("a = [\n\n\t'x',\n\n  ]]\n"),
+            "f.cfg:5: config parsing error near `]': syntax error, unexpected ']', \
+             expecting NEWLINE or ';' or $end"
+        );
+        assert_eq!(
+            err("a = [ 'x',\n # c\n\n 'y\n"),
+            "f.cfg:4: config parsing error near `'y': unterminated quoted string"
         );
         // Nesting limit.
         let deep_ok = format!("a = {}{}", "[".repeat(64), "]".repeat(64));
