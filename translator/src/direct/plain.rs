@@ -1,6 +1,7 @@
 //! The direct path's tokenizer for plain specs, the common case: no byte in the spec
 //! is odd ([`crate::bytes16::is_odd`]: no white space, control, non-ASCII, nothing XML
-//! escapes), so nothing is trimmed and no value is escaped. The spec is read from a
+//! escapes), but for single spaces inside one value (`ip=A B`), so nothing is trimmed
+//! and only that value is checked and escaped as odd. The spec is read from a
 //! copy padded with commas: a key is recognised from the eight bytes where its token
 //! starts, and a value ends at the next comma, found sixteen bytes at a time, with no
 //! look at where the spec ends. Tokens are [`super::scan::Scan`]'s, for such specs.
@@ -18,6 +19,8 @@ pub(super) struct Plain<'a> {
     /// The spec followed by [`PAD`] commas.
     padded: &'a [u8],
     pos: usize,
+    /// Where the first space is (`usize::MAX`: none); all are in the value it is in.
+    space: usize,
 }
 
 /// `s` as a little-endian word, and the mask of its bytes (up to eight).
@@ -70,16 +73,25 @@ impl<'a> Plain<'a> {
         buf.extend_from_slice(&[b','; PAD]);
         // The commas after the spec are not odd: the whole of each sixteen bytes can
         // be looked at.
-        let mut odd = 0u16;
-        for c in buf[..spec.len().next_multiple_of(16)].chunks_exact(16) {
+        let len = spec.len();
+        let (mut plain, mut first, mut last) = (true, usize::MAX, 0);
+        for (k, c) in buf[..len.next_multiple_of(16)].chunks_exact(16).enumerate() {
             let mut a = [0u8; 16];
             a.copy_from_slice(c);
-            odd |= spec_bits(&a).2;
+            let odd = spec_bits(&a).2;
+            if odd != 0 {
+                plain &= inner_spaces(buf, len, 16 * k, odd, &mut first, &mut last);
+            }
         }
-        (odd == 0).then_some(Plain {
+        // The spaces are all in one token: no comma between the first and the last.
+        if !plain || (first < last && buf[first..last].contains(&b',')) {
+            return None;
+        }
+        Some(Plain {
             spec,
             padded: buf,
             pos: 0,
+            space: first,
         })
     }
 
@@ -123,9 +135,36 @@ impl<'a> Plain<'a> {
             // Both ends are next to commas or at the spec's ends: character boundaries
             // (and a plain spec is ASCII).
             value: &self.spec[start..end],
-            plain: true,
+            // The value the spaces are in is not plain.
+            plain: self.space.wrapping_sub(start) >= end - start,
         })
     }
+}
+
+/// Whether the odd bytes `odd` of the sixteen at `at` in the padded spec `b` (of
+/// length `len`) are single spaces inside a value: not at either end, not next to
+/// another space, a comma or `=`. Notes the first and last.
+#[inline(never)]
+fn inner_spaces(
+    b: &[u8],
+    len: usize,
+    at: usize,
+    mut odd: u16,
+    first: &mut usize,
+    last: &mut usize,
+) -> bool {
+    let inner = |c: u8| !matches!(c, b' ' | b',' | b'=');
+    while odd != 0 {
+        // The padding is not odd: `p` is in the spec.
+        let p = at + odd.trailing_zeros() as usize;
+        odd &= odd - 1;
+        if b[p] != b' ' || p == 0 || p + 1 >= len || !inner(b[p - 1]) || !inner(b[p + 1]) {
+            return false;
+        }
+        *first = (*first).min(p);
+        *last = p;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -150,9 +189,19 @@ mod tests {
         })
     }
 
+    /// The specs [`Plain`] takes: no odd byte but single spaces inside one value.
+    fn takes(spec: &str) -> bool {
+        let b = spec.as_bytes();
+        let inner = |c: &u8| !b" ,=".contains(c);
+        b.iter().enumerate().all(|(i, &c)| {
+            !is_odd(c)
+                || (c == b' ' && i > 0 && b.get(i + 1).is_some_and(inner) && inner(&b[i - 1]))
+        }) && spec.split(',').filter(|t| t.contains(' ')).count() <= 1
+    }
+
     fn check(spec: &str) {
         let got = plain(spec);
-        assert_eq!(got.is_some(), !spec.bytes().any(is_odd), "{spec:?}");
+        assert_eq!(got.is_some(), takes(spec), "{spec:?}");
         if let Some(got) = got {
             assert_eq!(got, reference(spec), "{spec:?}");
         }
@@ -185,6 +234,20 @@ mod tests {
             &format!("bridge={},mtu=9000", "x".repeat(60)),
             &format!("{}bridge=br0", ",".repeat(70)),
             &format!("script=/{}", "y".repeat(300)),
+            "ip=10.0.0.1 10.0.0.2/24 2001:db8::1/64,bridge=b",
+            "bridge=b,ip=1 2",
+            "bridge=a b,mtu=1",
+            "ip=1 2,script=a b",
+            "ip=1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18,mtu=1",
+            "ip= 1",
+            "ip=1 ",
+            "ip=1  2",
+            "ip =1",
+            "ip=1 ,mtu=1",
+            " ip=1",
+            "i p=1",
+            "ip=1\t2",
+            "ip=1 &2",
         ] {
             check(spec);
         }
