@@ -1,25 +1,30 @@
-//! The buffer one `<interface>` element is written into on the direct path: a slice
-//! with a cursor, so that each piece is a bounds check and a copy (no growth check, no
-//! call for a short piece). When a piece does not fit, the writer says so
-//! ([`Frag::full`]) and the caller starts again with a bigger buffer.
+//! The buffer one `<interface>` element is written into on the direct path: the output
+//! string's spare capacity with a cursor, so that each piece is a bounds check and a
+//! copy (no growth check, no call for a short piece), and the element is not copied
+//! again. When a piece does not fit, the writer says so ([`Frag::full`]) and the caller
+//! starts again with more room.
 //!
-//! Only whole `&str` values and ASCII go in, so the written bytes are always UTF-8.
+//! Only whole `&str` values and ASCII go in, each piece copied whole before the cursor
+//! moves past it: the bytes before the cursor are always written, and UTF-8.
+
+use std::mem::MaybeUninit;
+use std::ptr::copy_nonoverlapping;
 
 use crate::interface_xml::write::{escape_pieces, NEEDS_ESCAPE};
 
-/// The buffer's first size: an element takes a few hundred bytes.
+/// The room an element starts with: it takes a few hundred bytes.
 pub(super) const FIRST_CAP: usize = 2048;
 
 /// One element being written.
 pub(super) struct Frag<'b> {
-    buf: &'b mut [u8],
+    buf: &'b mut [MaybeUninit<u8>],
     n: usize,
     full: bool,
 }
 
 impl<'b> Frag<'b> {
     /// An empty element over `buf`.
-    pub(super) fn new(buf: &'b mut [u8]) -> Self {
+    pub(super) fn new(buf: &'b mut [MaybeUninit<u8>]) -> Self {
         Frag {
             buf,
             n: 0,
@@ -32,9 +37,20 @@ impl<'b> Frag<'b> {
         self.full
     }
 
+    /// How many bytes are written: the first `len()` bytes of the buffer are
+    /// initialised, and UTF-8.
+    pub(super) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The room it had.
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The room for the next `len` bytes, if there is that much.
     #[inline(always)]
-    fn room(&mut self, len: usize) -> Option<&mut [u8]> {
+    fn room(&mut self, len: usize) -> Option<&mut [MaybeUninit<u8>]> {
         // `n` is at most the buffer's length and `len` a slice's: no overflow.
         let end = self.n + len;
         match self.buf.get_mut(self.n..end) {
@@ -52,7 +68,7 @@ impl<'b> Frag<'b> {
     /// Appends `s`.
     #[inline(always)]
     pub(super) fn str(&mut self, s: &str) -> Option<()> {
-        copy(self.room(s.len())?, s.as_bytes());
+        put(self.room(s.len())?, s.as_bytes());
         Some(())
     }
 
@@ -60,7 +76,7 @@ impl<'b> Frag<'b> {
     #[inline(always)]
     pub(super) fn ascii(&mut self, s: &[u8]) -> Option<()> {
         debug_assert!(s.is_ascii());
-        copy(self.room(s.len())?, s);
+        put(self.room(s.len())?, s);
         Some(())
     }
 
@@ -140,13 +156,14 @@ impl<'b> Frag<'b> {
     }
 
     /// What was written.
+    #[cfg(test)]
     pub(super) fn as_str(&self) -> &str {
-        let bytes = &self.buf[..self.n];
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `buf[..n]` holds only what `str` (whole `&str` values, so whole UTF-8
-        // sequences) and `ascii` (ASCII, checked in debug builds) put there, one piece
-        // after the other; a concatenation of UTF-8 strings is UTF-8.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
+        let written = &self.buf[..self.n];
+        // SAFETY: the first `n` bytes are initialised (the rule of `put`'s callers:
+        // `n` moves past a piece only once it is copied in), and `u8` and
+        // `MaybeUninit<u8>` have the same layout.
+        let bytes = unsafe { &*(written as *const [MaybeUninit<u8>] as *const [u8]) };
+        std::str::from_utf8(bytes).expect("only UTF-8 goes in")
     }
 }
 
@@ -185,6 +202,35 @@ pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// [`copy`] into bytes not yet written (`dst` as long as `src`): afterwards they are.
+#[inline(always)]
+fn put(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
+    let len = src.len();
+    assert_eq!(dst.len(), len);
+    let (d, s) = (dst.as_mut_ptr().cast::<u8>(), src.as_ptr());
+    // SAFETY: `d` and `s` are valid for `len` bytes (the two lengths are equal) and do
+    // not overlap (`dst` is borrowed mutably); every copy below is within `0..len`
+    // (`len - K` only where `len >= K`) and they cover it all.
+    unsafe {
+        if len > 32 {
+            copy_nonoverlapping(s, d, len);
+        } else if len >= 16 {
+            copy_nonoverlapping(s, d, 16);
+            copy_nonoverlapping(s.add(len - 16), d.add(len - 16), 16);
+        } else if len >= 8 {
+            copy_nonoverlapping(s, d, 8);
+            copy_nonoverlapping(s.add(len - 8), d.add(len - 8), 8);
+        } else if len >= 4 {
+            copy_nonoverlapping(s, d, 4);
+            copy_nonoverlapping(s.add(len - 4), d.add(len - 4), 4);
+        } else {
+            for i in 0..len {
+                *d.add(i) = *s.add(i);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,12 +242,17 @@ mod tests {
             let mut dst = vec![b'-'; len];
             copy(&mut dst, &src[..len]);
             assert_eq!(dst, src[..len], "{len}");
+            let mut room = vec![MaybeUninit::uninit(); len];
+            let mut f = Frag::new(&mut room);
+            put(&mut f.buf[..len], &src[..len]);
+            f.n = len;
+            assert_eq!(f.as_str().as_bytes(), &src[..len], "{len}");
         }
     }
 
     #[test]
     fn writes_pieces_escapes_and_numbers() {
-        let mut buf = [0u8; FIRST_CAP];
+        let mut buf = [MaybeUninit::uninit(); FIRST_CAP];
         let mut f = Frag::new(&mut buf);
         f.str("<a x='").unwrap();
         f.escaped("b&c<d>'e\"\tü").unwrap();
@@ -221,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_piece_that_does_not_fit_is_refused() {
-        let mut buf = [0u8; 8];
+        let mut buf = [MaybeUninit::uninit(); 8];
         let mut f = Frag::new(&mut buf);
         f.str("1234567").unwrap();
         assert!(!f.full());

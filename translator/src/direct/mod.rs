@@ -1,7 +1,8 @@
 //! The direct path from a vif spec to `<interface>` XML, for the common NIC: one pass
 //! over the spec's bytes, the element written as the values are read, no model in
-//! between and no allocation but the output (and, for a whole list, two scratch
-//! buffers: the element being written, and a padded copy of the spec being read).
+//! between and no allocation but the output (and, for a whole list, one scratch
+//! buffer: a padded copy of the spec being read). The element is written straight into
+//! the output's spare room.
 //!
 //! It takes only what it can translate without a word to say: the keys `mac`, `bridge`,
 //! `script`, `ip`, `model`, `type`, `vifname`, `rate`, `backend`, `mtu` and `vlan`, each once,
@@ -34,9 +35,8 @@ use crate::vlan::{VlanMode, VlanSpec};
 const MAX_TAGS: usize = 16;
 
 /// Writes the `<interface>` elements of common NICs straight from their specs, reusing
-/// one buffer for all of them.
+/// one scratch buffer for all of them.
 pub struct DirectWriter {
-    scratch: Vec<u8>,
     /// The spec being read, padded ([`plain`]).
     pad: Vec<u8>,
 }
@@ -45,10 +45,7 @@ impl DirectWriter {
     /// A writer with its buffer, for vifs read with these xl.conf `defaults`; `None`
     /// unless there are none (the direct path takes no default: the full path's job).
     pub fn new(defaults: &Defaults<'_>) -> Option<Self> {
-        (*defaults == Defaults::default()).then(|| DirectWriter {
-            scratch: vec![0; FIRST_CAP],
-            pad: Vec::new(),
-        })
+        (*defaults == Defaults::default()).then(|| DirectWriter { pad: Vec::new() })
     }
 
     /// Appends `spec`'s `<interface>` to `out` (pretty, not indented, two spaces a
@@ -56,18 +53,24 @@ impl DirectWriter {
     /// and returns true, when the spec is one the direct path takes; otherwise leaves
     /// `out` as it was and returns false.
     pub fn write(&mut self, spec: &str, guest: GuestType, out: &mut String) -> bool {
+        // SAFETY: `out` stays UTF-8: its length grows only over what a frag wrote, all
+        // whole `&str` pieces and ASCII ([`buf`]'s rule).
+        let bytes = unsafe { out.as_mut_vec() };
+        let mut room = FIRST_CAP;
         loop {
-            let mut f = Frag::new(&mut self.scratch);
+            bytes.reserve(room);
+            let mut f = Frag::new(bytes.spare_capacity_mut());
             if write(spec, &mut self.pad, guest, &mut f).is_some() {
-                out.push_str(f.as_str());
+                let n = f.len();
+                // SAFETY: the frag initialised the first `n` bytes of the spare room.
+                unsafe { bytes.set_len(bytes.len() + n) };
                 return true;
             }
             if !f.full() {
                 return false;
             }
             // A long element (a wide VLAN range, many addresses): again, with room.
-            let more = self.scratch.len() * 2;
-            self.scratch.resize(more, 0);
+            room = f.capacity() * 2;
         }
     }
 }
