@@ -112,9 +112,12 @@ impl<'a> Plain<'a> {
     /// The next token.
     pub(super) fn next(&mut self) -> Step<'a> {
         let len = self.spec.len();
-        // Empty tokens are skipped.
-        while self.pos < len && self.padded[self.pos] == b',' {
-            self.pos += 1;
+        // Empty tokens are skipped (and at the end, a padding comma is found: `pos` is
+        // at most one past the spec).
+        if self.padded[self.pos] == b',' {
+            while self.pos < len && self.padded[self.pos] == b',' {
+                self.pos += 1;
+            }
         }
         if self.pos >= len {
             return Step::End;
