@@ -133,11 +133,14 @@ impl<'a> Plain<'a> {
             return Step::Decline;
         }
         self.pos = end + 1;
+        debug_assert!(end <= len && self.spec.is_char_boundary(start));
         Step::Tok(Tok {
             key,
-            // Both ends are next to commas or at the spec's ends: character boundaries
-            // (and a plain spec is ASCII).
-            value: &self.spec[start..end],
+            // SAFETY: `start <= end <= len`: the key (no comma in it) is in the spec,
+            // and the first comma after it is at most the first padding comma, at
+            // `len`. A plain spec is ASCII (no odd byte but spaces): every index is a
+            // character boundary.
+            value: unsafe { self.spec.get_unchecked(start..end) },
             // The value the spaces are in is not plain.
             plain: self.space.wrapping_sub(start) >= end - start,
         })
