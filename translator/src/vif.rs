@@ -446,13 +446,19 @@ pub struct VifSpec<'a> {
 
 /// A decimal number of at most 10 digits in `min..=max`.
 pub(crate) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
+    number_bytes(value.as_bytes(), min, max)
+}
+
+/// [`number`] of the bytes of a value.
+#[inline]
+pub(crate) fn number_bytes(value: &[u8], min: u64, max: u64) -> Result<u64, ValueError> {
     let err = ValueError::Number { min, max };
     if value.is_empty() || value.len() > 10 {
         return Err(err);
     }
     // At most ten decimal digits: no overflow in a u64.
     let mut n = 0u64;
-    for b in value.bytes() {
+    for &b in value {
         if !b.is_ascii_digit() {
             return Err(err);
         }

@@ -163,7 +163,7 @@ pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
             Some(n) => (i + n, true),
             None => (word_end(b, i), false),
         };
-        let addr = &value[i..end];
+        let addr = &b[i..end];
         i = end;
         let prefix = if b.get(i) == Some(&b'/') {
             let p = i + 1;
@@ -171,17 +171,22 @@ pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
             while b.get(i).is_some_and(|&c| CLASS[usize::from(c)] != SPACE) {
                 i += 1;
             }
-            Some(&value[p..i])
+            Some(&b[p..i])
         } else {
             None
         };
         out.str("  <ip address='")?;
         if v4 {
-            out.str(addr)?;
+            // Digits and dots.
+            out.ascii(addr)?;
         } else {
-            let seg = match parse_ipv6_hex(addr.as_bytes()) {
+            let seg = match parse_ipv6_hex(addr) {
                 Some(seg) => seg,
-                None => addr.parse::<Ipv6Addr>().ok()?.segments(),
+                None => std::str::from_utf8(addr)
+                    .ok()?
+                    .parse::<Ipv6Addr>()
+                    .ok()?
+                    .segments(),
             };
             // `::ffff:a.b.c.d` is written in its own form: the full path's.
             if Ipv6Addr::from(seg).to_ipv4_mapped().is_some() {
@@ -204,7 +209,7 @@ pub(super) fn write_ips(value: &str, out: &mut Frag<'_>) -> Option<()> {
                     "' family='ipv6' prefix='"
                 })?;
                 let max = if v4 { 32 } else { 128 };
-                out.num(vif::number(p, 0, max).ok()? as u32)?;
+                out.num(vif::number_bytes(p, 0, max).ok()? as u32)?;
                 out.str("'/>\n")?;
             }
         }
