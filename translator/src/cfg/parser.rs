@@ -328,7 +328,23 @@ impl<'a, 'f> Parser<'a, 'f> {
         self.syntax(self.line, self.word_at(start), "unterminated quoted string")
     }
 
+    /// Reads the string whose quote is at `start`: here when nothing in it needs a
+    /// look (no escape, no CR, no end of line or file before the closing quote).
+    #[inline(always)]
     fn string(&mut self, start: usize) -> PResult<Kind> {
+        let b = self.b;
+        let q = b[start];
+        let i = skip_plain(b, start + 1, q);
+        if b.get(i) == Some(&q) {
+            self.text = Cow::Borrowed(&self.src[start + 1..i]);
+            return self.set(Kind::Str, start, i + 1);
+        }
+        self.string_escaped(start)
+    }
+
+    /// [`Self::string`] for a string with escapes (or an error).
+    #[inline(never)]
+    fn string_escaped(&mut self, start: usize) -> PResult<Kind> {
         let b = self.b;
         let q = b[start];
         let mut i = start + 1;
