@@ -179,30 +179,19 @@ const PAIRS: [u8; 200] = {
     t
 };
 
-/// `dst.copy_from_slice(src)` (same lengths), pieces up to 32 bytes without a call: two
-/// overlapping fixed-size copies cover any length from `K` to `2K`.
+/// `dst.copy_from_slice(src)` (same lengths), pieces up to 32 bytes without a call
+/// ([`put`], into bytes already written).
 #[inline(always)]
 pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
-    let len = src.len();
-    if len > 32 || dst.len() != len {
-        dst.copy_from_slice(src);
-    } else if len >= 16 {
-        dst[..16].copy_from_slice(&src[..16]);
-        dst[len - 16..].copy_from_slice(&src[len - 16..]);
-    } else if len >= 8 {
-        dst[..8].copy_from_slice(&src[..8]);
-        dst[len - 8..].copy_from_slice(&src[len - 8..]);
-    } else if len >= 4 {
-        dst[..4].copy_from_slice(&src[..4]);
-        dst[len - 4..].copy_from_slice(&src[len - 4..]);
-    } else {
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s;
-        }
-    }
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and `put` writes only copies of
+    // `src`'s bytes: `dst` holds initialised bytes throughout.
+    let dst = unsafe { &mut *(dst as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    put(dst, src);
 }
 
-/// [`copy`] into bytes not yet written (`dst` as long as `src`): afterwards they are.
+/// Copies `src` into `dst` (as long as `src`), bytes not yet written: afterwards they
+/// are. Pieces up to 32 bytes go without a call: two overlapping fixed-size copies
+/// cover any length from `K` to `2K`.
 #[inline(always)]
 fn put(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
     let len = src.len();
