@@ -209,7 +209,7 @@ fn percentile(v: &[Duration], p: f64) -> Duration {
 }
 
 fn seed(db: &std::path::Path) -> anyhow::Result<()> {
-    use hooks::registry::{Attachment, Bridge, BridgeKind, Registry, SqliteRegistry};
+    use registry::{Attachment, Bridge, BridgeKind, Registry, SqliteRegistry};
     let reg = SqliteRegistry::open(db)?;
     let br = translator::IfName::new("xenbr0")?;
     if reg.bridge(&br)?.is_none() {

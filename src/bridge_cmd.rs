@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use hooks::netlink::{Change, LinkState, Netlink};
-use hooks::plumbing;
-use hooks::registry::{
+use hostnet::netlink::{Change, LinkState, Netlink};
+use hostnet::plumbing;
+use registry::{
     self, parse_if_name, Attachment, Bridge, BridgeKind, Mtu, Registry, SqliteRegistry, VlanId,
 };
 use serde_json::{json, Value};
@@ -240,7 +240,7 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
-    let done = plumbing::ensure_registered(&nl, &hooks::ovs::Ovs::new(), &reg, &bridge)
+    let done = plumbing::ensure_registered(&nl, &hostnet::ovs::Ovs::new(), &reg, &bridge)
         .map_err(anyhow::Error::from)?;
     let mut out = format!("{name}: {}\n", change_word(done.bridge));
     if let Some((dev, c)) = done.port {

@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use hooks::hook::{self, Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
-use hooks::registry::SqliteRegistry;
+use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
+use registry::SqliteRegistry;
 
 use crate::report::{chain, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
@@ -71,7 +71,7 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
             req.driver, req.object
         )]);
     }
-    let path = db.map_or_else(hooks::registry::default_path, Path::to_path_buf);
+    let path = db.map_or_else(registry::default_path, Path::to_path_buf);
     let registry = match SqliteRegistry::open(&path) {
         Ok(r) => r,
         Err(e) => return fail(vec![chain(&e)]),
@@ -82,7 +82,7 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
         nl: &nl,
         log: &log,
     };
-    match hook::run(&host, &req, &input) {
+    match libvirt_hooks::run(&host, &req, &input) {
         Ok(None) => ExitCode::from(EXIT_OK as u8),
         Ok(Some(xml)) => {
             let mut out = std::io::stdout().lock();

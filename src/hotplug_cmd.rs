@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use hooks::hotplug::xenstore::{CommandStore, DirStore, XenStore};
-use hooks::hotplug::{self, Host, Request};
-use hooks::netlink::Netlink;
-use hooks::ovs::Ovs;
-use hooks::registry::Registry;
+use hostnet::netlink::Netlink;
+use hostnet::ovs::Ovs;
+use hotplug::xenstore::{CommandStore, DirStore, XenStore};
+use hotplug::{Host, Request};
+use registry::Registry;
 
 use crate::report::{chain, Failure};
 

@@ -1,4 +1,4 @@
-//! `vifkit serve`: the D-Bus service (`hooks::dbus`) on the system bus, the session bus
+//! `vifkit serve`: the D-Bus service (`dbus_service`) on the system bus, the session bus
 //! or a bus address, on a current-thread tokio runtime, until SIGTERM or SIGINT.
 //!
 //! With `--libvirt URI` the pairings of the domains running there are first made to
@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use hooks::dbus::reconcile::{self, RunningDomain};
-use hooks::dbus::{Config, Service, Store, BUS_NAME};
-use hooks::registry;
+use dbus_service::reconcile::{self, RunningDomain};
+use dbus_service::{Config, Service, Store, BUS_NAME};
+use registry;
 use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;

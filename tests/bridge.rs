@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hooks::registry::{Attachment, DomainName, GuestName, Registry, SqliteRegistry};
+use registry::{Attachment, DomainName, GuestName, Registry, SqliteRegistry};
 use serde_json::Value;
 use translator::IfName;
 

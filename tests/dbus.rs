@@ -8,7 +8,7 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use hooks::registry::{Registry, SqliteRegistry};
+use registry::{Registry, SqliteRegistry};
 use serde_json::Value;
 
 #[path = "dbus/harness.rs"]
@@ -207,9 +207,7 @@ fn a_locked_registry_and_a_vanishing_client() {
         return;
     };
     let serve = bus.serve(&[], &["--busy-timeout-ms", "300"]);
-    let lock = rusqlite::Connection::open(bus.db()).unwrap();
-    lock.execute_batch("BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1 WHERE id = 0;")
-        .unwrap();
+    let lock = registry::WriterLock::take(bus.db()).unwrap();
     // Reads answer beside the "hook"'s write lock, also while writes wait for it
     // (holding connections of the service's own); a write gives up with Busy.
     let monitor = bus.monitor();
@@ -255,7 +253,7 @@ fn a_locked_registry_and_a_vanishing_client() {
     });
     client.kill().unwrap();
     client.wait().unwrap();
-    lock.execute_batch("ROLLBACK").unwrap();
+    lock.release().unwrap();
     bus.call("Bridges1", "Register", &["sa{sv}", "vkbr4", "0"]);
     let list = bus.call("Bridges1", "List", &[]);
     let names: Vec<&str> = list[0]

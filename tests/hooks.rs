@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hooks::registry::{Bridge, BridgeKind, Registry, SqliteRegistry, VlanId};
+use registry::{Bridge, BridgeKind, Registry, SqliteRegistry, VlanId};
 use serde_json::Value;
 use translator::IfName;
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use hooks::registry::{Attachment, Bridge, BridgeKind, DomainName};
+use registry::{Attachment, Bridge, BridgeKind, DomainName};
 use serde_json::Value;
 use translator::IfName;
 

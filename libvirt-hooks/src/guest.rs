@@ -1,0 +1,449 @@
+//! The guest hooks (`libxl`, `qemu`): prepare, started, stopped/release, reconnect,
+//! and the migrate/restore filters.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use translator::interface::{Interface, InterfaceType};
+use translator::model::NETFRONT;
+use translator::to_vif::interface_to_vif;
+use translator::vlan::VlanSpec;
+use translator::{GuestType, IfName, MacAddr};
+
+use super::domain::{Bandwidth, Domain};
+use super::{filter, prepare, teardown, Driver, HookError, Host, Op, Output, Request};
+use hostnet::netlink::{NetlinkError, PortRateLimit, PortVlans, RateLimit};
+use registry::{
+    backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
+    DomainKey, DomainName, DomainUuid, RegistryError, DOMID_FIRST_RESERVED,
+};
+
+/// How an interface reaches the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NicKind {
+    /// `type='bridge'`.
+    Bridge,
+    /// `type='network'`: libvirt's network; its bridge is known in live XML only.
+    Network,
+    /// `type='ethernet'`: no bridge (a script wires it).
+    Ethernet,
+    /// Any other type (`direct`, `hostdev`, `user`, ...): not vifkit's business.
+    Other(String),
+}
+
+/// One interface, checked, with what the hooks do with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicPlan {
+    /// Index among the domain's interfaces, from 0 (the libxl device id).
+    pub index: usize,
+    /// How it reaches the host.
+    pub kind: NicKind,
+    /// `<mac address>`.
+    pub mac: Option<MacAddr>,
+    /// The bridge (`<source bridge>`), when known.
+    pub bridge: Option<IfName>,
+    /// Plugged into Open vSwitch (`<virtualport type='openvswitch'/>`).
+    pub ovs: bool,
+    /// VLANs for a Linux bridge port (`<vlan>` read as the translator reads it).
+    pub vlan: Option<VlanSpec>,
+    /// `<target dev>`.
+    pub target: Option<String>,
+    /// libxl HVM NIC with an emulated twin (`vifD.N-emu`): any model but netfront.
+    pub emulated: bool,
+    /// `<bandwidth><inbound>`, towards the guest.
+    pub inbound: Option<Bandwidth>,
+}
+
+/// Checks every interface of the domain as the translator does and says what each
+/// one is. `libxl`: the whole translation check for the guest type (a PV guest with an
+/// emulated model is refused, ...); `qemu`: names and `<vlan>` on Linux bridges (QEMU
+/// models and Open vSwitch VLANs are libvirt's business). Every problem is returned.
+pub fn plan_nics(driver: Driver, dom: &Domain) -> Result<Vec<NicPlan>, HookError> {
+    let mut plans = Vec::with_capacity(dom.nics.len());
+    let mut errors = Vec::new();
+    for nic in &dom.nics {
+        let iface = &nic.located.parsed.iface;
+        let kind = match &iface.kind {
+            InterfaceType::Bridge => NicKind::Bridge,
+            InterfaceType::Network => NicKind::Network,
+            InterfaceType::Ethernet => NicKind::Ethernet,
+            InterfaceType::Other(t) => NicKind::Other(t.to_string()),
+        };
+        let ovs = iface.is_openvswitch();
+        let mut plan = NicPlan {
+            index: nic.index,
+            kind: kind.clone(),
+            mac: iface.mac,
+            bridge: None,
+            ovs,
+            vlan: None,
+            target: iface.target_dev.as_deref().map(str::to_owned),
+            emulated: driver == Driver::Libxl
+                && dom.guest_type == GuestType::Hvm
+                && iface.model.as_deref() != Some(NETFRONT),
+            inbound: nic.inbound,
+        };
+        // A network's bridge is in live XML only; other types have none.
+        let checked = match kind {
+            NicKind::Other(_) => None,
+            NicKind::Network if iface.source_bridge.is_none() => None,
+            _ => Some(checked_view(driver, iface)),
+        };
+        if let Some(view) = checked {
+            let guest = if driver == Driver::Libxl {
+                dom.guest_type
+            } else {
+                GuestType::Hvm
+            };
+            match interface_to_vif(&view, &nic.located.parsed.dropped, guest, &()) {
+                Ok((spec, _warnings)) => {
+                    plan.vlan = if ovs { None } else { spec.vlan };
+                }
+                Err(es) => {
+                    errors.extend(es.into_iter().map(|source| HookError::Interface {
+                        guest: dom.name.clone(),
+                        index: nic.index,
+                        source,
+                    }));
+                    continue;
+                }
+            }
+            if matches!(plan.kind, NicKind::Bridge | NicKind::Network) {
+                if let Some(b) = iface.source_bridge.as_deref() {
+                    match parse_if_name("bridge name", b) {
+                        Ok(b) => plan.bridge = Some(b),
+                        Err(source) => errors.push(HookError::Model {
+                            guest: dom.name.clone(),
+                            index: nic.index,
+                            source,
+                        }),
+                    }
+                }
+            }
+        }
+        plans.push(plan);
+    }
+    HookError::from_list(errors).map(|()| plans)
+}
+
+/// What the translator checks for a NIC of this driver: all of it for libxl; for
+/// QEMU the bridge, names, MAC and Linux-bridge VLANs only.
+fn checked_view<'a>(driver: Driver, iface: &'a Interface<'a>) -> Cow<'a, Interface<'a>> {
+    if driver == Driver::Libxl {
+        return Cow::Borrowed(iface);
+    }
+    let mut v = Interface::new(match iface.kind {
+        InterfaceType::Ethernet => InterfaceType::Ethernet,
+        _ => InterfaceType::Bridge,
+    });
+    v.mac = iface.mac;
+    v.source_bridge = iface.source_bridge.clone();
+    v.target_dev = iface.target_dev.clone();
+    if !iface.is_openvswitch() {
+        v.vlan = iface.vlan.clone();
+    }
+    Cow::Owned(v)
+}
+
+pub(super) fn registry_err(guest: &str) -> impl Fn(RegistryError) -> HookError + '_ {
+    move |source| HookError::Registry {
+        object: format!("Guest {guest}"),
+        source: Box::new(source),
+    }
+}
+
+pub(super) fn netlink_err(object: &str) -> impl Fn(NetlinkError) -> HookError + '_ {
+    move |source| HookError::Netlink {
+        object: format!("Guest {object}"),
+        source: Box::new(source),
+    }
+}
+
+/// Runs a guest hook.
+pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output, HookError> {
+    let parse = || -> Result<Domain, HookError> {
+        let dom = Domain::parse(input).map_err(|source| HookError::Domain {
+            guest: req.object.clone(),
+            source,
+        })?;
+        if dom.name != req.object {
+            return Err(HookError::WrongGuest {
+                guest: req.object.clone(),
+                found: dom.name,
+            });
+        }
+        Ok(dom)
+    };
+    match req.op {
+        Op::Prepare => prepare::prepare(host, req.driver, &parse()?).map(|()| None),
+        Op::Started => started(host, req.driver, &parse()?, false).map(|()| None),
+        Op::Reconnect => started(host, req.driver, &parse()?, true).map(|()| None),
+        Op::Stopped | Op::Release => {
+            teardown::stopped(host, &req.object, Some(input)).map(|()| None)
+        }
+        Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, &req.object, input),
+        _ => {
+            host.log.debug(&format!(
+                "{}: nothing to do at {}",
+                req.object,
+                req.op.as_str()
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The dom0 devices of a NIC: `(backend, emulated twin)`.
+fn devices(
+    driver: Driver,
+    domid: u32,
+    p: &NicPlan,
+) -> Result<Option<(IfName, Option<IfName>)>, registry::ModelError> {
+    match driver {
+        Driver::Libxl => {
+            let devid = u32::try_from(p.index).unwrap_or(u32::MAX);
+            // libvirt writes Xen's own names (`vifD.N`, `vifD.N-emu`) into live XML;
+            // any other `<target dev>` is a custom `vifname`.
+            let backend = match p.target.as_deref() {
+                Some(t) if !t.starts_with("vif") => parse_if_name("backend device", t)?,
+                _ => backend_name(domid, devid)?,
+            };
+            let emulated = match p.emulated {
+                true => Some(emulated_name(&backend)?),
+                false => None,
+            };
+            Ok(Some((backend, emulated)))
+        }
+        _ => match p.target.as_deref() {
+            Some(t) => Ok(Some((parse_if_name("tap device", t)?, None))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// `started` (and `reconnect`, which only re-syncs the records): records every NIC on a
+/// bridge, in one registry write, after applying VLANs and rate limits libvirt does
+/// not apply (not at `reconnect`, which must not touch the guest's ports).
+fn started(
+    host: &Host<'_>,
+    driver: Driver,
+    dom: &Domain,
+    reconnect: bool,
+) -> Result<(), HookError> {
+    let guest = dom.name.as_str();
+    let op = if reconnect { "reconnect" } else { "started" };
+    let domid = dom.id.ok_or_else(|| HookError::NoId {
+        guest: guest.to_owned(),
+        op,
+    })?;
+    let plans = plan_nics(driver, dom)?;
+    if domid >= DOMID_FIRST_RESERVED {
+        // libvirt numbers QEMU guests on from 1 at every start; the registry keys NICs by
+        // Xen domain id, which stops below 32752. Failing would abort the start.
+        host.log.warn(&format!(
+            "{guest}: domain id {domid} is beyond what the registry keys (below \
+             {DOMID_FIRST_RESERVED}): NICs not recorded"
+        ));
+        return Ok(());
+    }
+    let reg = host.registry;
+    let model = |index: usize| {
+        move |source| HookError::Model {
+            guest: guest.to_owned(),
+            index,
+            source,
+        }
+    };
+    let domain_name = DomainName::new(guest).map_err(model(0))?;
+    let domain_uuid = match &dom.uuid {
+        Some(u) => Some(u.parse::<DomainUuid>().map_err(|source| model(0)(source))?),
+        None => None,
+    };
+    let registered: BTreeMap<IfName, Bridge> = reg
+        .bridges()
+        .map_err(registry_err(guest))?
+        .into_iter()
+        .map(|b| (b.name.clone(), b))
+        .collect();
+    let mut attachments = Vec::with_capacity(plans.len());
+    let mut errors = Vec::new();
+    for p in &plans {
+        let Some(bridge) = &p.bridge else {
+            host.log.debug(&format!(
+                "{guest}: interface[{}] is on no bridge: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        let Some(mac) = p.mac else {
+            host.log.warn(&format!(
+                "{guest}: interface[{}] on {bridge} has no MAC: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        let Some((backend, emulated)) = devices(driver, domid, p).map_err(model(p.index))? else {
+            host.log.warn(&format!(
+                "{guest}: interface[{}] on {bridge} has no <target dev>: not recorded",
+                p.index
+            ));
+            continue;
+        };
+        if !registered.contains_key(bridge) && !register_present(host, guest, p, bridge)? {
+            continue;
+        }
+        let kind_ovs = registered
+            .get(bridge)
+            .map_or(p.ovs, |b| b.kind == BridgeKind::Ovs);
+        let a = Attachment {
+            domain_name: domain_name.clone(),
+            domain_uuid,
+            domid,
+            devid: u32::try_from(p.index).unwrap_or(u32::MAX),
+            backend,
+            emulated,
+            mac,
+            bridge: bridge.clone(),
+            vlan: if kind_ovs { None } else { p.vlan.clone() },
+            guest_name: None,
+            state: AttachmentState::Active,
+        };
+        if !reconnect {
+            if let Err(e) = plumb(host, driver, guest, p, &a) {
+                errors.push(e);
+                continue;
+            }
+        }
+        attachments.push(a);
+    }
+    HookError::from_list(errors)?;
+    // Records of this guest under another domain id are stale.
+    let key = DomainKey::Name(domain_name);
+    let old = reg.domain_attachments(&key).map_err(registry_err(guest))?;
+    if old.iter().any(|a| a.domid != domid) {
+        reg.remove_domain(&key).map_err(registry_err(guest))?;
+    }
+    let dropped = reg
+        .replace_domain(domid, &attachments)
+        .map_err(registry_err(guest))?;
+
+    for a in &dropped {
+        host.log.info(&format!(
+            "{guest}: dropped stale record of {} (domain {} device {})",
+            a.backend, a.domid, a.devid
+        ));
+    }
+    let names: Vec<String> = attachments
+        .iter()
+        .map(|a| format!("{}@{}", a.backend, a.bridge))
+        .collect();
+    host.log.info(&format!(
+        "{guest}: {op}: domain {domid}, recorded {} NIC(s) {}",
+        attachments.len(),
+        names.join(" ")
+    ));
+    Ok(())
+}
+
+/// Adds a bridge that is on the host but not in the registry, as an entry vifkit may
+/// not create or remove. `false` (logged) when it is not on the host either.
+fn register_present(
+    host: &Host<'_>,
+    guest: &str,
+    p: &NicPlan,
+    bridge: &IfName,
+) -> Result<bool, HookError> {
+    let nl = host.nl.get().map_err(netlink_err(guest))?;
+    let Some(link) = nl.link(bridge).map_err(netlink_err(guest))? else {
+        host.log.warn(&format!(
+            "{guest}: interface[{}]: bridge {bridge} is neither registered nor present: not \
+             recorded",
+            p.index
+        ));
+        return Ok(false);
+    };
+    let kind = if p.ovs || link.kind.as_deref() == Some("openvswitch") {
+        BridgeKind::Ovs
+    } else {
+        BridgeKind::Linux
+    };
+    match host.registry.add_bridge(&Bridge::new(bridge.clone(), kind)) {
+        Ok(()) => host.log.info(&format!(
+            "{guest}: registered bridge {bridge} found on the host (kind {kind}, not creatable)"
+        )),
+        // Another hook registered it first.
+        Err(RegistryError::BridgeExists(_)) => {}
+        Err(e) => return Err(registry_err(guest)(e)),
+    }
+    Ok(true)
+}
+
+/// VLANs on a Linux bridge port and, for libxl, the inbound rate limit (libvirt's libxl
+/// driver gives netback only the outbound one; QEMU's driver sets both with tc itself).
+fn plumb(
+    host: &Host<'_>,
+    driver: Driver,
+    guest: &str,
+    p: &NicPlan,
+    a: &Attachment,
+) -> Result<(), HookError> {
+    let vlans = a.vlan.as_ref().map(PortVlans::from);
+    let rate = match (driver, p.inbound) {
+        (Driver::Libxl, Some(bw)) => Some(inbound_limit(bw).map_err(|source| HookError::Port {
+            guest: guest.to_owned(),
+            index: p.index,
+            bridge: a.bridge.clone(),
+            what: "set the rate limit",
+            device: a.backend.clone(),
+            source: Box::new(source),
+        })?),
+        _ => None,
+    };
+    if vlans.is_none() && rate.is_none() {
+        return Ok(());
+    }
+    let nl = host.nl.get().map_err(netlink_err(guest))?;
+    for dev in a.devices() {
+        let port_err = |what: &'static str| {
+            move |source| HookError::Port {
+                guest: guest.to_owned(),
+                index: p.index,
+                bridge: a.bridge.clone(),
+                what,
+                device: dev.clone(),
+                source: Box::new(source),
+            }
+        };
+        // An emulated twin the guest's PV drivers unplugged is gone: nothing to do.
+        if nl.link(dev).map_err(netlink_err(guest))?.is_none() {
+            host.log
+                .debug(&format!("{guest}: {dev} does not exist: skipped"));
+            continue;
+        }
+        if let Some(v) = &vlans {
+            let c = nl
+                .set_port_vlans(dev, v)
+                .map_err(port_err("set the VLANs"))?;
+            host.log
+                .info(&format!("{guest}: {dev}: VLANs {c:?} on {}", a.bridge));
+        }
+        if let Some(r) = &rate {
+            let c = nl
+                .set_rate_limit(dev, r)
+                .map_err(port_err("set the rate limit"))?;
+            host.log.info(&format!(
+                "{guest}: {dev}: inbound limit {} B/s {c:?}",
+                r.egress.map_or(0, |l| l.bytes_per_sec())
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `<bandwidth><inbound>` (towards the guest) as the port's egress limit.
+pub(crate) fn inbound_limit(bw: Bandwidth) -> Result<PortRateLimit, NetlinkError> {
+    Ok(PortRateLimit {
+        egress: Some(RateLimit::from_libvirt(bw.average, bw.burst)?),
+        ingress: None,
+    })
+}
