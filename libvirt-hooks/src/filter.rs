@@ -14,9 +14,11 @@ use std::ops::Range;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::domain::{attr, Domain};
-use super::guest::plan_nics;
-use super::{Driver, HookError, Host, Output};
+use crate::domain::{attr, Domain};
+use crate::error::HookError;
+use crate::host::{Host, Output};
+use crate::plan::plan_nics;
+use crate::request::Driver;
 
 /// Prefixes libvirt reserves for the device names it generates.
 pub const GENERATED_PREFIXES: [&str; 4] = ["vnet", "vif", "macvtap", "macvlan"];

@@ -14,9 +14,11 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use translator::{IfName, MacAddr};
 
-use super::domain::{attr, resolve_ref};
-use super::teardown::release_made_bridges;
-use super::{HookError, Host, Op, Request};
+use crate::domain::{attr, resolve_ref};
+use crate::error::HookError;
+use crate::host::Host;
+use crate::request::{Op, Request};
+use crate::teardown::release_made_bridges;
 use hostnet::netlink::Change;
 use hostnet::plumbing::ensure_registered_bridge;
 use registry::{parse_if_name, parse_mac, Bridge, BridgeKind, RegistryError};

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use translator::{IfName, MacAddr};
 
-use super::domain::Domain;
-use super::guest::{netlink_err, plan_nics, registry_err, NicPlan};
-use super::lock::BridgeLock;
-use super::{Driver, HookError, Host};
+use crate::domain::Domain;
+use crate::error::{netlink_err, registry_err, HookError};
+use crate::host::Host;
+use crate::lock::BridgeLock;
+use crate::plan::{plan_nics, NicPlan};
+use crate::request::Driver;
 use hostnet::netlink::{Change, Netlink, NetlinkError, PortMtu};
 use hostnet::plumbing::ensure_registered_bridge;
 use registry::{Bridge, DomainName};

@@ -3,11 +3,11 @@
 
 use translator::IfName;
 
-use super::domain::Domain;
-use super::guest::{netlink_err, registry_err};
-use super::lock::BridgeLock;
-use super::prepare::remove_bridge;
-use super::{HookError, Host};
+use crate::domain::Domain;
+use crate::error::{netlink_err, registry_err, HookError};
+use crate::host::Host;
+use crate::lock::BridgeLock;
+use crate::prepare::remove_bridge;
 use hostnet::netlink::NetlinkError;
 use registry::{BridgeKind, DomainKey, DomainName};
 

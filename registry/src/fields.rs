@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::model::ModelError;
+use crate::error::ModelError;
 
 /// Which kind of switch a bridge is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,9 +8,9 @@
 //! MAC is unique across the whole registry, and the registry never loses a record when
 //! many guests start at once.
 
+mod error;
 mod fields;
 mod model;
-mod schema;
 mod sqlite;
 #[cfg(test)]
 mod stress;
@@ -21,14 +21,15 @@ use std::path::PathBuf;
 
 use translator::{IfName, MacAddr};
 
+pub use error::ModelError;
 pub use fields::{AttachmentState, BridgeKind, DomainName, DomainUuid, GuestName, Mtu, VlanId};
 pub use model::{
     backend_name, emulated_name, parse_backend_name, parse_if_name, parse_mac, parse_vlan_spec,
-    Attachment, Bridge, DomainKey, ModelError, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
+    Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
 };
-pub use schema::SCHEMA_VERSION;
 pub use sqlite::{
     default_path, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV, DEFAULT_PATH,
+    SCHEMA_VERSION,
 };
 
 /// What [`Registry::record`] did.

@@ -14,8 +14,8 @@ mod tests {
     use std::sync::{Arc, Barrier};
     use std::time::{Duration, Instant};
 
-    use super::super::testutil::{attachment, bridge, temp_db};
-    use super::super::{
+    use crate::testutil::{attachment, bridge, temp_db};
+    use crate::{
         Attachment, AttachmentState, GuestName, LockStats, Recorded, Registry, SqliteRegistry,
         SCHEMA_VERSION,
     };
@@ -158,7 +158,7 @@ mod tests {
             .map(|id| {
                 Command::new(&exe)
                     .args([
-                        "registry::stress::tests::stress_child",
+                        "stress::tests::stress_child",
                         "--exact",
                         "--nocapture",
                         "--test-threads=1",

@@ -3,11 +3,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::super::{
-    Attachment, AttachmentState, DomainKey, DomainName, Owner, Recorded, RegistryError,
-};
 use super::rows::{domain_filter, owner_from_row, AttachmentRow, ATTACHMENT_COLUMNS};
 use super::SqliteRegistry;
+use crate::{Attachment, AttachmentState, DomainKey, DomainName, Owner, Recorded, RegistryError};
 
 impl SqliteRegistry {
     pub(super) fn query_attachments(
@@ -264,11 +262,9 @@ mod tests {
 
     use translator::vlan::VlanSpec;
 
-    use super::super::super::testutil::{attachment, bridge, ifname, mac_of, temp_registry};
-    use super::super::super::{
-        DomainName, DomainUuid, GuestName, ModelError, Registry, SqliteRegistry,
-    };
     use super::*;
+    use crate::testutil::{attachment, bridge, ifname, mac_of, temp_registry};
+    use crate::{DomainName, DomainUuid, GuestName, ModelError, Registry, SqliteRegistry};
 
     /// A registry with bridges `br0` and `br1`.
     fn registry() -> (tempfile::TempDir, SqliteRegistry) {

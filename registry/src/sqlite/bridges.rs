@@ -3,10 +3,10 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use translator::IfName;
 
-use super::super::model::parse_if_name;
-use super::super::{Bridge, RegistryError, VlanId};
 use super::rows::{owner_from_row, BridgeRow, BRIDGE_COLUMNS};
 use super::SqliteRegistry;
+use crate::model::parse_if_name;
+use crate::{Bridge, RegistryError, VlanId};
 
 impl SqliteRegistry {
     pub(super) fn get_bridge(
@@ -226,9 +226,9 @@ impl SqliteRegistry {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::testutil::{attachment, bridge, ifname, temp_registry};
-    use super::super::super::{BridgeKind, ModelError, Mtu, Registry};
     use super::*;
+    use crate::testutil::{attachment, bridge, ifname, temp_registry};
+    use crate::{BridgeKind, ModelError, Mtu, Registry};
 
     fn br900() -> Bridge {
         Bridge {

@@ -5,8 +5,8 @@
 use rusqlite::{params, Connection};
 use translator::IfName;
 
-use super::super::{DomainName, RegistryError};
 use super::SqliteRegistry;
+use crate::{DomainName, RegistryError};
 
 impl SqliteRegistry {
     /// Replaces `domain`'s claims with the registered ones of `bridges`.
@@ -78,9 +78,9 @@ impl SqliteRegistry {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::testutil::{attachment, bridge, ifname, temp_registry};
-    use super::super::super::Registry;
     use super::*;
+    use crate::testutil::{attachment, bridge, ifname, temp_registry};
+    use crate::Registry;
 
     fn dom(n: &str) -> DomainName {
         DomainName::new(n).unwrap()

@@ -17,23 +17,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use translator::{IfName, MacAddr};
 
 use super::{
-    schema, Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry,
-    RegistryError,
+    Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry, RegistryError,
 };
 
 mod attachments;
 mod bridges;
 mod claims;
+mod error;
 mod rows;
+mod schema;
 mod writer_lock;
 
 pub use writer_lock::WriterLock;
 
+pub(crate) use error::{db_err, is_busy};
 use rows::{domain_filter, int};
+pub use schema::SCHEMA_VERSION;
 
 /// Where the registry lives unless `--db` or [`DB_ENV`] says otherwise.
 pub const DEFAULT_PATH: &str = "/var/lib/vifkit/registry.db";
@@ -59,22 +62,6 @@ fn path_from_env(value: Option<OsString>) -> PathBuf {
         Some(v) if !v.is_empty() => PathBuf::from(v),
         _ => PathBuf::from(DEFAULT_PATH),
     }
-}
-
-/// Maps a SQLite error to [`RegistryError::Sqlite`] for `path` and what was being done.
-pub(crate) fn db_err(
-    path: &Path,
-    op: &'static str,
-) -> impl FnOnce(rusqlite::Error) -> RegistryError {
-    let path = path.to_owned();
-    move |source| RegistryError::Sqlite { path, op, source }
-}
-
-pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
 }
 
 /// How much a connection has waited for other writers.
@@ -197,7 +184,7 @@ impl fmt::Debug for SqliteRegistry {
 impl SqliteRegistry {
     /// Opens (creating it and its parent directories if needed) the registry at `path`:
     /// WAL mode, `synchronous = FULL`, foreign keys on, a [`BUSY_TIMEOUT`] for locks, and
-    /// the schema migrated to [`SCHEMA_VERSION`](super::SCHEMA_VERSION). A database with
+    /// the schema migrated to [`SCHEMA_VERSION`]. A database with
     /// a newer schema, or another program's database, is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteRegistry, RegistryError> {
         let path = path.as_ref().to_path_buf();
@@ -515,8 +502,8 @@ mod tests {
     use std::error::Error as _;
     use std::time::Instant;
 
-    use super::super::testutil::{attachment, bridge, temp_db, temp_registry};
     use super::*;
+    use crate::testutil::{attachment, bridge, temp_db, temp_registry};
 
     #[test]
     fn default_path_honours_the_environment_variable() {
@@ -680,7 +667,7 @@ mod tests {
             err.source()
                 .and_then(|e| e.downcast_ref::<rusqlite::Error>())
                 .and_then(rusqlite::Error::sqlite_error_code),
-            Some(ErrorCode::DatabaseBusy)
+            Some(rusqlite::ErrorCode::DatabaseBusy)
         );
         let stats = reg.lock_stats();
         assert_eq!((stats.lock_waits, stats.busy_retries), (3, 2), "{stats:?}");

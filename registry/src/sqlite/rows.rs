@@ -6,8 +6,8 @@ use std::path::Path;
 
 use rusqlite::Row;
 
-use super::super::model::{parse_if_name, parse_mac, parse_vlan_spec};
-use super::super::{
+use crate::model::{parse_if_name, parse_mac, parse_vlan_spec};
+use crate::{
     Attachment, AttachmentState, Bridge, DomainKey, DomainName, DomainUuid, GuestName, ModelError,
     Mtu, Owner, RegistryError, VlanId,
 };
@@ -191,9 +191,9 @@ mod tests {
     use translator::ifname::IfNameError;
     use translator::mac::MacError;
 
-    use super::super::super::testutil::{attachment, bridge, ifname, temp_registry};
-    use super::super::super::{Recorded, Registry};
     use super::*;
+    use crate::testutil::{attachment, bridge, ifname, temp_registry};
+    use crate::{Recorded, Registry};
 
     /// Edits the database behind the registry's back.
     fn tamper(path: &Path, sql: &str) {

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::sqlite::db_err;
-use super::RegistryError;
+use super::error::db_err;
+use crate::RegistryError;
 
 /// `PRAGMA application_id` of a vifkit registry: `vifk` in ASCII.
 pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
@@ -153,9 +153,9 @@ pub(super) fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::{attachment, bridge, temp_db};
-    use super::super::{Registry, SqliteRegistry};
     use super::*;
+    use crate::testutil::{attachment, bridge, temp_db};
+    use crate::{Registry, SqliteRegistry};
 
     fn version(conn: &Connection) -> i64 {
         conn.pragma_query_value(None, "user_version", |r| r.get(0))
@@ -216,12 +216,12 @@ mod tests {
         let reg = SqliteRegistry::open(&path).unwrap();
         let mut want_bridge = bridge("br0");
         want_bridge.uplink = Some(translator::IfName::new("bond0").unwrap());
-        want_bridge.vlan = Some(super::super::VlanId::new(900).unwrap());
-        want_bridge.mtu = Some(super::super::Mtu::new(9000).unwrap());
+        want_bridge.vlan = Some(crate::VlanId::new(900).unwrap());
+        want_bridge.mtu = Some(crate::Mtu::new(9000).unwrap());
         want_bridge.stp = true;
         assert_eq!(reg.bridges().unwrap(), [want_bridge]);
         let mut want = attachment(5, 0, "br0");
-        want.state = super::super::AttachmentState::Active;
+        want.state = crate::AttachmentState::Active;
         assert_eq!(reg.attachments().unwrap(), [want]);
         assert_eq!(reg.generation().unwrap(), 0);
         drop(reg);
