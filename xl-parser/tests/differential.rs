@@ -9,7 +9,7 @@
 //! - 10,000+ generated rates against `xlu_vif_parse_rate`.
 //!
 //! Each disagreement must be explained by named known differences; the tallies are
-//! printed (`cargo test -p xl-sys --test differential -- --nocapture`).
+//! printed (`cargo test -p xl-parser --test differential -- --nocapture`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
