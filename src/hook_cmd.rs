@@ -35,7 +35,7 @@ pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]
                 std::io::stderr(),
                 "error: Unknown hook driver {driver:?} (expected libxl, qemu or network)"
             );
-            ExitCode::from(EXIT_USAGE as u8)
+            ExitCode::from(EXIT_USAGE)
         }
     }
 }
@@ -48,7 +48,7 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
         Err(e) => {
             log.log(Level::Error, &e.to_string());
             let _ = writeln!(std::io::stderr(), "error: {e}");
-            return ExitCode::from(EXIT_USAGE as u8);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let only_logged = req.op.failure_is_only_logged();
@@ -62,7 +62,7 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
                 let _ = writeln!(stderr, "error: {l}");
             }
         }
-        ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID } as u8)
+        ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID })
     };
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
@@ -83,11 +83,11 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
         log: &log,
     };
     match libvirt_hooks::run(&host, &req, &input) {
-        Ok(None) => ExitCode::from(EXIT_OK as u8),
+        Ok(None) => ExitCode::from(EXIT_OK),
         Ok(Some(xml)) => {
             let mut out = std::io::stdout().lock();
             match out.write_all(xml.as_bytes()).and_then(|()| out.flush()) {
-                Ok(()) => ExitCode::from(EXIT_OK as u8),
+                Ok(()) => ExitCode::from(EXIT_OK),
                 Err(e) => fail(vec![format!("Cannot write the domain XML: {e}")]),
             }
         }

@@ -119,11 +119,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                EXIT_USAGE as u8
-            } else {
-                EXIT_OK as u8
-            });
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
     if let Command::Hook {
@@ -147,16 +143,16 @@ fn main() -> ExitCode {
             {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     let _ = writeln!(stderr, "error: Cannot write the output: {e}");
-                    return ExitCode::from(EXIT_INVALID as u8);
+                    return ExitCode::from(EXIT_INVALID);
                 }
             }
-            ExitCode::from(EXIT_OK as u8)
+            ExitCode::from(EXIT_OK)
         }
         Err(Failure::Invalid(lines)) => {
             for l in lines {
                 let _ = writeln!(stderr, "error: {l}");
             }
-            ExitCode::from(EXIT_INVALID as u8)
+            ExitCode::from(EXIT_INVALID)
         }
     }
 }

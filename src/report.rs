@@ -2,11 +2,11 @@
 //! chain of causes, and the exit status libvirt and scripts act on.
 
 /// Exit status: done (warnings may have been printed).
-pub const EXIT_OK: i32 = 0;
+pub const EXIT_OK: u8 = 0;
 /// Exit status: invalid input; every problem is on stderr and nothing on stdout.
-pub const EXIT_INVALID: i32 = 1;
+pub const EXIT_INVALID: u8 = 1;
 /// Exit status: usage error (clap uses 2 too).
-pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_USAGE: u8 = 2;
 
 pub use translator::diag::error_chain as chain;
 

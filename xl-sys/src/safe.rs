@@ -127,12 +127,11 @@ impl Report {
             }),
             None => {
                 let e = last_os_error("cannot open a memory stream for libxlutil's messages");
-                // SAFETY: both came from `Box::leak` above and nothing else refers to them
+                // SAFETY: `buf` came from `Box::leak` above and nothing else refers to it
                 // (the stream was not created).
-                unsafe {
-                    drop(Box::from_raw(buf.as_ptr()));
-                    drop(Box::from_raw(len.as_ptr()));
-                }
+                drop(unsafe { Box::from_raw(buf.as_ptr()) });
+                // SAFETY: as for `buf`: leaked above, never shared.
+                drop(unsafe { Box::from_raw(len.as_ptr()) });
                 Err(e)
             }
         }
@@ -147,17 +146,17 @@ impl Report {
         // SAFETY: the stream is open; flushing makes `*buf` and `*len` describe the text
         // written so far (the open_memstream contract).
         unsafe { libc::fflush(self.stream.as_ptr()) };
-        // SAFETY: `buf` and `len` are the live cells given to open_memstream; after the
-        // flush `*buf` is null or points to `*len` readable bytes. They are copied out at
-        // once, before anything can write to the stream again.
-        unsafe {
-            let data = *self.buf.as_ptr();
-            let len = *self.len.as_ptr();
-            if data.is_null() || len == 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(data.cast::<u8>(), len).to_vec()
-            }
+        // SAFETY: `buf` is the live cell given to open_memstream, written by it only
+        // while the stream is written to, which cannot happen during this call.
+        let data = unsafe { *self.buf.as_ptr() };
+        // SAFETY: as for `buf`: the live length cell of the same stream.
+        let len = unsafe { *self.len.as_ptr() };
+        if data.is_null() || len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: after the flush, a non-null `*buf` points to `*len` readable bytes
+            // (the open_memstream contract); they are copied out at once.
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }.to_vec()
         }
     }
 
@@ -195,15 +194,18 @@ fn printable(bytes: &[u8]) -> String {
 impl Drop for Report {
     fn drop(&mut self) {
         // SAFETY: the stream is open and no libxlutil config refers to it any more (a
-        // `Config` destroys its `XLU_Config` before its report is dropped). After
-        // `fclose`, `*buf` is a malloc'd buffer (or null) owned by us; `buf` and `len`
-        // came from `Box::leak` in `new`.
-        unsafe {
-            libc::fclose(self.stream.as_ptr());
-            libc::free((*self.buf.as_ptr()).cast());
-            drop(Box::from_raw(self.buf.as_ptr()));
-            drop(Box::from_raw(self.len.as_ptr()));
-        }
+        // `Config` destroys its `XLU_Config` before its report is dropped).
+        unsafe { libc::fclose(self.stream.as_ptr()) };
+        // SAFETY: `buf` is our live cell; after `fclose` it holds a malloc'd buffer (or
+        // null) that nothing else owns.
+        let data = unsafe { *self.buf.as_ptr() };
+        // SAFETY: `data` is malloc'd by the stream (or null) and freed only here.
+        unsafe { libc::free(data.cast()) };
+        // SAFETY: `buf` came from `Box::leak` in `new` and the stream that wrote through
+        // it is closed.
+        drop(unsafe { Box::from_raw(self.buf.as_ptr()) });
+        // SAFETY: as for `buf`.
+        drop(unsafe { Box::from_raw(self.len.as_ptr()) });
     }
 }
 
@@ -509,13 +511,10 @@ impl Config {
         if rc != 0 {
             return Err(self.rejected(rc));
         }
-        // SAFETY: `nic` is initialised; the fields are plain integers.
-        let (bytes, usecs) = unsafe {
-            (
-                ptr::addr_of!((*nic).rate_bytes_per_interval).read(),
-                ptr::addr_of!((*nic).rate_interval_usecs).read(),
-            )
-        };
+        // SAFETY: `nic` is initialised, aligned and not written by anyone while this
+        // shared reference lives (libxlutil returned).
+        let nic = unsafe { &*nic };
+        let (bytes, usecs) = (nic.rate_bytes_per_interval, nic.rate_interval_usecs);
         Ok((bytes, usecs))
     }
 }
