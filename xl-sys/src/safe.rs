@@ -26,11 +26,10 @@ use std::ptr::{self, NonNull};
 use crate::bindings as ffi;
 
 /// Why a libxlutil or libxl call did not give a result.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XlError {
     /// libxlutil refused the input. The message is what it reported (several lines at
     /// times, e.g. its "looks like Python" warnings), without the final newline.
-    #[error("{message}")]
     Rejected {
         /// The errno value libxlutil returned (`EINVAL`, `EOVERFLOW`, ...).
         code: i32,
@@ -40,7 +39,6 @@ pub enum XlError {
     /// A setting holds a list where a string was asked for, or the reverse. The message
     /// is libxlutil's (``x.cfg:3: warning: parameter `type' is a list but should be a
     /// single value``).
-    #[error("{message}")]
     WrongType {
         /// The setting.
         name: String,
@@ -49,7 +47,6 @@ pub enum XlError {
     },
     /// The input has a NUL byte, which libxlutil cannot be given (a NUL inside a quoted
     /// string makes libxlutil 4.17 abort the process).
-    #[error("{file}:{line}: NUL byte: libxlutil cannot read a file containing one")]
     NulByte {
         /// The file name.
         file: String,
@@ -57,7 +54,6 @@ pub enum XlError {
         line: u32,
     },
     /// A name or value passed to libxlutil contains a NUL byte (C strings cannot).
-    #[error("{what} contains a NUL byte: {text:?}")]
     InteriorNul {
         /// What the text is (`file name`, `setting name`, `rate`, `NIC type`).
         what: &'static str,
@@ -65,7 +61,6 @@ pub enum XlError {
         text: String,
     },
     /// The input is longer than libxlutil's `int` length allows.
-    #[error("{file}: {len} bytes is too large for libxlutil (at most 2147483647)")]
     TooLarge {
         /// The file name.
         file: String,
@@ -73,7 +68,6 @@ pub enum XlError {
         len: usize,
     },
     /// libxl knows no NIC type by this name.
-    #[error("unknown NIC type `{name}` (libxl error {code}; known: unknown, vif_ioemu, vif)")]
     UnknownNicType {
         /// The name given.
         name: String,
@@ -81,9 +75,37 @@ pub enum XlError {
         code: i32,
     },
     /// The system refused a resource (memory, the report stream).
-    #[error("{0}")]
     System(String),
 }
+
+// A hand-written Display: this -sys crate depends on libc only.
+impl std::fmt::Display for XlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XlError::Rejected { message, .. } | XlError::WrongType { message, .. } => {
+                f.write_str(message)
+            }
+            XlError::NulByte { file, line } => write!(
+                f,
+                "{file}:{line}: NUL byte: libxlutil cannot read a file containing one"
+            ),
+            XlError::InteriorNul { what, text } => {
+                write!(f, "{what} contains a NUL byte: {text:?}")
+            }
+            XlError::TooLarge { file, len } => write!(
+                f,
+                "{file}: {len} bytes is too large for libxlutil (at most 2147483647)"
+            ),
+            XlError::UnknownNicType { name, code } => write!(
+                f,
+                "unknown NIC type `{name}` (libxl error {code}; known: unknown, vif_ioemu, vif)"
+            ),
+            XlError::System(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for XlError {}
 
 fn c_string(what: &'static str, text: &str) -> Result<CString, XlError> {
     CString::new(text).map_err(|_| XlError::InteriorNul {
