@@ -28,9 +28,22 @@ pub fn cfg_syntax_help() -> String {
 
 /// vifkit: Xen xl vifs <-> libvirt <interface>, and the host plumbing behind them.
 #[derive(Debug, Parser)]
-#[command(name = "vifkit", version, about, max_term_width = 100)]
+#[command(
+    name = "vifkit",
+    version,
+    about,
+    max_term_width = 100,
+    after_long_help = crate::config::SYNTAX
+)]
 pub struct Cli {
-    /// The bridge registry (default: $VIFKIT_DB, else /var/lib/vifkit/registry.db).
+    /// The configuration file (default: $VIFKIT_CONFIG, else /etc/vifkit/vifkit.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The registry, as a URL: sqlite:PATH (default: $VIFKIT_REGISTRY, else the
+    /// configuration file's `registry`, else sqlite:/var/lib/vifkit/registry.db).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "db")]
+    pub registry: Option<String>,
+    /// Short for --registry sqlite:PATH (default: $VIFKIT_DB).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The command.

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
 use registry::SqliteRegistry;
 
+use crate::config::Overrides;
 use crate::report::{chain, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
 /// When libvirt runs the binary as a hook (its name is a driver's hook, or it lives in
@@ -23,13 +24,13 @@ pub fn from_program_name() -> Option<ExitCode> {
     let program = args.next()?;
     let driver = Driver::from_program(Path::new(&program))?;
     let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
-    Some(run(None, false, driver, &rest))
+    Some(run(&Overrides::default(), false, driver, &rest))
 }
 
 /// `vifkit hook DRIVER ARGS...`: the driver named on the command line.
-pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
+pub fn run_named(over: &Overrides<'_>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
     match Driver::from_name(driver) {
-        Some(d) => run(db, verbose, d, args),
+        Some(d) => run(over, verbose, d, args),
         None => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -40,8 +41,9 @@ pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]
     }
 }
 
-/// Runs one hook: reads stdin, opens the registry, acts, logs.
-pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
+/// Runs one hook: reads stdin, opens the registry (named by the configuration file:
+/// libvirt clears a hook's environment), acts, logs.
+pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
     let log = SystemLog::open(verbose);
     let req = match Request::from_args(driver, args) {
         Ok(r) => r,
@@ -71,7 +73,10 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
             req.driver, req.object
         )]);
     }
-    let path = db.map_or_else(registry::default_path, Path::to_path_buf);
+    let path = match crate::config::registry_path(over) {
+        Ok(p) => p,
+        Err(e) => return fail(vec![e]),
+    };
     let registry = match SqliteRegistry::open(&path) {
         Ok(r) => r,
         Err(e) => return fail(vec![chain(&e)]),
