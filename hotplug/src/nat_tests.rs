@@ -10,7 +10,7 @@ use std::process::Command;
 use super::*;
 use crate::xenstore::DirStore;
 use crate::{run, Host};
-use hostnet::netlink::testns::{in_netns, skip, veth};
+use hostnet::netlink::testns::{in_netns, veth};
 use hostnet::ovs::Ovs;
 
 struct Scratch(PathBuf);
@@ -199,11 +199,13 @@ fn trace(nl: &Netlink, vif: &IfName) -> Trace {
     }
 }
 
-/// Runs `f` in a fresh namespace where nftables works; prints why not otherwise.
+/// Runs `f` in a fresh namespace, where `nft` must work (it fails the test otherwise).
 fn in_nat_netns(test: &str, f: impl FnOnce(&Netlink) + Send) {
-    in_netns(test, |nl| match Nft::system().check() {
-        Ok(()) => f(nl),
-        Err(e) => skip(test, &format!("nf_tables or nft unavailable: {e}")),
+    in_netns(test, |nl| {
+        if let Err(e) = Nft::system().check() {
+            panic!("{test}: nft does not work: {e} (install nftables: packaging/install-deps.sh)");
+        }
+        f(nl);
     });
 }
 
@@ -249,6 +251,7 @@ fn dolly_guest(nl: &Netlink, guest: &str) -> IfName {
 /// dom0 masquerades it; online twice leaves one of everything; offline takes it all
 /// away and the guest is cut off again.
 #[test]
+#[ignore = "needs root: network namespaces and nftables"]
 fn dolly_is_routed_and_masqueraded() {
     in_nat_netns("dolly_is_routed_and_masqueraded", |nl| {
         let s = Scratch::new("dolly");
@@ -339,6 +342,7 @@ fn dolly_is_routed_and_masqueraded() {
 /// Offline of one NAT vif leaves another's rule; `netdev` (xl's `gatewaydev`) names the
 /// device masqueraded traffic leaves through.
 #[test]
+#[ignore = "needs root: network namespaces and nftables"]
 fn offline_leaves_other_vifs_rules() {
     in_nat_netns("offline_leaves_other_vifs_rules", |nl| {
         let s = Scratch::new("two");
@@ -399,6 +403,7 @@ fn fails_without_trace(nl: &Netlink, store: &DirStore, vif: &IfName) -> HotplugE
 /// dolly's address already routed through another device: the route step fails after
 /// the address, proxy_arp, forwarding and the link were done, and all of that is undone.
 #[test]
+#[ignore = "needs root: network namespaces and nftables"]
 fn a_route_taken_elsewhere_leaves_no_trace() {
     in_nat_netns("a_route_taken_elsewhere_leaves_no_trace", |nl| {
         let s = Scratch::new("taken");
@@ -424,6 +429,7 @@ fn a_route_taken_elsewhere_leaves_no_trace() {
 /// named `vifkit`): the last step fails and everything before it is undone; the foreign
 /// table stays as it was.
 #[test]
+#[ignore = "needs root: network namespaces and nftables"]
 fn an_nft_failure_leaves_no_trace() {
     in_nat_netns("an_nft_failure_leaves_no_trace", |nl| {
         let s = Scratch::new("nftfail");
@@ -456,6 +462,7 @@ fn an_nft_failure_leaves_no_trace() {
 /// The emulated twin of a NAT NIC is left alone, as Xen's vif-nat does (it acts on
 /// online/offline only).
 #[test]
+#[ignore = "needs root: network namespaces and nftables"]
 fn the_emulated_twin_is_left_alone() {
     in_nat_netns("the_emulated_twin_is_left_alone", |nl| {
         let s = Scratch::new("twin");

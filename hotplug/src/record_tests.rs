@@ -56,6 +56,7 @@ fn bob_with(mac: &str) -> Attachment {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn the_pair_is_recorded_and_dropped_with_its_devices() {
     in_netns("the_pair_is_recorded_and_dropped_with_its_devices", |nl| {
         let s = Scratch::new("record");
@@ -113,6 +114,7 @@ fn the_pair_is_recorded_and_dropped_with_its_devices() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_mac_clash_refuses_the_vif_and_changes_nothing() {
     in_netns("a_mac_clash_refuses_the_vif_and_changes_nothing", |nl| {
         let s = Scratch::new("clash");
@@ -144,6 +146,7 @@ fn a_mac_clash_refuses_the_vif_and_changes_nothing() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn a_failed_wiring_puts_the_old_record_back() {
     in_netns("a_failed_wiring_puts_the_old_record_back", |nl| {
         let s = Scratch::new("restore");
@@ -181,6 +184,7 @@ fn a_failed_wiring_puts_the_old_record_back() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces"]
 fn nics_on_bridges_the_registry_does_not_know_are_wired_not_recorded() {
     in_netns("nics_on_bridges_the_registry_does_not_know", |nl| {
         let s = Scratch::new("unknown");

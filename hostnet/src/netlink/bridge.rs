@@ -230,7 +230,7 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::testns::{in_netns, kernel_skip, veth};
+    use crate::netlink::testns::{in_netns, veth, Kernel};
     use crate::netlink::{wire, LinkState};
     use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 
@@ -327,6 +327,7 @@ mod tests {
     // ---- against the kernel, each in a network namespace of its own ----
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_creates_then_leaves_a_bridge_alone() {
         in_netns("bridge_create", |nl| {
             let name = br("xenbr0");
@@ -354,6 +355,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_refuses_a_non_bridge_under_the_name() {
         in_netns("bridge_notbridge", |nl| {
             veth(nl, "notabr", "notabr-p");
@@ -373,6 +375,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_deletes_only_empty_bridges() {
         in_netns("bridge_delete", |nl| {
             let name = br("br-del");
@@ -395,6 +398,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_half_way_failure_restores_the_bridge() {
         in_netns("bridge_rollback", |nl| {
             let name = br("br-rb");
@@ -418,6 +422,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_failure_after_creating_deletes_the_new_bridge() {
         in_netns("bridge_create_rollback", |nl| {
             let name = br("br-new");
@@ -440,43 +445,44 @@ mod tests {
         });
     }
 
+    fn vlan_filtering() -> BridgeConfig {
+        BridgeConfig {
+            vlan_filtering: true,
+            ..BridgeConfig::default()
+        }
+    }
+
     #[test]
-    fn kernel_vlan_filtering_or_a_printed_skip() {
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_with_vlan_filtering_a_filtering_bridge_is_made() {
         in_netns("bridge_vlanfilt", |nl| {
             let name = br("br-vf");
-            let cfg = BridgeConfig {
-                vlan_filtering: true,
-                ..BridgeConfig::default()
-            };
-            match nl.ensure_bridge(&name, &cfg) {
-                Err(e) if e.is_unsupported() => {
-                    kernel_skip("bridge VLAN filtering", &e);
-                    // The refused creation left nothing behind.
-                    assert!(nl.link(&name).unwrap().is_none());
-                    // Nor does a refused change on an existing bridge.
-                    nl.ensure_bridge(&name, &BridgeConfig::default()).unwrap();
-                    let before = nl.link(&name).unwrap().unwrap();
-                    let e = nl.ensure_bridge(&name, &cfg).unwrap_err();
-                    assert!(e.is_unsupported(), "{e}");
-                    assert_eq!(nl.link(&name).unwrap().unwrap(), before);
-                }
-                Err(e) => panic!("{e}"),
-                Ok(c) => {
-                    assert_eq!(c, Change::Created);
-                    assert!(
-                        nl.link(&name)
-                            .unwrap()
-                            .unwrap()
-                            .bridge
-                            .unwrap()
-                            .vlan_filtering
-                    );
-                }
-            }
+            let c = Kernel::VlanFiltering.has(nl.ensure_bridge(&name, &vlan_filtering()));
+            assert_eq!(c, Change::Created);
+            let st = nl.link(&name).unwrap().unwrap();
+            assert!(st.bridge.unwrap().vlan_filtering, "{st:?}");
         });
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_without_vlan_filtering_a_refused_bridge_leaves_nothing() {
+        in_netns("bridge_novlanfilt", |nl| {
+            let name = br("br-vf");
+            let cfg = vlan_filtering();
+            Kernel::VlanFiltering.lacks(nl.ensure_bridge(&name, &cfg));
+            // The refused creation left nothing behind.
+            assert!(nl.link(&name).unwrap().is_none());
+            // Nor does a refused change on an existing bridge.
+            nl.ensure_bridge(&name, &BridgeConfig::default()).unwrap();
+            let before = nl.link(&name).unwrap().unwrap();
+            Kernel::VlanFiltering.lacks(nl.ensure_bridge(&name, &cfg));
+            assert_eq!(nl.link(&name).unwrap().unwrap(), before);
+        });
+    }
+
+    #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_sixteen_concurrent_ensures_make_one_bridge() {
         crate::netlink::testns::in_netns_threads(
             "bridge_race",

@@ -371,6 +371,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn remove_uplink_vlan_leaves_what_is_not_its_device_alone() {
         crate::netlink::testns::in_netns("remove_uplink_vlan_leaves_others_alone", |nl| {
             let up = crate::netlink::testns::veth(nl, "up0", "up0p");
@@ -380,23 +381,24 @@ mod tests {
             crate::netlink::testns::veth(nl, "up0.900", "otherp");
             assert_eq!(nl.remove_uplink_vlan(&up, 900).unwrap(), Change::Unchanged);
             assert!(nl.link(&IfName::new("up0.900").unwrap()).unwrap().is_some());
-            // A real VLAN device goes (where the kernel can make one).
+        });
+    }
+
+    #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_with_8021q_remove_uplink_vlan_removes_its_device_once_detached() {
+        crate::netlink::testns::in_netns("remove_uplink_vlan_of_a_real_device", |nl| {
+            let up = crate::netlink::testns::veth(nl, "up0", "up0p");
             let br = IfName::new("br9").unwrap();
             nl.ensure_bridge(&br, &crate::netlink::BridgeConfig::default())
                 .unwrap();
-            match nl.ensure_uplink_vlan(&up, 901, &br) {
-                Err(e) if e.is_unsupported() => {
-                    eprintln!("SKIP remove_uplink_vlan of a real device: this kernel lacks 802.1Q");
-                }
-                Err(e) => panic!("{e}"),
-                Ok((dev, _)) => {
-                    // Still a port: left alone.
-                    assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Unchanged);
-                    nl.detach_port(&dev, &br).unwrap();
-                    assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Removed);
-                    assert!(nl.link(&dev).unwrap().is_none());
-                }
-            }
+            let (dev, _) =
+                crate::netlink::testns::Kernel::Vlan8021q.has(nl.ensure_uplink_vlan(&up, 901, &br));
+            // Still a port: left alone.
+            assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Unchanged);
+            nl.detach_port(&dev, &br).unwrap();
+            assert_eq!(nl.remove_uplink_vlan(&up, 901).unwrap(), Change::Removed);
+            assert!(nl.link(&dev).unwrap().is_none());
         });
     }
 }

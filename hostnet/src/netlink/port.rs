@@ -183,6 +183,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_attach_uses_the_bridge_mtu_or_the_given_one() {
         in_netns("port_attach", |nl| {
             let (br, pv, emu, _fd) = setup(nl);
@@ -218,6 +219,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_missing_devices_are_named() {
         in_netns("port_missing", |nl| {
             let (br, pv, _emu, _fd) = setup(nl);
@@ -237,6 +239,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_refused_mtu_leaves_no_trace() {
         in_netns("port_bad_mtu", |nl| {
             let (br, pv, _emu, _fd) = setup(nl);
@@ -267,6 +270,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_failure_after_enslaving_is_undone() {
         in_netns("port_rollback", |nl| {
             let (br, pv, emu, _fd) = setup(nl);

@@ -319,6 +319,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn routed_vif_setup_is_idempotent() {
         in_netns("routed_vif_setup_is_idempotent", |nl| {
             let vif = veth(nl, "vifalice.0", "alice0");

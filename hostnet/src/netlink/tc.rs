@@ -422,7 +422,7 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::testns::{in_netns, kernel_skip, tap, veth};
+    use crate::netlink::testns::{in_netns, tap, veth, Kernel};
 
     fn n(s: &str) -> IfName {
         IfName::new(s).unwrap()
@@ -495,6 +495,7 @@ mod tests {
     // ---- against the kernel ----
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_egress_tbf_is_set_read_back_and_removed() {
         in_netns("tc_egress", |nl| {
             let port = veth(nl, "vif5.2", "vif5.2-guest");
@@ -533,6 +534,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn kernel_failure_after_egress_restores_the_old_limit() {
         in_netns("tc_rollback", |nl| {
             let port = veth(nl, "vif5.2", "vif5.2-guest");
@@ -559,33 +561,40 @@ mod tests {
         });
     }
 
+    fn both_ways() -> PortRateLimit {
+        PortRateLimit {
+            egress: Some(RateLimit::new(1_000_000, MIN_BURST).unwrap()),
+            ingress: Some(RateLimit::from_xen(2_000_000, 50_000).unwrap()),
+        }
+    }
+
     #[test]
-    fn kernel_ingress_policing_or_a_printed_skip() {
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_with_tc_police_ingress_is_policed_and_removed() {
         in_netns("tc_ingress", |nl| {
             let port = veth(nl, "vif5.2", "vif5.2-guest");
-            let limit = PortRateLimit {
-                egress: Some(RateLimit::new(1_000_000, MIN_BURST).unwrap()),
-                ingress: Some(RateLimit::from_xen(2_000_000, 50_000).unwrap()),
-            };
-            match nl.set_rate_limit(&port, &limit) {
-                Err(e) if e.is_unsupported() => {
-                    kernel_skip("the tc police action", &e);
-                    // Nothing half-applied: no tbf, no ingress qdisc left behind.
-                    assert_eq!(nl.rate_limit(&port).unwrap(), PortRateLimit::default());
-                    let idx = nl.link(&port).unwrap().unwrap().index;
-                    let st = nl.tc_state(&port, idx).unwrap();
-                    assert!(st.ingress.is_none() && st.our_tbf().is_none());
-                }
-                Err(e) => panic!("{e}"),
-                Ok(c) => {
-                    assert_eq!(c, Change::Updated);
-                    let back = nl.rate_limit(&port).unwrap();
-                    assert_eq!(back.ingress.unwrap().bytes_per_sec(), 2_000_000);
-                    assert_eq!(nl.set_rate_limit(&port, &limit).unwrap(), Change::Unchanged);
-                    assert_eq!(nl.remove_rate_limit(&port).unwrap(), Change::Removed);
-                    assert_eq!(nl.rate_limit(&port).unwrap(), PortRateLimit::default());
-                }
-            }
+            let limit = both_ways();
+            let c = Kernel::TcPolice.has(nl.set_rate_limit(&port, &limit));
+            assert_eq!(c, Change::Updated);
+            let back = nl.rate_limit(&port).unwrap();
+            assert_eq!(back.ingress.unwrap().bytes_per_sec(), 2_000_000);
+            assert_eq!(nl.set_rate_limit(&port, &limit).unwrap(), Change::Unchanged);
+            assert_eq!(nl.remove_rate_limit(&port).unwrap(), Change::Removed);
+            assert_eq!(nl.rate_limit(&port).unwrap(), PortRateLimit::default());
+        });
+    }
+
+    #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_without_tc_police_an_ingress_limit_is_refused_whole() {
+        in_netns("tc_no_police", |nl| {
+            let port = veth(nl, "vif5.2", "vif5.2-guest");
+            Kernel::TcPolice.lacks(nl.set_rate_limit(&port, &both_ways()));
+            // Nothing half-applied: no tbf, no ingress qdisc left behind.
+            assert_eq!(nl.rate_limit(&port).unwrap(), PortRateLimit::default());
+            let idx = nl.link(&port).unwrap().unwrap().index;
+            let st = nl.tc_state(&port, idx).unwrap();
+            assert!(st.ingress.is_none() && st.our_tbf().is_none());
         });
     }
 }

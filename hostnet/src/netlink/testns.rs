@@ -1,10 +1,19 @@
 //! Test helpers: private network namespaces, veth pairs and taps standing in for a
-//! guest's `vif5.2` and `vif5.2-emu`, and printed skips.
+//! guest's `vif5.2` and `vif5.2-emu`, and the kernel features some tests need.
 //!
 //! Each kernel test runs in a thread that `unshare`s a new network namespace; the
-//! namespace, with every device made in it, goes away when the thread ends. Without
-//! root, or when `unshare` is refused, the test prints why and passes without running.
+//! namespace, with every device made in it, goes away when the thread ends. That needs
+//! root: such tests are `#[ignore = "needs root: ..."]`, so that a plain `cargo test`
+//! shows them as ignored, and `tests/run.sh` runs them as root with `--include-ignored`.
+//! Run without root, they fail and say why; they never pass without running.
+//!
+//! A test needing a kernel feature some kernels lack is named after it,
+//! `kernel_with_<feature>_...`, and one checking how vifkit reports the feature's
+//! absence `kernel_without_<feature>_...` (see [`Kernel`]). `tests/run.sh` probes the
+//! running kernel and passes `--skip` for the tests that cannot run on it, so that
+//! they show as filtered out, never as passed.
 
+use std::fmt::Debug;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Barrier};
@@ -18,14 +27,70 @@ use translator::IfName;
 use super::link::LinkState;
 use super::{message, Netlink, NetlinkError, CREATE_EXCL, DUMP};
 
-/// Prints that a kernel test is skipped, and why.
-pub fn skip(test: &str, why: &str) {
-    eprintln!("SKIP {test}: {why}");
+/// A kernel feature that some kernels lack, as named in test names and probed by
+/// `tests/run.sh`: `kernel_with_8021q_...` tests need 802.1Q VLAN devices,
+/// `kernel_without_8021q_...` tests need their absence.
+#[derive(Clone, Copy, Debug)]
+pub enum Kernel {
+    /// 802.1Q VLAN devices (`ip link add ... type vlan`): `8021q`.
+    Vlan8021q,
+    /// VLAN filtering on Linux bridges (`vlan_filtering 1`): `vlan_filtering`.
+    VlanFiltering,
+    /// The tc `police` action (ingress rate limits): `tc_police`.
+    TcPolice,
 }
 
-/// Prints that part of a test is skipped because the running kernel lacks `feature`.
-pub fn kernel_skip(feature: &str, err: &NetlinkError) {
-    eprintln!("SKIP (kernel lacks {feature}): {err}");
+impl Kernel {
+    /// The feature as an error message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Vlan8021q => "802.1Q VLAN devices",
+            Kernel::VlanFiltering => "bridge VLAN filtering",
+            Kernel::TcPolice => "the tc police action",
+        }
+    }
+
+    /// The feature as test names carry it (`kernel_with_<marker>_...`).
+    pub fn marker(self) -> &'static str {
+        match self {
+            Kernel::Vlan8021q => "8021q",
+            Kernel::VlanFiltering => "vlan_filtering",
+            Kernel::TcPolice => "tc_police",
+        }
+    }
+
+    /// The result of a step that needs the feature, in a `kernel_with_*` test: a
+    /// failure (saying that the kernel lacks it) unless the step succeeded.
+    #[track_caller]
+    pub fn has<T>(self, r: Result<T, NetlinkError>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) if e.is_unsupported() => panic!(
+                "this kernel lacks {} ({e}): tests named kernel_with_{}_* need it \
+                 (tests/run.sh skips them on such kernels)",
+                self.name(),
+                self.marker()
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The refusal of a step that needs the feature, in a `kernel_without_*` test: a
+    /// failure unless the kernel refused it for lack of the feature.
+    #[track_caller]
+    pub fn lacks<T: Debug>(self, r: Result<T, NetlinkError>) -> NetlinkError {
+        match r {
+            Err(e) if e.is_unsupported() => e,
+            Err(e) => panic!("{e}"),
+            Ok(v) => panic!(
+                "this kernel has {} (the step gave {v:?}): tests named \
+                 kernel_without_{}_* check the refusal on kernels without it \
+                 (tests/run.sh skips them on kernels with it)",
+                self.name(),
+                self.marker()
+            ),
+        }
+    }
 }
 
 /// Moves the calling thread into a new network namespace.
@@ -40,23 +105,32 @@ fn unshare_netns() -> std::io::Result<()> {
     }
 }
 
-/// Why kernel tests cannot run here, if they cannot.
-fn cannot_run() -> Option<String> {
+/// Fails the test `test` unless it runs as root (ignored tests run only when asked).
+#[track_caller]
+pub fn need_root(test: &str, what: &str) {
     // SAFETY: geteuid(2) has no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
-    (euid != 0).then(|| format!("needs root to create network namespaces (euid {euid})"))
+    assert!(
+        euid == 0,
+        "{test}: needs root for {what} (euid {euid}); tests needing it are #[ignore]d \
+         for that: run them as root, as tests/run.sh does"
+    );
+}
+
+/// Moves the calling thread into a new network namespace, failing the test if it
+/// cannot.
+fn enter_new_netns(test: &str) {
+    need_root(test, "a network namespace of its own");
+    if let Err(e) = unshare_netns() {
+        panic!("{test}: unshare(CLONE_NEWNET) failed: {e}");
+    }
 }
 
 /// Runs `f` with a connection inside a fresh network namespace.
 pub fn in_netns(test: &str, f: impl FnOnce(&Netlink) + Send) {
-    if let Some(why) = cannot_run() {
-        return skip(test, &why);
-    }
     std::thread::scope(|s| {
         let t = s.spawn(|| {
-            if let Err(e) = unshare_netns() {
-                return skip(test, &format!("unshare(CLONE_NEWNET) failed: {e}"));
-            }
+            enter_new_netns(test);
             let nl = Netlink::new().expect("netlink in the new namespace");
             f(&nl);
         });
@@ -75,14 +149,9 @@ pub fn in_netns_threads<T: Send>(
     each: impl Fn(&Netlink, usize) -> T + Sync,
     check: impl FnOnce(&Netlink, Vec<T>) + Send,
 ) {
-    if let Some(why) = cannot_run() {
-        return skip(test, &why);
-    }
     std::thread::scope(|s| {
         let owner = s.spawn(|| {
-            if let Err(e) = unshare_netns() {
-                return skip(test, &format!("unshare(CLONE_NEWNET) failed: {e}"));
-            }
+            enter_new_netns(test);
             let nl = Netlink::new().expect("netlink in the new namespace");
             let start = Arc::new(Barrier::new(n));
             // Threads started from this one share its (new) network namespace.
@@ -200,6 +269,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn threads_share_one_namespace() {
         in_netns_threads(
             "testns_threads",
@@ -220,6 +290,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: network namespaces"]
     fn tap_exists_while_open() {
         in_netns("testns_tap", |nl| {
             let (name, fd) = tap("vif5.2-emu");

@@ -415,7 +415,7 @@ impl Netlink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::testns::{in_netns, kernel_skip, veth};
+    use crate::netlink::testns::{in_netns, veth, Kernel};
     use crate::netlink::{wire, BridgeConfig};
     use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
 
@@ -607,35 +607,64 @@ mod tests {
     // ---- against the kernel ----
 
     #[test]
-    fn kernel_uplink_vlan_or_a_printed_skip() {
-        in_netns("vlan_uplink", |nl| {
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_a_missing_uplink_is_named() {
+        in_netns("vlan_no_uplink", |nl| {
             let br = n("br900");
             nl.ensure_bridge(&br, &BridgeConfig::default()).unwrap();
-            let uplink = veth(nl, "eth0", "eth0-peer");
-            match nl.ensure_uplink_vlan(&uplink, 900, &br) {
-                Err(e) if e.is_unsupported() => {
-                    kernel_skip("802.1Q VLAN devices", &e);
-                    assert!(e.to_string().contains("lacks 802.1Q VLAN devices"), "{e}");
-                    assert!(nl.link(&n("eth0.900")).unwrap().is_none());
-                }
-                Err(e) => panic!("{e}"),
-                Ok((name, change)) => {
-                    assert_eq!((name.as_str(), change), ("eth0.900", Change::Created));
-                    let st = nl.link(&name).unwrap().unwrap();
-                    let bri = nl.link(&br).unwrap().unwrap().index;
-                    assert_eq!((st.master, st.up), (Some(bri), true));
-                    let again = nl.ensure_uplink_vlan(&uplink, 900, &br).unwrap();
-                    assert_eq!(again.1, Change::Unchanged);
-                }
-            }
-            // Whatever the kernel, a missing uplink is named.
             let e = nl.ensure_uplink_vlan(&n("eth9"), 900, &br).unwrap_err();
             assert_eq!(e.to_string(), "The uplink eth9 does not exist");
         });
     }
 
     #[test]
-    fn kernel_port_vlans_or_a_printed_skip() {
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_with_8021q_the_uplink_vlan_device_is_made_once() {
+        in_netns("vlan_uplink", |nl| {
+            let br = n("br900");
+            nl.ensure_bridge(&br, &BridgeConfig::default()).unwrap();
+            let uplink = veth(nl, "eth0", "eth0-peer");
+            let (name, change) = Kernel::Vlan8021q.has(nl.ensure_uplink_vlan(&uplink, 900, &br));
+            assert_eq!((name.as_str(), change), ("eth0.900", Change::Created));
+            let st = nl.link(&name).unwrap().unwrap();
+            let bri = nl.link(&br).unwrap().unwrap().index;
+            assert_eq!((st.master, st.up), (Some(bri), true));
+            let again = nl.ensure_uplink_vlan(&uplink, 900, &br).unwrap();
+            assert_eq!(again.1, Change::Unchanged);
+        });
+    }
+
+    #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_without_8021q_the_uplink_vlan_is_refused_by_name() {
+        in_netns("vlan_no_8021q", |nl| {
+            let br = n("br900");
+            nl.ensure_bridge(&br, &BridgeConfig::default()).unwrap();
+            let uplink = veth(nl, "eth0", "eth0-peer");
+            let e = Kernel::Vlan8021q.lacks(nl.ensure_uplink_vlan(&uplink, 900, &br));
+            assert!(e.to_string().contains("lacks 802.1Q VLAN devices"), "{e}");
+            assert!(nl.link(&n("eth0.900")).unwrap().is_none());
+        });
+    }
+
+    /// Per-port VLANs on a bridge without VLAN filtering are refused before the
+    /// kernel, whatever the kernel.
+    #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_port_vlans_need_a_filtering_bridge() {
+        in_netns("vlan_port_nofilter", |nl| {
+            let br = n("xenbr0");
+            let port = veth(nl, "vif5.2", "vif5.2-guest");
+            nl.ensure_bridge(&br, &BridgeConfig::default()).unwrap();
+            nl.attach_port(&port, &br, None).unwrap();
+            let e = nl.set_port_vlans(&port, &spec("10p/20")).unwrap_err();
+            assert!(matches!(e, NetlinkError::VlanFilteringOff { .. }), "{e}");
+        });
+    }
+
+    #[test]
+    #[ignore = "needs root: network namespaces"]
+    fn kernel_with_vlan_filtering_port_vlans_are_set_and_restored() {
         in_netns("vlan_port", |nl| {
             let br = n("xenbr0");
             let cfg = BridgeConfig {
@@ -643,16 +672,7 @@ mod tests {
                 ..BridgeConfig::default()
             };
             let port = veth(nl, "vif5.2", "vif5.2-guest");
-            if let Err(e) = nl.ensure_bridge(&br, &cfg) {
-                assert!(e.is_unsupported(), "{e}");
-                kernel_skip("bridge VLAN filtering", &e);
-                // Without filtering, per-port VLANs are refused before the kernel.
-                nl.ensure_bridge(&br, &BridgeConfig::default()).unwrap();
-                nl.attach_port(&port, &br, None).unwrap();
-                let e = nl.set_port_vlans(&port, &spec("10p/20")).unwrap_err();
-                assert!(matches!(e, NetlinkError::VlanFilteringOff { .. }), "{e}");
-                return;
-            }
+            Kernel::VlanFiltering.has(nl.ensure_bridge(&br, &cfg));
             nl.attach_port(&port, &br, None).unwrap();
             let want = spec("10p/20u/30-32");
             assert_eq!(nl.set_port_vlans(&port, &want).unwrap(), Change::Updated);

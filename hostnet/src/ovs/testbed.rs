@@ -3,8 +3,10 @@
 //! of its own (`unshare --net`), so the tap devices of `netdev` bridges never appear on
 //! the host. Both daemons are stopped when the [`Testbed`] is dropped.
 //!
-//! Without root, or without the Open vSwitch programs, a test prints why and passes
-//! without running.
+//! Running it needs root, so the tests using it are `#[ignore = "needs root: ..."]`
+//! (`tests/run.sh` runs them as root). Without root, or without the Open vSwitch
+//! programs (which `packaging/install-deps.sh` installs), such a test fails and says
+//! why; it never passes without running.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -62,18 +64,9 @@ fn run(dir: &Path, prog: &Path, args: &[&OsStr]) {
 }
 
 impl Testbed {
-    /// Starts a private Open vSwitch for `test`, or prints why it cannot and returns
-    /// `None`.
-    pub fn start(test: &str) -> Option<Testbed> {
-        let skip = |why: String| {
-            eprintln!("SKIP {test}: {why}");
-            None
-        };
-        // SAFETY: geteuid(2) has no arguments and cannot fail.
-        let euid = unsafe { libc::geteuid() };
-        if euid != 0 {
-            return skip(format!("needs root to run Open vSwitch (euid {euid})"));
-        }
+    /// Starts a private Open vSwitch for `test`; fails the test if it cannot.
+    pub fn start(test: &str) -> Testbed {
+        crate::netlink::testns::need_root(test, "a private Open vSwitch");
         let mut progs = Vec::new();
         for p in [
             "ovsdb-tool",
@@ -82,14 +75,18 @@ impl Testbed {
             "ovs-vswitchd",
             "unshare",
         ] {
-            match find(p) {
-                Some(path) => progs.push(path),
-                None => return skip(format!("{p} is not installed (package openvswitch-switch)")),
-            }
+            let path = find(p).unwrap_or_else(|| {
+                panic!(
+                    "{test}: {p} is missing: install openvswitch-switch \
+                     (packaging/install-deps.sh)"
+                )
+            });
+            progs.push(path);
         }
-        if !Path::new(SCHEMA).is_file() {
-            return skip(format!("{SCHEMA} is missing (package openvswitch-switch)"));
-        }
+        assert!(
+            Path::new(SCHEMA).is_file(),
+            "{test}: {SCHEMA} is missing: install openvswitch-switch (packaging/install-deps.sh)"
+        );
         let [tool, server, vsctl, vswitchd, unshare] = progs.as_slice() else {
             unreachable!("five programs were found");
         };
@@ -144,7 +141,7 @@ impl Testbed {
                 OsStr::new("--detach"),
             ],
         );
-        Some(tb)
+        tb
     }
 
     /// Runs `ovs-vsctl` on the private database (no waiting) and returns its output.
