@@ -316,5 +316,8 @@ fn ensure_of_an_ovs_bridge_without_open_vswitch_is_one_clear_line() {
     assert_eq!(snapshot(db), before);
 }
 
-#[path = "bridge/netns.rs"]
-mod netns;
+// The tests in a network namespace, in tests/bridge/netns.rs: Rust looks for the
+// modules of an inline `mod bridge` in tests/bridge/.
+mod bridge {
+    mod netns;
+}

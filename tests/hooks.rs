@@ -530,8 +530,9 @@ fn the_filter_keeps_a_large_domain_byte_for_byte() {
     assert!(lines[0].contains("interface[0]"), "{lines:?}");
 }
 
-#[path = "hooks/vlans.rs"]
-mod vlans;
-
-#[path = "hooks/network_install.rs"]
-mod network_install;
+// More tests, in tests/hooks/: Rust looks for the modules of an inline `mod hooks`
+// there.
+mod hooks {
+    mod network_install;
+    mod vlans;
+}

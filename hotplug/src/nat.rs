@@ -264,5 +264,4 @@ pub(super) fn down(
 }
 
 #[cfg(test)]
-#[path = "nat_tests.rs"]
 mod tests;

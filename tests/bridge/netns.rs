@@ -1,7 +1,7 @@
 //! `bridge ensure`, `show` and `vif-script` for real, each inside a network namespace
 //! the test creates (root; skipped with the reason printed otherwise).
 
-use super::*;
+use crate::*;
 
 /// A network namespace made for one test; deleted when dropped, even on failure.
 struct Netns(String);

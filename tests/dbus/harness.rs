@@ -12,7 +12,7 @@ use registry::{Attachment, Bridge, BridgeKind, DomainName};
 use serde_json::Value;
 use translator::IfName;
 
-use super::common::is_root;
+use crate::common::is_root;
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_vifkit");
 /// How long a test waits for a process to say something before it fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);

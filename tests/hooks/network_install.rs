@@ -1,7 +1,7 @@
 //! The network hook, `install-hooks`/`uninstall-hooks`, and libvirt's way of running
 //! the hook: by the link's path, with no `hook` word.
 
-use super::*;
+use crate::*;
 
 fn hook_data(forward: Option<&str>, port: Option<(&str, &str)>) -> String {
     let mut x = String::from("<hookData>\n  <network>\n    <name>lan</name>\n    <uuid>0b2f3c1e-7d6a-4d5e-9b1b-2d7d0f6f1a11</uuid>\n");

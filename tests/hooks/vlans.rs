@@ -1,7 +1,7 @@
 //! Guests with VLANs: seed 004's four-VLAN Xen guest on br900..br903 (bond0.900 ...
 //! uplinks) and a QEMU guest with `<vlan>` and `<bandwidth>` on a Linux bridge.
 
-use super::*;
+use crate::*;
 
 #[test]
 fn seed_004_four_vlan_guest() {
