@@ -19,7 +19,7 @@
 //!
 //! **Rates.** `"..".parse::<translator::rate::Rate>()` and [`Rate::xen_credit`] against
 //! `xlu_vif_parse_rate`: the same `(bytes per interval, interval in microseconds)`, or the
-//! same kind of error (libxlutil's message mapped to [`RateError`]).
+//! same kind of error (libxlutil's message mapped to [`RateError`](translator::rate::RateError)).
 //!
 //! # Known differences
 //!
