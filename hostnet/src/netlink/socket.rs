@@ -15,13 +15,13 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_MULTIPART};
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_MULTIPART};
+use netlink_packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, InfoVlan, LinkAttribute, LinkInfo,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{Socket, SocketAddr};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::{Socket, SocketAddr};
 
 use super::{align4, tlvs, NLMSG_HDRLEN};
 
