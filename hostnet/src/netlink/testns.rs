@@ -9,10 +9,10 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Barrier};
 
-use rtnetlink::packet_route::link::{
+use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
 use super::link::LinkState;
