@@ -13,7 +13,6 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _};
 use dbus_service::reconcile::{self, RunningDomain};
 use dbus_service::{Config, Service, Store, BUS_NAME};
-use registry;
 use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;
