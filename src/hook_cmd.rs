@@ -26,21 +26,8 @@ pub fn from_program_name() -> Option<ExitCode> {
     Some(run(None, false, driver, &rest))
 }
 
-/// `vifkit hook DRIVER ARGS...`: the driver named on the command line.
-pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
-    match Driver::from_name(driver) {
-        Some(d) => run(db, verbose, d, args),
-        None => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: Unknown hook driver {driver:?} (expected libxl, qemu or network)"
-            );
-            ExitCode::from(EXIT_USAGE as u8)
-        }
-    }
-}
-
-/// Runs one hook: reads stdin, opens the registry, acts, logs.
+/// Runs one hook, named by the program name or by `vifkit hook DRIVER ARGS...`: reads
+/// stdin, opens the registry, acts, logs.
 pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
     let log = SystemLog::open(verbose);
     let req = match Request::from_args(driver, args) {

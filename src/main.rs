@@ -132,7 +132,7 @@ fn main() -> ExitCode {
         args,
     } = &cli.command
     {
-        return hook_cmd::run_named(cli.db.as_deref(), *verbose, driver, args);
+        return hook_cmd::run(cli.db.as_deref(), *verbose, (*driver).into(), args);
     }
     let mut report = Report::default();
     let result = run(cli, &mut report);
