@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use libvirt_hooks::Driver;
 use translator::GuestType;
 
 /// `--help` text shared by the commands that read vif specs.
@@ -68,6 +69,27 @@ impl From<GuestArg> for GuestType {
             GuestArg::Hvm => GuestType::Hvm,
             GuestArg::Pv => GuestType::Pv,
             GuestArg::Pvh => GuestType::Pvh,
+        }
+    }
+}
+
+/// The libvirt driver whose hook runs, as named on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HookDriver {
+    /// libvirt's libxl driver (Xen guests).
+    Libxl,
+    /// libvirt's QEMU/KVM driver.
+    Qemu,
+    /// libvirt's network driver.
+    Network,
+}
+
+impl From<HookDriver> for Driver {
+    fn from(d: HookDriver) -> Driver {
+        match d {
+            HookDriver::Libxl => Driver::Libxl,
+            HookDriver::Qemu => Driver::Qemu,
+            HookDriver::Network => Driver::Network,
         }
     }
 }
@@ -266,8 +288,8 @@ instead of xenstore (for tests)."
         #[arg(long)]
         verbose: bool,
         /// `libxl`, `qemu` or `network`.
-        #[arg(value_name = "DRIVER")]
-        driver: String,
+        #[arg(value_name = "DRIVER", value_enum, hide_possible_values = true)]
+        driver: HookDriver,
         /// OBJECT OPERATION SUB-OPERATION and EXTRA (optional), as libvirt passes them.
         #[arg(value_name = "ARG", num_args = 3..=4, required = true, allow_hyphen_values = true)]
         args: Vec<String>,

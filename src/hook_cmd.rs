@@ -27,22 +27,9 @@ pub fn from_program_name() -> Option<ExitCode> {
     Some(run(&Overrides::default(), false, driver, &rest))
 }
 
-/// `vifkit hook DRIVER ARGS...`: the driver named on the command line.
-pub fn run_named(over: &Overrides<'_>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
-    match Driver::from_name(driver) {
-        Some(d) => run(over, verbose, d, args),
-        None => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: Unknown hook driver {driver:?} (expected libxl, qemu or network)"
-            );
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}
-
-/// Runs one hook: reads stdin, opens the registry (named by the configuration file:
-/// libvirt clears a hook's environment), acts, logs.
+/// Runs one hook, named by the program name or by `vifkit hook DRIVER ARGS...`: reads
+/// stdin, opens the registry (named by the configuration file: libvirt clears a hook's
+/// environment), acts, logs.
 pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
     let log = SystemLog::open(verbose);
     let req = match Request::from_args(driver, args) {

@@ -158,7 +158,7 @@ fn main() -> ExitCode {
             registry: cli.registry.as_deref(),
             db: cli.db.as_deref(),
         };
-        return hook_cmd::run_named(&over, *verbose, driver, args);
+        return hook_cmd::run(&over, *verbose, (*driver).into(), args);
     }
     let mut report = Report::default();
     let result = run(cli, &mut report);

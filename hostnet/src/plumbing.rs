@@ -1,7 +1,8 @@
 //! Making the host match the registry: one place that turns a registered Linux bridge
-//! into the real thing (the bridge, its MTU and STP, its uplink or `UPLINK.VLAN`), used by
-//! `vifkit bridge ensure` and by the hotplug script when it meets a missing bridge, and
-//! its counterpart for Open vSwitch bridges ([`ensure_registered_ovs_bridge`]).
+//! into the real thing (the bridge, its MTU and STP, its uplink or `UPLINK.VLAN`), and
+//! its counterpart for Open vSwitch bridges ([`ensure_registered_ovs_bridge`]). Used by
+//! `vifkit bridge ensure` and the D-Bus service's `Ensure` ([`ensure_registered`]), and
+//! by the hotplug script and the libvirt hooks when they meet a missing bridge.
 
 use translator::IfName;
 

@@ -1,5 +1,6 @@
-//! The xl vif hotplug script: what Xen's `vif-bridge` does, over netlink, in one
-//! process, with a clear error when a bridge is missing.
+//! The xl vif hotplug script: what Xen's `vif-bridge`, `vif-openvswitch`, `vif-route`
+//! and `vif-nat` do, over netlink, in one process, with a clear error when a bridge is
+//! missing.
 //!
 //! xl runs the script with `online|offline type_if=vif` for a PV backend `vifD.N`, and
 //! with `add|remove type_if=tap` for the emulated twin `vifD.N-emu` of an `ioemu` NIC,
@@ -9,13 +10,21 @@
 //! success is reported as `hotplug-status` = `connected`, failure as `error` with the
 //! message in `hotplug-error`, as Xen's scripts do.
 //!
-//! Built: the Open vSwitch mode (`vif-openvswitch`: the port with Xen's tag, trunks and
-//! external-ids, in one OVSDB transaction), the routed mode (`vif-route`: dom0's address from the gateway device on the
-//! vif as a /32, `proxy_arp`, a route per guest address) and the bridge mode (`vif-bridge`): the bridge must exist, or be registered as
-//! creatable (then it is created from its registry entry); the port gets its MTU (the
-//! `mtu` key, else the bridge's), joins the bridge, comes up, and gets the VLANs of the
-//! `vlan` key (Xen 4.19). A failure part-way undoes what was done. The NAT mode
-//! (`vif-nat`) is in [`nat`]. Not built yet: recording the NIC in the registry.
+//! The mode is the file name of the NIC's `script` key (`vif-bridge` when unset):
+//! - bridge (`vif-bridge`): the bridge must exist, or be registered as creatable (then
+//!   it is created from its registry entry); the port gets its MTU (the `mtu` key, else
+//!   the bridge's), joins the bridge, comes up, and gets the VLANs of the `vlan` key
+//!   (Xen 4.19);
+//! - Open vSwitch (`vif-openvswitch`): the port with Xen's tag, trunks and
+//!   external-ids, in one OVSDB transaction;
+//! - routed (`vif-route`): dom0's address from the gateway device on the vif as a /32,
+//!   `proxy_arp`, a route per guest address;
+//! - NAT (`vif-nat`): in [`nat`].
+//!
+//! A failure part-way undoes what was done. A bridged NIC on a bridge the registry
+//! knows is also recorded there (which dom0 device is which guest NIC, for
+//! `vifkit show` and the D-Bus pairings): before it is wired, so that a clash refuses
+//! it with nothing done, and dropped again when it goes offline (the `record` module).
 
 pub mod nat;
 mod record;

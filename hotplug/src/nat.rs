@@ -126,10 +126,16 @@ impl Plan {
         if guests.is_empty() {
             let domid = number(store, req, "frontend-id", 2)?;
             let devid = number(store, req, "handle", 3)?;
-            let last = u8::try_from(devid + 1).map_err(|_| NatError::NoDefault { domid, devid })?;
-            let (hi, lo) = (domid / 256, domid % 256);
-            let hi = u8::try_from(hi).map_err(|_| NatError::NoDefault { domid, devid })?;
-            guests.push(Ipv4Addr::new(10, hi, lo as u8, last));
+            let no_default = || NatError::NoDefault { domid, devid };
+            let last = devid
+                .checked_add(1)
+                .and_then(|n| u8::try_from(n).ok())
+                .ok_or_else(no_default)?;
+            // domid / 256 and domid % 256, when the former fits an octet.
+            let [0, 0, hi, lo] = domid.to_be_bytes() else {
+                return Err(no_default().into());
+            };
+            guests.push(Ipv4Addr::new(10, hi, lo, last));
         }
         Ok(Plan {
             router: router_for(guests[0])?,

@@ -1,10 +1,10 @@
 //! Linux bridges: [`Netlink::ensure_bridge`] and [`Netlink::delete_bridge`].
 
-use rtnetlink::packet_core::NetlinkMessage;
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::NetlinkMessage;
+use netlink_packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
 use super::link::{self, link_message, LinkState};
@@ -232,7 +232,7 @@ mod tests {
     use super::*;
     use crate::netlink::testns::{in_netns, veth, Kernel};
     use crate::netlink::{wire, LinkState};
-    use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 
     fn br(n: &str) -> IfName {
         IfName::new(n).unwrap()

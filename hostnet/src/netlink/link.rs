@@ -1,11 +1,11 @@
 //! Reading links back ([`LinkState`]) and the generic link requests the other modules
 //! share: MTU, master, up/down, delete.
 
-use rtnetlink::packet_core::NetlinkMessage;
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::NetlinkMessage;
+use netlink_packet_route::link::{
     InfoBridge, InfoData, InfoVlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
 use super::{message, Change, Netlink, NetlinkError, ACK, DUMP, GET};
@@ -270,8 +270,8 @@ impl Netlink {
 mod tests {
     use super::*;
     use crate::netlink::wire;
-    use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
-    use rtnetlink::packet_route::link::{BridgeStpState, InfoKind};
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+    use netlink_packet_route::link::{BridgeStpState, InfoKind};
 
     fn link_of(m: RouteNetlinkMessage) -> LinkMessage {
         match m {

@@ -21,10 +21,10 @@
 
 use std::time::Duration;
 
-use rtnetlink::packet_core::{
+use netlink_packet_core::{
     NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
 mod bridge;
@@ -336,7 +336,7 @@ pub(crate) fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
 }
 
 /// The bytes of an NLA's value.
-pub(crate) fn nla_value(nla: &impl rtnetlink::packet_core::Nla) -> Vec<u8> {
+pub(crate) fn nla_value(nla: &impl netlink_packet_core::Nla) -> Vec<u8> {
     let mut v = vec![0; nla.value_len()];
     nla.emit_value(&mut v);
     v
@@ -369,7 +369,7 @@ pub(crate) fn wire(msg: &NetlinkMessage<RouteNetlinkMessage>) -> RouteNetlinkMes
     let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).expect("parses back");
     assert_eq!(back.header.flags, msg.header.flags);
     match back.payload {
-        rtnetlink::packet_core::NetlinkPayload::InnerMessage(m) => m,
+        netlink_packet_core::NetlinkPayload::InnerMessage(m) => m,
         other => panic!("not an inner message: {other:?}"),
     }
 }

@@ -15,13 +15,13 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_MULTIPART};
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_MULTIPART};
+use netlink_packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, InfoVlan, LinkAttribute, LinkInfo,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::sys::protocols::NETLINK_ROUTE;
-use rtnetlink::sys::{Socket, SocketAddr};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::{Socket, SocketAddr};
 
 use super::{align4, tlvs, NLMSG_HDRLEN};
 
@@ -98,6 +98,11 @@ impl Transport {
             tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
             tv_usec: libc::suseconds_t::from(timeout.subsec_micros().min(999_999) as i32),
         };
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a timeval is two words, 16 bytes at most, far below socklen_t's range"
+        )]
+        let tv_len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
         // SAFETY: the fd is this socket's, open for the life of `self`; `tv` is a valid
         // `timeval` that outlives the call, and its size is passed with it.
         let rc = unsafe {
@@ -106,7 +111,7 @@ impl Transport {
                 libc::SOL_SOCKET,
                 libc::SO_RCVTIMEO,
                 std::ptr::from_ref(&tv).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                tv_len,
             )
         };
         if rc == 0 {
@@ -359,7 +364,7 @@ mod tests {
         let body: Vec<u8> = attrs.concat();
         let len = NLMSG_HDRLEN + IFINFOMSG_LEN + body.len();
         let mut m = Vec::new();
-        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&u32::try_from(len).unwrap().to_ne_bytes());
         m.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
         m.extend_from_slice(&0u16.to_ne_bytes());
         m.extend_from_slice(&7u32.to_ne_bytes());

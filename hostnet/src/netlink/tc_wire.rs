@@ -6,12 +6,12 @@
 //! structures (`struct tc_tbf_qopt`, `struct tc_police`, `struct tc_ratespec`, the
 //! 1 KiB rate table) are encoded here and carried as raw attributes.
 
-use rtnetlink::packet_core::{DefaultNla, NetlinkMessage};
-use rtnetlink::packet_route::tc::{
+use netlink_packet_core::{DefaultNla, NetlinkMessage};
+use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcFilterU32Option, TcHandle,
     TcMessage, TcOption, TcU32Key, TcU32Selector, TcU32SelectorFlags,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 
 #[cfg(test)]
 use super::tlv;
@@ -210,7 +210,7 @@ impl PoliceParams {
             let TcActionOption::Other(nla) = o else {
                 continue;
             };
-            let kind = rtnetlink::packet_core::Nla::kind(nla) & 0x3fff;
+            let kind = netlink_packet_core::Nla::kind(nla) & 0x3fff;
             let v = nla_value(nla);
             match kind {
                 TCA_POLICE_TBF if v.len() >= POLICE_LEN => parm = Some(v),
@@ -349,8 +349,7 @@ pub(crate) fn qdiscs_in(replies: &[RouteNetlinkMessage], ifindex: i32) -> Vec<Qd
                         TcAttribute::Options(o) => o.iter().find_map(|o| match o {
                             // An unknown kind's options come as one raw attribute.
                             TcOption::Other(nla)
-                                if rtnetlink::packet_core::Nla::kind(nla) & 0x3fff
-                                    == TCA_OPTIONS =>
+                                if netlink_packet_core::Nla::kind(nla) & 0x3fff == TCA_OPTIONS =>
                             {
                                 TbfParams::parse(&nla_value(nla))
                             }
@@ -430,9 +429,7 @@ pub(crate) fn encode_nested(kind: u16, inner: &[(u16, Vec<u8>)]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::netlink::{to_bytes, wire};
-    use rtnetlink::packet_core::{
-        NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
-    };
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST};
 
     fn tc(m: RouteNetlinkMessage) -> TcMessage {
         match m {

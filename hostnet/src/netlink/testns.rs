@@ -18,10 +18,10 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Barrier};
 
-use rtnetlink::packet_route::link::{
+use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::RouteNetlinkMessage;
+use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
 use super::link::LinkState;
@@ -235,8 +235,8 @@ pub fn tap(name: &str) -> (IfName, OwnedFd) {
         .expect("/dev/net/tun");
     let mut req = IfReqFlags {
         name: [0; 16],
-        // IFF_TAP | IFF_NO_PI fit in a short.
-        flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+        flags: libc::c_short::try_from(libc::IFF_TAP | libc::IFF_NO_PI)
+            .expect("IFF_TAP | IFF_NO_PI fit in a short"),
         _pad: [0; 22],
     };
     req.name[..name.len()].copy_from_slice(name.as_bytes());

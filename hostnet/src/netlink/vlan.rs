@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use rtnetlink::packet_core::NetlinkMessage;
-use rtnetlink::packet_route::link::{
+use netlink_packet_core::NetlinkMessage;
+use netlink_packet_route::link::{
     AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoData, InfoKind, InfoVlan, LinkAttribute,
     LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use translator::vlan::{VlanMode, VlanSpec, VLAN_MAX, VLAN_MIN};
 use translator::IfName;
 
@@ -417,7 +417,7 @@ mod tests {
     use super::*;
     use crate::netlink::testns::{in_netns, veth, Kernel};
     use crate::netlink::{wire, BridgeConfig};
-    use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
 
     fn n(s: &str) -> IfName {
         IfName::new(s).unwrap()

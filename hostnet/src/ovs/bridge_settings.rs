@@ -4,7 +4,9 @@
 
 use translator::IfName;
 
-use super::json::{self, Json};
+use serde_json::Value;
+
+use super::json;
 use super::{args, check_name, Change, Ovs, OvsError, ParseError};
 
 /// A bridge's settings as the database has them.
@@ -72,7 +74,7 @@ impl Ovs {
 }
 
 /// Reads the two tables `bridge_settings` asks for.
-fn read_settings(tables: &[Json]) -> Result<Option<BridgeSettings>, ParseError> {
+fn read_settings(tables: &[Value]) -> Result<Option<BridgeSettings>, ParseError> {
     let [bridges, ifaces] = tables else {
         return Err(ParseError::Shape("expected two tables"));
     };
@@ -81,7 +83,7 @@ fn read_settings(tables: &[Json]) -> Result<Option<BridgeSettings>, ParseError> 
         return Ok(None);
     };
     let stp = match b.get("stp_enable") {
-        Some(Json::Bool(v)) => *v,
+        Some(Value::Bool(v)) => *v,
         _ => return Err(ParseError::Shape("stp_enable is not a boolean")),
     };
     let ifaces = json::table(ifaces)?;

@@ -3,7 +3,16 @@
 use std::io;
 use std::process::ExitStatus;
 
-pub use super::json::ParseError;
+/// Why `ovs-vsctl`'s answer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not JSON: serde_json's account of where and why.
+    #[error("Malformed JSON: {0}")]
+    Syntax(String),
+    /// JSON, but not the table or datum shape expected.
+    #[error("Unexpected shape: {0}")]
+    Shape(&'static str),
+}
 
 /// What `ovs-vsctl` said when it failed: its exit status and standard error.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,306 +1,63 @@
-//! A small JSON reader for `ovs-vsctl --format=json --data=json` output, and the OVSDB
-//! datum forms inside it (`["set", [...]]`, `["map", [[k, v], ...]]`, `["uuid", "..."]`,
-//! or a bare atom for a one-element set).
+//! `ovs-vsctl --format=json --data=json` output, read with `serde_json`, and the OVSDB
+//! datum forms inside it.
 //!
-//! Kept here rather than pulling in a JSON crate: the answers are small and only a few
-//! shapes matter. Malformed input is an error, never a panic.
+//! serde_json reads the JSON; what it cannot know is OVSDB's encoding of a column's
+//! value (RFC 7047, 5.1), which the helpers below decode from a [`Value`]:
+//!
+//! - a set is `["set", [atom, ...]]`, except that a one-element set is printed as the
+//!   bare atom (so `10` and `["set", [20, 30]]` are both sets of integers, and
+//!   `["set", []]` is the empty set: an unset optional column);
+//! - a map is `["map", [[key, value], ...]]`;
+//! - a UUID is `["uuid", "..."]`, so a set of UUIDs is an array of such pairs.
+//!
+//! Plain functions over `&Value` rather than serde derives: the datum forms are tagged
+//! arrays, whose derive would be longer than these helpers, and each shape error keeps a
+//! message of its own. Malformed input is an error, never a panic.
 
 use std::collections::BTreeMap;
 
-/// A JSON value. Numbers are kept only when they are integers.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
-    /// `null`.
-    Null,
-    /// `true` or `false`.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A number with a fraction or exponent (not used by the columns read here).
-    Float,
-    /// A string.
-    Str(String),
-    /// An array.
-    Array(Vec<Json>),
-    /// An object, members in order.
-    Object(Vec<(String, Json)>),
-}
+use serde_json::Value;
 
-/// Why `ovs-vsctl`'s answer could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    /// Not JSON, at this byte offset.
-    #[error("Malformed JSON at byte {0}")]
-    Syntax(usize),
-    /// Nested deeper than this reader allows.
-    #[error("JSON nested too deeply")]
-    TooDeep,
-    /// JSON, but not the table or datum shape expected.
-    #[error("Unexpected shape: {0}")]
-    Shape(&'static str),
-}
-
-/// Deepest nesting accepted (OVSDB tables need 5 or 6).
-const MAX_DEPTH: usize = 32;
+use super::error::ParseError;
 
 /// Parses every JSON value in `text`, one after another (ovs-vsctl prints one table per
 /// command, separated by newlines).
-pub(crate) fn parse_all(text: &str) -> Result<Vec<Json>, ParseError> {
-    let mut p = Parser {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    let mut out = Vec::new();
-    loop {
-        p.ws();
-        if p.i >= p.b.len() {
-            return Ok(out);
-        }
-        out.push(p.value(0)?);
-    }
-}
-
-struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn err(&self) -> ParseError {
-        ParseError::Syntax(self.i)
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), ParseError> {
-        self.ws();
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(self.err())
-        }
-    }
-
-    fn literal(&mut self, word: &[u8], v: Json) -> Result<Json, ParseError> {
-        if self.b.get(self.i..self.i + word.len()) == Some(word) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(self.err())
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(ParseError::TooDeep);
-        }
-        self.ws();
-        match self.b.get(self.i) {
-            Some(b'n') => self.literal(b"null", Json::Null),
-            Some(b't') => self.literal(b"true", Json::Bool(true)),
-            Some(b'f') => self.literal(b"false", Json::Bool(false)),
-            Some(b'"') => Ok(Json::Str(self.string()?)),
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Array(items));
-                        }
-                        _ => return Err(self.err()),
-                    }
-                }
-            }
-            Some(b'{') => {
-                self.i += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Object(members));
-                }
-                loop {
-                    self.ws();
-                    if self.b.get(self.i) != Some(&b'"') {
-                        return Err(self.err());
-                    }
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    let v = self.value(depth + 1)?;
-                    members.push((k, v));
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Object(members));
-                        }
-                        _ => return Err(self.err()),
-                    }
-                }
-            }
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(self.err()),
-        }
-    }
-
-    fn number(&mut self) -> Result<Json, ParseError> {
-        let start = self.i;
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        let digits = self.i;
-        while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
-            self.i += 1;
-        }
-        if self.i == digits {
-            return Err(self.err());
-        }
-        let mut float = false;
-        while matches!(
-            self.b.get(self.i),
-            Some(b'.' | b'e' | b'E' | b'+' | b'-' | b'0'..=b'9')
-        ) {
-            float = true;
-            self.i += 1;
-        }
-        if float {
-            return Ok(Json::Float);
-        }
-        // Only ASCII digits and '-' were consumed: valid UTF-8.
-        let text =
-            std::str::from_utf8(&self.b[start..self.i]).map_err(|_| ParseError::Syntax(start))?;
-        text.parse()
-            .map(Json::Int)
-            .map_err(|_| ParseError::Syntax(start))
-    }
-
-    fn hex4(&mut self) -> Result<u32, ParseError> {
-        let mut v = 0u32;
-        for _ in 0..4 {
-            let d = self
-                .b
-                .get(self.i)
-                .and_then(|&c| char::from(c).to_digit(16))
-                .ok_or_else(|| self.err())?;
-            v = v * 16 + d;
-            self.i += 1;
-        }
-        Ok(v)
-    }
-
-    fn string(&mut self) -> Result<String, ParseError> {
-        // At the opening quote.
-        self.i += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(&c) = self.b.get(self.i) else {
-                return Err(self.err());
-            };
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.b.get(self.i) else {
-                        return Err(self.err());
-                    };
-                    self.i += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) {
-                                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
-                                    return Err(self.err());
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(self.err());
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).ok_or_else(|| self.err())?
-                        }
-                        _ => return Err(self.err()),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
-                c if c < 0x20 => return Err(self.err()),
-                c => out.push(c),
-            }
-        }
-        String::from_utf8(out).map_err(|_| self.err())
-    }
+pub(crate) fn parse_all(text: &str) -> Result<Vec<Value>, ParseError> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| ParseError::Syntax(e.to_string()))
 }
 
 /// Writes `s` as a JSON string literal, which is also how OVSDB's command-line syntax
 /// (`ovs-vsctl set ... key="value"`) reads a quoted string.
 pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    Value::from(s).to_string()
 }
 
-/// One table printed by `ovs-vsctl --format=json`: its rows, each as column name to
-/// value.
-pub(crate) fn table(v: &Json) -> Result<Vec<BTreeMap<&str, &Json>>, ParseError> {
-    let Json::Object(members) = v else {
+/// One table printed by `ovs-vsctl --format=json`
+/// (`{"headings": [column, ...], "data": [[datum, ...], ...]}`): its rows, each as
+/// column name to value.
+pub(crate) fn table(v: &Value) -> Result<Vec<BTreeMap<&str, &Value>>, ParseError> {
+    let Value::Object(members) = v else {
         return Err(ParseError::Shape("a table is not an object"));
     };
-    let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v);
-    let (Some(Json::Array(headings)), Some(Json::Array(data))) = (get("headings"), get("data"))
+    let (Some(Value::Array(headings)), Some(Value::Array(data))) =
+        (members.get("headings"), members.get("data"))
     else {
         return Err(ParseError::Shape("a table lacks headings or data"));
     };
     let names = headings
         .iter()
-        .map(|h| match h {
-            Json::Str(s) => Ok(s.as_str()),
-            _ => Err(ParseError::Shape("a heading is not a string")),
+        .map(|h| {
+            h.as_str()
+                .ok_or(ParseError::Shape("a heading is not a string"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     data.iter()
         .map(|row| match row {
-            Json::Array(cells) if cells.len() == names.len() => {
-                Ok(names.iter().copied().zip(cells.iter()).collect())
+            Value::Array(cells) if cells.len() == names.len() => {
+                Ok(names.iter().copied().zip(cells).collect())
             }
             _ => Err(ParseError::Shape("a row does not match the headings")),
         })
@@ -308,45 +65,45 @@ pub(crate) fn table(v: &Json) -> Result<Vec<BTreeMap<&str, &Json>>, ParseError> 
 }
 
 /// The atoms of an OVSDB set datum (a bare atom is a one-element set).
-pub(crate) fn set(v: &Json) -> Result<&[Json], ParseError> {
-    match v {
-        Json::Array(a) if a.first() == Some(&Json::Str("set".into())) => match a.as_slice() {
-            [_, Json::Array(items)] => Ok(items),
+pub(crate) fn set(v: &Value) -> Result<&[Value], ParseError> {
+    match v.as_array().map(Vec::as_slice) {
+        Some([tag, rest @ ..]) if tag == "set" => match rest {
+            [Value::Array(items)] => Ok(items),
             _ => Err(ParseError::Shape("malformed set")),
         },
-        other => Ok(std::slice::from_ref(other)),
+        _ => Ok(std::slice::from_ref(v)),
     }
 }
 
 /// The integers of an OVSDB set of integers.
-pub(crate) fn int_set(v: &Json) -> Result<Vec<i64>, ParseError> {
+pub(crate) fn int_set(v: &Value) -> Result<Vec<i64>, ParseError> {
     set(v)?
         .iter()
-        .map(|a| match a {
-            Json::Int(i) => Ok(*i),
-            _ => Err(ParseError::Shape("a set member is not an integer")),
+        .map(|a| {
+            a.as_i64()
+                .ok_or(ParseError::Shape("a set member is not an integer"))
         })
         .collect()
 }
 
 /// The strings of an OVSDB set of strings.
-pub(crate) fn str_set(v: &Json) -> Result<Vec<&str>, ParseError> {
+pub(crate) fn str_set(v: &Value) -> Result<Vec<&str>, ParseError> {
     set(v)?
         .iter()
-        .map(|a| match a {
-            Json::Str(s) => Ok(s.as_str()),
-            _ => Err(ParseError::Shape("a set member is not a string")),
+        .map(|a| {
+            a.as_str()
+                .ok_or(ParseError::Shape("a set member is not a string"))
         })
         .collect()
 }
 
 /// The UUID strings of an OVSDB set of UUIDs.
-pub(crate) fn uuid_set(v: &Json) -> Result<Vec<&str>, ParseError> {
+pub(crate) fn uuid_set(v: &Value) -> Result<Vec<&str>, ParseError> {
     set(v)?
         .iter()
         .map(|a| match a {
-            Json::Array(pair) => match pair.as_slice() {
-                [Json::Str(tag), Json::Str(u)] if tag == "uuid" => Ok(u.as_str()),
+            Value::Array(pair) => match pair.as_slice() {
+                [tag, Value::String(u)] if tag == "uuid" => Ok(u.as_str()),
                 _ => Err(ParseError::Shape("malformed uuid")),
             },
             _ => Err(ParseError::Shape("a set member is not a uuid")),
@@ -355,11 +112,11 @@ pub(crate) fn uuid_set(v: &Json) -> Result<Vec<&str>, ParseError> {
 }
 
 /// An OVSDB map of strings to strings.
-pub(crate) fn str_map(v: &Json) -> Result<BTreeMap<String, String>, ParseError> {
-    let Json::Array(a) = v else {
+pub(crate) fn str_map(v: &Value) -> Result<BTreeMap<String, String>, ParseError> {
+    let Value::Array(a) = v else {
         return Err(ParseError::Shape("a map is not an array"));
     };
-    let [Json::Str(tag), Json::Array(pairs)] = a.as_slice() else {
+    let [Value::String(tag), Value::Array(pairs)] = a.as_slice() else {
         return Err(ParseError::Shape("malformed map"));
     };
     if tag != "map" {
@@ -368,8 +125,8 @@ pub(crate) fn str_map(v: &Json) -> Result<BTreeMap<String, String>, ParseError> 
     pairs
         .iter()
         .map(|p| match p {
-            Json::Array(kv) => match kv.as_slice() {
-                [Json::Str(k), Json::Str(v)] => Ok((k.clone(), v.clone())),
+            Value::Array(kv) => match kv.as_slice() {
+                [Value::String(k), Value::String(v)] => Ok((k.clone(), v.clone())),
                 _ => Err(ParseError::Shape("a map entry is not two strings")),
             },
             _ => Err(ParseError::Shape("a map entry is not a pair")),
@@ -379,6 +136,8 @@ pub(crate) fn str_map(v: &Json) -> Result<BTreeMap<String, String>, ParseError> 
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -402,14 +161,8 @@ mod tests {
         let ifaces = table(&all[2]).unwrap();
         let ids = str_map(ifaces[0]["external_ids"]).unwrap();
         assert_eq!(ids["xen-vm-name"], "a \"b\" \u{e9} \u{1f600}");
-        assert_eq!(
-            int_set(&Json::Array(vec![
-                Json::Str("set".into()),
-                Json::Array(vec![])
-            ]))
-            .unwrap(),
-            Vec::<i64>::new()
-        );
+        assert_eq!(int_set(&json!(["set", []])).unwrap(), Vec::<i64>::new());
+        assert_eq!(parse_all(" \n").unwrap(), Vec::<Value>::new());
     }
 
     #[test]
@@ -419,40 +172,37 @@ mod tests {
             "plain",
             "a \"b\" \\ c",
             "tab\there\nnl",
-            "\u{1}\u{1f}",
+            "\u{1}\u{1f}\u{7f}",
             "é😀",
         ] {
             let q = quote(s);
-            assert_eq!(parse_all(&q).unwrap(), vec![Json::Str(s.to_owned())]);
+            assert_eq!(parse_all(&q).unwrap(), vec![Value::from(s)]);
         }
+        assert_eq!(quote("a\"b\u{1}"), r#""a\"b\u0001""#);
     }
 
     #[test]
     fn malformed_input_is_an_error() {
-        for bad in [
-            "{",
-            "[1,",
-            "\"abc",
-            "[1 2]",
-            "{\"a\" 1}",
-            "tru",
-            "-",
-            "\"\\x\"",
-            "\"\\ud800\"",
-            "{\"a\":1,}",
-            "\"\u{1}\"",
-            "99999999999999999999",
-        ] {
-            assert!(parse_all(bad).is_err(), "{bad:?}");
+        for bad in ["{", "[1 2]", "{} x", "\"\\ud800\""] {
+            assert!(
+                matches!(parse_all(bad), Err(ParseError::Syntax(_))),
+                "{bad:?}"
+            );
         }
-        let deep = "[".repeat(100) + &"]".repeat(100);
-        assert_eq!(parse_all(&deep), Err(ParseError::TooDeep));
-        let not_table = parse_all("[1]").unwrap();
-        assert!(table(&not_table[0]).is_err());
-        let bad_rows = parse_all(r#"{"data":[[1,2]],"headings":["a"]}"#).unwrap();
-        assert!(table(&bad_rows[0]).is_err());
-        assert!(str_map(&Json::Int(1)).is_err());
-        assert!(int_set(&Json::Str("x".into())).is_err());
+        assert!(table(&json!([1])).is_err());
+        assert!(table(&json!({"data": [[1, 2]], "headings": ["a"]})).is_err());
+        assert!(table(&json!({"data": [], "headings": [1]})).is_err());
+        assert!(table(&json!({"headings": []})).is_err());
+        assert!(set(&json!(["set", 1])).is_err());
+        assert!(str_map(&json!(1)).is_err());
+        assert!(str_map(&json!(["map", [["k", 1]]])).is_err());
+        assert!(str_map(&json!(["set", []])).is_err());
+        assert!(int_set(&json!("x")).is_err());
+        assert!(int_set(&json!(1.5)).is_err());
+        assert!(int_set(&json!(u64::MAX)).is_err());
+        assert!(str_set(&json!(["set", ["a", 1]])).is_err());
+        assert!(uuid_set(&json!(["uuid", 1])).is_err());
+        assert!(uuid_set(&json!("not-a-uuid-pair")).is_err());
     }
 }
 
@@ -464,17 +214,13 @@ mod props {
 
     proptest! {
         #[test]
-        fn any_text_parses_or_errs_without_panicking(s in "\\PC*") {
-            let _ = parse_all(&s);
-        }
-
-        #[test]
         fn json_like_text_parses_or_errs_without_panicking(s in "[\\[\\]{}\",:0-9a-z\\\\ .eE+-]{0,64}") {
             if let Ok(vs) = parse_all(&s) {
                 for v in &vs {
                     let _ = table(v);
                     let _ = str_map(v);
                     let _ = int_set(v);
+                    let _ = str_set(v);
                     let _ = uuid_set(v);
                 }
             }
@@ -482,7 +228,7 @@ mod props {
 
         #[test]
         fn quoted_strings_round_trip(s in any::<String>()) {
-            prop_assert_eq!(parse_all(&quote(&s)).unwrap(), vec![Json::Str(s)]);
+            prop_assert_eq!(parse_all(&quote(&s)).unwrap(), vec![Value::String(s)]);
         }
     }
 }

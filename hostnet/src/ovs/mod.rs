@@ -67,7 +67,8 @@ mod tests;
 pub use crate::netlink::Change;
 pub use bridge_settings::BridgeSettings;
 pub use error::{OvsError, ParseError, VsctlFailure};
-use json::{quote, Json};
+use json::quote;
+use serde_json::Value;
 
 /// How long one `ovs-vsctl` call may wait for the database (and for `ovs-vswitchd` to
 /// apply a change) before failing.
@@ -328,7 +329,7 @@ impl Ovs {
     }
 
     /// Runs a read-only query and parses its tables.
-    fn query(&self, target: &str, args: &[String]) -> Result<Vec<Json>, OvsError> {
+    fn query(&self, target: &str, args: &[String]) -> Result<Vec<Value>, OvsError> {
         let out = self.run("read", target, false, args)?;
         json::parse_all(&out).map_err(|source| OvsError::Parse {
             target: target.to_owned(),
@@ -534,14 +535,14 @@ impl Ovs {
 }
 
 /// Column `name` of a table row.
-fn col<'a>(row: &BTreeMap<&str, &'a Json>, name: &str) -> Result<&'a Json, ParseError> {
+fn col<'a>(row: &BTreeMap<&str, &'a Value>, name: &str) -> Result<&'a Value, ParseError> {
     row.get(name)
         .copied()
         .ok_or(ParseError::Shape("a column is missing"))
 }
 
 /// Reads the three tables [`Ovs::port`] asks for.
-fn parse_port(tables: &[Json]) -> Result<Option<PortState>, ParseError> {
+fn parse_port(tables: &[Value]) -> Result<Option<PortState>, ParseError> {
     let [ports, bridges, ifaces] = tables else {
         return Err(ParseError::Shape("expected three tables"));
     };
