@@ -251,7 +251,7 @@ impl Netlink {
         uplink: &IfName,
         vlan_id: u16,
     ) -> Result<Change, NetlinkError> {
-        let name = super::vlan::vlan_device_name(uplink, vlan_id)?;
+        let name = vlan_device_name(uplink, vlan_id)?;
         let (Some(dev), Some(up)) = (self.link(&name)?, self.link(uplink)?) else {
             return Ok(Change::Unchanged);
         };
@@ -264,6 +264,12 @@ impl Netlink {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The name of VLAN `id` on `uplink`: `UPLINK.ID`.
+pub(crate) fn vlan_device_name(uplink: &IfName, id: u16) -> Result<IfName, NetlinkError> {
+    let name = format!("{uplink}.{id}");
+    IfName::new(name.clone()).map_err(|source| NetlinkError::BadName { name, source })
 }
 
 #[cfg(test)]

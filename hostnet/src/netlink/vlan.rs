@@ -13,7 +13,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use translator::vlan::{VlanMode, VlanSpec, VLAN_MAX, VLAN_MIN};
 use translator::IfName;
 
-use super::link::{link_message, LinkState};
+use super::link::{link_message, vlan_device_name, LinkState};
 use super::port::PortMtu;
 use super::{message, Change, Netlink, NetlinkError, Role, Undo, ACK, CREATE_EXCL, DUMP};
 
@@ -238,12 +238,6 @@ pub(crate) fn create_vlan_device(
         LinkInfo::Data(InfoData::Vlan(vec![InfoVlan::Id(id)])),
     ]));
     message(RouteNetlinkMessage::NewLink(m), CREATE_EXCL)
-}
-
-/// The name of VLAN `id` on `uplink`: `UPLINK.ID`.
-pub(crate) fn vlan_device_name(uplink: &IfName, id: u16) -> Result<IfName, NetlinkError> {
-    let name = format!("{uplink}.{id}");
-    IfName::new(name.clone()).map_err(|source| NetlinkError::BadName { name, source })
 }
 
 fn check_vlan_id(id: u16) -> Result<u16, NetlinkError> {
