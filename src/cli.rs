@@ -164,7 +164,7 @@ pub enum Command {
         #[command(flatten)]
         read: VifReadArgs,
         /// The vif specs, e.g. 'mac=00:16:3e:01:02:03,bridge=xenbr0'.
-        #[arg(value_name = "SPEC", required = true, allow_hyphen_values = true)]
+        #[arg(value_name = "SPEC", required = true)]
         specs: Vec<String>,
     },
     /// Print the <interface> elements of an xl config's vif list (guest type from type=/builder=).

@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
 use registry::SqliteRegistry;
 
+use translator::diag::one_line;
+
 use crate::config::Overrides;
 use crate::report::{chain, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
@@ -36,7 +38,7 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
         Ok(r) => r,
         Err(e) => {
             log.log(Level::Error, &e.to_string());
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&e.to_string()));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -48,7 +50,7 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
                 log.log(Level::Warning, &format!("{}: {l}", req.op.as_str()));
             } else {
                 log.log(Level::Error, &format!("{}: {l}", req.op.as_str()));
-                let _ = writeln!(stderr, "error: {l}");
+                let _ = writeln!(stderr, "error: {}", one_line(l));
             }
         }
         ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID })

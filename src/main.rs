@@ -26,6 +26,7 @@ use clap::Parser;
 
 use cli::{BridgeCommand, Cli, Command};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use translator::diag::one_line;
 
 fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
     let over = config::Overrides {
@@ -172,7 +173,11 @@ fn main() -> ExitCode {
                 .and_then(|()| stdout.flush())
             {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    let _ = writeln!(stderr, "error: Cannot write the output: {e}");
+                    let _ = writeln!(
+                        stderr,
+                        "error: Cannot write the output: {}",
+                        one_line(&e.to_string())
+                    );
                     return ExitCode::from(EXIT_INVALID);
                 }
             }
@@ -180,7 +185,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::Invalid(lines)) => {
             for l in lines {
-                let _ = writeln!(stderr, "error: {l}");
+                let _ = writeln!(stderr, "error: {}", one_line(&l));
             }
             ExitCode::from(EXIT_INVALID)
         }

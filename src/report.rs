@@ -35,12 +35,13 @@ impl Report {
         self.warnings.push(w);
     }
 
-    /// The stderr text: one `warning: ` line each.
+    /// The stderr text: one `warning: ` line each, escaped and bounded
+    /// ([`translator::diag::one_line`]) so no value in it starts a line of its own.
     pub fn render(&self) -> String {
         let mut s = String::new();
         for w in &self.warnings {
             s.push_str("warning: ");
-            s.push_str(w);
+            s.push_str(&translator::diag::one_line(w));
             s.push('\n');
         }
         s

@@ -35,7 +35,7 @@ pub struct ServeArgs<'a> {
 /// A line on stderr; a closed stderr (a journal gone away) does not stop the service.
 fn say(line: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let _ = writeln!(std::io::stderr(), "{}", translator::diag::one_line(line));
 }
 
 /// `serve`.

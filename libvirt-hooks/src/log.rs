@@ -79,6 +79,9 @@ impl Log for SystemLog {
         if level < self.min {
             return;
         }
+        // Values in a message (guest, bridge, device names) are untrusted: one line,
+        // escaped and bounded, whatever they hold.
+        let msg = &translator::diag::one_line(msg);
         if self.syslog {
             let prio = match level {
                 Level::Debug => libc::LOG_DEBUG,
