@@ -28,8 +28,8 @@ pub use model::{
     Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
 };
 pub use sqlite::{
-    default_path, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV, DEFAULT_PATH,
-    SCHEMA_VERSION,
+    default_path, FileProblem, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV,
+    DEFAULT_PATH, SCHEMA_VERSION,
 };
 
 /// What [`Registry::record`] did.
@@ -135,6 +135,35 @@ pub enum RegistryError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The registry's file cannot be used: unreachable, empty, on a read-only file
+    /// system or a full disk, ... (the [`FileProblem`] says what, and how to fix it).
+    #[error("Registry {}: {problem}", path.display())]
+    Unusable {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: FileProblem,
+    },
+    /// A file-system call on the registry's path failed.
+    #[error("Registry {}: failed while {op}", path.display())]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// What the registry was doing.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A write through a registry opened read-only
+    /// ([`SqliteRegistry::open_read_only`]).
+    #[error("Registry {}: opened read-only, so it cannot be changed ({op})", path.display())]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+        /// The write refused.
+        op: &'static str,
     },
     /// SQLite failed.
     #[error("Registry {}: SQLite failed while {op}", path.display())]

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use translator::{IfName, MacAddr};
 
@@ -24,16 +25,21 @@ use super::{
     Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry, RegistryError,
 };
 
+mod access;
 mod attachments;
 mod bridges;
 mod claims;
 mod error;
+#[cfg(test)]
+mod open_tests;
 mod rows;
 mod schema;
 mod writer_lock;
 
+pub use access::FileProblem;
 pub use writer_lock::WriterLock;
 
+use access::Found;
 pub(crate) use error::{db_err, is_busy};
 use rows::{domain_filter, int};
 pub use schema::SCHEMA_VERSION;
@@ -171,6 +177,8 @@ pub struct SqliteRegistry {
     conn: Connection,
     path: PathBuf,
     counters: Arc<Counters>,
+    /// Opened by [`open_read_only`](SqliteRegistry::open_read_only): writes are refused.
+    read_only: bool,
 }
 
 impl fmt::Debug for SqliteRegistry {
@@ -181,39 +189,244 @@ impl fmt::Debug for SqliteRegistry {
     }
 }
 
+/// The path given, refused when empty or SQLite's name for a database in memory (which
+/// no other process could share, and where WAL is impossible).
+fn checked_path(path: &Path) -> Result<PathBuf, RegistryError> {
+    if path.as_os_str().is_empty() {
+        return Err(RegistryError::EmptyPath);
+    }
+    if path == Path::new(":memory:") {
+        return Err(RegistryError::NoWal {
+            path: path.to_owned(),
+            mode: "memory".to_owned(),
+        });
+    }
+    Ok(path.to_owned())
+}
+
+/// SQLite's flags for the registry's connections. No SQLITE_OPEN_URI: a path is a
+/// path, even one that starts with `file:`. No SQLITE_OPEN_CREATE: a new registry is
+/// made whole beside the path and linked into place ([`create`]).
+fn flags(read_only: bool) -> OpenFlags {
+    let access = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    access | OpenFlags::SQLITE_OPEN_NO_MUTEX
+}
+
+/// Keeps the `-wal` and `-shm` files when the last connection closes (SQLite deletes
+/// them otherwise): a user who may read the registry but not create files beside it
+/// can only read a WAL database whose `-wal` and `-shm` files exist.
+fn persist_wal(conn: &Connection, path: &Path) -> Result<(), RegistryError> {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: the handle is only passed to SQLite below, while `conn` is alive.
+    let db = unsafe { conn.handle() };
+    // SAFETY: `db` is an open connection; "main" is a NUL-terminated literal;
+    // SQLITE_FCNTL_PERSIST_WAL reads and writes one int, which `on` is, for the call.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            db,
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&raw mut on).cast(),
+        )
+    };
+    if rc == rusqlite::ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(db_err(path, "keeping the WAL files")(
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rc), None),
+        ))
+    }
+}
+
+/// Makes a new registry at `path` (and its directory): the schema is written into a
+/// file of its own in the same directory, which is then linked to `path` in one step,
+/// so no process ever sees a half-made registry (or an empty file). A registry another
+/// process put there first is kept.
+fn create(path: &Path) -> Result<(), RegistryError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|source| match access::io_problem(&source) {
+        Some(problem @ (FileProblem::ReadOnlyFs | FileProblem::DiskFull)) => {
+            RegistryError::Unusable {
+                path: path.to_owned(),
+                problem,
+            }
+        }
+        _ => RegistryError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        },
+    })?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let temp = dir.join(format!(".{name}.new-{}-{nanos}", std::process::id()));
+    let made = (|| {
+        let flags = flags(false) | OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags(&temp, flags)
+            .map_err(db_err(path, "creating the database"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err(path, "creating the database"))?;
+        schema::migrate(&conn, path)?;
+        conn.close()
+            .map_err(|(_, e)| db_err(path, "creating the database")(e))?;
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|source| RegistryError::Io {
+                    path: path.to_owned(),
+                    op: "syncing its directory",
+                    source,
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(source) => Err(match access::io_problem(&source) {
+                Some(problem) => RegistryError::Unusable {
+                    path: path.to_owned(),
+                    problem,
+                },
+                None => RegistryError::Io {
+                    path: path.to_owned(),
+                    op: "linking the new database into place",
+                    source,
+                },
+            }),
+        }
+    })();
+    let _ = std::fs::remove_file(&temp);
+    made.map_err(|e| classify(path, false, e))
+}
+
+/// A SQLite failure that the file system explains (a full disk, a read-only file
+/// system, no permission, ...) as [`RegistryError::Unusable`]; any other error as it is.
+fn classify(path: &Path, read_only: bool, e: RegistryError) -> RegistryError {
+    match &e {
+        RegistryError::Sqlite { source, .. } => {
+            match access::sqlite_problem(path, source, read_only) {
+                Some(problem) => RegistryError::Unusable {
+                    path: path.to_owned(),
+                    problem,
+                },
+                None => e,
+            }
+        }
+        _ => e,
+    }
+}
+
 impl SqliteRegistry {
-    /// Opens (creating it and its parent directories if needed) the registry at `path`:
-    /// WAL mode, `synchronous = FULL`, foreign keys on, a [`BUSY_TIMEOUT`] for locks, and
-    /// the schema migrated to [`SCHEMA_VERSION`]. A database with
-    /// a newer schema, or another program's database, is refused.
+    /// Opens (creating it and its parent directories if needed) the registry at `path`
+    /// to read and write: WAL mode, `synchronous = FULL`, foreign keys on, a
+    /// [`BUSY_TIMEOUT`] for locks, and the schema migrated to [`SCHEMA_VERSION`].
+    ///
+    /// The schema is checked with plain reads, before anything is changed: another
+    /// program's database, or one with a newer schema, is refused as it is; only a
+    /// migration takes the write lock. A path that cannot be reached (a dangling
+    /// symbolic link, a loop, a directory, no permission), an empty file, a read-only
+    /// file system or a full disk is a [`RegistryError::Unusable`] saying so.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteRegistry, RegistryError> {
-        let path = path.as_ref().to_path_buf();
-        if path.as_os_str().is_empty() {
-            return Err(RegistryError::EmptyPath);
+        let path = checked_path(path.as_ref())?;
+        if access::probe(&path, true)? == Found::Missing {
+            create(&path)?;
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| RegistryError::CreateDir {
-                path: dir.to_owned(),
-                source,
-            })?;
+        let reg = SqliteRegistry::connect(path, false)?;
+        reg.retrying("opening the database", || reg.set_up())?;
+        Ok(reg)
+    }
+
+    /// Opens the registry at `path` as [`open`](SqliteRegistry::open) does, if there
+    /// is one: `None` when there is nothing at the path (no file, no symbolic link).
+    /// An unreachable path is an error, as for [`open`](SqliteRegistry::open), never
+    /// taken for a missing registry.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Option<SqliteRegistry>, RegistryError> {
+        let path = checked_path(path.as_ref())?;
+        match access::probe(&path, true)? {
+            Found::Missing => Ok(None),
+            Found::File => SqliteRegistry::open(path).map(Some),
         }
-        // No SQLITE_OPEN_URI: a path is a path, even one that starts with `file:`.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(&path, flags)
-            .map_err(db_err(&path, "opening the database"))?;
+    }
+
+    /// Opens the registry at `path` to read only: it never waits for a writer (no
+    /// write transaction, no journal mode change), and works for any user who may read
+    /// the file. A missing file (no file and no symbolic link at the path: a host where
+    /// nothing was registered yet) reads as an empty registry, and creates nothing. A
+    /// database with an older schema is migrated first, by [`open`](SqliteRegistry::open)
+    /// (which needs write access); every other refusal is [`open`](SqliteRegistry::open)'s.
+    /// Writes through it fail with [`RegistryError::ReadOnly`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteRegistry, RegistryError> {
+        let path = checked_path(path.as_ref())?;
+        if access::probe(&path, false)? == Found::Missing {
+            return SqliteRegistry::empty(path);
+        }
+        let reg = SqliteRegistry::connect(path, true)?;
+        let version = reg.retrying("opening the database", || {
+            schema::check(&reg.conn, &reg.path)
+        })?;
+        if version == SCHEMA_VERSION {
+            return Ok(reg);
+        }
+        let SqliteRegistry { conn, path, .. } = reg;
+        drop(conn);
+        let migrated = SqliteRegistry::open(&path).map_err(|e| match e {
+            RegistryError::Unusable {
+                path,
+                problem: problem @ (FileProblem::PermissionDenied | FileProblem::ReadOnlyFs),
+            } => RegistryError::Unusable {
+                path,
+                problem: FileProblem::NeedsMigration {
+                    found: version,
+                    blocked: Box::new(problem),
+                },
+            },
+            e => e,
+        })?;
+        drop(migrated);
+        SqliteRegistry::open_read_only(path)
+    }
+
+    /// An empty registry in memory, for a path where there is none yet: reads find
+    /// nothing, writes are refused.
+    fn empty(path: PathBuf) -> Result<SqliteRegistry, RegistryError> {
+        let op = "opening an empty registry in memory";
+        let conn = Connection::open_in_memory().map_err(db_err(&path, op))?;
+        schema::migrate(&conn, &path)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(db_err(&path, op))?;
+        Ok(SqliteRegistry {
+            conn,
+            path,
+            counters: Arc::new(Counters::new(millis(BUSY_TIMEOUT))),
+            read_only: true,
+        })
+    }
+
+    /// Opens a connection to the file at `path` with the busy handler and the WAL files
+    /// kept; a reader also leaves checkpoints (and so the WAL files) to writers.
+    fn connect(path: PathBuf, read_only: bool) -> Result<SqliteRegistry, RegistryError> {
+        let mut conn = Connection::open_with_flags(&path, flags(read_only))
+            .map_err(|e| classify(&path, read_only, db_err(&path, "opening the database")(e)))?;
         let counters = Arc::new(Counters::new(millis(BUSY_TIMEOUT)));
         let mut waiter = Waiter::new(Arc::clone(&counters));
         conn.busy_handler(Some(move |count| waiter.wait(count)))
             .map_err(db_err(&path, "setting the busy handler"))?;
-        let reg = SqliteRegistry {
+        persist_wal(&conn, &path)?;
+        if read_only {
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map_err(db_err(&path, "leaving checkpoints to writers"))?;
+        }
+        Ok(SqliteRegistry {
             conn,
             path,
             counters,
-        };
-        reg.retrying("opening the database", || reg.set_up())?;
-        Ok(reg)
+            read_only,
+        })
     }
 
     /// Opens the registry at [`default_path`].
@@ -221,26 +434,43 @@ impl SqliteRegistry {
         SqliteRegistry::open(default_path())
     }
 
-    /// Puts the connection in WAL mode and migrates the schema. When several processes
-    /// open a brand-new file at once, SQLite may answer `SQLITE_BUSY` at once, without
-    /// calling the busy handler (two connections in rollback mode both want to switch
-    /// the journal mode: one must back off); [`open`](SqliteRegistry::open) retries.
+    /// Checks the schema, puts the connection in WAL mode and migrates the schema if it
+    /// is older than this build's. Nothing is changed before the check: another
+    /// program's file is refused as it was. When several processes open a new file at
+    /// once, SQLite may answer `SQLITE_BUSY` at once, without calling the busy handler
+    /// (two connections in rollback mode both want to switch the journal mode: one must
+    /// back off); [`open`](SqliteRegistry::open) retries.
     fn set_up(&self) -> Result<(), RegistryError> {
         let conn = &self.conn;
+        let version = schema::check(conn, &self.path)?;
         let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
-            .map_err(self.err("setting WAL journal mode"))?;
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .map_err(self.err("reading the journal mode"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(RegistryError::NoWal {
-                path: self.path.clone(),
-                mode,
-            });
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
+                .map_err(self.err("setting WAL journal mode"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(RegistryError::NoWal {
+                    path: self.path.clone(),
+                    mode,
+                });
+            }
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(self.err("setting synchronous mode"))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(self.err("turning foreign keys on"))?;
-        schema::migrate(conn, &self.path)
+        if version < SCHEMA_VERSION {
+            schema::migrate(conn, &self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Whether writes through this value are refused
+    /// ([`open_read_only`](SqliteRegistry::open_read_only)).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The database file.
@@ -305,7 +535,7 @@ impl SqliteRegistry {
                     self.counters.busy_retries.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                other => return other,
+                other => return other.map_err(|e| classify(&self.path, self.read_only, e)),
             }
         }
     }
@@ -317,6 +547,12 @@ impl SqliteRegistry {
         op: &'static str,
         mut f: impl FnMut(&Connection) -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
+        if self.read_only {
+            return Err(RegistryError::ReadOnly {
+                path: self.path.clone(),
+                op,
+            });
+        }
         self.retrying(op, || {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
                 .map_err(self.err(op))?;
@@ -576,13 +812,23 @@ mod tests {
         let (_dir, path) = temp_db();
         std::fs::write(&path, b"").unwrap();
         let db = path.join("registry.db");
-        let err = SqliteRegistry::open(&db).unwrap_err();
-        assert!(matches!(&err, RegistryError::CreateDir { path: p, .. } if *p == path));
-        assert_eq!(
-            err.to_string(),
-            format!("Cannot create the registry's directory {}", path.display())
-        );
-        assert!(err.source().is_some());
+        for err in [
+            SqliteRegistry::open(&db).unwrap_err(),
+            SqliteRegistry::open_read_only(&db).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, RegistryError::Unusable { path: p, problem }
+                    if *p == db && *problem == FileProblem::NotADirectory),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Registry {}: a component of its path is a file, not a directory",
+                    db.display()
+                )
+            );
+        }
     }
 
     #[test]

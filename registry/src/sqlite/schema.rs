@@ -90,15 +90,15 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), RegistryErro
     migrate_to(conn, path, SCHEMA_VERSION)
 }
 
-/// Brings the database to version `target` (tests use it to build old databases).
-pub(super) fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<(), RegistryError> {
-    let op = "migrating the schema";
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
-        .map_err(db_err(path, op))?;
-    let app_id: i32 = tx
+/// Reads the schema version with plain reads (no transaction of its own: inside one,
+/// or as a read of its own), refusing other programs' databases and newer schemas.
+/// Changes nothing, so a refused file is left exactly as it was.
+pub(super) fn check(conn: &Connection, path: &Path) -> Result<i64, RegistryError> {
+    let op = "checking the schema";
+    let app_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(db_err(path, op))?;
-    let version: i64 = tx
+    let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(db_err(path, op))?;
     let not_ours = |reason: String| RegistryError::NotARegistry {
@@ -116,7 +116,7 @@ pub(super) fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<
                 "it has schema version {version} but not vifkit's application id"
             )));
         }
-        let objects: i64 = tx
+        let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .map_err(db_err(path, op))?;
         if objects != 0 {
@@ -137,6 +137,16 @@ pub(super) fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<
             supported: SCHEMA_VERSION,
         });
     }
+    Ok(version)
+}
+
+/// Brings the database to version `target` (tests use it to build old databases).
+pub(super) fn migrate_to(conn: &Connection, path: &Path, target: i64) -> Result<(), RegistryError> {
+    let op = "migrating the schema";
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(db_err(path, op))?;
+    // Again inside the write lock: another process may have migrated meanwhile.
+    let version = check(&tx, path)?;
     if version >= target {
         return Ok(());
     }
