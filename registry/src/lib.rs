@@ -10,6 +10,7 @@
 
 mod error;
 mod fields;
+mod lazy;
 mod model;
 mod sqlite;
 #[cfg(test)]
@@ -23,6 +24,7 @@ use translator::{IfName, MacAddr};
 
 pub use error::ModelError;
 pub use fields::{AttachmentState, BridgeKind, DomainName, DomainUuid, GuestName, Mtu, VlanId};
+pub use lazy::LazyRegistry;
 pub use model::{
     backend_name, emulated_name, parse_backend_name, parse_if_name, parse_mac, parse_vlan_spec,
     Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
