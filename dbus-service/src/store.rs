@@ -2,9 +2,8 @@
 //! never on the executor, with a few open connections kept for reuse. Reads and writes
 //! are bounded separately, so writers waiting on a registry that a hook holds locked
 //! cannot starve the readers (in WAL mode, reads go on beside a writer). Every
-//! connection is opened at start: opening one checks the schema, which waits (with
-//! the registry's default busy timeout) for another process's write lock, so a call
-//! must never have to open one.
+//! connection is opened at start, so a call never has to open one; the readers' are
+//! read-only, and never wait for another process's write lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,6 +20,15 @@ const READERS: usize = 8;
 const WRITERS: usize = 4;
 /// How many blocking jobs that are neither (translation, netlink) run at once.
 const WORKERS: usize = 4;
+
+/// A connection to write with, or a read-only one.
+fn open_for(path: &Path, write: bool) -> Result<SqliteRegistry, RegistryError> {
+    if write {
+        SqliteRegistry::open(path)
+    } else {
+        SqliteRegistry::open_read_only(path)
+    }
+}
 
 /// The registry behind the service.
 #[derive(Debug)]
@@ -41,17 +49,18 @@ impl Store {
     /// one connection per reader and writer slot, kept for reuse. Each write waits at most `busy_timeout` for
     /// another process's lock, per attempt.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Arc<Store>, RegistryError> {
-        let open = |n: usize| -> Result<Vec<SqliteRegistry>, RegistryError> {
+        let open = |n: usize, write: bool| -> Result<Vec<SqliteRegistry>, RegistryError> {
             (0..n)
                 .map(|_| {
-                    let reg = SqliteRegistry::open(path)?;
+                    let reg = open_for(path, write)?;
                     reg.set_busy_timeout(busy_timeout);
                     Ok(reg)
                 })
                 .collect()
         };
-        let readers = open(READERS)?;
-        let writers = open(WRITERS)?;
+        // The writers first: they create the registry the readers then open.
+        let writers = open(WRITERS, true)?;
+        let readers = open(READERS, false)?;
         Ok(Arc::new(Store {
             path: path.to_owned(),
             busy_timeout,
@@ -92,7 +101,7 @@ impl Store {
             // Not reached: a call holds one of READERS (WRITERS) permits, and there are
             // as many connections.
             None => {
-                let reg = SqliteRegistry::open(&self.path)?;
+                let reg = open_for(&self.path, write)?;
                 reg.set_busy_timeout(self.busy_timeout);
                 Ok(reg)
             }

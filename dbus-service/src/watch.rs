@@ -203,7 +203,7 @@ pub fn spawn(
     cache: Arc<PairingCache>,
     tx: UnboundedSender<Vec<Event>>,
 ) -> Result<std::thread::JoinHandle<()>, RegistryError> {
-    let reg = SqliteRegistry::open(db)?;
+    let reg = SqliteRegistry::open_read_only(db)?;
     let inotify = match Inotify::new(db) {
         Ok(i) => Some(i),
         Err(e) => {
