@@ -8,6 +8,7 @@ use translator::to_vif::InterfaceError;
 use translator::{IfName, MacAddr};
 
 use crate::domain::DomainError;
+use crate::lock::LockError;
 
 /// Why a hook failed. Every message names the guest (or network), and for a NIC its
 /// index among the domain's interfaces and the bridge.
@@ -146,6 +147,15 @@ pub enum HookError {
         /// Why.
         #[source]
         source: Box<RegistryError>,
+    },
+    /// The host-wide bridge lock could not be taken: the hook does not go on without it.
+    #[error("{object}: bridge lock")]
+    Lock {
+        /// `Guest NAME`.
+        object: String,
+        /// Why.
+        #[source]
+        source: LockError,
     },
     /// Netlink failed outside one NIC's request.
     #[error("{object}: netlink")]

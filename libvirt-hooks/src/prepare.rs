@@ -60,15 +60,12 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     }
     HookError::from_list(errors)?;
 
-    // Claim the bridges, then make them, with no `stopped` removing one meanwhile.
-    let _lock = match BridgeLock::take() {
-        Ok(l) => Some(l),
-        Err(e) => {
-            host.log
-                .warn(&format!("{guest}: cannot take the bridge lock: {e}"));
-            None
-        }
-    };
+    // Claim the bridges, then make them, with no `stopped` removing one meanwhile: a
+    // lock that cannot be taken stops the start (never goes on unlocked).
+    let _lock = BridgeLock::take().map_err(|source| HookError::Lock {
+        object: format!("Guest {guest}"),
+        source,
+    })?;
     let wanted = bridges_of(&plans);
     let names: Vec<IfName> = wanted.keys().cloned().collect();
     let claimant = DomainName::new(guest).map_err(|source| HookError::Model {

@@ -81,15 +81,12 @@ pub(super) fn release_made_bridges(
     if candidates.is_empty() {
         return Ok(());
     }
-    // Decide and remove with no `prepare` claiming or making bridges meanwhile.
-    let _lock = match BridgeLock::take() {
-        Ok(l) => Some(l),
-        Err(e) => {
-            host.log
-                .warn(&format!("{who}: cannot take the bridge lock: {e}"));
-            None
-        }
-    };
+    // Decide and remove with no `prepare` claiming or making bridges meanwhile: without
+    // the lock, no bridge is removed.
+    let _lock = BridgeLock::take().map_err(|source| HookError::Lock {
+        object: format!("Guest {who}"),
+        source,
+    })?;
     let in_use: Vec<IfName> = reg
         .attachments()
         .map_err(registry_err(who))?

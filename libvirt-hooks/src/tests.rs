@@ -204,3 +204,67 @@ fn started_records_in_one_step_and_skips_ids_the_registry_cannot_key() {
         assert_eq!((a.len(), a[0].domid), (1, 5));
     });
 }
+
+/// Points this thread's bridge lock at `dir` while `f` runs.
+fn with_lock_dir<T>(dir: &std::path::Path, f: impl FnOnce() -> T) -> T {
+    crate::lock::TEST_DIR.with(|d| *d.borrow_mut() = Some(dir.to_owned()));
+    let out = f();
+    crate::lock::TEST_DIR.with(|d| *d.borrow_mut() = None);
+    out
+}
+
+/// A lock directory other users may enter (so the lock cannot be trusted).
+fn open_lock_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn prepare_without_the_bridge_lock_fails_before_claiming_or_making_anything() {
+    use registry::{Bridge, BridgeKind};
+    let locks = open_lock_dir();
+    with_host(|host, log| {
+        let br0 = translator::IfName::new("br0").unwrap();
+        let mut b = Bridge::new(br0.clone(), BridgeKind::Linux);
+        b.creatable = true;
+        host.registry.add_bridge(&b).unwrap();
+        let xml = "<domain type='kvm'><name>q</name><devices><interface type='bridge'>\
+                   <mac address='52:54:00:00:00:01'/><source bridge='br0'/></interface>\
+                   </devices></domain>";
+        let req = Request::from_args(Driver::Qemu, &["q", "prepare", "begin", "-"]).unwrap();
+        let e = with_lock_dir(locks.path(), || run(host, &req, xml)).unwrap_err();
+        assert!(matches!(e, HookError::Lock { .. }), "{e:?}");
+        assert_eq!(
+            translator::diag::error_chain(&e),
+            format!(
+                "Guest q: bridge lock: lock directory {} has mode 0755, which lets other \
+                 users in: `chmod 700` it",
+                locks.path().display()
+            )
+        );
+        // Nothing claimed, no bridge made (no netlink opened: `with_host` checks).
+        assert_eq!(host.registry.bridge_claims(&br0).unwrap(), []);
+        assert!(log.texts(Level::Warning).is_empty());
+    });
+}
+
+#[test]
+fn stopped_without_the_bridge_lock_removes_no_bridge() {
+    use registry::{Bridge, BridgeKind};
+    let locks = open_lock_dir();
+    with_host(|host, _| {
+        let br0 = translator::IfName::new("br0").unwrap();
+        let mut b = Bridge::new(br0.clone(), BridgeKind::Linux);
+        b.creatable = true;
+        host.registry.add_bridge(&b).unwrap();
+        host.registry.set_bridge_made(&br0, true).unwrap();
+        let xml = "<domain type='kvm'><name>q</name><devices><interface type='bridge'>\
+                   <source bridge='br0'/></interface></devices></domain>";
+        let req = Request::from_args(Driver::Qemu, &["q", "stopped", "end", "-"]).unwrap();
+        let e = with_lock_dir(locks.path(), || run(host, &req, xml)).unwrap_err();
+        assert!(matches!(e, HookError::Lock { .. }), "{e:?}");
+        assert!(host.registry.bridge_made(&br0).unwrap());
+    });
+}
