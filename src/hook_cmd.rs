@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
-use registry::SqliteRegistry;
+use registry::LazyRegistry;
 
 use translator::diag::one_line;
 
@@ -30,8 +30,8 @@ pub fn from_program_name() -> Option<ExitCode> {
 }
 
 /// Runs one hook, named by the program name or by `vifkit hook DRIVER ARGS...`: reads
-/// stdin, opens the registry (named by the configuration file: libvirt clears a hook's
-/// environment), acts, logs.
+/// stdin, acts (opening the registry, named by the configuration file since libvirt clears
+/// a hook's environment, only when a NIC needs it), logs.
 pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
     let log = SystemLog::open(verbose);
     let req = match Request::from_args(driver, args) {
@@ -66,10 +66,9 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
         Ok(p) => p,
         Err(e) => return fail(vec![e]),
     };
-    let registry = match SqliteRegistry::open(&path) {
-        Ok(r) => r,
-        Err(e) => return fail(vec![chain(&e)]),
-    };
+    // Opened when a NIC needs it (read-only until the first write): a guest without a
+    // bridged NIC starts whatever state the registry is in.
+    let registry = LazyRegistry::new(&path);
     let nl = LazyNetlink::new();
     let host = Host {
         registry: &registry,

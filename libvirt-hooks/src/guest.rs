@@ -117,12 +117,18 @@ fn started(
         Some(u) => Some(u.parse::<DomainUuid>().map_err(|source| model(0)(source))?),
         None => None,
     };
-    let registered: BTreeMap<IfName, Bridge> = reg
-        .bridges()
-        .map_err(registry_err(guest))?
-        .into_iter()
-        .map(|b| (b.name.clone(), b))
-        .collect();
+    // A guest without a bridged NIC records nothing: the registry is only looked at for
+    // stale records, and a registry that cannot be read does not stop the guest.
+    let bridged = plans.iter().any(|p| p.bridge.is_some());
+    let registered: BTreeMap<IfName, Bridge> = match bridged {
+        true => reg
+            .bridges()
+            .map_err(registry_err(guest))?
+            .into_iter()
+            .map(|b| (b.name.clone(), b))
+            .collect(),
+        false => BTreeMap::new(),
+    };
     let mut attachments = Vec::with_capacity(plans.len());
     let mut errors = Vec::new();
     for p in &plans {
@@ -175,15 +181,31 @@ fn started(
         attachments.push(a);
     }
     HookError::from_list(errors)?;
-    // Records of this guest under another domain id are stale.
     let key = DomainKey::Name(domain_name);
-    let old = reg.domain_attachments(&key).map_err(registry_err(guest))?;
-    if old.iter().any(|a| a.domid != domid) {
-        reg.remove_domain(&key).map_err(registry_err(guest))?;
-    }
-    let dropped = reg
-        .replace_domain(domid, &attachments)
-        .map_err(registry_err(guest))?;
+    let sync = || -> Result<Vec<Attachment>, RegistryError> {
+        // Records of this guest under another domain id are stale.
+        let old = reg.domain_attachments(&key)?;
+        if !bridged && old.is_empty() && reg.domain_attachments(&DomainKey::Id(domid))?.is_empty() {
+            // Nothing to record and nothing stale: no write.
+            return Ok(Vec::new());
+        }
+        if old.iter().any(|a| a.domid != domid) {
+            reg.remove_domain(&key)?;
+        }
+        reg.replace_domain(domid, &attachments)
+    };
+    let dropped = match sync() {
+        Ok(d) => d,
+        Err(e) if !bridged => {
+            host.log.warn(&format!(
+                "{guest}: {op}: no NIC on a bridge, so the registry's stale records of the \
+                 guest are left: {}",
+                translator::diag::error_chain(&registry_err(guest)(e))
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(registry_err(guest)(e)),
+    };
 
     for a in &dropped {
         host.log.info(&format!(

@@ -32,8 +32,12 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     let guest = dom.name.as_str();
     let plans = plan_nics(driver, dom)?;
     let reg = host.registry;
+    let wanted = bridges_of(&plans);
     let mut errors = Vec::new();
     let mut seen: BTreeMap<MacAddr, usize> = BTreeMap::new();
+    // Whether the MACs could be checked against the registry; a guest without a bridged
+    // NIC starts even when they could not.
+    let mut checked = true;
     for p in &plans {
         let Some(mac) = p.mac else { continue };
         if let Some(&first) = seen.get(&mac) {
@@ -46,7 +50,23 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             continue;
         }
         seen.insert(mac, p.index);
-        if let Some(a) = reg.attachment_by_mac(mac).map_err(registry_err(guest))? {
+        if !checked {
+            continue;
+        }
+        let found = match reg.attachment_by_mac(mac) {
+            Ok(found) => found,
+            Err(e) if wanted.is_empty() => {
+                host.log.warn(&format!(
+                    "{guest}: no NIC on a bridge, so the MACs are not checked against the \
+                     registry, which cannot be read: {}",
+                    translator::diag::error_chain(&registry_err(guest)(e))
+                ));
+                checked = false;
+                continue;
+            }
+            Err(e) => return Err(registry_err(guest)(e)),
+        };
+        if let Some(a) = found {
             // A record of this guest is stale (a stop that was never reported).
             if a.domain_name.as_str() != guest {
                 errors.push(HookError::MacInUse {
@@ -60,13 +80,20 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     }
     HookError::from_list(errors)?;
 
+    if wanted.is_empty() {
+        // No bridge to claim or make: neither the lock nor the registry is needed.
+        host.log.info(&format!(
+            "{guest}: prepared {} interface(s), none on a bridge",
+            plans.len()
+        ));
+        return Ok(());
+    }
     // Claim the bridges, then make them, with no `stopped` removing one meanwhile: a
     // lock that cannot be taken stops the start (never goes on unlocked).
     let _lock = BridgeLock::take().map_err(|source| HookError::Lock {
         object: format!("Guest {guest}"),
         source,
     })?;
-    let wanted = bridges_of(&plans);
     let names: Vec<IfName> = wanted.keys().cloned().collect();
     let claimant = DomainName::new(guest).map_err(|source| HookError::Model {
         guest: guest.to_owned(),

@@ -268,3 +268,44 @@ fn stopped_without_the_bridge_lock_removes_no_bridge() {
         assert!(host.registry.bridge_made(&br0).unwrap());
     });
 }
+
+#[test]
+fn a_guest_without_a_bridged_nic_needs_no_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_all = |path: &std::path::Path, ops: &[&str]| {
+        let reg = registry::LazyRegistry::new(path);
+        let nl = LazyNetlink::new();
+        let log = MemoryLog::default();
+        let host = Host {
+            registry: &reg,
+            nl: &nl,
+            log: &log,
+        };
+        let xml = "<domain type='kvm' id='3'><name>q</name><devices></devices></domain>";
+        let outs: Vec<_> = ops
+            .iter()
+            .map(|op| {
+                let req = Request::from_args(Driver::Qemu, &["q", op, "begin", "-"]).unwrap();
+                run(&host, &req, xml).map_err(|e| translator::diag::error_chain(&e))
+            })
+            .collect();
+        assert!(!nl.is_open());
+        (reg.is_open(), reg.is_open_to_write(), outs)
+    };
+    // `prepare` and `start` do not look at the registry at all.
+    let missing = dir.path().join("none/registry.db");
+    let (open, _, outs) = run_all(&missing, &["prepare", "start"]);
+    assert!(!open);
+    assert_eq!(outs, [Ok(None), Ok(None)]);
+    // `started` reads it for stale records only, and writes nothing when there are none.
+    let (open, write, outs) = run_all(&missing, &["started"]);
+    assert!(open && !write);
+    assert_eq!(outs, [Ok(None)]);
+    assert!(!dir.path().join("none").exists());
+    // A broken registry stops none of them; it is left as it was.
+    let garbage = dir.path().join("registry.db");
+    std::fs::write(&garbage, b"not a registry").unwrap();
+    let (_, _, outs) = run_all(&garbage, &["prepare", "start", "started"]);
+    assert_eq!(outs, [Ok(None), Ok(None), Ok(None)]);
+    assert_eq!(std::fs::read(&garbage).unwrap(), b"not a registry");
+}
