@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use super::db_err;
+use super::{db_err, persist_wal};
 use crate::RegistryError;
 
 /// The registry's write lock, held until dropped (the transaction is then rolled back).
@@ -23,6 +23,8 @@ impl WriterLock {
     pub fn take(path: impl AsRef<Path>) -> Result<WriterLock, RegistryError> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open(&path).map_err(db_err(&path, "opening to lock"))?;
+        // As every vifkit connection: the -wal/-shm files outlive it for readers.
+        persist_wal(&conn, &path)?;
         conn.execute_batch(
             "BEGIN EXCLUSIVE; UPDATE generation SET value = value + 1 WHERE id = 0;",
         )
