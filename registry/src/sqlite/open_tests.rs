@@ -220,16 +220,32 @@ fn a_reader_migrates_an_older_schema_when_it_may() {
 #[test]
 fn the_wal_files_outlive_the_last_connection() {
     let (_dir, path) = temp_db();
+    let wal_files = || {
+        (
+            with_suffix(&path, "-wal").exists(),
+            with_suffix(&path, "-shm").exists(),
+        )
+    };
+    // SQLite deletes them when the last connection closes, unless told to keep them:
+    // without them, a user who may not create files beside the registry cannot read it.
+    // A writer last to close:
     let reg = SqliteRegistry::open(&path).unwrap();
     reg.add_bridge(&bridge("br0")).unwrap();
+    let reader = SqliteRegistry::open_read_only(&path).unwrap();
+    assert_eq!(reader.bridges().unwrap(), [bridge("br0")]);
+    drop(reader);
+    drop(reg);
+    assert_eq!(wal_files(), (true, true));
+    // A reader last to close:
+    let reg = SqliteRegistry::open(&path).unwrap();
     let reader = SqliteRegistry::open_read_only(&path).unwrap();
     drop(reg);
     assert_eq!(reader.bridges().unwrap(), [bridge("br0")]);
     drop(reader);
-    // SQLite deletes them when the last connection closes, unless told to keep them:
-    // without them, a user who may not create files beside the registry cannot read it.
-    assert!(with_suffix(&path, "-wal").exists());
-    assert!(with_suffix(&path, "-shm").exists());
+    assert_eq!(wal_files(), (true, true));
+    // The lock-holding helper too.
+    WriterLock::take(&path).unwrap().release().unwrap();
+    assert_eq!(wal_files(), (true, true));
     // And what was written is in the database file itself (checkpointed at close).
     let conn = Connection::open_with_flags(
         &path,
