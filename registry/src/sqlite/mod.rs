@@ -278,7 +278,17 @@ fn create(path: &Path) -> Result<(), RegistryError> {
         schema::migrate(&conn, path)?;
         conn.close()
             .map_err(|(_, e)| db_err(path, "creating the database")(e))?;
-        match std::fs::hard_link(&temp, path) {
+        let linked = match std::fs::hard_link(&temp, path) {
+            // A file system without hard links: a rename, unless a registry appeared.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EOPNOTSUPP)) => {
+                match std::fs::symlink_metadata(path) {
+                    Ok(_) => Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists)),
+                    Err(_) => std::fs::rename(&temp, path),
+                }
+            }
+            other => other,
+        };
+        match linked {
             Ok(()) => std::fs::File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|source| RegistryError::Io {
@@ -301,6 +311,9 @@ fn create(path: &Path) -> Result<(), RegistryError> {
         }
     })();
     let _ = std::fs::remove_file(&temp);
+    let mut journal = temp.into_os_string();
+    journal.push("-journal");
+    let _ = std::fs::remove_file(journal);
     made.map_err(|e| classify(path, false, e))
 }
 
