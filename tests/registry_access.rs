@@ -450,6 +450,7 @@ fn a_full_disk_and_a_read_only_file_system_say_so() {
         echo "== full add"; "$VIFKIT" --db {d}/r.db bridge add brfull 2>&1 || echo "rc=$?"
         echo "== full new"; "$VIFKIT" --db {d}/new.db bridge add br0 2>&1 || echo "rc=$?"
         echo "== full list"; "$VIFKIT" --db {d}/r.db bridge list >/dev/null && echo rc=0
+        echo "== files"; ls -A {d}
         mount -o remount,ro {d}
         echo "== ro add"; "$VIFKIT" --db {d}/r.db bridge add brro 2>&1 || echo "rc=$?"
         echo "== ro new"; "$VIFKIT" --db {d}/sub/new.db bridge add br0 2>&1 || echo "rc=$?"
@@ -465,6 +466,7 @@ fn a_full_disk_and_a_read_only_file_system_say_so() {
         "== full add\nerror: Registry {d}/r.db: {full}\nrc=1\n\
          == full new\nerror: Registry {d}/new.db: {full}\nrc=1\n\
          == full list\nrc=0\n\
+         == files\nfill\nr.db\nr.db-shm\nr.db-wal\n\
          == ro add\nerror: Registry {d}/r.db: {ro}\nrc=1\n\
          == ro new\nerror: Registry {d}/sub/new.db: {ro}\nrc=1\n\
          == ro list\nrc=0\n"
