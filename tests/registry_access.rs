@@ -4,10 +4,11 @@
 //! empty ones, `vif-script` that does not wire a NIC it cannot check, guests without a
 //! bridged NIC that start whatever the registry, and "disk full" / "read-only file
 //! system" said as such. The tests that need root (`setpriv`, `ip netns`, `mount`) are
-//! skipped, with the reason printed, when not root.
+//! `#[ignore = "needs root: ..."]`; run without root, they fail and say why.
 
 mod common;
 use common::is_root;
+use common::netns::Netns;
 
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -148,11 +149,12 @@ fn as_nobody(db: &Path, args: &[&str]) -> Out {
 /// (SQLite would have deleted the `-wal`/`-shm` files a reader needs). A file it may not
 /// read is "permission denied (root needed?)".
 #[test]
+#[ignore = "needs root: clients as uid 65534 through setpriv"]
 fn a_user_who_may_read_the_file_reads_the_registry() {
-    if !is_root() {
-        eprintln!("SKIP a_user_who_may_read_the_file_reads_the_registry: needs root for setpriv");
-        return;
-    }
+    assert!(
+        is_root(),
+        "needs root for setpriv: run as root, as tests/run.sh does"
+    );
     let (_dir, db) = open_dir();
     let writer = SqliteRegistry::open(&db).unwrap();
     writer.add_bridge(&bridge("br0")).unwrap();
@@ -317,57 +319,13 @@ fn a_guest_without_a_bridged_nic_starts_whatever_the_registry() {
     );
 }
 
-/// A network namespace for one test, deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(test: &str) -> Option<Netns> {
-        if !is_root() {
-            eprintln!("SKIP {test}: needs root for `ip netns add`");
-            return None;
-        }
-        let name = format!("vk-regacc-{}", std::process::id());
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(o) if o.status.success() => Some(Netns(name)),
-            Ok(o) => {
-                eprintln!(
-                    "SKIP {test}: `ip netns add` failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIP {test}: cannot run `ip`: {e}");
-                None
-            }
-        }
-    }
-
-    fn ip(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["-n", &self.0])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "ip {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
 /// `vif-script online` with a registry that is there but cannot be opened: an error,
 /// `hotplug-status` `error` with the reason, and the NIC not wired (it used to be wired
 /// without its MAC checked or recorded).
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn vif_script_does_not_wire_a_nic_it_cannot_check() {
-    let Some(ns) = Netns::new("vif_script_does_not_wire_a_nic_it_cannot_check") else {
-        return;
-    };
+    let ns = Netns::new();
     let (dir, _) = open_dir();
     let db = dir.path().join("registry.db");
     symlink(dir.path().join("gone.db"), &db).unwrap();
@@ -385,8 +343,8 @@ fn vif_script_does_not_wire_a_nic_it_cannot_check() {
     key("bridge", "br0");
     key("mac", "00:16:3e:00:05:00");
     let out = output(
-        Command::new("ip")
-            .args(["netns", "exec", &ns.0, BIN, "--db"])
+        ns.cmd(BIN)
+            .arg("--db")
             .arg(&db)
             .args(["vif-script", "online", "type_if=vif"])
             .env_clear()
@@ -430,11 +388,12 @@ fn in_mount_ns(script: &str) -> Out {
 /// A full disk and a read-only file system are said as such, with the path; reads go on
 /// on a read-only file system.
 #[test]
+#[ignore = "needs root: a mount namespace and tmpfs mounts"]
 fn a_full_disk_and_a_read_only_file_system_say_so() {
-    if !is_root() {
-        eprintln!("SKIP a_full_disk_and_a_read_only_file_system_say_so: needs root to mount");
-        return;
-    }
+    assert!(
+        is_root(),
+        "needs root to mount: run as root, as tests/run.sh does"
+    );
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let script = format!(
