@@ -26,6 +26,7 @@
 //! `vifkit show` and the D-Bus pairings): before it is wired, so that a clash refuses
 //! it with nothing done, and dropped again when it goes offline (the `record` module).
 
+mod guest_ip;
 pub mod nat;
 mod record;
 pub mod xenstore;
@@ -99,6 +100,17 @@ pub enum HotplugError {
         bridge: IfName,
         /// What would make it work.
         hint: &'static str,
+    },
+    /// A routed or NAT guest address that would take over the host's addresses or
+    /// routes.
+    #[error("{device}: guest address {address} refused: {why}")]
+    GuestAddress {
+        /// The vif.
+        device: IfName,
+        /// The address from `ip=` (or NAT's default).
+        address: IpAddr,
+        /// Why.
+        why: String,
     },
     /// The gateway device of a routed vif has no IPv4 address to lend it.
     #[error("Gateway device {0} has no IPv4 address for the routed vif")]
@@ -428,6 +440,27 @@ fn gateway_ip(nl: &Netlink, req: &Request) -> Result<IpAddr, HotplugError> {
         .ok_or(HotplugError::NoGatewayAddress(gw))
 }
 
+/// Refuses, before anything changes, a guest address that would take over the host's
+/// own addresses or routes ([`guest_ip::refusal`]).
+fn check_guest_addresses(
+    nl: &Netlink,
+    dev: &IfName,
+    addrs: impl IntoIterator<Item = (IpAddr, Option<u8>)>,
+) -> Result<(), HotplugError> {
+    let host = nl.host_addresses()?;
+    let gateways = nl.default_gateways()?;
+    for (address, prefix) in addrs {
+        if let Some(why) = guest_ip::refusal(address, prefix, &host, &gateways) {
+            return Err(HotplugError::GuestAddress {
+                device: dev.clone(),
+                address,
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn full_prefix(ip: &IpElem) -> u8 {
     ip.prefix
         .unwrap_or(if ip.address.is_ipv4() { 32 } else { 128 })
@@ -437,8 +470,9 @@ fn full_prefix(ip: &IpElem) -> u8 {
 /// a route to each guest address through the vif from dom0's address. Undone on
 /// failure.
 fn route_up(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
-    let main_ip = gateway_ip(nl, req)?;
     let dev = &req.device;
+    check_guest_addresses(nl, dev, s.ips.iter().map(|ip| (ip.address, ip.prefix)))?;
+    let main_ip = gateway_ip(nl, req)?;
     let added_addr = nl.add_address(dev, main_ip, 32)?;
     let mut added_routes = Vec::new();
     let result = (|| -> Result<(), HotplugError> {

@@ -204,6 +204,9 @@ pub(super) fn up(
     let nft = Nft::system();
     let plan = Plan::new(store, req, s)?;
     let dev = &req.device;
+    let prefixes = s.ips.iter().map(|ip| (ip.address, ip.prefix));
+    let defaults = plan.guests.iter().map(|g| (IpAddr::V4(*g), None));
+    super::check_guest_addresses(nl, dev, prefixes.chain(defaults))?;
     let rules = plan.rules(dev);
     // Names nft could not take fail here, before anything changes.
     for r in &rules {

@@ -415,6 +415,89 @@ fn routed_vif_without_gateway_address_fails_cleanly() {
     });
 }
 
+/// A routed guest claiming the host's default gateway, the host's own address, a
+/// network's broadcast address or a whole network is refused before anything changes:
+/// no address on the vif, no route through it, the host's default route intact.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn routed_guest_cannot_take_the_hosts_addresses_or_routes() {
+    in_netns(
+        "routed_guest_cannot_take_the_hosts_addresses_or_routes",
+        |nl| {
+            let s = Scratch::new("routed-hijack");
+            let store = s.store();
+            veth(nl, "gw0", "gw0peer");
+            veth(nl, "vif4.0", "peer40");
+            nl.set_link_up(&n("gw0"), true).unwrap();
+            nl.add_address(&n("gw0"), "192.0.2.10".parse().unwrap(), 24)
+                .unwrap();
+            ip(&["route", "add", "default", "via", "192.0.2.1", "dev", "gw0"]);
+            let env = [
+                ("vif", "vif4.0"),
+                ("XENBUS_PATH", "backend/vif/4/0"),
+                ("netdev", "gw0"),
+            ];
+            store.write("backend/vif/4/0/script", "vif-route").unwrap();
+            for (bad, why) in [
+                ("192.0.2.1", "default gateway"),
+                ("192.0.2.10", "own addresses"),
+                ("192.0.2.255", "broadcast address"),
+                ("0.0.0.0/0", "unspecified"),
+                ("10.9.0.0/16", "/16 would route"),
+            ] {
+                store.write("backend/vif/4/0/ip", bad).unwrap();
+                let before = all_links(nl);
+                let err =
+                    run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap_err();
+                let msg = err.to_string();
+                assert!(
+                    matches!(err, HotplugError::GuestAddress { .. }) && msg.contains(why),
+                    "{bad}: {msg}"
+                );
+                assert!(msg.contains("vif4.0"), "{msg}");
+                assert_eq!(all_links(nl), before, "{bad}");
+                assert!(nl.routes(&n("vif4.0")).unwrap().is_empty(), "{bad}");
+                assert!(nl.addresses(&n("vif4.0")).unwrap().is_empty(), "{bad}");
+                assert_eq!(
+                    nl.default_gateways().unwrap(),
+                    vec!["192.0.2.1".parse::<IpAddr>().unwrap()],
+                    "{bad}"
+                );
+                assert_eq!(
+                    store
+                        .read("backend/vif/4/0/hotplug-status")
+                        .unwrap()
+                        .as_deref(),
+                    Some("error")
+                );
+            }
+            // NAT takes the same care.
+            store.write("backend/vif/4/0/script", "vif-nat").unwrap();
+            for (bad, why) in [
+                ("192.0.2.10", "own addresses"),
+                ("192.0.2.1", "default gateway"),
+            ] {
+                store.write("backend/vif/4/0/ip", bad).unwrap();
+                let err =
+                    run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap_err();
+                assert!(err.to_string().contains(why), "vif-nat {bad}: {err}");
+                assert!(
+                    nl.addresses(&n("vif4.0")).unwrap().is_empty(),
+                    "vif-nat {bad}"
+                );
+            }
+            store.write("backend/vif/4/0/script", "vif-route").unwrap();
+            // A guest address of its own is routed as before.
+            store.write("backend/vif/4/0/ip", "192.0.2.21").unwrap();
+            run(&store, &host(nl, None), &req(&["online"], &env).unwrap()).unwrap();
+            assert!(nl
+                .routes(&n("vif4.0"))
+                .unwrap()
+                .contains(&("192.0.2.21".parse().unwrap(), 32)));
+        },
+    );
+}
+
 /// A bridge name the kernel would refuse fails before anything reaches it.
 #[test]
 #[ignore = "needs root: network namespaces"]

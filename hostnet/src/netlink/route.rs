@@ -186,6 +186,66 @@ impl Netlink {
             .collect())
     }
 
+    /// Every address on every device of this network namespace, with its prefix
+    /// (what a routed guest must not claim).
+    pub fn host_addresses(&self) -> Result<Vec<(IpAddr, u8)>, NetlinkError> {
+        let req = message(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            DUMP,
+        );
+        let replies = self.call(req, "list the host's addresses", "*")?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewAddress(m) => m
+                    .attributes
+                    .iter()
+                    .find_map(|a| match a {
+                        AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
+                        _ => None,
+                    })
+                    .map(|ip| (ip, m.header.prefix_len)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The gateways of the main table's default routes (IPv4 and IPv6).
+    pub fn default_gateways(&self) -> Result<Vec<IpAddr>, NetlinkError> {
+        let mut out = Vec::new();
+        for fam in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut m = RouteMessage::default();
+            m.header.address_family = fam;
+            let replies = self.call(
+                message(RouteNetlinkMessage::GetRoute(m), DUMP),
+                "list the default routes",
+                "*",
+            )?;
+            for r in replies {
+                let RouteNetlinkMessage::NewRoute(m) = r else {
+                    continue;
+                };
+                if m.header.table != RouteHeader::RT_TABLE_MAIN
+                    || m.header.destination_prefix_length != 0
+                {
+                    continue;
+                }
+                for a in &m.attributes {
+                    match a {
+                        RouteAttribute::Gateway(RouteAddress::Inet(v4)) => {
+                            out.push(IpAddr::V4(*v4))
+                        }
+                        RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => {
+                            out.push(IpAddr::V6(*v6))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Routes `dest/prefix` through `dev`, preferring `src` as the source; a route
     /// already there is [`Change::Unchanged`].
     pub fn add_route(
