@@ -263,16 +263,20 @@ Afterwards: `systemctl daemon-reload; systemctl reload dbus`."
         #[command(subcommand)]
         command: BridgeCommand,
     },
-    /// The xl vif hotplug script: wire a vif as Xen's vif-bridge, vif-openvswitch or
-    /// vif-route would (set `script=` or `vif.default.script` to a file running
-    /// `exec vifkit vif-script "$@"`).
+    /// The xl vif hotplug script: wire a vif as Xen's vif-bridge, vif-openvswitch,
+    /// vif-route or vif-nat would (install-xen-scripts writes the scripts xl runs:
+    /// vif-vifkit, vif-vifkit-route, vif-vifkit-nat).
     #[command(
         after_long_help = "xl runs the script with `online|offline type_if=vif` for a PV \
 backend and `add|remove type_if=tap` for the emulated twin of an ioemu NIC, with `vif`, \
 `XENBUS_PATH` (backend/vif/DOMID/DEVID), `INTERFACE` and `netdev` in the environment. \
 The NIC's settings are read from xenstore under XENBUS_PATH (bridge, mtu, vlan, ip, mac, \
 script) and the outcome is written back as hotplug-status (connected | error, with \
-hotplug-error). VIFKIT_XENSTORE_DIR=DIR reads and writes a directory of key files \
+hotplug-error). The mode comes from the name of the `script` key: vif-bridge, \
+vif-openvswitch, vif-route (also SUSE's vif-route-ifup) and vif-nat as Xen's scripts; \
+vif-vifkit chooses vif-bridge or vif-openvswitch from the bridge (its registered kind, \
+Xen's BRIDGE.TAG:TRUNK form, or what the host has); vif-vifkit-route and vif-vifkit-nat \
+are the routed and NAT modes. VIFKIT_XENSTORE_DIR=DIR reads and writes a directory of key files \
 instead of xenstore (for tests)."
     )]
     VifScript {
@@ -293,6 +297,22 @@ instead of xenstore (for tests)."
         /// OBJECT OPERATION SUB-OPERATION and EXTRA (optional), as libvirt passes them.
         #[arg(value_name = "ARG", num_args = 3..=4, required = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Write /etc/xen/scripts/vif-vifkit, vif-vifkit-route and vif-vifkit-nat, the
+    /// hotplug scripts xl runs (never overwriting a file vifkit did not write).
+    InstallXenScripts {
+        /// Install under DIR instead of / (for packaging and tests).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// The installed vifkit binary the scripts run (absolute).
+        #[arg(long, value_name = "PATH", default_value = "/usr/bin/vifkit")]
+        bin: PathBuf,
+    },
+    /// Remove the scripts install-xen-scripts wrote (nothing else).
+    UninstallXenScripts {
+        /// Uninstall under DIR instead of /.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Write /etc/libvirt/hooks/{libxl,qemu,network}.d/50-vifkit links to this binary
     /// (an existing file is never overwritten), and print what AppArmor needs.

@@ -14,6 +14,7 @@ mod hook_cmd;
 mod hotplug_cmd;
 mod install_hooks;
 mod install_service;
+mod install_xen;
 mod libvirt;
 mod mac_cmd;
 mod report;
@@ -118,6 +119,10 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             })
         }
         Command::UninstallHooks { root } => install_hooks::uninstall(root.as_deref()),
+        Command::InstallXenScripts { root, bin } => {
+            install_xen::install(root.as_deref(), Some(&bin))
+        }
+        Command::UninstallXenScripts { root } => install_xen::uninstall(root.as_deref()),
         Command::Serve {
             system: _,
             session,

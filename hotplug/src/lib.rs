@@ -117,8 +117,9 @@ pub enum HotplugError {
     NoGatewayAddress(IfName),
     /// A script mode vifkit does not do yet.
     #[error(
-        "Script {0} is not supported by vifkit's hotplug yet (vif-bridge, vif-openvswitch, \
-         vif-route and vif-nat are)"
+        "Script {0} is not one vifkit's hotplug runs (it runs vif-vifkit, vif-vifkit-route, \
+         vif-vifkit-nat, and Xen's vif-bridge, vif-openvswitch, vif-route, vif-route-ifup \
+         and vif-nat)"
     )]
     Unsupported(String),
     /// The NAT mode failed.
@@ -355,7 +356,8 @@ pub struct Host<'a> {
     pub nl: &'a Netlink,
     /// Open vSwitch, for `vif-openvswitch` vifs.
     pub ovs: &'a Ovs,
-    /// The registry, to create bridges registered as creatable.
+    /// The registry: bridged NICs are recorded there, bridges registered as creatable
+    /// are created from it, and `vif-vifkit` asks it a bridge's kind.
     pub registry: Option<&'a dyn Registry>,
 }
 
@@ -420,6 +422,66 @@ fn ovs_up(
     cfg.mac = s.mac;
     host.ovs.ensure_port(&bridge, &req.device, &cfg)?;
     Ok(())
+}
+
+/// The script names under which vifkit chooses the mode itself, for
+/// `vif.default.script` in `/etc/xen/xl.conf` or `script=` in a vif: `vif-vifkit` wires
+/// a bridged NIC as its bridge needs (Linux bridge or Open vSwitch), the other two are
+/// the routed and NAT modes. `vif-route-ifup` is SUSE's routed-guest script.
+pub const SCRIPT_NAMES: [&str; 3] = ["vif-vifkit", "vif-vifkit-route", "vif-vifkit-nat"];
+
+/// Settings whose `script` names one of [`SCRIPT_NAMES`] (or SUSE's `vif-route-ifup`)
+/// with the concrete mode put in its place.
+fn resolve_script(host: &Host<'_>, mut s: Settings) -> Result<Settings, HotplugError> {
+    let Some(script) = s.script.as_deref() else {
+        return Ok(s);
+    };
+    let concrete = match translator::to_xml::script_name(script) {
+        "vif-vifkit-route" | "vif-route-ifup" => "vif-route",
+        "vif-vifkit-nat" => "vif-nat",
+        "vif-vifkit" => bridge_mode(host, &s.bridge)?,
+        _ => return Ok(s),
+    };
+    s.script = Some(concrete.to_owned());
+    Ok(s)
+}
+
+/// `vif-bridge` or `vif-openvswitch` for a NIC on `bridge`: Xen's Open vSwitch form
+/// (`BRIDGE.TAG:TRUNK`, a `:` in it) is Open vSwitch; otherwise the registered bridge's
+/// kind (the name, or the part before a `.`); otherwise what the host has (a Linux bridge
+/// of that name, else an Open vSwitch bridge of the name before a `.`); a bridge found
+/// nowhere is a Linux bridge (whose absence `vif-bridge` then reports).
+fn bridge_mode(host: &Host<'_>, bridge: &str) -> Result<&'static str, HotplugError> {
+    const LINUX: &str = "vif-bridge";
+    const OVS: &str = "vif-openvswitch";
+    if bridge.contains(':') {
+        return Ok(OVS);
+    }
+    let whole = IfName::new(bridge).ok();
+    let base = bridge
+        .split_once('.')
+        .and_then(|(b, _)| IfName::new(b).ok());
+    if let Some(reg) = host.registry {
+        for name in whole.iter().chain(base.iter()) {
+            if let Some(b) = reg.bridge(name)? {
+                return Ok(match b.kind {
+                    registry::BridgeKind::Linux => LINUX,
+                    registry::BridgeKind::Ovs => OVS,
+                });
+            }
+        }
+    }
+    if let Some(name) = &whole {
+        if host.nl.link(name)?.is_some_and(|l| l.bridge.is_some()) {
+            return Ok(LINUX);
+        }
+    }
+    for name in base.iter().chain(whole.iter()) {
+        if host.ovs.bridge(name)?.is_some() {
+            return Ok(OVS);
+        }
+    }
+    Ok(LINUX)
 }
 
 /// The mode: the file name of the `script` key, `vif-bridge` by default.
@@ -544,22 +606,24 @@ fn down(
 /// A bridged NIC on a registered bridge is also recorded in the registry (see the
 /// `record` module): before it is wired, so that a clash refuses it with nothing done.
 pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
-    let result = Settings::read(store, req).and_then(|s| match req.action {
-        Action::Up => {
-            let undo = record::before_up(store, host.registry, req, &s)?;
-            match up(host, store, req, &s) {
-                Ok(()) => record::after_up(host.registry, req),
-                Err(e) => {
-                    record::undo(host.registry, undo);
-                    Err(e)
+    let result = Settings::read(store, req)
+        .and_then(|s| resolve_script(host, s))
+        .and_then(|s| match req.action {
+            Action::Up => {
+                let undo = record::before_up(store, host.registry, req, &s)?;
+                match up(host, store, req, &s) {
+                    Ok(()) => record::after_up(host.registry, req),
+                    Err(e) => {
+                        record::undo(host.registry, undo);
+                        Err(e)
+                    }
                 }
             }
-        }
-        Action::Down => {
-            down(host, store, req, &s)?;
-            record::after_down(host.registry, req)
-        }
-    });
+            Action::Down => {
+                down(host, store, req, &s)?;
+                record::after_down(host.registry, req)
+            }
+        });
     if req.if_type == IfType::Vif && req.action == Action::Up {
         match &result {
             Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,

@@ -609,3 +609,53 @@ fn a_bridge_key_naming_another_kind_of_device_is_refused() {
         assert_eq!(all_links(nl), before);
     });
 }
+
+/// `vif-vifkit` picks vif-bridge or vif-openvswitch from the bridge (registered kind
+/// first, then Xen's `BRIDGE.TAG:TRUNK` form); `vif-vifkit-route`, SUSE's
+/// `vif-route-ifup` and `vif-vifkit-nat` are the routed and NAT modes; Xen's own names
+/// are kept as they are. Nothing here needs the kernel: the registry answers first.
+#[test]
+fn vifkit_script_names_choose_the_mode() {
+    let nl = Netlink::new().unwrap();
+    let s = Scratch::new("script-names");
+    let reg = SqliteRegistry::open(s.0.join("registry.db")).unwrap();
+    reg.add_bridge(&Bridge::new(n("ovsbr0"), BridgeKind::Ovs))
+        .unwrap();
+    reg.add_bridge(&Bridge::new(n("br900"), BridgeKind::Linux))
+        .unwrap();
+    let h = host(&nl, Some(&reg));
+    let resolved = |script: &str, bridge: &str| {
+        let mut st = Settings::read(
+            &s.store(),
+            &req(
+                &["online"],
+                &[("vif", "vif1.0"), ("XENBUS_PATH", "backend/vif/1/0")],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        st.script = Some(script.to_owned());
+        st.bridge = bridge.to_owned();
+        resolve_script(&h, st).unwrap().script.unwrap()
+    };
+    assert_eq!(
+        resolved("/etc/xen/scripts/vif-vifkit", "ovsbr0"),
+        "vif-openvswitch"
+    );
+    assert_eq!(resolved("vif-vifkit", "ovsbr0.10"), "vif-openvswitch");
+    assert_eq!(resolved("vif-vifkit", "br900"), "vif-bridge");
+    assert_eq!(
+        resolved("vif-vifkit", "anything.10:20:30"),
+        "vif-openvswitch"
+    );
+    assert_eq!(resolved("vif-vifkit-route", "xenbr0"), "vif-route");
+    assert_eq!(
+        resolved("/etc/xen/scripts/vif-route-ifup", "xenbr0"),
+        "vif-route"
+    );
+    assert_eq!(resolved("vif-vifkit-nat", "xenbr0"), "vif-nat");
+    assert_eq!(
+        resolved("/etc/xen/scripts/vif-bridge", "ovsbr0"),
+        "/etc/xen/scripts/vif-bridge"
+    );
+}
