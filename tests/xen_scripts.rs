@@ -1,7 +1,6 @@
 //! The xl set-up through the binary: `install-xen-scripts` writes the scripts xl runs,
 //! and `vif-vifkit` wires a vif as its bridge needs.
 
-#[allow(dead_code)]
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
