@@ -484,6 +484,52 @@ fn bridge_mode(host: &Host<'_>, bridge: &str) -> Result<&'static str, HotplugErr
     Ok(LINUX)
 }
 
+/// The request for the device the vif really is: with a `vifname` in xenstore, xl's
+/// name for the PV backend, the device is renamed to it at `online` (as Xen's
+/// `vif-common.sh` does: firewall rules are keyed on that name) and found under it at
+/// `offline`. The emulated twin is created under its name by QEMU already.
+fn named(store: &dyn XenStore, nl: &Netlink, req: &Request) -> Result<Request, HotplugError> {
+    if req.if_type != IfType::Vif {
+        return Ok(req.clone());
+    }
+    let Some(v) = store.read(&req.key("vifname"))? else {
+        return Ok(req.clone());
+    };
+    let vifname = name("vifname", &v)?;
+    if vifname == req.device {
+        return Ok(req.clone());
+    }
+    let mut out = req.clone();
+    match req.action {
+        Action::Up => {
+            if nl.link(&vifname)?.is_none() {
+                if let Some(l) = nl.link(&req.device)? {
+                    if l.up {
+                        nl.set_link_up(&req.device, false)?;
+                    }
+                    nl.rename_link(&req.device, &vifname)?;
+                }
+            }
+            out.device = vifname;
+        }
+        Action::Down => {
+            if nl.link(&vifname)?.is_some() {
+                out.device = vifname;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Xen's `setup_virtual_bridge_port`: an emulated twin joining a bridge gets the MAC
+/// `fe:ff:ff:ff:ff:ff`, so that the bridge never takes a guest's tap address as its own.
+fn tap_mac(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
+    if req.if_type == IfType::Tap && matches!(mode(s), "vif-bridge" | "vif-openvswitch") {
+        nl.set_mac(&req.device, [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff])?;
+    }
+    Ok(())
+}
+
 /// The mode: the file name of the `script` key, `vif-bridge` by default.
 fn mode(s: &Settings) -> &str {
     translator::to_xml::script_name(s.script.as_deref().unwrap_or("vif-bridge"))
@@ -606,12 +652,14 @@ fn down(
 /// A bridged NIC on a registered bridge is also recorded in the registry (see the
 /// `record` module): before it is wired, so that a clash refuses it with nothing done.
 pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
-    let result = Settings::read(store, req)
-        .and_then(|s| resolve_script(host, s))
-        .and_then(|s| match req.action {
+    let result = (|| -> Result<(), HotplugError> {
+        let s = resolve_script(host, Settings::read(store, req)?)?;
+        let req = &named(store, host.nl, req)?;
+        match req.action {
             Action::Up => {
                 let undo = record::before_up(store, host.registry, req, &s)?;
-                match up(host, store, req, &s) {
+                let wired = tap_mac(host.nl, req, &s).and_then(|()| up(host, store, req, &s));
+                match wired {
                     Ok(()) => record::after_up(host.registry, req),
                     Err(e) => {
                         record::undo(host.registry, undo);
@@ -623,7 +671,8 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
                 down(host, store, req, &s)?;
                 record::after_down(host.registry, req)
             }
-        });
+        }
+    })();
     if req.if_type == IfType::Vif && req.action == Action::Up {
         match &result {
             Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,

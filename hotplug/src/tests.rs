@@ -659,3 +659,77 @@ fn vifkit_script_names_choose_the_mode() {
         "/etc/xen/scripts/vif-bridge"
     );
 }
+
+/// `ip -br link show DEV` in the calling thread's namespace: `NAME STATE MAC ...`.
+fn mac_of(dev: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-br", "link", "show", "dev", dev])
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// As Xen's vif-common.sh: a `vifname` in xenstore renames the PV backend at online
+/// (and offline finds it under that name); the emulated twin joining a bridge gets the
+/// MAC fe:ff:ff:ff:ff:ff (xen-network-common.sh's setup_virtual_bridge_port).
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn vifname_renames_the_backend_and_the_twin_gets_xens_mac() {
+    in_netns("vifname_renames_the_backend", |nl| {
+        let s = Scratch::new("vifname");
+        let store = s.store();
+        nl.ensure_bridge(
+            &n("br0"),
+            &BridgeConfig {
+                mtu: None,
+                stp: false,
+                vlan_filtering: false,
+            },
+        )
+        .unwrap();
+        veth(nl, "vif9.0", "peer90");
+        veth(nl, "web0-emu", "peer90e");
+        store.write("backend/vif/9/0/bridge", "br0").unwrap();
+        store.write("backend/vif/9/0/vifname", "web0").unwrap();
+        let env = [("vif", "vif9.0"), ("XENBUS_PATH", "backend/vif/9/0")];
+        run(
+            &store,
+            &host(nl, None),
+            &req(&["online", "type_if=vif"], &env).unwrap(),
+        )
+        .unwrap();
+        assert!(nl.link(&n("vif9.0")).unwrap().is_none(), "not renamed");
+        let br = nl.link(&n("br0")).unwrap().unwrap();
+        let web = nl.link(&n("web0")).unwrap().expect("renamed to web0");
+        assert_eq!(web.master, Some(br.index));
+        assert!(web.up);
+        let twin_env = [
+            ("vif", "vif9.0"),
+            ("INTERFACE", "web0-emu"),
+            ("XENBUS_PATH", "backend/vif/9/0"),
+        ];
+        let twin = req(&["add", "type_if=tap"], &twin_env).unwrap();
+        run(&store, &host(nl, None), &twin).unwrap();
+        assert_eq!(mac_of("web0-emu"), "fe:ff:ff:ff:ff:ff");
+        assert_eq!(
+            nl.link(&n("web0-emu")).unwrap().unwrap().master,
+            Some(br.index)
+        );
+        let off = req(&["offline", "type_if=vif"], &env).unwrap();
+        run(&store, &host(nl, None), &off).unwrap();
+        assert_eq!(nl.link(&n("web0")).unwrap().unwrap().master, None);
+        // A vifname the kernel cannot take is refused before anything changes.
+        store.write("backend/vif/9/0/vifname", "a name").unwrap();
+        let err = run(
+            &store,
+            &host(nl, None),
+            &req(&["online", "type_if=vif"], &env).unwrap(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("vifname"), "{err}");
+    });
+}

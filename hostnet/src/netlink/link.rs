@@ -8,6 +8,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::RouteNetlinkMessage;
 use translator::IfName;
 
+use super::error::Role;
 use super::{message, Change, Netlink, NetlinkError, ACK, DUMP, GET};
 
 /// A bridge's settings, as read back from the kernel.
@@ -189,6 +190,31 @@ fn links(replies: Vec<RouteNetlinkMessage>) -> impl Iterator<Item = LinkState> {
 }
 
 impl Netlink {
+    /// Renames the device `dev` to `to` (`ip link set DEV name TO`); the device must be
+    /// down, as the kernel requires. A `dev` already called `to` is unchanged.
+    pub fn rename_link(&self, dev: &IfName, to: &IfName) -> Result<Change, NetlinkError> {
+        if dev == to {
+            return Ok(Change::Unchanged);
+        }
+        let l = self.require(dev, Role::Port)?;
+        let mut m = link_message(l.index);
+        m.attributes.push(LinkAttribute::IfName(to.to_string()));
+        self.ack(message(RouteNetlinkMessage::NewLink(m), ACK), "rename", dev)?;
+        Ok(Change::Updated)
+    }
+
+    /// Sets the hardware address of `dev` (`ip link set DEV address MAC`).
+    pub fn set_mac(&self, dev: &IfName, mac: [u8; 6]) -> Result<(), NetlinkError> {
+        let l = self.require(dev, Role::Port)?;
+        let mut m = link_message(l.index);
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        self.ack(
+            message(RouteNetlinkMessage::NewLink(m), ACK),
+            "set the MAC address of",
+            dev,
+        )
+    }
+
     /// The device called `name`, or `None` if there is none.
     pub fn link(&self, name: &IfName) -> Result<Option<LinkState>, NetlinkError> {
         match self.call(get_by_name(name), "read", name) {
