@@ -165,36 +165,36 @@ impl Netlink {
     /// The addresses on `dev`, with their prefixes.
     pub fn addresses(&self, dev: &IfName) -> Result<Vec<(IpAddr, u8)>, NetlinkError> {
         let index = self.index_of(dev)?;
-        let req = message(
-            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-            DUMP,
-        );
-        let replies = self.call(req, "list the addresses of", dev)?;
-        Ok(replies
+        let all = self.address_dump("list the addresses of", dev)?;
+        Ok(all
             .into_iter()
-            .filter_map(|r| match r {
-                RouteNetlinkMessage::NewAddress(m) if m.header.index == index => m
-                    .attributes
-                    .iter()
-                    .find_map(|a| match a {
-                        AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
-                        _ => None,
-                    })
-                    .map(|ip| (ip, m.header.prefix_len)),
-                _ => None,
-            })
+            .filter(|(i, _, _)| *i == index)
+            .map(|(_, ip, prefix)| (ip, prefix))
             .collect())
     }
 
     /// Every address on every device of this network namespace, with its prefix
     /// (what a routed guest must not claim).
     pub fn host_addresses(&self) -> Result<Vec<(IpAddr, u8)>, NetlinkError> {
+        let all = self.address_dump("list the host's addresses", "*")?;
+        Ok(all
+            .into_iter()
+            .map(|(_, ip, prefix)| (ip, prefix))
+            .collect())
+    }
+
+    /// Every address of the namespace as (device index, address, prefix).
+    fn address_dump(
+        &self,
+        op: &'static str,
+        dev: &str,
+    ) -> Result<Vec<(u32, IpAddr, u8)>, NetlinkError> {
         let req = message(
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
             DUMP,
         );
-        let replies = self.call(req, "list the host's addresses", "*")?;
-        Ok(replies
+        Ok(self
+            .call(req, op, dev)?
             .into_iter()
             .filter_map(|r| match r {
                 RouteNetlinkMessage::NewAddress(m) => m
@@ -204,7 +204,7 @@ impl Netlink {
                         AddressAttribute::Local(ip) | AddressAttribute::Address(ip) => Some(*ip),
                         _ => None,
                     })
-                    .map(|ip| (ip, m.header.prefix_len)),
+                    .map(|ip| (m.header.index, ip, m.header.prefix_len)),
                 _ => None,
             })
             .collect())
