@@ -1,10 +1,9 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 pub mod bridge_spec;
-mod bytes16;
 pub mod cfg;
 pub mod diag;
-pub mod direct;
 pub mod guest;
 pub mod ifname;
 pub mod interface;

@@ -269,10 +269,6 @@ pub fn vif_list_to_interfaces<'v>(
 /// elements one after the other, as [`interfaces_to_string`] writes them, and the
 /// warnings.
 ///
-/// Each NIC goes by the direct path ([`crate::direct`]) while it can; at the first NIC
-/// it declines, the whole list takes the full path ([`vif_list_to_interfaces`]), so
-/// the result, warnings and errors included, is always that path's.
-///
 /// [`interfaces_to_string`]: crate::interface_xml::interfaces_to_string
 pub fn vif_list_to_xml(
     vifs: &VifList<'_>,
@@ -297,14 +293,6 @@ pub fn vif_list_to_xml_into(
     opts: Options,
     out: &mut String,
 ) -> Result<Vec<NicWarning>, Vec<NicError>> {
-    let start = out.len();
-    out.reserve(vifs.items.len() * 320);
-    if let Some(mut direct) = crate::direct::DirectWriter::new(defaults) {
-        if vifs.items.iter().all(|v| direct.write(&v.spec, guest, out)) {
-            return Ok(Vec::new());
-        }
-    }
-    out.truncate(start);
     let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;
     crate::interface_xml::write_interfaces(&t.items, out);
     Ok(t.warnings)

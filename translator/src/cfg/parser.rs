@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use crate::bytes16::string_stops;
-
 use super::{CfgError, CfgErrorKind, Item, Near, Setting, Value};
 
 /// How deep lists may nest.
@@ -65,27 +63,12 @@ pub(super) struct Parser<'a, 'f> {
 }
 
 /// The index of the first byte at or after `i` that is `q`, a backslash, LF or CR (or
-/// the length), sixteen bytes at a time.
-fn skip_plain(b: &[u8], mut i: usize, q: u8) -> usize {
-    let stop = |c: u8| c == q || c == b'\\' || c == b'\n' || c == b'\r';
-    loop {
-        // To the first quote, backslash or control byte (LF and CR are controls; a
-        // tab, say, is not a stop and is stepped over).
-        while let Some(chunk) = b.get(i..i + 16) {
-            let mut c = [0u8; 16];
-            c.copy_from_slice(chunk);
-            let hit = string_stops(&c, q);
-            if hit != 0 {
-                i += hit.trailing_zeros() as usize;
-                break;
-            }
-            i += 16;
-        }
-        match b.get(i) {
-            Some(&c) if !stop(c) => i += 1,
-            _ => return i,
-        }
-    }
+/// the length): the end of a string's plain run.
+fn skip_plain(b: &[u8], i: usize, q: u8) -> usize {
+    let rest = b.get(i..).unwrap_or_default();
+    rest.iter()
+        .position(|&c| c == q || c == b'\\' || c == b'\n' || c == b'\r')
+        .map_or(b.len(), |p| i + p)
 }
 
 fn is_ident_byte(c: u8) -> bool {

@@ -98,10 +98,7 @@ pub(crate) fn escape_pieces(s: &str, mut put: impl FnMut(&str) -> Option<()>) ->
 /// Appends bytes the caller built from ASCII alone (digits, hex, punctuation).
 #[inline]
 fn push_ascii(out: &mut String, ascii: &[u8]) {
-    debug_assert!(ascii.is_ascii());
-    // SAFETY: every caller fills `ascii` from ASCII byte constants only (decimal digits,
-    // lower-case hex digits, `:`), and ASCII is valid UTF-8.
-    out.push_str(unsafe { std::str::from_utf8_unchecked(ascii) });
+    out.push_str(std::str::from_utf8(ascii).expect("ASCII"));
 }
 
 /// Appends `n` in decimal.
