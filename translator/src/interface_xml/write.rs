@@ -95,7 +95,17 @@ pub(crate) fn escape_pieces(s: &str, mut put: impl FnMut(&str) -> Option<()>) ->
     put(&s[last..])
 }
 
-/// Appends bytes the caller built from ASCII alone (digits, hex, punctuation).
+/// Appends the few ASCII bytes of a number (digits), one character each: for so few
+/// bytes cheaper than checking them as UTF-8 and copying.
+#[inline]
+fn push_digits(out: &mut String, digits: &[u8]) {
+    for &c in digits {
+        debug_assert!(c.is_ascii_digit());
+        out.push(char::from(c));
+    }
+}
+
+/// Appends text the caller built from ASCII bytes alone (hex digits and colons).
 #[inline]
 fn push_ascii(out: &mut String, ascii: &[u8]) {
     out.push_str(std::str::from_utf8(ascii).expect("ASCII"));
@@ -104,19 +114,19 @@ fn push_ascii(out: &mut String, ascii: &[u8]) {
 /// Appends `n` in decimal.
 #[inline]
 fn push_u64(out: &mut String, n: u64) {
-    if n < 10 {
-        out.push(char::from(b'0' + n as u8));
-        return;
-    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;
-    while n > 0 {
+    loop {
         i -= 1;
+        // A remainder of a division by 10: below 10.
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    push_ascii(out, &buf[i..]);
+    push_digits(out, &buf[i..]);
 }
 
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
@@ -232,30 +242,84 @@ const ZERO_RUNS: [(u8, u8); 256] = {
     t
 };
 
-struct Writer<'o, 's> {
-    out: &'o mut String,
-    pretty: Option<(&'s str, &'s str)>,
-}
-
-impl Writer<'_, '_> {
-    #[inline]
-    fn line(&mut self, depth: usize) {
-        if let Some((indent, step)) = self.pretty {
-            self.out.push_str(indent);
-            for _ in 0..depth {
-                self.out.push_str(step);
-            }
+/// How the writer lays out lines: [`Style`] resolved once per element. The common
+/// layouts are types of their own, so that their indentation is a constant the compiler
+/// writes in place.
+trait Layout: Copy {
+    /// Whether lines are broken (pretty) at all.
+    const PRETTY: bool;
+    /// Starts a line `depth` levels into the element.
+    fn line(self, out: &mut String, depth: usize);
+    /// Ends a line.
+    fn eol(self, out: &mut String) {
+        if Self::PRETTY {
+            out.push('\n');
         }
     }
+}
 
-    #[inline]
-    fn eol(&mut self) {
-        if self.pretty.is_some() {
-            self.out.push('\n');
+/// [`Style::Compact`].
+#[derive(Clone, Copy)]
+struct Compact;
+
+impl Layout for Compact {
+    const PRETTY: bool = false;
+    fn line(self, _: &mut String, _: usize) {}
+}
+
+/// `virsh dumpxml`'s layout of a bare element: no indentation, two spaces a level
+/// (what [`write_interfaces`] writes).
+#[derive(Clone, Copy)]
+struct TwoSpaces;
+
+impl Layout for TwoSpaces {
+    const PRETTY: bool = true;
+    #[inline(always)]
+    fn line(self, out: &mut String, depth: usize) {
+        match depth {
+            0 => {}
+            1 => out.push_str("  "),
+            2 => out.push_str("    "),
+            _ => (0..depth).for_each(|_| out.push_str("  ")),
         }
+    }
+}
+
+/// Any other [`Style::Pretty`].
+#[derive(Clone, Copy)]
+struct Indented<'s> {
+    indent: &'s str,
+    step: &'s str,
+}
+
+impl Layout for Indented<'_> {
+    const PRETTY: bool = true;
+    fn line(self, out: &mut String, depth: usize) {
+        out.push_str(self.indent);
+        for _ in 0..depth {
+            out.push_str(self.step);
+        }
+    }
+}
+
+struct Writer<'o, L> {
+    out: &'o mut String,
+    layout: L,
+}
+
+impl<L: Layout> Writer<'_, L> {
+    #[inline(always)]
+    fn line(&mut self, depth: usize) {
+        self.layout.line(self.out, depth);
+    }
+
+    #[inline(always)]
+    fn eol(&mut self) {
+        self.layout.eol(self.out);
     }
 
     /// `<name attr='value'/>` on its own line at depth 1.
+    #[inline(always)]
     fn leaf(&mut self, open: &str, value: &str) {
         self.line(1);
         self.out.push_str(open);
@@ -280,8 +344,9 @@ fn has_children(i: &Interface<'_>) -> bool {
         || i.mtu.is_some()
 }
 
-/// The writer proper. `lead`: start with the indentation; `trail`: end with a newline
-/// (both only matter when pretty).
+/// The writer proper, `pretty` giving the indentation and the step (`None`: compact).
+/// `lead`: start with the indentation; `trail`: end with a newline (both only matter
+/// when pretty).
 pub(super) fn write_with(
     iface: &Interface<'_>,
     pretty: Option<(&str, &str)>,
@@ -289,8 +354,23 @@ pub(super) fn write_with(
     trail: bool,
     out: &mut String,
 ) {
+    match pretty {
+        None => write_laid_out(iface, Compact, lead, trail, out),
+        Some(("", "  ")) => write_laid_out(iface, TwoSpaces, lead, trail, out),
+        Some((indent, step)) => write_laid_out(iface, Indented { indent, step }, lead, trail, out),
+    }
+}
+
+/// [`write_with`] in one layout.
+fn write_laid_out<L: Layout>(
+    iface: &Interface<'_>,
+    layout: L,
+    lead: bool,
+    trail: bool,
+    out: &mut String,
+) {
     out.reserve(256);
-    let mut w = Writer { out, pretty };
+    let mut w = Writer { out, layout };
     if lead {
         w.line(0);
     }
@@ -404,7 +484,7 @@ pub(super) fn write_with(
         w.eol();
     }
 
-    if has_children(iface) || w.pretty.is_some() {
+    if L::PRETTY || has_children(iface) {
         // In pretty style an empty interface still has its end tag on a line of its own.
         w.line(0);
     }
@@ -424,25 +504,28 @@ pub fn write_interface(iface: &Interface<'_>, style: Style<'_>, out: &mut String
     }
 }
 
+/// What a list's buffer is sized for, per element: a typical bridged NIC with a VLAN
+/// or an address or two takes 250 to 350 bytes pretty.
+pub(crate) const BYTES_PER_ELEMENT: usize = 320;
+
 /// The elements one after the other, pretty, not indented, two spaces per level.
 pub fn interfaces_to_string(ifaces: &[Interface<'_>]) -> String {
-    let mut out = String::with_capacity(ifaces.len() * 320);
+    let mut out = String::with_capacity(ifaces.len() * BYTES_PER_ELEMENT);
     write_interfaces(ifaces, &mut out);
     out
 }
 
 /// [`interfaces_to_string`], appending to `out`.
 pub fn write_interfaces(ifaces: &[Interface<'_>], out: &mut String) {
+    out.reserve(ifaces.len() * BYTES_PER_ELEMENT);
     for iface in ifaces {
-        write_interface(
-            iface,
-            Style::Pretty {
-                indent: "",
-                step: "  ",
-            },
-            out,
-        );
+        write_list_element(iface, out);
     }
+}
+
+/// Appends one element as [`write_interfaces`] writes each.
+pub(crate) fn write_list_element(iface: &Interface<'_>, out: &mut String) {
+    write_laid_out(iface, TwoSpaces, true, true, out);
 }
 
 #[cfg(test)]
