@@ -117,21 +117,19 @@ pub struct Translated<T> {
     pub warnings: Vec<NicWarning>,
 }
 
-/// Collects per-NIC results, applying `--strict-loss`.
-struct Collector<T> {
+/// Collects the warnings and errors of every NIC, applying `--strict-loss`.
+struct Collector {
     side: Side,
     strict_loss: bool,
-    items: Vec<T>,
     warnings: Vec<NicWarning>,
     errors: Vec<NicError>,
 }
 
-impl<T> Collector<T> {
-    fn new(side: Side, strict_loss: bool, capacity: usize) -> Self {
+impl Collector {
+    fn new(side: Side, strict_loss: bool) -> Self {
         Collector {
             side,
             strict_loss,
-            items: Vec::with_capacity(capacity),
             warnings: Vec::new(),
             errors: Vec::new(),
         }
@@ -169,12 +167,10 @@ impl<T> Collector<T> {
         }
     }
 
-    fn finish(self) -> Result<Translated<T>, Vec<NicError>> {
+    /// The warnings, or every error if there was one.
+    fn finish(self) -> Result<Vec<NicWarning>, Vec<NicError>> {
         if self.errors.is_empty() {
-            Ok(Translated {
-                items: self.items,
-                warnings: self.warnings,
-            })
+            Ok(self.warnings)
         } else {
             Err(self.errors)
         }
@@ -219,18 +215,35 @@ pub fn vifs_to_interfaces<'a>(
     defaults: &Defaults<'a>,
     opts: Options,
 ) -> Result<Translated<Interface<'a>>, Vec<NicError>> {
-    let mut c = Collector::new(Side::Vif, opts.strict_loss, vifs.len());
+    let mut items = Vec::with_capacity(vifs.len());
+    let warnings = translate_vifs(vifs.iter().copied(), guest, defaults, opts, |iface| {
+        items.push(iface);
+    })?;
+    Ok(Translated { items, warnings })
+}
+
+/// The one vif translation loop: hands each NIC that translates to `each`, in order,
+/// and collects the warnings and errors of all of them. On an error `each` has been
+/// given the NICs that translated, and the result is every problem.
+fn translate_vifs<'a>(
+    vifs: impl Iterator<Item = VifInput<'a>>,
+    guest: GuestType,
+    defaults: &Defaults<'a>,
+    opts: Options,
+    mut each: impl FnMut(Interface<'a>),
+) -> Result<Vec<NicWarning>, Vec<NicError>> {
+    let mut c = Collector::new(Side::Vif, opts.strict_loss);
     let popts = ParseOptions {
         lenient: opts.lenient,
     };
-    for (i, v) in vifs.iter().enumerate() {
+    for (i, v) in vifs.enumerate() {
         let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
         c.warn(i, v.location, w);
         if errors.is_empty() {
             match vif_into_interface(spec, guest, defaults) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
-                    c.items.push(iface);
+                    each(iface);
                 }
                 Err(es) => c.fail(i, v.location, es),
             }
@@ -245,8 +258,16 @@ pub fn vifs_to_interfaces<'a>(
     c.finish()
 }
 
+/// The vif list of an xl config read from `file`, as [`VifInput`]s.
+fn list_inputs<'v>(vifs: &'v VifList<'_>, file: &'v str) -> impl Iterator<Item = VifInput<'v>> {
+    vifs.items.iter().map(move |v| VifInput {
+        spec: &v.spec,
+        location: Some(Location { file, line: v.line }),
+    })
+}
+
 /// Translates the vif list of an xl config (from [`crate::cfg::Config::vifs`]) read from
-/// `file`: what `vifkit cfg2xml` does between parsing and writing.
+/// `file`.
 pub fn vif_list_to_interfaces<'v>(
     vifs: &'v VifList<'_>,
     file: &'v str,
@@ -254,15 +275,11 @@ pub fn vif_list_to_interfaces<'v>(
     defaults: &Defaults<'v>,
     opts: Options,
 ) -> Result<Translated<Interface<'v>>, Vec<NicError>> {
-    let inputs: Vec<VifInput<'v>> = vifs
-        .items
-        .iter()
-        .map(|v| VifInput {
-            spec: &v.spec,
-            location: Some(Location { file, line: v.line }),
-        })
-        .collect();
-    vifs_to_interfaces(&inputs, guest, defaults, opts)
+    let mut items = Vec::with_capacity(vifs.items.len());
+    let warnings = translate_vifs(list_inputs(vifs, file), guest, defaults, opts, |iface| {
+        items.push(iface);
+    })?;
+    Ok(Translated { items, warnings })
 }
 
 /// What `vifkit cfg2xml` prints for the vif list of an xl config read from `file`: the
@@ -285,6 +302,9 @@ pub fn vif_list_to_xml(
 /// [`vif_list_to_xml`], appending to `out` (which is left as it was on an error). For
 /// callers that translate many lists: a buffer used again is not allocated, and not
 /// faulted in, again.
+///
+/// Each element is written as soon as its NIC is translated: no list of elements is
+/// built.
 pub fn vif_list_to_xml_into(
     vifs: &VifList<'_>,
     file: &str,
@@ -293,9 +313,15 @@ pub fn vif_list_to_xml_into(
     opts: Options,
     out: &mut String,
 ) -> Result<Vec<NicWarning>, Vec<NicError>> {
-    let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;
-    crate::interface_xml::write_interfaces(&t.items, out);
-    Ok(t.warnings)
+    let start = out.len();
+    out.reserve(vifs.items.len() * crate::interface_xml::BYTES_PER_ELEMENT);
+    let result = translate_vifs(list_inputs(vifs, file), guest, defaults, opts, |iface| {
+        crate::interface_xml::write_list_element(&iface, out);
+    });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }
 
 /// Translates `<interface>` elements (each with what the reader dropped from it) to vif
@@ -306,17 +332,19 @@ pub fn interfaces_to_vifs(
     networks: &dyn NetworkResolver,
     opts: Options,
 ) -> Result<Translated<VifSpec<'static>>, Vec<NicError>> {
-    let mut c = Collector::new(Side::Interface, opts.strict_loss, ifaces.len());
+    let mut c = Collector::new(Side::Interface, opts.strict_loss);
+    let mut items = Vec::with_capacity(ifaces.len());
     for (i, (iface, dropped)) in ifaces.iter().enumerate() {
         match interface_to_vif(iface, dropped, guest, networks) {
             Ok((spec, w)) => {
                 c.warn(i, None, w);
-                c.items.push(spec);
+                items.push(spec);
             }
             Err(es) => c.fail(i, None, es),
         }
     }
-    c.finish()
+    let warnings = c.finish()?;
+    Ok(Translated { items, warnings })
 }
 
 /// Formats specs as xl's `vif = [ '...', '...' ]` (the contract's one-line form),
