@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge_spec;
+mod bytes;
 pub mod cfg;
 pub mod diag;
 pub mod guest;

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::bridge_spec::BridgeSpecError;
+use crate::bytes;
 use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::ifname::{IfName, IfNameError};
@@ -185,7 +186,7 @@ impl<'a> Iterator for Tokens<'a> {
                 return None;
             }
             let bytes = self.rest.as_bytes();
-            let end = find_byte(bytes, b',').unwrap_or(bytes.len());
+            let end = bytes::find(bytes, 0, |c| c == b',');
             // ',' and '=' are ASCII, so both are character boundaries.
             let raw = &self.rest[..end];
             self.rest = self.rest.get(end + 1..).unwrap_or("");
@@ -247,25 +248,6 @@ fn trim_xl(s: &str) -> &str {
             &s[start..end]
         }
     }
-}
-
-/// The first `needle` in `b`, eight bytes at a time.
-#[inline]
-pub(crate) fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(needle);
-    let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w) ^ pattern;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            break;
-        }
-        i += 8;
-    }
-    b[i..].iter().position(|&c| c == needle).map(|p| p + i)
 }
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.

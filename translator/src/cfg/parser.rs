@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::bytes;
+
 use super::{CfgError, CfgErrorKind, Item, Near, Setting, Value};
 
 /// How deep lists may nest.
@@ -65,10 +67,9 @@ pub(super) struct Parser<'a, 'f> {
 /// The index of the first byte at or after `i` that is `q`, a backslash, LF or CR (or
 /// the length): the end of a string's plain run.
 fn skip_plain(b: &[u8], i: usize, q: u8) -> usize {
-    let rest = b.get(i..).unwrap_or_default();
-    rest.iter()
-        .position(|&c| c == q || c == b'\\' || c == b'\n' || c == b'\r')
-        .map_or(b.len(), |p| i + p)
+    bytes::find(b, i, |c| {
+        (c == q) | (c == b'\\') | (c == b'\n') | (c == b'\r')
+    })
 }
 
 fn is_ident_byte(c: u8) -> bool {

@@ -21,8 +21,9 @@ pub enum Style<'a> {
     },
 }
 
-/// Bytes [`push_escaped`] replaces: `& < > ' "` and C0 controls.
-pub(crate) const NEEDS_ESCAPE: [bool; 256] = {
+/// Whether [`push_escaped`] replaces a byte: `& < > ' "` and C0 controls. A table:
+/// the values it looks at are short, and a lookup a byte is the cheapest test there.
+const NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -48,51 +49,32 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
+/// [`push_escaped`] from `first`, the first byte to replace.
 #[cold]
 fn push_escaped_from(out: &mut String, s: &str, first: usize) {
-    out.push_str(&s[..first]);
-    let _ = escape_pieces(&s[first..], |piece| {
-        out.push_str(piece);
-        Some(())
-    });
-}
-
-/// Hands `s` escaped for a single-quoted attribute value to `put`, piece by piece: runs
-/// of `s` and the references that stand for [`NEEDS_ESCAPE`] bytes (`&amp;` and the
-/// like, `&#N;` for controls). Stops at the first `None` from `put`.
-#[cold]
-pub(crate) fn escape_pieces(s: &str, mut put: impl FnMut(&str) -> Option<()>) -> Option<()> {
     let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
+    for (i, b) in s.bytes().enumerate().skip(first) {
         if !NEEDS_ESCAPE[usize::from(b)] {
             continue;
         }
         // Every escaped byte is ASCII, so `last` and `i` are character boundaries.
-        put(&s[last..i])?;
-        let mut reference = [0u8; 5];
-        put(match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
+        out.push_str(&s[last..i]);
+        match b {
+            b'&' => out.push_str("&amp;"),
+            b'<' => out.push_str("&lt;"),
+            b'>' => out.push_str("&gt;"),
+            b'\'' => out.push_str("&apos;"),
+            b'"' => out.push_str("&quot;"),
+            // A control byte: `&#N;`.
             _ => {
-                // A control byte, below 0x20: `&#N;` with one or two digits.
-                let digits: &[u8] = if b < 10 {
-                    &[b'0' + b]
-                } else {
-                    &[b'0' + b / 10, b'0' + b % 10]
-                };
-                let n = 2 + digits.len();
-                reference[..2].copy_from_slice(b"&#");
-                reference[2..n].copy_from_slice(digits);
-                reference[n] = b';';
-                std::str::from_utf8(&reference[..=n]).expect("ASCII")
+                out.push_str("&#");
+                push_u64(out, u64::from(b));
+                out.push(';');
             }
-        })?;
+        }
         last = i + 1;
     }
-    put(&s[last..])
+    out.push_str(&s[last..]);
 }
 
 /// Appends the few ASCII bytes of a number (digits), one character each: for so few
