@@ -1,0 +1,120 @@
+//! The tokenizer: a spec split on commas as xl splits it.
+
+use crate::bytes;
+
+/// One token of a spec: `key=value`, or a bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The key (trimmed), or the whole bare word.
+    pub key: &'a str,
+    /// The value after the first `=` (trimmed), if there was one.
+    pub value: Option<&'a str>,
+    /// The whole token, trimmed.
+    pub text: &'a str,
+}
+
+/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with white space
+/// ([`is_xl_space`]) around tokens, keys and values trimmed.
+pub fn tokenize(spec: &str) -> Tokens<'_> {
+    Tokens { rest: spec }
+}
+
+/// The iterator [`tokenize`] returns.
+#[derive(Debug, Clone)]
+pub struct Tokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let bytes = self.rest.as_bytes();
+            let end = bytes::find(bytes, 0, |c| c == b',');
+            // ',' and '=' are ASCII, so both are character boundaries.
+            let raw = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or("");
+            let rb = raw.as_bytes();
+            let Some(left) = rb.iter().position(|&c| !is_xl_space_byte(c)) else {
+                continue; // empty, or white space only
+            };
+            // There is a non-space byte, so rposition finds one at or after `left`.
+            let right = rb
+                .iter()
+                .rposition(|&c| !is_xl_space_byte(c))
+                .unwrap_or(left)
+                + 1;
+            let text = &raw[left..right];
+            return Some(match text.bytes().position(|c| c == b'=') {
+                Some(i) => Token {
+                    key: trim_xl(&text[..i]),
+                    value: Some(trim_xl(&text[i + 1..])),
+                    text,
+                },
+                None => Token {
+                    key: text,
+                    value: None,
+                    text,
+                },
+            });
+        }
+    }
+}
+
+/// Whether xl skips `c` around tokens: C's `isspace` in the C locale (space, `\t`,
+/// `\n`, `\v`, `\f`, `\r`), not Unicode white space.
+pub fn is_xl_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// [`is_xl_space`] for a byte.
+#[inline]
+pub(super) fn is_xl_space_byte(c: u8) -> bool {
+    c == b' ' || (b'\t'..=b'\r').contains(&c)
+}
+
+/// `s` without [`is_xl_space`] characters at either end (all ASCII, so the cuts are at
+/// character boundaries).
+#[inline]
+fn trim_xl(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => s,
+        _ => {
+            let start = b
+                .iter()
+                .position(|&c| !is_xl_space_byte(c))
+                .unwrap_or(b.len());
+            let end = b
+                .iter()
+                .rposition(|&c| !is_xl_space_byte(c))
+                .map_or(start, |e| e + 1);
+            &s[start..end]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_is_xl_tolerant() {
+        let toks: Vec<_> = tokenize(" type=ioemu, bridge = br900,,trusted, ").collect();
+        assert_eq!(toks.len(), 3);
+        assert_eq!((toks[1].key, toks[1].value), ("bridge", Some("br900")));
+        assert_eq!((toks[2].key, toks[2].value), ("trusted", None));
+        assert_eq!(tokenize("").count(), 0);
+        // C's isspace: a vertical tab is trimmed, a no-break space is not.
+        let t = tokenize("\u{b}bridge=br0\u{c},\u{a0}x").collect::<Vec<_>>();
+        assert_eq!(t[0].text, "bridge=br0");
+        assert_eq!(t[1].text, "\u{a0}x");
+        // The value is everything after the first '='.
+        let t = tokenize("script=a=b").next().unwrap();
+        assert_eq!(t.value, Some("a=b"));
+    }
+}

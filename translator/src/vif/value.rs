@@ -1,0 +1,91 @@
+//! Readers of the values that are not types of their own: numbers, plain text, the
+//! `ip=` address list.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use super::ValueError;
+use crate::interface::IpElem;
+
+/// A decimal number of at most 10 digits in `min..=max`.
+pub(super) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
+    number_bytes(value.as_bytes(), min, max)
+}
+
+/// [`number`] of the bytes of a value.
+#[inline]
+fn number_bytes(value: &[u8], min: u64, max: u64) -> Result<u64, ValueError> {
+    let err = ValueError::Number { min, max };
+    if value.is_empty() || value.len() > 10 {
+        return Err(err);
+    }
+    // At most ten decimal digits: no overflow in a u64.
+    let mut n = 0u64;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return Err(err);
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(err)
+    }
+}
+
+/// A plain text value: no control characters.
+pub(super) fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
+    if value.bytes().any(|b| b.is_ascii_control()) {
+        Err(ValueError::Control)
+    } else {
+        Ok(Cow::Borrowed(value))
+    }
+}
+
+/// Parses `ip=`: space-separated `ADDR[/PREFIX]`.
+pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
+    let mut ips = Vec::new();
+    for word in value.split_ascii_whitespace() {
+        let (addr, prefix) = match word.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (word, None),
+        };
+        let address: IpAddr = addr
+            .parse()
+            .map_err(|_| ValueError::IpAddr(addr.to_owned()))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => None,
+            Some(p) => {
+                Some(
+                    number(p, 0, max)
+                        .map(|n| n as u8)
+                        .map_err(|_| ValueError::IpPrefix {
+                            addr: addr.to_owned(),
+                            prefix: p.to_owned(),
+                        })?,
+                )
+            }
+        };
+        ips.push(IpElem { address, prefix });
+    }
+    if ips.is_empty() {
+        return Err(ValueError::Empty);
+    }
+    Ok(ips)
+}
+
+/// Writes `ip=`'s value.
+pub fn format_ips(ips: &[IpElem], out: &mut String) {
+    use std::fmt::Write;
+    for (i, ip) in ips.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{}", ip.address);
+        if let Some(p) = ip.prefix {
+            let _ = write!(out, "/{p}");
+        }
+    }
+}
