@@ -47,8 +47,9 @@ pub(super) fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
 pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
     let mut ips = Vec::new();
     for word in value.split_ascii_whitespace() {
-        let (addr, prefix) = match word.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
+        // '/' is ASCII: both sides are at character boundaries.
+        let (addr, prefix) = match word.bytes().position(|c| c == b'/') {
+            Some(i) => (&word[..i], Some(&word[i + 1..])),
             None => (word, None),
         };
         let address: IpAddr = addr
@@ -57,16 +58,15 @@ pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => None,
-            Some(p) => {
-                Some(
-                    number(p, 0, max)
-                        .map(|n| n as u8)
-                        .map_err(|_| ValueError::IpPrefix {
-                            addr: addr.to_owned(),
-                            prefix: p.to_owned(),
-                        })?,
-                )
-            }
+            Some(p) => Some(
+                number(p, 0, max)
+                    .ok()
+                    .and_then(|n| u8::try_from(n).ok())
+                    .ok_or_else(|| ValueError::IpPrefix {
+                        addr: addr.to_owned(),
+                        prefix: p.to_owned(),
+                    })?,
+            ),
         };
         ips.push(IpElem { address, prefix });
     }
@@ -87,5 +87,39 @@ pub fn format_ips(ips: &[IpElem], out: &mut String) {
         if let Some(p) = ip.prefix {
             let _ = write!(out, "/{p}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_prefixes() {
+        let ips = parse_ips("10.0.0.1 2001:db8::1/64\t0.0.0.0/0").unwrap();
+        assert_eq!(ips.len(), 3);
+        assert_eq!(ips[1].prefix, Some(64));
+        assert_eq!(ips[2].address, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        for bad in [
+            "10.0.0.01",
+            "10.0.0.256",
+            "10.0.0",
+            "10.0.0.1.",
+            "::ffff:1.2.3.04",
+        ] {
+            assert_eq!(
+                parse_ips(bad),
+                Err(ValueError::IpAddr(bad.to_owned())),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            parse_ips("10.0.0.1/33"),
+            Err(ValueError::IpPrefix { .. })
+        ));
+        assert!(matches!(
+            parse_ips("::1/129"),
+            Err(ValueError::IpPrefix { .. })
+        ));
     }
 }
