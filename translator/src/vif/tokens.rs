@@ -117,4 +117,36 @@ mod tests {
         let t = tokenize("script=a=b").next().unwrap();
         assert_eq!(t.value, Some("a=b"));
     }
+
+    /// xl's splitting, written the plain way.
+    fn reference(spec: &str) -> Vec<Token<'_>> {
+        spec.split(',')
+            .map(|raw| raw.trim_matches(is_xl_space))
+            .filter(|text| !text.is_empty())
+            .map(|text| match text.split_once('=') {
+                Some((k, v)) => Token {
+                    key: k.trim_matches(is_xl_space),
+                    value: Some(v.trim_matches(is_xl_space)),
+                    text,
+                },
+                None => Token {
+                    key: text,
+                    value: None,
+                    text,
+                },
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
+
+        #[test]
+        fn splits_as_the_plain_reading_does(
+            spec in "([a-z=,.:/ \t\u{b}\u{7f}\u{1}é]{0,6}|mac=00:16:3e:01:02:03|bridge=xenbr0|script=/etc/xen/scripts/vif-bridge){0,8}"
+        ) {
+            let got: Vec<Token<'_>> = tokenize(&spec).collect();
+            proptest::prop_assert_eq!(got, reference(&spec), "{:?}", spec);
+        }
+    }
 }
