@@ -38,15 +38,15 @@ pub struct MacAddr([u8; 6]);
 /// [`NOT_HEX`] for non-digits.
 pub(crate) const HEX_VALUE: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 10 {
-        t[b'0' as usize + i] = i as u8;
+        t[(b'0' + i) as usize] = i;
         i += 1;
     }
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = UPPER | (10 + i as u8);
+        t[(b'a' + i) as usize] = 10 + i;
+        t[(b'A' + i) as usize] = UPPER | (10 + i);
         i += 1;
     }
     t

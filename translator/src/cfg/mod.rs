@@ -891,7 +891,7 @@ mod tests {
                 let c = if r & 16 == 0 {
                     alphabet[(r >> 40) as usize % alphabet.len()]
                 } else {
-                    (r >> 32) as u8
+                    r.to_le_bytes()[4]
                 };
                 match r % 3 {
                     0 => v.insert(at, c),

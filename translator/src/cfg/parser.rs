@@ -431,14 +431,13 @@ impl<'a, 'f> Parser<'a, 'f> {
                 )));
             }
         };
-        if value > 0x7f {
-            return Err(bad(format!(
+        match u8::try_from(value) {
+            Ok(ascii) if ascii.is_ascii() => Ok((char::from(ascii), len)),
+            _ => Err(bad(format!(
                 "escape `{}` is above \\x7f (non-ASCII escapes are not supported)",
                 self.src.get(i..i + len).unwrap_or_default()
-            )));
+            ))),
         }
-        // `value` is at most 0x7f, so it is a char.
-        Ok((char::from(value as u8), len))
     }
 
     // -- grammar -------------------------------------------------------------------------
@@ -845,7 +844,7 @@ mod tests {
             let len = (r % 40) as usize;
             let b: Vec<u8> = (0..len)
                 .map(|k| {
-                    let x = r.rotate_left(k as u32 * 5);
+                    let x = r.rotate_left(u32::try_from(k).expect("below 40") * 5);
                     // Mostly plain bytes, now and then one from the alphabet.
                     if x.is_multiple_of(5) {
                         alphabet[(x / 5 % alphabet.len() as u64) as usize]

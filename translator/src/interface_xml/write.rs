@@ -199,8 +199,8 @@ const ZERO_RUNS: [(u8, u8); 256] = {
     let mut t = [(0u8, 0u8); 256];
     let mut m = 0;
     while m < 256 {
-        let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
-        let mut i = 0;
+        let (mut best, mut best_len, mut cur, mut cur_len) = (0u8, 0u8, 0u8, 0u8);
+        let mut i = 0u8;
         while i < 8 {
             if m >> i & 1 == 1 {
                 if cur_len == 0 {
@@ -217,7 +217,7 @@ const ZERO_RUNS: [(u8, u8); 256] = {
             i += 1;
         }
         if best_len > 1 {
-            t[m] = (best as u8, best_len as u8);
+            t[m] = (best, best_len);
         }
         m += 1;
     }
@@ -750,8 +750,8 @@ mod tests {
                 let r = next();
                 *x = match r % 4 {
                     0 | 1 => 0,
-                    2 => (r >> 8) as u16 & 0xf,
-                    _ => (r >> 8) as u16,
+                    2 => ((r >> 8) & 0xf) as u16,
+                    _ => ((r >> 8) & 0xffff) as u16,
                 };
             }
             if k % 7 == 0 {

@@ -210,8 +210,9 @@ impl<'a> VifSpec<'a> {
                 self.gatewaydev = Some(Cow::Borrowed(v));
                 self.netdev_spelling = key == Key::Netdev;
             }
-            Key::Mtu => self.mtu = Some(number(v, 1, 65535)? as u32),
-            Key::Devid => self.devid = Some(number(v, 0, u64::from(i32::MAX as u32))? as u32),
+            Key::Mtu => self.mtu = Some(number(v, 1u32, 65535)?),
+            // libxl's devid is a C int.
+            Key::Devid => self.devid = Some(number(v, 0, i32::MAX.unsigned_abs())?),
             Key::Vlan => self.vlan = Some(v.parse()?),
             Key::Accel => self.accel = Some(text(v)?),
             Key::Trusted => self.trusted = Some(true),

@@ -7,31 +7,30 @@ use std::net::IpAddr;
 use super::ValueError;
 use crate::interface::IpElem;
 
-/// A decimal number of at most 10 digits in `min..=max`.
-pub(super) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
-    number_bytes(value.as_bytes(), min, max)
-}
-
-/// [`number`] of the bytes of a value.
-#[inline]
-fn number_bytes(value: &[u8], min: u64, max: u64) -> Result<u64, ValueError> {
-    let err = ValueError::Number { min, max };
-    if value.is_empty() || value.len() > 10 {
-        return Err(err);
+/// A decimal number of at most 10 digits in `min..=max`, as the type of the bounds.
+pub(super) fn number<T>(value: &str, min: T, max: T) -> Result<T, ValueError>
+where
+    T: Copy + Into<u64> + TryFrom<u64>,
+{
+    let (lo, hi) = (min.into(), max.into());
+    let err = || ValueError::Number { min: lo, max: hi };
+    let digits = value.as_bytes();
+    if digits.is_empty() || digits.len() > 10 {
+        return Err(err());
     }
     // At most ten decimal digits: no overflow in a u64.
     let mut n = 0u64;
-    for &b in value {
+    for &b in digits {
         if !b.is_ascii_digit() {
-            return Err(err);
+            return Err(err());
         }
         n = n * 10 + u64::from(b - b'0');
     }
-    if (min..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(err)
+    if !(lo..=hi).contains(&n) {
+        return Err(err());
     }
+    // Between two values of `T`, so a `T`.
+    T::try_from(n).map_err(|_| err())
 }
 
 /// A plain text value: no control characters.
@@ -55,18 +54,13 @@ pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
         let address: IpAddr = addr
             .parse()
             .map_err(|_| ValueError::IpAddr(addr.to_owned()))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
+        let max: u8 = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => None,
-            Some(p) => Some(
-                number(p, 0, max)
-                    .ok()
-                    .and_then(|n| u8::try_from(n).ok())
-                    .ok_or_else(|| ValueError::IpPrefix {
-                        addr: addr.to_owned(),
-                        prefix: p.to_owned(),
-                    })?,
-            ),
+            Some(p) => Some(number(p, 0, max).map_err(|_| ValueError::IpPrefix {
+                addr: addr.to_owned(),
+                prefix: p.to_owned(),
+            })?),
         };
         ips.push(IpElem { address, prefix });
     }
