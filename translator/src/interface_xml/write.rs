@@ -77,38 +77,20 @@ fn push_escaped_from(out: &mut String, s: &str, first: usize) {
     out.push_str(&s[last..]);
 }
 
-/// Appends the few ASCII bytes of a number (digits), one character each: for so few
-/// bytes cheaper than checking them as UTF-8 and copying.
-#[inline]
-fn push_digits(out: &mut String, digits: &[u8]) {
-    for &c in digits {
-        debug_assert!(c.is_ascii_digit());
-        out.push(char::from(c));
-    }
-}
-
 /// Appends text the caller built from ASCII bytes alone (hex digits and colons).
 #[inline]
 fn push_ascii(out: &mut String, ascii: &[u8]) {
     out.push_str(std::str::from_utf8(ascii).expect("ASCII"));
 }
 
-/// Appends `n` in decimal.
-#[inline]
+/// Appends `n` in decimal, the most significant digit first. Each digit is pushed as
+/// the ASCII character it is (`b'0'` plus a remainder below 10), which the compiler
+/// sees, so each is a one-byte push.
 fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        // A remainder of a division by 10: below 10.
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    if n >= 10 {
+        push_u64(out, n / 10);
     }
-    push_digits(out, &buf[i..]);
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
