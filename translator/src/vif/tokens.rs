@@ -33,36 +33,38 @@ impl<'a> Iterator for Tokens<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            let bytes = self.rest.as_bytes();
-            let end = bytes::find(bytes, 0, |c| c == b',');
-            // ',' and '=' are ASCII, so both are character boundaries.
-            let raw = &self.rest[..end];
-            self.rest = self.rest.get(end + 1..).unwrap_or("");
-            let rb = raw.as_bytes();
-            let Some(left) = rb.iter().position(|&c| !is_xl_space_byte(c)) else {
-                continue; // empty, or white space only
-            };
-            // There is a non-space byte, so rposition finds one at or after `left`.
-            let right = rb
-                .iter()
-                .rposition(|&c| !is_xl_space_byte(c))
-                .unwrap_or(left)
-                + 1;
-            let text = &raw[left..right];
-            return Some(match text.bytes().position(|c| c == b'=') {
-                Some(i) => Token {
-                    key: trim_xl(&text[..i]),
-                    value: Some(trim_xl(&text[i + 1..])),
-                    text,
-                },
-                None => Token {
-                    key: text,
-                    value: None,
-                    text,
-                },
-            });
+            let end = bytes::find(self.rest.as_bytes(), 0, |c| c == b',');
+            // ',' is ASCII, so the cut is at a character boundary.
+            let (raw, rest) = self.rest.split_at(end);
+            self.rest = rest.get(1..).unwrap_or("");
+            if let Some(token) = token(raw) {
+                return Some(token);
+            }
         }
     }
+}
+
+/// The token in `raw`, one comma-separated piece of a spec, trimmed; `None` if it is
+/// empty or white space only.
+fn token(raw: &str) -> Option<Token<'_>> {
+    let b = raw.as_bytes();
+    let text = match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => raw,
+        _ => Some(trim_xl(raw)).filter(|t| !t.is_empty())?,
+    };
+    // '=' is ASCII: both sides are at character boundaries.
+    Some(match text.bytes().position(|c| c == b'=') {
+        Some(i) => Token {
+            key: trim_xl(&text[..i]),
+            value: Some(trim_xl(&text[i + 1..])),
+            text,
+        },
+        None => Token {
+            key: text,
+            value: None,
+            text,
+        },
+    })
 }
 
 /// Whether xl skips `c` around tokens: C's `isspace` in the C locale (space, `\t`,
