@@ -206,111 +206,12 @@ const ZERO_RUNS: [(u8, u8); 256] = {
     t
 };
 
-/// How the writer lays out lines: [`Style`] resolved once per element. The common
-/// layouts are types of their own, so that their indentation is a constant the compiler
-/// writes in place.
-trait Layout: Copy {
-    /// Whether lines are broken (pretty) at all.
-    const PRETTY: bool;
-    /// Starts a line `depth` levels into the element.
-    fn line(self, out: &mut String, depth: usize);
-    /// Ends a line.
-    fn eol(self, out: &mut String) {
-        if Self::PRETTY {
-            out.push('\n');
-        }
-    }
-}
-
-/// [`Style::Compact`].
-#[derive(Clone, Copy)]
-struct Compact;
-
-impl Layout for Compact {
-    const PRETTY: bool = false;
-    fn line(self, _: &mut String, _: usize) {}
-}
-
-/// `virsh dumpxml`'s layout of a bare element: no indentation, two spaces a level
-/// (what [`write_interfaces`] writes).
-#[derive(Clone, Copy)]
-struct TwoSpaces;
-
-impl Layout for TwoSpaces {
-    const PRETTY: bool = true;
-    #[inline(always)]
-    fn line(self, out: &mut String, depth: usize) {
-        match depth {
-            0 => {}
-            1 => out.push_str("  "),
-            2 => out.push_str("    "),
-            _ => (0..depth).for_each(|_| out.push_str("  ")),
-        }
-    }
-}
-
-/// Any other [`Style::Pretty`].
-#[derive(Clone, Copy)]
-struct Indented<'s> {
-    indent: &'s str,
-    step: &'s str,
-}
-
-impl Layout for Indented<'_> {
-    const PRETTY: bool = true;
-    fn line(self, out: &mut String, depth: usize) {
-        out.push_str(self.indent);
-        for _ in 0..depth {
-            out.push_str(self.step);
-        }
-    }
-}
-
-struct Writer<'o, L> {
-    out: &'o mut String,
-    layout: L,
-}
-
-impl<L: Layout> Writer<'_, L> {
-    #[inline(always)]
-    fn line(&mut self, depth: usize) {
-        self.layout.line(self.out, depth);
-    }
-
-    #[inline(always)]
-    fn eol(&mut self) {
-        self.layout.eol(self.out);
-    }
-
-    /// `<name attr='value'/>` on its own line at depth 1.
-    #[inline(always)]
-    fn leaf(&mut self, open: &str, value: &str) {
-        self.line(1);
-        self.out.push_str(open);
-        push_escaped(self.out, value);
-        self.out.push_str("'/>");
-        self.eol();
-    }
-}
-
-fn has_children(i: &Interface<'_>) -> bool {
-    i.mac.is_some()
-        || i.source_bridge.is_some()
-        || i.source_network.is_some()
-        || i.vlan.is_some()
-        || i.virtualport.is_some()
-        || i.outbound_average.is_some()
-        || !i.ips.is_empty()
-        || i.script.is_some()
-        || i.backend_domain.is_some()
-        || i.target_dev.is_some()
-        || i.model.is_some()
-        || i.mtu.is_some()
-}
-
 /// The writer proper, `pretty` giving the indentation and the step (`None`: compact).
 /// `lead`: start with the indentation; `trail`: end with a newline (both only matter
 /// when pretty).
+///
+/// The element is written in one layout, `virsh dumpxml`'s ([`write_virsh`]); any other
+/// is that text laid out again ([`relayout`]).
 pub(super) fn write_with(
     iface: &Interface<'_>,
     pretty: Option<(&str, &str)>,
@@ -318,143 +219,139 @@ pub(super) fn write_with(
     trail: bool,
     out: &mut String,
 ) {
-    match pretty {
-        None => write_laid_out(iface, Compact, lead, trail, out),
-        Some(("", "  ")) => write_laid_out(iface, TwoSpaces, lead, trail, out),
-        Some((indent, step)) => write_laid_out(iface, Indented { indent, step }, lead, trail, out),
+    if pretty == Some(("", "  ")) && lead && trail {
+        write_virsh(iface, out);
+    } else {
+        let mut virsh = String::with_capacity(256);
+        write_virsh(iface, &mut virsh);
+        relayout(&virsh, pretty, lead, trail, out);
     }
 }
 
-/// [`write_with`] in one layout.
-fn write_laid_out<L: Layout>(
-    iface: &Interface<'_>,
-    layout: L,
-    lead: bool,
-    trail: bool,
-    out: &mut String,
-) {
-    out.reserve(256);
-    let mut w = Writer { out, layout };
-    if lead {
-        w.line(0);
-    }
-    w.out.push_str("<interface type='");
-    push_escaped(w.out, iface.kind.as_str());
-    w.out.push_str("'>");
-    w.eol();
+/// Appends `<name attr='value'/>` on its own line at depth 1 (`open` holds the
+/// indentation and everything up to the value).
+fn leaf(out: &mut String, open: &str, value: &str) {
+    out.push_str(open);
+    push_escaped(out, value);
+    out.push_str("'/>\n");
+}
 
+/// Appends the element as `virsh dumpxml` prints a bare one: no indentation, two spaces
+/// a level, a newline after each line. Every line is its indentation and then a tag:
+/// a value never starts a line, it is inside an attribute (and escaped there, line
+/// breaks included), which is what [`relayout`] counts on.
+fn write_virsh(iface: &Interface<'_>, out: &mut String) {
+    out.reserve(256);
+    out.push_str("<interface type='");
+    push_escaped(out, iface.kind.as_str());
+    out.push_str("'>\n");
     if let Some(mac) = &iface.mac {
-        w.line(1);
-        w.out.push_str("<mac address='");
-        push_mac(w.out, mac);
-        w.out.push_str("'/>");
-        w.eol();
+        out.push_str("  <mac address='");
+        push_mac(out, mac);
+        out.push_str("'/>\n");
     }
     if iface.source_network.is_some() || iface.source_bridge.is_some() {
-        w.line(1);
-        w.out.push_str("<source");
+        out.push_str("  <source");
         if let Some(n) = &iface.source_network {
-            w.out.push_str(" network='");
-            push_escaped(w.out, n);
-            w.out.push('\'');
+            out.push_str(" network='");
+            push_escaped(out, n);
+            out.push('\'');
         }
         if let Some(b) = &iface.source_bridge {
-            w.out.push_str(" bridge='");
-            push_escaped(w.out, b);
-            w.out.push('\'');
+            out.push_str(" bridge='");
+            push_escaped(out, b);
+            out.push('\'');
         }
-        w.out.push_str("/>");
-        w.eol();
+        out.push_str("/>\n");
     }
     if let Some(vlan) = &iface.vlan {
-        w.line(1);
-        w.out.push_str("<vlan");
+        out.push_str("  <vlan");
         // libvirt takes several tags as a trunk, and prints it so.
         if vlan.trunk || vlan.tags.len() > 1 {
-            w.out.push_str(" trunk='yes'");
+            out.push_str(" trunk='yes'");
         }
         if vlan.tags.is_empty() {
-            w.out.push_str("/>");
-            w.eol();
+            out.push_str("/>\n");
         } else {
-            w.out.push('>');
-            w.eol();
+            out.push_str(">\n");
             for tag in &vlan.tags {
-                w.line(2);
-                w.out.push_str("<tag id='");
-                push_u64(w.out, u64::from(tag.id));
-                w.out.push('\'');
+                out.push_str("    <tag id='");
+                push_u64(out, u64::from(tag.id));
+                out.push('\'');
                 if let Some(mode) = tag.native_mode {
-                    w.out.push_str(" nativeMode='");
-                    w.out.push_str(mode.as_str());
-                    w.out.push('\'');
+                    out.push_str(" nativeMode='");
+                    out.push_str(mode.as_str());
+                    out.push('\'');
                 }
-                w.out.push_str("/>");
-                w.eol();
+                out.push_str("/>\n");
             }
-            w.line(1);
-            w.out.push_str("</vlan>");
-            w.eol();
+            out.push_str("  </vlan>\n");
         }
     }
     if let Some(vp) = &iface.virtualport {
-        w.leaf("<virtualport type='", vp);
+        leaf(out, "  <virtualport type='", vp);
     }
     if let Some(avg) = iface.outbound_average {
-        w.line(1);
-        w.out.push_str("<bandwidth>");
-        w.eol();
-        w.line(2);
-        w.out.push_str("<outbound average='");
-        push_u64(w.out, avg);
-        w.out.push_str("'/>");
-        w.eol();
-        w.line(1);
-        w.out.push_str("</bandwidth>");
-        w.eol();
+        out.push_str("  <bandwidth>\n    <outbound average='");
+        push_u64(out, avg);
+        out.push_str("'/>\n  </bandwidth>\n");
     }
     for ip in &iface.ips {
-        w.line(1);
-        w.out.push_str("<ip address='");
-        push_ip(w.out, &ip.address);
-        w.out.push_str("' family='");
-        w.out.push_str(ip.family());
-        w.out.push('\'');
+        out.push_str("  <ip address='");
+        push_ip(out, &ip.address);
+        out.push_str("' family='");
+        out.push_str(ip.family());
+        out.push('\'');
         if let Some(p) = ip.prefix {
-            w.out.push_str(" prefix='");
-            push_u64(w.out, u64::from(p));
-            w.out.push('\'');
+            out.push_str(" prefix='");
+            push_u64(out, u64::from(p));
+            out.push('\'');
         }
-        w.out.push_str("/>");
-        w.eol();
+        out.push_str("/>\n");
     }
     if let Some(s) = &iface.script {
-        w.leaf("<script path='", s);
+        leaf(out, "  <script path='", s);
     }
     if let Some(d) = &iface.backend_domain {
-        w.leaf("<backenddomain name='", d);
+        leaf(out, "  <backenddomain name='", d);
     }
     if let Some(t) = &iface.target_dev {
-        w.leaf("<target dev='", t);
+        leaf(out, "  <target dev='", t);
     }
     if let Some(m) = &iface.model {
-        w.leaf("<model type='", m);
+        leaf(out, "  <model type='", m);
     }
     if let Some(mtu) = iface.mtu {
-        w.line(1);
-        w.out.push_str("<mtu size='");
-        push_u64(w.out, u64::from(mtu));
-        w.out.push_str("'/>");
-        w.eol();
+        out.push_str("  <mtu size='");
+        push_u64(out, u64::from(mtu));
+        out.push_str("'/>\n");
     }
+    out.push_str("</interface>\n");
+}
 
-    if L::PRETTY || has_children(iface) {
-        // In pretty style an empty interface still has its end tag on a line of its own.
-        w.line(0);
+/// Appends `virsh`, an element [`write_virsh`] wrote, in another layout: each line's
+/// two-space levels become `indent` and a `step` a level, or, compact (`pretty` is
+/// `None`), the lines are joined with no indentation. `lead`: indent the first line;
+/// `trail`: end with a newline (both only when pretty).
+fn relayout(virsh: &str, pretty: Option<(&str, &str)>, lead: bool, trail: bool, out: &mut String) {
+    out.reserve(virsh.len());
+    for (i, line) in virsh.split_terminator('\n').enumerate() {
+        let tag = line.trim_start_matches(' ');
+        if let Some((indent, step)) = pretty {
+            if i > 0 {
+                out.push('\n');
+            }
+            if i > 0 || lead {
+                out.push_str(indent);
+                for _ in 0..(line.len() - tag.len()) / 2 {
+                    out.push_str(step);
+                }
+            }
+        }
+        out.push_str(tag);
     }
-    w.out.push_str("</interface>");
-    if trail {
-        w.eol();
+    if pretty.is_some() && trail {
+        out.push('\n');
     }
 }
 
@@ -489,7 +386,7 @@ pub fn write_interfaces(ifaces: &[Interface<'_>], out: &mut String) {
 
 /// Appends one element as [`write_interfaces`] writes each.
 pub(crate) fn write_list_element(iface: &Interface<'_>, out: &mut String) {
-    write_laid_out(iface, TwoSpaces, true, true, out);
+    write_virsh(iface, out);
 }
 
 #[cfg(test)]
