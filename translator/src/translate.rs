@@ -144,6 +144,9 @@ impl Collector {
     }
 
     fn warn(&mut self, index: usize, location: Option<Location<'_>>, ws: Vec<Warning>) {
+        if ws.is_empty() {
+            return; // most NICs: nothing to say, nothing to drop
+        }
         for w in ws {
             let nic = self.nic(index, location);
             if self.strict_loss && w.is_loss() {
