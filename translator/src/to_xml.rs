@@ -140,7 +140,17 @@ pub fn vif_to_interface<'s>(
 
 /// [`vif_to_interface`], moving the spec's values into the element instead of copying.
 pub fn vif_into_interface<'s>(
-    spec: VifSpec<'s>,
+    mut spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    take_into_interface(&mut spec, guest, defaults)
+}
+
+/// [`vif_into_interface`] taking the values out of a spec the caller holds (what is
+/// left of it is not to be used): the spec itself is not moved, so not copied.
+pub(crate) fn take_into_interface<'s>(
+    spec: &mut VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
@@ -148,15 +158,20 @@ pub fn vif_into_interface<'s>(
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
 
-    let script: Option<Cow<'s, str>> = spec.script.or_else(|| defaults.script.map(Cow::Borrowed));
+    let script: Option<Cow<'s, str>> = spec
+        .script
+        .take()
+        .or_else(|| defaults.script.map(Cow::Borrowed));
     let ovs_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-openvswitch"));
     let bridge_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-bridge"));
-    let bridge_raw: Option<Cow<'s, str>> =
-        spec.bridge.or_else(|| defaults.bridge.map(Cow::Borrowed));
+    let bridge_raw: Option<Cow<'s, str>> = spec
+        .bridge
+        .take()
+        .or_else(|| defaults.bridge.map(Cow::Borrowed));
 
     let kind = if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
@@ -263,7 +278,10 @@ pub fn vif_into_interface<'s>(
         }
     }
 
-    let backend_domain = spec.backend.or_else(|| defaults.backend.map(Cow::Borrowed));
+    let backend_domain = spec
+        .backend
+        .take()
+        .or_else(|| defaults.backend.map(Cow::Borrowed));
 
     if let Some(v) = &spec.vifname {
         if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
@@ -294,7 +312,7 @@ pub fn vif_into_interface<'s>(
                     format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
                 ));
             }
-            spec.model
+            spec.model.take()
         }
         (_, None) => None,
     };
@@ -350,10 +368,10 @@ pub fn vif_into_interface<'s>(
         vlan,
         virtualport,
         outbound_average,
-        ips: spec.ips,
+        ips: std::mem::take(&mut spec.ips),
         script,
         backend_domain,
-        target_dev: spec.vifname,
+        target_dev: spec.vifname.take(),
         model,
         mtu: spec.mtu,
     };
