@@ -80,7 +80,7 @@ echo "== release build as packaged (static vifkit)"
 bash packaging/build-release.sh --quiet
 ! readelf -l target/release/vifkit | grep -q INTERP \
   || { echo "target/release/vifkit asks for a dynamic loader: not statically linked" >&2; exit 1; }
-for c in ovs vlan900 alice; do   # the direct path, then a config that takes the full path
+for c in ovs vlan900 alice; do   # the golden output, from the release build as packaged
   target/release/vifkit cfg2xml "tests/data/$c.cfg" 2>/dev/null | cmp - "tests/data/$c.xml" \
     || { echo "the release vifkit translates tests/data/$c.cfg differently" >&2; exit 1; }
 done

@@ -1,13 +1,11 @@
 //! The vif spec tokenizer and parser, and vif -> `<interface>` -> XML -> `<interface>`.
 //!
-//! Asserts: every spec that converts for a guest type writes (compact) an element that
-//! reads back to an equal `Interface`, with nothing dropped; and the direct path
-//! (`translator::direct`) writes exactly what the full path writes, for exactly the
-//! specs the full path translates without a warning.
+//! Asserts: the tokenizer's tokens are never empty and always trimmed; every spec that
+//! converts for a guest type writes (compact) an element that reads back to an equal
+//! `Interface`, with nothing dropped.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use translator::direct::write_vif_xml;
 use translator::interface_xml::{read_interface, write_interface, Style};
 use translator::to_xml::{vif_to_interface, Defaults};
 use translator::vif::{tokenize, ParseOptions};
@@ -27,31 +25,6 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let defaults = Defaults::default();
-    let strict = VifSpec::parse(text, ParseOptions::default())
-        .ok()
-        .filter(|(_, w)| w.is_empty());
-    for guest in [GuestType::Hvm, GuestType::Pv, GuestType::Pvh] {
-        let full = strict
-            .as_ref()
-            .and_then(|(spec, _)| vif_to_interface(spec, guest, &defaults).ok())
-            .filter(|(_, w)| w.is_empty())
-            .map(|(iface, _)| {
-                let mut xml = String::new();
-                let pretty = Style::Pretty {
-                    indent: "",
-                    step: "  ",
-                };
-                write_interface(&iface, pretty, &mut xml);
-                xml
-            });
-        let mut direct = String::new();
-        let took = write_vif_xml(text, guest, &defaults, &mut direct);
-        assert_eq!(
-            took.then_some(direct),
-            full,
-            "direct and full paths differ\n  spec: {text:?} (guest: {guest})"
-        );
-    }
     for lenient in [false, true] {
         let Ok((spec, _warnings)) = VifSpec::parse(text, ParseOptions { lenient }) else {
             continue;

@@ -4,10 +4,12 @@
 //! Run: `cargo bench -p vifkit-translator --bench translate`.
 //!
 //! Every run also writes the 500-vif config to `<target dir>/bench-500.cfg` and what
-//! `vifkit cfg2xml` must print for it to `<target dir>/bench-500.xml`, for
-//! `packaging/bench.sh`'s whole-process timing. With `VIFKIT_BENCH_WRITE_CFG=PATH` the
-//! binary writes the config to `PATH` (and the XML next to it, `.xml`) and exits without
-//! measuring.
+//! `vifkit cfg2xml` must print for it to `<target dir>/bench-500.xml`, and the same
+//! config in the forms libvirt's own converter reads (`data::Form::Libvirt`) to
+//! `bench-500-libvirt.cfg` and `.xml`, for `packaging/bench.sh`'s timings of both
+//! converters. With `VIFKIT_BENCH_WRITE_CFG=PATH` the binary writes the config to `PATH`
+//! (the XML next to it, `.xml`; the libvirt form as `PATH` with `-libvirt` before
+//! `.cfg`) and exits without measuring.
 
 #![allow(missing_docs)]
 
@@ -135,6 +137,7 @@ fn bench_xml_to_spec(c: &mut Criterion) {
 
 fn bench_cfg_500(c: &mut Criterion) {
     let text = data::config();
+    let libvirt_form = data::config_in(data::Form::Libvirt);
     let mut g = c.benchmark_group("cfg_500_vifs");
     g.throughput(Throughput::Elements(data::VIFS as u64));
     g.measurement_time(Duration::from_secs(8));
@@ -156,6 +159,15 @@ fn bench_cfg_500(c: &mut Criterion) {
     });
     g.bench_function("cfg2xml_new_string", |b| {
         b.iter(|| cfg2xml(black_box(&text)))
+    });
+    // The same NICs in the forms libvirt's converter reads, to set beside its timing
+    // of the same file (`packaging/bench.sh`).
+    g.bench_function("cfg2xml_libvirt_form", |b| {
+        b.iter(|| {
+            out.clear();
+            cfg2xml_into(black_box(&libvirt_form), &mut out);
+            black_box(out.len())
+        })
     });
 
     // Its stages, each over the same 500 vifs.
@@ -203,11 +215,19 @@ fn target_dir() -> Option<PathBuf> {
     Some(exe.parent()?.parent()?.parent()?.to_path_buf())
 }
 
-/// Writes the config to `path` and the expected `cfg2xml` output next to it.
+/// Writes the config to `path` and the expected `cfg2xml` output next to it, and the
+/// same in libvirt's form to `path` with `-libvirt` before its extension.
 fn write_cfg(path: &Path) -> std::io::Result<()> {
-    let text = data::config();
-    std::fs::write(path, &text)?;
-    std::fs::write(path.with_extension("xml"), cfg2xml(&text))
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let libvirt_path = path.with_file_name(format!("{stem}-libvirt.cfg"));
+    for (path, text) in [
+        (path.to_path_buf(), data::config()),
+        (libvirt_path, data::config_in(data::Form::Libvirt)),
+    ] {
+        std::fs::write(&path, &text)?;
+        std::fs::write(path.with_extension("xml"), cfg2xml(&text))?;
+    }
+    Ok(())
 }
 
 fn main() {

@@ -1,10 +1,10 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 pub mod bridge_spec;
-mod bytes16;
+mod bytes;
 pub mod cfg;
 pub mod diag;
-pub mod direct;
 pub mod guest;
 pub mod ifname;
 pub mod interface;

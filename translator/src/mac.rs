@@ -5,7 +5,6 @@
 //! ([`MacStrategy::XenOui`], the way libxl picks one). A MAC must be unique on its whole
 //! LAN segment; that is the registry's job, not this module's.
 
-use crate::bytes16::hex16;
 use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
@@ -39,15 +38,15 @@ pub struct MacAddr([u8; 6]);
 /// [`NOT_HEX`] for non-digits.
 pub(crate) const HEX_VALUE: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 10 {
-        t[b'0' as usize + i] = i as u8;
+        t[(b'0' + i) as usize] = i;
         i += 1;
     }
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = UPPER | (10 + i as u8);
+        t[(b'a' + i) as usize] = 10 + i;
+        t[(b'A' + i) as usize] = UPPER | (10 + i);
         i += 1;
     }
     t
@@ -144,26 +143,23 @@ impl FromStr for MacAddr {
 /// case (then the text is already the form libvirt writes).
 pub(crate) fn parse_with_case(s: &str) -> Result<(MacAddr, bool), MacError> {
     let b: &[u8; 17] = s.as_bytes().try_into().map_err(|_| MacError::Syntax)?;
-    // The first sixteen bytes at once (`XX:XX:XX:XX:XX:X`), then the last digit.
-    const DIGITS: u16 = 0b1011_0110_1101_1011;
-    const COLONS: u16 = 0b0100_1001_0010_0100;
-    let mut head = [0u8; 16];
-    head.copy_from_slice(&b[..16]);
-    let h = hex16(&head);
-    let last = HEX_VALUE[usize::from(b[16])];
-    if h.digits & DIGITS != DIGITS || h.colons != COLONS || last & NOT_HEX != 0 {
+    let mut octets = [0u8; 6];
+    // The flags of every digit, or-ed: any NOT_HEX makes it no MAC, any UPPER no
+    // lower-case one.
+    let mut flags = 0u8;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 && b[3 * k - 1] != b':' {
+            return Err(MacError::Syntax);
+        }
+        let high = HEX_VALUE[usize::from(b[3 * k])];
+        let low = HEX_VALUE[usize::from(b[3 * k + 1])];
+        flags |= high | low;
+        *octet = ((high & 15) << 4) | (low & 15);
+    }
+    if flags & NOT_HEX != 0 {
         return Err(MacError::Syntax);
     }
-    let v = h.values;
-    let octets = [
-        (v[0] << 4) | v[1],
-        (v[3] << 4) | v[4],
-        (v[6] << 4) | v[7],
-        (v[9] << 4) | v[10],
-        (v[12] << 4) | v[13],
-        (v[15] << 4) | (last & 15),
-    ];
-    let lower = h.upper & DIGITS == 0 && last & UPPER == 0;
+    let lower = flags & UPPER == 0;
     Ok((MacAddr::new(octets)?, lower))
 }
 

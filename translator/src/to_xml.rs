@@ -140,7 +140,17 @@ pub fn vif_to_interface<'s>(
 
 /// [`vif_to_interface`], moving the spec's values into the element instead of copying.
 pub fn vif_into_interface<'s>(
-    spec: VifSpec<'s>,
+    mut spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    take_into_interface(&mut spec, guest, defaults)
+}
+
+/// [`vif_into_interface`] taking the values out of a spec the caller holds (what is
+/// left of it is not to be used): the spec itself is not moved, so not copied.
+pub(crate) fn take_into_interface<'s>(
+    spec: &mut VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
@@ -148,31 +158,38 @@ pub fn vif_into_interface<'s>(
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
 
-    let script: Option<Cow<'s, str>> = spec.script.or_else(|| defaults.script.map(Cow::Borrowed));
+    let script: Option<Cow<'s, str>> = spec
+        .script
+        .take()
+        .or_else(|| defaults.script.map(Cow::Borrowed));
     let ovs_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-openvswitch"));
     let bridge_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-bridge"));
-    let bridge_raw: Option<Cow<'s, str>> =
-        spec.bridge.or_else(|| defaults.bridge.map(Cow::Borrowed));
+    let bridge_raw: Option<Cow<'s, str>> = spec
+        .bridge
+        .take()
+        .or_else(|| defaults.bridge.map(Cow::Borrowed));
 
-    let mut iface = Interface::new(if bridge_raw.is_some() || ovs_script || bridge_script {
+    let kind = if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
     } else {
         InterfaceType::Ethernet
-    });
-    iface.mac = spec.mac;
+    };
+    // The element's children, set below and put together at the end.
+    let mut source_bridge = None;
+    let mut vlan = None;
 
     // The bridge: Open vSwitch form under vif-openvswitch, and (as libvirt reads it)
     // when no script is given; a literal Linux bridge name otherwise.
     let mut ovs = ovs_script;
     match &bridge_raw {
         Some(b) if ovs_script => match ovs_bridge(b) {
-            Ok((name, vlan)) => {
-                iface.vlan = vlan;
-                iface.source_bridge = Some(name);
+            Ok((name, tags)) => {
+                vlan = tags;
+                source_bridge = Some(name);
             }
             Err(e) => errors.push(VifError::Invalid {
                 key: "bridge",
@@ -182,7 +199,7 @@ pub fn vif_into_interface<'s>(
         },
         Some(b) if script.is_none() && OvsBridge::has_vlan_syntax(b) => {
             match ovs_bridge(b) {
-                Ok((name, vlan)) => {
+                Ok((name, tags)) => {
                     warnings.push(Warning::advice(
                         "bridge",
                         format!(
@@ -192,12 +209,12 @@ pub fn vif_into_interface<'s>(
                         ),
                     ));
                     ovs = true;
-                    iface.vlan = vlan;
-                    iface.source_bridge = Some(name);
+                    vlan = tags;
+                    source_bridge = Some(name);
                 }
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
                 Err(_) => match IfName::validate(b) {
-                    Ok(()) => iface.source_bridge = Some(b.clone()),
+                    Ok(()) => source_bridge = Some(b.clone()),
                     Err(e) => errors.push(VifError::Invalid {
                         key: "bridge",
                         value: b.to_string(),
@@ -207,25 +224,23 @@ pub fn vif_into_interface<'s>(
             }
         }
         Some(b) => match IfName::validate(b) {
-            Ok(()) => iface.source_bridge = Some(b.clone()),
+            Ok(()) => source_bridge = Some(b.clone()),
             Err(e) => errors.push(VifError::Invalid {
                 key: "bridge",
                 value: b.to_string(),
                 source: e.into(),
             }),
         },
-        None if iface.kind == InterfaceType::Bridge => {
+        None if kind == InterfaceType::Bridge => {
             warnings.push(Warning::advice(
                 "bridge",
                 format!("No bridge given: using Xen's default, {XEN_DEFAULT_BRIDGE}"),
             ));
-            iface.source_bridge = Some(Cow::Borrowed(XEN_DEFAULT_BRIDGE));
+            source_bridge = Some(Cow::Borrowed(XEN_DEFAULT_BRIDGE));
         }
         None => {}
     }
-    if ovs {
-        iface.virtualport = Some(Cow::Borrowed("openvswitch"));
-    }
+    let virtualport = ovs.then_some(Cow::Borrowed("openvswitch"));
 
     if let Some(v) = &spec.vlan {
         if ovs {
@@ -237,10 +252,11 @@ pub fn vif_into_interface<'s>(
                 ),
             ));
         } else {
-            iface.vlan = Some(vlan_element(v, &mut warnings));
+            vlan = Some(vlan_element(v, &mut warnings));
         }
     }
 
+    let mut outbound_average = None;
     if let Some(rate) = &spec.rate {
         let kib = rate.libvirt_average_kib();
         if kib > u64::from(u32::MAX) {
@@ -250,7 +266,7 @@ pub fn vif_into_interface<'s>(
                 format!("{kib} KiB/s is above libvirt's limit of {} KiB/s", u32::MAX),
             ));
         }
-        iface.outbound_average = Some(kib);
+        outbound_average = Some(kib);
         if rate.interval() != DEFAULT_INTERVAL_US {
             warnings.push(Warning::loss(
                 "rate",
@@ -262,9 +278,10 @@ pub fn vif_into_interface<'s>(
         }
     }
 
-    iface.ips = spec.ips;
-    iface.script = script;
-    iface.backend_domain = spec.backend.or_else(|| defaults.backend.map(Cow::Borrowed));
+    let backend_domain = spec
+        .backend
+        .take()
+        .or_else(|| defaults.backend.map(Cow::Borrowed));
 
     if let Some(v) = &spec.vifname {
         if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
@@ -276,10 +293,9 @@ pub fn vif_into_interface<'s>(
                 ),
             ));
         }
-        iface.target_dev = spec.vifname;
     }
 
-    match (spec.nic_type, spec.model.as_deref()) {
+    let model = match (spec.nic_type, spec.model.as_deref()) {
         (Some(NicType::Vif), model) => {
             if let Some(m) = model.filter(|m| *m != NETFRONT) {
                 warnings.push(Warning::loss(
@@ -287,7 +303,7 @@ pub fn vif_into_interface<'s>(
                     format!("model={m}: type=vif makes a PV-only NIC, so the model has no effect: dropped"),
                 ));
             }
-            iface.model = Some(Cow::Borrowed(NETFRONT));
+            Some(Cow::Borrowed(NETFRONT))
         }
         (_, Some(m)) => {
             if model::lookup(m).is_none() {
@@ -296,11 +312,10 @@ pub fn vif_into_interface<'s>(
                     format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
                 ));
             }
-            iface.model = spec.model;
+            spec.model.take()
         }
-        (_, None) => {}
-    }
-    iface.mtu = spec.mtu;
+        (_, None) => None,
+    };
 
     let gatewaydev = spec
         .gatewaydev
@@ -342,11 +357,25 @@ pub fn vif_into_interface<'s>(
         ));
     }
 
-    if errors.is_empty() {
-        Ok((iface, warnings))
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let iface = Interface {
+        kind,
+        mac: spec.mac,
+        source_bridge,
+        source_network: None,
+        vlan,
+        virtualport,
+        outbound_average,
+        ips: std::mem::take(&mut spec.ips),
+        script,
+        backend_domain,
+        target_dev: spec.vifname.take(),
+        model,
+        mtu: spec.mtu,
+    };
+    Ok((iface, warnings))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface};
 use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
-use crate::to_xml::{vif_into_interface, Defaults};
+use crate::to_xml::{take_into_interface, Defaults};
 use crate::vif::{ParseOptions, VifError, VifSpec};
 
 /// How strictly to translate.
@@ -117,21 +117,19 @@ pub struct Translated<T> {
     pub warnings: Vec<NicWarning>,
 }
 
-/// Collects per-NIC results, applying `--strict-loss`.
-struct Collector<T> {
+/// Collects the warnings and errors of every NIC, applying `--strict-loss`.
+struct Collector {
     side: Side,
     strict_loss: bool,
-    items: Vec<T>,
     warnings: Vec<NicWarning>,
     errors: Vec<NicError>,
 }
 
-impl<T> Collector<T> {
-    fn new(side: Side, strict_loss: bool, capacity: usize) -> Self {
+impl Collector {
+    fn new(side: Side, strict_loss: bool) -> Self {
         Collector {
             side,
             strict_loss,
-            items: Vec::with_capacity(capacity),
             warnings: Vec::new(),
             errors: Vec::new(),
         }
@@ -146,6 +144,9 @@ impl<T> Collector<T> {
     }
 
     fn warn(&mut self, index: usize, location: Option<Location<'_>>, ws: Vec<Warning>) {
+        if ws.is_empty() {
+            return; // most NICs: nothing to say, nothing to drop
+        }
         for w in ws {
             let nic = self.nic(index, location);
             if self.strict_loss && w.is_loss() {
@@ -169,12 +170,10 @@ impl<T> Collector<T> {
         }
     }
 
-    fn finish(self) -> Result<Translated<T>, Vec<NicError>> {
+    /// The warnings, or every error if there was one.
+    fn finish(self) -> Result<Vec<NicWarning>, Vec<NicError>> {
         if self.errors.is_empty() {
-            Ok(Translated {
-                items: self.items,
-                warnings: self.warnings,
-            })
+            Ok(self.warnings)
         } else {
             Err(self.errors)
         }
@@ -219,24 +218,43 @@ pub fn vifs_to_interfaces<'a>(
     defaults: &Defaults<'a>,
     opts: Options,
 ) -> Result<Translated<Interface<'a>>, Vec<NicError>> {
-    let mut c = Collector::new(Side::Vif, opts.strict_loss, vifs.len());
+    let mut items = Vec::with_capacity(vifs.len());
+    let warnings = translate_vifs(vifs.iter().copied(), guest, defaults, opts, |iface| {
+        items.push(iface);
+    })?;
+    Ok(Translated { items, warnings })
+}
+
+/// The one vif translation loop: hands each NIC that translates to `each`, in order,
+/// and collects the warnings and errors of all of them. On an error `each` has been
+/// given the NICs that translated, and the result is every problem.
+fn translate_vifs<'a>(
+    vifs: impl Iterator<Item = VifInput<'a>>,
+    guest: GuestType,
+    defaults: &Defaults<'a>,
+    opts: Options,
+    mut each: impl FnMut(Interface<'a>),
+) -> Result<Vec<NicWarning>, Vec<NicError>> {
+    let mut c = Collector::new(Side::Vif, opts.strict_loss);
     let popts = ParseOptions {
         lenient: opts.lenient,
     };
-    for (i, v) in vifs.iter().enumerate() {
-        let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
-        c.warn(i, v.location, w);
+    for (i, v) in vifs.enumerate() {
+        // Held where parse_partial put it: the spec's values are taken out of it, the
+        // spec (264 bytes) is not copied around.
+        let (spec, w, errors) = &mut VifSpec::parse_partial(v.spec, popts);
+        c.warn(i, v.location, std::mem::take(w));
         if errors.is_empty() {
-            match vif_into_interface(spec, guest, defaults) {
+            match take_into_interface(spec, guest, defaults) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
-                    c.items.push(iface);
+                    each(iface);
                 }
                 Err(es) => c.fail(i, v.location, es),
             }
         } else {
             // Report the guest-type problems of the keys that did parse too.
-            c.fail(i, v.location, errors);
+            c.fail(i, v.location, std::mem::take(errors));
             if let Err(es) = spec.validate(guest) {
                 c.fail(i, v.location, es);
             }
@@ -245,8 +263,16 @@ pub fn vifs_to_interfaces<'a>(
     c.finish()
 }
 
+/// The vif list of an xl config read from `file`, as [`VifInput`]s.
+fn list_inputs<'v>(vifs: &'v VifList<'_>, file: &'v str) -> impl Iterator<Item = VifInput<'v>> {
+    vifs.items.iter().map(move |v| VifInput {
+        spec: &v.spec,
+        location: Some(Location { file, line: v.line }),
+    })
+}
+
 /// Translates the vif list of an xl config (from [`crate::cfg::Config::vifs`]) read from
-/// `file`: what `vifkit cfg2xml` does between parsing and writing.
+/// `file`.
 pub fn vif_list_to_interfaces<'v>(
     vifs: &'v VifList<'_>,
     file: &'v str,
@@ -254,24 +280,16 @@ pub fn vif_list_to_interfaces<'v>(
     defaults: &Defaults<'v>,
     opts: Options,
 ) -> Result<Translated<Interface<'v>>, Vec<NicError>> {
-    let inputs: Vec<VifInput<'v>> = vifs
-        .items
-        .iter()
-        .map(|v| VifInput {
-            spec: &v.spec,
-            location: Some(Location { file, line: v.line }),
-        })
-        .collect();
-    vifs_to_interfaces(&inputs, guest, defaults, opts)
+    let mut items = Vec::with_capacity(vifs.items.len());
+    let warnings = translate_vifs(list_inputs(vifs, file), guest, defaults, opts, |iface| {
+        items.push(iface);
+    })?;
+    Ok(Translated { items, warnings })
 }
 
 /// What `vifkit cfg2xml` prints for the vif list of an xl config read from `file`: the
 /// elements one after the other, as [`interfaces_to_string`] writes them, and the
 /// warnings.
-///
-/// Each NIC goes by the direct path ([`crate::direct`]) while it can; at the first NIC
-/// it declines, the whole list takes the full path ([`vif_list_to_interfaces`]), so
-/// the result, warnings and errors included, is always that path's.
 ///
 /// [`interfaces_to_string`]: crate::interface_xml::interfaces_to_string
 pub fn vif_list_to_xml(
@@ -289,6 +307,9 @@ pub fn vif_list_to_xml(
 /// [`vif_list_to_xml`], appending to `out` (which is left as it was on an error). For
 /// callers that translate many lists: a buffer used again is not allocated, and not
 /// faulted in, again.
+///
+/// Each element is written as soon as its NIC is translated: no list of elements is
+/// built.
 pub fn vif_list_to_xml_into(
     vifs: &VifList<'_>,
     file: &str,
@@ -298,16 +319,14 @@ pub fn vif_list_to_xml_into(
     out: &mut String,
 ) -> Result<Vec<NicWarning>, Vec<NicError>> {
     let start = out.len();
-    out.reserve(vifs.items.len() * 320);
-    if let Some(mut direct) = crate::direct::DirectWriter::new(defaults) {
-        if vifs.items.iter().all(|v| direct.write(&v.spec, guest, out)) {
-            return Ok(Vec::new());
-        }
+    out.reserve(vifs.items.len() * crate::interface_xml::BYTES_PER_ELEMENT);
+    let result = translate_vifs(list_inputs(vifs, file), guest, defaults, opts, |iface| {
+        crate::interface_xml::write_list_element(&iface, out);
+    });
+    if result.is_err() {
+        out.truncate(start);
     }
-    out.truncate(start);
-    let t = vif_list_to_interfaces(vifs, file, guest, defaults, opts)?;
-    crate::interface_xml::write_interfaces(&t.items, out);
-    Ok(t.warnings)
+    result
 }
 
 /// Translates `<interface>` elements (each with what the reader dropped from it) to vif
@@ -318,17 +337,19 @@ pub fn interfaces_to_vifs(
     networks: &dyn NetworkResolver,
     opts: Options,
 ) -> Result<Translated<VifSpec<'static>>, Vec<NicError>> {
-    let mut c = Collector::new(Side::Interface, opts.strict_loss, ifaces.len());
+    let mut c = Collector::new(Side::Interface, opts.strict_loss);
+    let mut items = Vec::with_capacity(ifaces.len());
     for (i, (iface, dropped)) in ifaces.iter().enumerate() {
         match interface_to_vif(iface, dropped, guest, networks) {
             Ok((spec, w)) => {
                 c.warn(i, None, w);
-                c.items.push(spec);
+                items.push(spec);
             }
             Err(es) => c.fail(i, None, es),
         }
     }
-    c.finish()
+    let warnings = c.finish()?;
+    Ok(Translated { items, warnings })
 }
 
 /// Formats specs as xl's `vif = [ '...', '...' ]` (the contract's one-line form),

@@ -5,15 +5,11 @@
 //!   libvirt's rate unit are applied to both sides);
 //! - XML -> spec -> XML: the same element (a bridge interface with no script is the
 //!   same as one with the default script).
-//!
-//! And the direct spec -> XML path (`translator::direct`) writes exactly what the full
-//! path writes, for exactly the specs the full path takes without a word.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use translator::direct::write_vif_xml;
 use translator::interface::{Interface, InterfaceType, IpElem, NativeMode, Vlan, VlanTag};
 use translator::interface_xml::{read_interface, write_interface, Style};
 use translator::rate::{Rate, RatePrefix};
@@ -242,41 +238,6 @@ proptest! {
             normalise_spec(spec.into_owned(), guest),
             "via {}", written
         );
-    }
-
-    #[test]
-    fn direct_path_is_the_full_path(
-        (guest, text) in guest().prop_flat_map(|g| (Just(g), spec(g))),
-        (edit, at) in (0usize..9, any::<prop::sample::Index>()),
-    ) {
-        // Some specs made wrong or wordy on purpose: the direct path must decline them.
-        let text = match edit {
-            0 => text.replace(',', " , ").replace('=', "= "),
-            1 => format!("{text},devid=1"),
-            2 => format!("{text},bridge=br9"),
-            3 => format!("{text},ip=10.0.0.01"),
-            4 => format!("{text},trusted"),
-            6 => text.replacen("bridge=", "bridge=b.", 1),
-            5 => {
-                let cut = at.index(text.len() + 1);
-                let cut = (0..=cut).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-                text[..cut].to_owned()
-            }
-            _ => text,
-        };
-        let full = VifSpec::parse(&text, ParseOptions::default())
-            .ok()
-            .filter(|(_, w)| w.is_empty())
-            .and_then(|(spec, _)| vif_to_interface(&spec, guest, &Defaults::default()).ok())
-            .filter(|(_, w)| w.is_empty())
-            .map(|(iface, _)| {
-                let mut out = String::new();
-                write_interface(&iface, Style::Pretty { indent: "", step: "  " }, &mut out);
-                out
-            });
-        let mut direct = String::new();
-        let took = write_vif_xml(&text, guest, &Defaults::default(), &mut direct);
-        prop_assert_eq!(took.then_some(direct), full, "{}", text);
     }
 
     #[test]

@@ -67,11 +67,23 @@ impl Lcg {
     }
 }
 
+/// Which spellings a config uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Everything vifkit reads.
+    Full,
+    /// Only what libvirt 9.0's own converter reads: no address prefixes (it refuses
+    /// `ip=10.0.0.1/24`), and an OVS native VLAN with trunks (`br.10:20`, which it
+    /// refuses) written as one more trunk (`br:10:20`). The same NICs otherwise: the
+    /// same random draws, for comparing the two converters on one input.
+    Libvirt,
+}
+
 /// One varied vif spec. Every spec translates for an HVM guest without warnings (a
 /// typical config, not an error path): OVS access ports, trunks and native VLANs, Linux
 /// bridges, the default script, rates with and without an interval, one to three IPv4
 /// and IPv6 addresses, vifnames, emulated models, `type=vif`, jumbo MTUs.
-fn spec(r: &mut Lcg, index: usize) -> String {
+fn spec(r: &mut Lcg, index: usize, form: Form) -> String {
     let mut s = String::with_capacity(160);
     let b = r.next();
     let _ = write!(
@@ -85,11 +97,17 @@ fn spec(r: &mut Lcg, index: usize) -> String {
         // Open vSwitch: access port, trunk, or native VLAN plus trunks.
         0..=4 => {
             let _ = write!(s, ",bridge=ovsbr{}", r.below(4));
-            let form = r.below(3);
-            if form != 1 {
-                let _ = write!(s, ".{}", 1 + r.below(4094));
+            let vlans = r.below(3);
+            if vlans != 1 {
+                // A native VLAN before trunks: a trunk too, in libvirt's form.
+                let sep = if vlans == 2 && form == Form::Libvirt {
+                    ':'
+                } else {
+                    '.'
+                };
+                let _ = write!(s, "{sep}{}", 1 + r.below(4094));
             }
-            if form != 0 {
+            if vlans != 0 {
                 for _ in 0..1 + r.below(4) {
                     let _ = write!(s, ":{}", 1 + r.below(4094));
                 }
@@ -119,10 +137,13 @@ fn spec(r: &mut Lcg, index: usize) -> String {
             if r.chance(25) {
                 let _ = write!(
                     s,
-                    "2001:db8:{:x}::{:x}/64",
+                    "2001:db8:{:x}::{:x}",
                     r.below(0xffff),
                     1 + r.below(0xfff)
                 );
+                if form == Form::Full {
+                    s.push_str("/64");
+                }
             } else {
                 let _ = write!(
                     s,
@@ -132,7 +153,10 @@ fn spec(r: &mut Lcg, index: usize) -> String {
                     1 + r.below(254)
                 );
                 if r.chance(50) {
-                    let _ = write!(s, "/{}", 8 + r.below(23));
+                    let prefix = 8 + r.below(23);
+                    if form == Form::Full {
+                        let _ = write!(s, "/{prefix}");
+                    }
                 }
             }
         }
@@ -168,6 +192,11 @@ fn spec(r: &mut Lcg, index: usize) -> String {
 
 /// The 500-vif HVM guest config, the same bytes on every run.
 pub fn config() -> String {
+    config_in(Form::Full)
+}
+
+/// [`config`] in the given form.
+pub fn config_in(form: Form) -> String {
     let mut r = Lcg(0x5eed_0f71_fc0f);
     let mut out = String::with_capacity(VIFS * 170);
     out.push_str(
@@ -183,7 +212,7 @@ pub fn config() -> String {
         let _ = writeln!(
             out,
             "    '{}'{}",
-            spec(&mut r, i),
+            spec(&mut r, i, form),
             if i + 1 < VIFS { "," } else { "" }
         );
     }

@@ -25,6 +25,7 @@ pub(crate) mod write;
 pub use read::{read_document, read_interface};
 pub use splice::splice_interfaces;
 pub use write::{interfaces_to_string, write_interface, write_interfaces, Style};
+pub(crate) use write::{write_list_element, BYTES_PER_ELEMENT};
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -349,7 +350,7 @@ mod tests {
             self.0
         }
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
+            usize::try_from(self.next() % n.max(1) as u64).expect("below n")
         }
     }
 

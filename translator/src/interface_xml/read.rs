@@ -130,25 +130,34 @@ fn invalid(
 }
 
 /// Decimal digits only (no sign, no spaces), within `min..=max`.
-fn parse_uint(
+fn parse_uint<T>(
     element: &'static str,
     attribute: &'static str,
     value: &str,
-    min: u64,
-    max: u64,
-) -> Result<u64, XmlError> {
+    min: T,
+    max: T,
+) -> Result<T, XmlError>
+where
+    T: Copy + Into<u64> + TryFrom<u64>,
+{
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(element, attribute, value, ValueError::NotANumber));
     }
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(invalid(
-            element,
-            attribute,
-            value,
-            ValueError::OutOfRange { min, max },
-        )),
-    }
+    let (min, max) = (min.into(), max.into());
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        // Between two values of `T`: a `T`.
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| {
+            invalid(
+                element,
+                attribute,
+                value,
+                ValueError::OutOfRange { min, max },
+            )
+        })
 }
 
 fn owned(s: Option<String>) -> Option<Cow<'static, str>> {
@@ -195,7 +204,7 @@ impl RawInterface {
                     element: "vlan/tag",
                     attribute: "id",
                 })?;
-                let id = parse_uint("vlan/tag", "id", &id, 0, 4095)? as u16;
+                let id = parse_uint("vlan/tag", "id", &id, 0u16, 4095)?;
                 let native_mode = match tag.native_mode.as_deref() {
                     None => None,
                     Some("tagged") => Some(NativeMode::Tagged),
@@ -287,7 +296,7 @@ impl RawInterface {
             }
             let max = if address.is_ipv4() { 32 } else { 128 };
             let prefix = match ip.prefix {
-                Some(p) => Some(parse_uint("ip", "prefix", &p, 0, max)? as u8),
+                Some(p) => Some(parse_uint("ip", "prefix", &p, 0, max)?),
                 None => None,
             };
             iface.ips.push(IpElem { address, prefix });
@@ -297,7 +306,7 @@ impl RawInterface {
         iface.target_dev = owned(self.target.and_then(|t| t.dev));
         iface.model = owned(self.model.and_then(|m| m.kind));
         if let Some(size) = self.mtu.and_then(|m| m.size) {
-            iface.mtu = Some(parse_uint("mtu", "size", &size, 1, 65535)? as u32);
+            iface.mtu = Some(parse_uint("mtu", "size", &size, 1u32, 65535)?);
         }
         Ok(iface)
     }

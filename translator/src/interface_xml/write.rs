@@ -21,8 +21,9 @@ pub enum Style<'a> {
     },
 }
 
-/// Bytes [`push_escaped`] replaces: `& < > ' "` and C0 controls.
-pub(crate) const NEEDS_ESCAPE: [bool; 256] = {
+/// Whether [`push_escaped`] replaces a byte: `& < > ' "` and C0 controls. A table:
+/// the values it looks at are short, and a lookup a byte is the cheapest test there.
+const NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -48,78 +49,60 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
+/// [`push_escaped`] from `first`, the first byte to replace.
 #[cold]
 fn push_escaped_from(out: &mut String, s: &str, first: usize) {
-    out.push_str(&s[..first]);
-    let _ = escape_pieces(&s[first..], |piece| {
-        out.push_str(piece);
-        Some(())
-    });
-}
-
-/// Hands `s` escaped for a single-quoted attribute value to `put`, piece by piece: runs
-/// of `s` and the references that stand for [`NEEDS_ESCAPE`] bytes (`&amp;` and the
-/// like, `&#N;` for controls). Stops at the first `None` from `put`.
-#[cold]
-pub(crate) fn escape_pieces(s: &str, mut put: impl FnMut(&str) -> Option<()>) -> Option<()> {
     let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
+    for (i, b) in s.bytes().enumerate().skip(first) {
         if !NEEDS_ESCAPE[usize::from(b)] {
             continue;
         }
         // Every escaped byte is ASCII, so `last` and `i` are character boundaries.
-        put(&s[last..i])?;
-        let mut reference = [0u8; 5];
-        put(match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\'' => "&apos;",
-            b'"' => "&quot;",
+        out.push_str(&s[last..i]);
+        match b {
+            b'&' => out.push_str("&amp;"),
+            b'<' => out.push_str("&lt;"),
+            b'>' => out.push_str("&gt;"),
+            b'\'' => out.push_str("&apos;"),
+            b'"' => out.push_str("&quot;"),
+            // A control byte: `&#N;`.
             _ => {
-                // A control byte, below 0x20: `&#N;` with one or two digits.
-                let digits: &[u8] = if b < 10 {
-                    &[b'0' + b]
-                } else {
-                    &[b'0' + b / 10, b'0' + b % 10]
-                };
-                let n = 2 + digits.len();
-                reference[..2].copy_from_slice(b"&#");
-                reference[2..n].copy_from_slice(digits);
-                reference[n] = b';';
-                std::str::from_utf8(&reference[..=n]).expect("ASCII")
+                out.push_str("&#");
+                push_u64(out, u64::from(b));
+                out.push(';');
             }
-        })?;
+        }
         last = i + 1;
     }
-    put(&s[last..])
+    out.push_str(&s[last..]);
 }
 
-/// Appends bytes the caller built from ASCII alone (digits, hex, punctuation).
+/// Appends text the caller built from ASCII bytes alone (hex digits and colons).
 #[inline]
 fn push_ascii(out: &mut String, ascii: &[u8]) {
-    debug_assert!(ascii.is_ascii());
-    // SAFETY: every caller fills `ascii` from ASCII byte constants only (decimal digits,
-    // lower-case hex digits, `:`), and ASCII is valid UTF-8.
-    out.push_str(unsafe { std::str::from_utf8_unchecked(ascii) });
+    out.push_str(std::str::from_utf8(ascii).expect("ASCII"));
 }
 
-/// Appends `n` in decimal.
-#[inline]
+/// Appends `n` in decimal, the most significant digit first. Each digit is pushed as
+/// the ASCII character it is (`b'0'` plus a remainder below 10), which the compiler
+/// sees, so each is a one-byte push.
 fn push_u64(out: &mut String, n: u64) {
-    if n < 10 {
-        out.push(char::from(b'0' + n as u8));
-        return;
+    if n >= 10 {
+        push_u64(out, n / 10);
     }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    while n > 0 {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// [`push_u64`] for a byte (an address's octet, a prefix length): at most three
+/// digits, each pushed without a call or a loop.
+fn push_u8(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
     }
-    push_ascii(out, &buf[i..]);
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
 }
 
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
@@ -134,7 +117,7 @@ fn push_ip(out: &mut String, ip: &IpAddr) {
                 if i > 0 {
                     out.push('.');
                 }
-                push_u64(out, u64::from(*o));
+                push_u8(out, *o);
             }
         }
         IpAddr::V6(v6) => push_ipv6(out, v6),
@@ -158,7 +141,7 @@ fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
 /// Writes the groups of an IPv6 address that is not IPv4-mapped as `Display` does
 /// (lower-case hex, the first longest run of two or more zero groups as `::`) into
 /// `buf`, in ASCII; returns the length.
-pub(crate) fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
+fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
     let mut zeros = 0usize;
     for (i, &g) in seg.iter().enumerate() {
         zeros |= usize::from(g == 0) << i;
@@ -210,8 +193,8 @@ const ZERO_RUNS: [(u8, u8); 256] = {
     let mut t = [(0u8, 0u8); 256];
     let mut m = 0;
     while m < 256 {
-        let (mut best, mut best_len, mut cur, mut cur_len) = (0, 0, 0, 0);
-        let mut i = 0;
+        let (mut best, mut best_len, mut cur, mut cur_len) = (0u8, 0u8, 0u8, 0u8);
+        let mut i = 0u8;
         while i < 8 {
             if m >> i & 1 == 1 {
                 if cur_len == 0 {
@@ -228,63 +211,19 @@ const ZERO_RUNS: [(u8, u8); 256] = {
             i += 1;
         }
         if best_len > 1 {
-            t[m] = (best as u8, best_len as u8);
+            t[m] = (best, best_len);
         }
         m += 1;
     }
     t
 };
 
-struct Writer<'o, 's> {
-    out: &'o mut String,
-    pretty: Option<(&'s str, &'s str)>,
-}
-
-impl Writer<'_, '_> {
-    #[inline]
-    fn line(&mut self, depth: usize) {
-        if let Some((indent, step)) = self.pretty {
-            self.out.push_str(indent);
-            for _ in 0..depth {
-                self.out.push_str(step);
-            }
-        }
-    }
-
-    #[inline]
-    fn eol(&mut self) {
-        if self.pretty.is_some() {
-            self.out.push('\n');
-        }
-    }
-
-    /// `<name attr='value'/>` on its own line at depth 1.
-    fn leaf(&mut self, open: &str, value: &str) {
-        self.line(1);
-        self.out.push_str(open);
-        push_escaped(self.out, value);
-        self.out.push_str("'/>");
-        self.eol();
-    }
-}
-
-fn has_children(i: &Interface<'_>) -> bool {
-    i.mac.is_some()
-        || i.source_bridge.is_some()
-        || i.source_network.is_some()
-        || i.vlan.is_some()
-        || i.virtualport.is_some()
-        || i.outbound_average.is_some()
-        || !i.ips.is_empty()
-        || i.script.is_some()
-        || i.backend_domain.is_some()
-        || i.target_dev.is_some()
-        || i.model.is_some()
-        || i.mtu.is_some()
-}
-
-/// The writer proper. `lead`: start with the indentation; `trail`: end with a newline
-/// (both only matter when pretty).
+/// The writer proper, `pretty` giving the indentation and the step (`None`: compact).
+/// `lead`: start with the indentation; `trail`: end with a newline (both only matter
+/// when pretty).
+///
+/// The element is written in one layout, `virsh dumpxml`'s ([`write_virsh`]); any other
+/// is that text laid out again ([`relayout`]).
 pub(super) fn write_with(
     iface: &Interface<'_>,
     pretty: Option<(&str, &str)>,
@@ -292,128 +231,139 @@ pub(super) fn write_with(
     trail: bool,
     out: &mut String,
 ) {
-    out.reserve(256);
-    let mut w = Writer { out, pretty };
-    if lead {
-        w.line(0);
+    if pretty == Some(("", "  ")) && lead && trail {
+        write_virsh(iface, out);
+    } else {
+        let mut virsh = String::with_capacity(256);
+        write_virsh(iface, &mut virsh);
+        relayout(&virsh, pretty, lead, trail, out);
     }
-    w.out.push_str("<interface type='");
-    push_escaped(w.out, iface.kind.as_str());
-    w.out.push_str("'>");
-    w.eol();
+}
 
+/// Appends `<name attr='value'/>` on its own line at depth 1 (`open` holds the
+/// indentation and everything up to the value).
+fn leaf(out: &mut String, open: &str, value: &str) {
+    out.push_str(open);
+    push_escaped(out, value);
+    out.push_str("'/>\n");
+}
+
+/// Appends the element as `virsh dumpxml` prints a bare one: no indentation, two spaces
+/// a level, a newline after each line. Every line is its indentation and then a tag:
+/// a value never starts a line, it is inside an attribute (and escaped there, line
+/// breaks included), which is what [`relayout`] counts on.
+fn write_virsh(iface: &Interface<'_>, out: &mut String) {
+    out.reserve(256);
+    out.push_str("<interface type='");
+    push_escaped(out, iface.kind.as_str());
+    out.push_str("'>\n");
     if let Some(mac) = &iface.mac {
-        w.line(1);
-        w.out.push_str("<mac address='");
-        push_mac(w.out, mac);
-        w.out.push_str("'/>");
-        w.eol();
+        out.push_str("  <mac address='");
+        push_mac(out, mac);
+        out.push_str("'/>\n");
     }
     if iface.source_network.is_some() || iface.source_bridge.is_some() {
-        w.line(1);
-        w.out.push_str("<source");
+        out.push_str("  <source");
         if let Some(n) = &iface.source_network {
-            w.out.push_str(" network='");
-            push_escaped(w.out, n);
-            w.out.push('\'');
+            out.push_str(" network='");
+            push_escaped(out, n);
+            out.push('\'');
         }
         if let Some(b) = &iface.source_bridge {
-            w.out.push_str(" bridge='");
-            push_escaped(w.out, b);
-            w.out.push('\'');
+            out.push_str(" bridge='");
+            push_escaped(out, b);
+            out.push('\'');
         }
-        w.out.push_str("/>");
-        w.eol();
+        out.push_str("/>\n");
     }
     if let Some(vlan) = &iface.vlan {
-        w.line(1);
-        w.out.push_str("<vlan");
+        out.push_str("  <vlan");
         // libvirt takes several tags as a trunk, and prints it so.
         if vlan.trunk || vlan.tags.len() > 1 {
-            w.out.push_str(" trunk='yes'");
+            out.push_str(" trunk='yes'");
         }
         if vlan.tags.is_empty() {
-            w.out.push_str("/>");
-            w.eol();
+            out.push_str("/>\n");
         } else {
-            w.out.push('>');
-            w.eol();
+            out.push_str(">\n");
             for tag in &vlan.tags {
-                w.line(2);
-                w.out.push_str("<tag id='");
-                push_u64(w.out, u64::from(tag.id));
-                w.out.push('\'');
+                out.push_str("    <tag id='");
+                push_u64(out, u64::from(tag.id));
+                out.push('\'');
                 if let Some(mode) = tag.native_mode {
-                    w.out.push_str(" nativeMode='");
-                    w.out.push_str(mode.as_str());
-                    w.out.push('\'');
+                    out.push_str(" nativeMode='");
+                    out.push_str(mode.as_str());
+                    out.push('\'');
                 }
-                w.out.push_str("/>");
-                w.eol();
+                out.push_str("/>\n");
             }
-            w.line(1);
-            w.out.push_str("</vlan>");
-            w.eol();
+            out.push_str("  </vlan>\n");
         }
     }
     if let Some(vp) = &iface.virtualport {
-        w.leaf("<virtualport type='", vp);
+        leaf(out, "  <virtualport type='", vp);
     }
     if let Some(avg) = iface.outbound_average {
-        w.line(1);
-        w.out.push_str("<bandwidth>");
-        w.eol();
-        w.line(2);
-        w.out.push_str("<outbound average='");
-        push_u64(w.out, avg);
-        w.out.push_str("'/>");
-        w.eol();
-        w.line(1);
-        w.out.push_str("</bandwidth>");
-        w.eol();
+        out.push_str("  <bandwidth>\n    <outbound average='");
+        push_u64(out, avg);
+        out.push_str("'/>\n  </bandwidth>\n");
     }
     for ip in &iface.ips {
-        w.line(1);
-        w.out.push_str("<ip address='");
-        push_ip(w.out, &ip.address);
-        w.out.push_str("' family='");
-        w.out.push_str(ip.family());
-        w.out.push('\'');
+        out.push_str("  <ip address='");
+        push_ip(out, &ip.address);
+        out.push_str("' family='");
+        out.push_str(ip.family());
+        out.push('\'');
         if let Some(p) = ip.prefix {
-            w.out.push_str(" prefix='");
-            push_u64(w.out, u64::from(p));
-            w.out.push('\'');
+            out.push_str(" prefix='");
+            push_u8(out, p);
+            out.push('\'');
         }
-        w.out.push_str("/>");
-        w.eol();
+        out.push_str("/>\n");
     }
     if let Some(s) = &iface.script {
-        w.leaf("<script path='", s);
+        leaf(out, "  <script path='", s);
     }
     if let Some(d) = &iface.backend_domain {
-        w.leaf("<backenddomain name='", d);
+        leaf(out, "  <backenddomain name='", d);
     }
     if let Some(t) = &iface.target_dev {
-        w.leaf("<target dev='", t);
+        leaf(out, "  <target dev='", t);
     }
     if let Some(m) = &iface.model {
-        w.leaf("<model type='", m);
+        leaf(out, "  <model type='", m);
     }
     if let Some(mtu) = iface.mtu {
-        w.line(1);
-        w.out.push_str("<mtu size='");
-        push_u64(w.out, u64::from(mtu));
-        w.out.push_str("'/>");
-        w.eol();
+        out.push_str("  <mtu size='");
+        push_u64(out, u64::from(mtu));
+        out.push_str("'/>\n");
     }
+    out.push_str("</interface>\n");
+}
 
-    if has_children(iface) || w.pretty.is_some() {
-        // In pretty style an empty interface still has its end tag on a line of its own.
-        w.line(0);
+/// Appends `virsh`, an element [`write_virsh`] wrote, in another layout: each line's
+/// two-space levels become `indent` and a `step` a level, or, compact (`pretty` is
+/// `None`), the lines are joined with no indentation. `lead`: indent the first line;
+/// `trail`: end with a newline (both only when pretty).
+fn relayout(virsh: &str, pretty: Option<(&str, &str)>, lead: bool, trail: bool, out: &mut String) {
+    out.reserve(virsh.len());
+    for (i, line) in virsh.split_terminator('\n').enumerate() {
+        let tag = line.trim_start_matches(' ');
+        if let Some((indent, step)) = pretty {
+            if i > 0 {
+                out.push('\n');
+            }
+            if i > 0 || lead {
+                out.push_str(indent);
+                for _ in 0..(line.len() - tag.len()) / 2 {
+                    out.push_str(step);
+                }
+            }
+        }
+        out.push_str(tag);
     }
-    w.out.push_str("</interface>");
-    if trail {
-        w.eol();
+    if pretty.is_some() && trail {
+        out.push('\n');
     }
 }
 
@@ -427,25 +377,28 @@ pub fn write_interface(iface: &Interface<'_>, style: Style<'_>, out: &mut String
     }
 }
 
+/// What a list's buffer is sized for, per element: a typical bridged NIC with a VLAN
+/// or an address or two takes 250 to 350 bytes pretty.
+pub(crate) const BYTES_PER_ELEMENT: usize = 320;
+
 /// The elements one after the other, pretty, not indented, two spaces per level.
 pub fn interfaces_to_string(ifaces: &[Interface<'_>]) -> String {
-    let mut out = String::with_capacity(ifaces.len() * 320);
+    let mut out = String::with_capacity(ifaces.len() * BYTES_PER_ELEMENT);
     write_interfaces(ifaces, &mut out);
     out
 }
 
 /// [`interfaces_to_string`], appending to `out`.
 pub fn write_interfaces(ifaces: &[Interface<'_>], out: &mut String) {
+    out.reserve(ifaces.len() * BYTES_PER_ELEMENT);
     for iface in ifaces {
-        write_interface(
-            iface,
-            Style::Pretty {
-                indent: "",
-                step: "  ",
-            },
-            out,
-        );
+        write_list_element(iface, out);
     }
+}
+
+/// Appends one element as [`write_interfaces`] writes each.
+pub(crate) fn write_list_element(iface: &Interface<'_>, out: &mut String) {
+    write_virsh(iface, out);
 }
 
 #[cfg(test)]
@@ -673,6 +626,20 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for n in 0..=u8::MAX {
+            let mut out = String::new();
+            push_u8(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        for n in (0..200_000).chain([u64::from(u32::MAX), u64::MAX - 1, u64::MAX]) {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
+
+    #[test]
     fn ipv6_is_written_as_display_writes_it() {
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = || {
@@ -688,8 +655,8 @@ mod tests {
                 let r = next();
                 *x = match r % 4 {
                     0 | 1 => 0,
-                    2 => (r >> 8) as u16 & 0xf,
-                    _ => (r >> 8) as u16,
+                    2 => ((r >> 8) & 0xf) as u16,
+                    _ => ((r >> 8) & 0xffff) as u16,
                 };
             }
             if k % 7 == 0 {

@@ -6,17 +6,26 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::IpAddr;
 
-use crate::bridge_spec::BridgeSpecError;
 use crate::diag::Warning;
 use crate::guest::GuestType;
-use crate::ifname::{IfName, IfNameError};
+use crate::ifname::IfName;
 use crate::interface::IpElem;
-use crate::mac::{MacAddr, MacError};
+use crate::mac::MacAddr;
 use crate::model::NETFRONT;
-use crate::rate::{Rate, RateError};
-use crate::vlan::{VlanError, VlanSpec};
+use crate::rate::Rate;
+use crate::vlan::VlanSpec;
+
+mod error;
+mod key;
+mod tokens;
+mod value;
+
+pub use error::{ValueError, VifError};
+pub use key::Key;
+pub use tokens::{is_xl_space, tokenize, Token, Tokens};
+pub use value::{format_ips, parse_ips};
+use value::{number, text};
 
 /// The syntax of a vif spec, for `--help`.
 pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
@@ -24,249 +33,6 @@ Keys: mac, bridge, type (ioemu|vif; xm's netfront = vif), model, vifname, script
 ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: deprecated), mtu, \
 devid, vlan, accel (obsolete). Empty tokens and spaces around tokens are ignored; '' is a NIC \
 with every default.";
-
-/// The keys of a vif spec, flags included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Key {
-    /// `mac=`
-    Mac,
-    /// `bridge=`
-    Bridge,
-    /// `type=`
-    Type,
-    /// `model=`
-    Model,
-    /// `vifname=`
-    Vifname,
-    /// `script=`
-    Script,
-    /// `ip=`
-    Ip,
-    /// `backend=`
-    Backend,
-    /// `rate=`
-    Rate,
-    /// `gatewaydev=`
-    Gatewaydev,
-    /// `netdev=` (deprecated spelling of gatewaydev)
-    Netdev,
-    /// `mtu=`
-    Mtu,
-    /// `devid=`
-    Devid,
-    /// `vlan=`
-    Vlan,
-    /// `accel=` (obsolete)
-    Accel,
-    /// the `trusted` flag
-    Trusted,
-    /// the `untrusted` flag
-    Untrusted,
-}
-
-impl Key {
-    /// Every key, in canonical order.
-    pub const ALL: [Key; 17] = [
-        Key::Mac,
-        Key::Bridge,
-        Key::Ip,
-        Key::Script,
-        Key::Model,
-        Key::Type,
-        Key::Vifname,
-        Key::Rate,
-        Key::Backend,
-        Key::Mtu,
-        Key::Vlan,
-        Key::Gatewaydev,
-        Key::Netdev,
-        Key::Devid,
-        Key::Trusted,
-        Key::Untrusted,
-        Key::Accel,
-    ];
-
-    /// The key as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Key::Mac => "mac",
-            Key::Bridge => "bridge",
-            Key::Type => "type",
-            Key::Model => "model",
-            Key::Vifname => "vifname",
-            Key::Script => "script",
-            Key::Ip => "ip",
-            Key::Backend => "backend",
-            Key::Rate => "rate",
-            Key::Gatewaydev => "gatewaydev",
-            Key::Netdev => "netdev",
-            Key::Mtu => "mtu",
-            Key::Devid => "devid",
-            Key::Vlan => "vlan",
-            Key::Accel => "accel",
-            Key::Trusted => "trusted",
-            Key::Untrusted => "untrusted",
-        }
-    }
-
-    /// The key for a name (case-sensitive, as xl).
-    pub fn from_name(s: &str) -> Option<Key> {
-        Some(match s {
-            "mac" => Key::Mac,
-            "bridge" => Key::Bridge,
-            "type" => Key::Type,
-            "model" => Key::Model,
-            "vifname" => Key::Vifname,
-            "script" => Key::Script,
-            "ip" => Key::Ip,
-            "backend" => Key::Backend,
-            "rate" => Key::Rate,
-            "gatewaydev" => Key::Gatewaydev,
-            "netdev" => Key::Netdev,
-            "mtu" => Key::Mtu,
-            "devid" => Key::Devid,
-            "vlan" => Key::Vlan,
-            "accel" => Key::Accel,
-            "trusted" => Key::Trusted,
-            "untrusted" => Key::Untrusted,
-            _ => return None,
-        })
-    }
-
-    fn is_flag(self) -> bool {
-        matches!(self, Key::Trusted | Key::Untrusted)
-    }
-
-    /// Keys that share one setting (`netdev` is `gatewaydev`; `trusted`/`untrusted`).
-    fn slot(self) -> u32 {
-        match self {
-            Key::Netdev => Key::Gatewaydev as u32,
-            Key::Untrusted => Key::Trusted as u32,
-            k => k as u32,
-        }
-    }
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One token of a spec: `key=value`, or a bare word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Token<'a> {
-    /// The key (trimmed), or the whole bare word.
-    pub key: &'a str,
-    /// The value after the first `=` (trimmed), if there was one.
-    pub value: Option<&'a str>,
-    /// The whole token, trimmed.
-    pub text: &'a str,
-}
-
-/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with white space
-/// ([`is_xl_space`]) around tokens, keys and values trimmed.
-pub fn tokenize(spec: &str) -> Tokens<'_> {
-    Tokens { rest: spec }
-}
-
-/// The iterator [`tokenize`] returns.
-#[derive(Debug, Clone)]
-pub struct Tokens<'a> {
-    rest: &'a str,
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = Token<'a>;
-
-    fn next(&mut self) -> Option<Token<'a>> {
-        loop {
-            if self.rest.is_empty() {
-                return None;
-            }
-            let bytes = self.rest.as_bytes();
-            let end = find_byte(bytes, b',').unwrap_or(bytes.len());
-            // ',' and '=' are ASCII, so both are character boundaries.
-            let raw = &self.rest[..end];
-            self.rest = self.rest.get(end + 1..).unwrap_or("");
-            let rb = raw.as_bytes();
-            let Some(left) = rb.iter().position(|&c| !is_xl_space_byte(c)) else {
-                continue; // empty, or white space only
-            };
-            // There is a non-space byte, so rposition finds one at or after `left`.
-            let right = rb
-                .iter()
-                .rposition(|&c| !is_xl_space_byte(c))
-                .unwrap_or(left)
-                + 1;
-            let text = &raw[left..right];
-            return Some(match text.bytes().position(|c| c == b'=') {
-                Some(i) => Token {
-                    key: trim_xl(&text[..i]),
-                    value: Some(trim_xl(&text[i + 1..])),
-                    text,
-                },
-                None => Token {
-                    key: text,
-                    value: None,
-                    text,
-                },
-            });
-        }
-    }
-}
-
-/// Whether xl skips `c` around tokens: C's `isspace` in the C locale (space, `\t`,
-/// `\n`, `\v`, `\f`, `\r`), not Unicode white space.
-pub fn is_xl_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
-}
-
-/// [`is_xl_space`] for a byte.
-#[inline]
-pub(crate) fn is_xl_space_byte(c: u8) -> bool {
-    c == b' ' || (b'\t'..=b'\r').contains(&c)
-}
-
-/// `s` without [`is_xl_space`] characters at either end (all ASCII, so the cuts are at
-/// character boundaries).
-#[inline]
-fn trim_xl(s: &str) -> &str {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => s,
-        _ => {
-            let start = b
-                .iter()
-                .position(|&c| !is_xl_space_byte(c))
-                .unwrap_or(b.len());
-            let end = b
-                .iter()
-                .rposition(|&c| !is_xl_space_byte(c))
-                .map_or(start, |e| e + 1);
-            &s[start..end]
-        }
-    }
-}
-
-/// The first `needle` in `b`, eight bytes at a time.
-#[inline]
-pub(crate) fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(needle);
-    let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(w) ^ pattern;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            break;
-        }
-        i += 8;
-    }
-    b[i..].iter().position(|&c| c == needle).map(|p| p + i)
-}
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -283,118 +49,6 @@ impl NicType {
         match self {
             NicType::Ioemu => "ioemu",
             NicType::Vif => "vif",
-        }
-    }
-}
-
-/// Why a value is refused; the source of [`VifError::Invalid`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValueError {
-    /// See [`MacError`].
-    #[error(transparent)]
-    Mac(#[from] MacError),
-    /// See [`RateError`].
-    #[error(transparent)]
-    Rate(#[from] RateError),
-    /// See [`VlanError`].
-    #[error(transparent)]
-    Vlan(#[from] VlanError),
-    /// See [`IfNameError`].
-    #[error(transparent)]
-    IfName(#[from] IfNameError),
-    /// See [`BridgeSpecError`].
-    #[error(transparent)]
-    Bridge(#[from] BridgeSpecError),
-    /// An address that is not IPv4 or IPv6.
-    #[error("`{0}` is not an IPv4 or IPv6 address")]
-    IpAddr(String),
-    /// A prefix length that does not fit the address family.
-    #[error("Prefix /{prefix} is too long for {addr}")]
-    IpPrefix {
-        /// The address.
-        addr: String,
-        /// The prefix as written.
-        prefix: String,
-    },
-    /// A number out of its range.
-    #[error("Expected a number from {min} to {max}")]
-    Number {
-        /// Smallest allowed.
-        min: u64,
-        /// Largest allowed.
-        max: u64,
-    },
-    /// `type=` with another value.
-    #[error("Expected ioemu or vif (xm: netfront)")]
-    NicType,
-    /// A flag written with a value.
-    #[error("The flag takes no value")]
-    FlagValue,
-    /// `key=` with nothing after it.
-    #[error("Empty value")]
-    Empty,
-    /// A control character.
-    #[error("Contains a control character")]
-    Control,
-}
-
-/// One problem with one vif spec. Each names the key it is about ([`VifError::key`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VifError {
-    /// A key xl does not know.
-    #[error("Unknown key `{key}` in `{token}`")]
-    UnknownKey {
-        /// The key.
-        key: String,
-        /// The whole token.
-        token: String,
-    },
-    /// A bare word that is not a flag.
-    #[error("Unknown token `{0}` (not KEY=VALUE, nor trusted or untrusted)")]
-    UnknownFlag(String),
-    /// A key given twice.
-    #[error("Key `{key}` given more than once (`{first}`, then `{second}`)")]
-    Duplicate {
-        /// The key of the repeat.
-        key: &'static str,
-        /// The first token.
-        first: String,
-        /// The repeat.
-        second: String,
-    },
-    /// A value that does not parse.
-    #[error("Invalid {key} `{value}`")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// The value as written.
-        value: String,
-        /// Why.
-        #[source]
-        source: ValueError,
-    },
-    /// A value that is valid on its own but not here (with this guest type or these
-    /// other keys).
-    #[error("{key}={value}: {reason}")]
-    NotHere {
-        /// The key.
-        key: &'static str,
-        /// The value as written.
-        value: String,
-        /// Why, sentence-case.
-        reason: String,
-    },
-}
-
-impl VifError {
-    /// The key the problem is about.
-    pub fn key(&self) -> &str {
-        match self {
-            VifError::UnknownKey { key, .. } => key,
-            VifError::UnknownFlag(t) => t,
-            VifError::Duplicate { key, .. }
-            | VifError::Invalid { key, .. }
-            | VifError::NotHere { key, .. } => key,
         }
     }
 }
@@ -442,89 +96,6 @@ pub struct VifSpec<'a> {
     pub trusted: Option<bool>,
     /// `accel=` (obsolete)
     pub accel: Option<Cow<'a, str>>,
-}
-
-/// A decimal number of at most 10 digits in `min..=max`.
-pub(crate) fn number(value: &str, min: u64, max: u64) -> Result<u64, ValueError> {
-    number_bytes(value.as_bytes(), min, max)
-}
-
-/// [`number`] of the bytes of a value.
-#[inline]
-pub(crate) fn number_bytes(value: &[u8], min: u64, max: u64) -> Result<u64, ValueError> {
-    let err = ValueError::Number { min, max };
-    if value.is_empty() || value.len() > 10 {
-        return Err(err);
-    }
-    // At most ten decimal digits: no overflow in a u64.
-    let mut n = 0u64;
-    for &b in value {
-        if !b.is_ascii_digit() {
-            return Err(err);
-        }
-        n = n * 10 + u64::from(b - b'0');
-    }
-    if (min..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(err)
-    }
-}
-
-/// A plain text value: no control characters.
-pub(crate) fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
-    if value.bytes().any(|b| b.is_ascii_control()) {
-        Err(ValueError::Control)
-    } else {
-        Ok(Cow::Borrowed(value))
-    }
-}
-
-/// Parses `ip=`: space-separated `ADDR[/PREFIX]`.
-pub fn parse_ips(value: &str) -> Result<Vec<IpElem>, ValueError> {
-    let mut ips = Vec::new();
-    for word in value.split_ascii_whitespace() {
-        let (addr, prefix) = match word.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (word, None),
-        };
-        let address: IpAddr = addr
-            .parse()
-            .map_err(|_| ValueError::IpAddr(addr.to_owned()))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => None,
-            Some(p) => {
-                Some(
-                    number(p, 0, max)
-                        .map(|n| n as u8)
-                        .map_err(|_| ValueError::IpPrefix {
-                            addr: addr.to_owned(),
-                            prefix: p.to_owned(),
-                        })?,
-                )
-            }
-        };
-        ips.push(IpElem { address, prefix });
-    }
-    if ips.is_empty() {
-        return Err(ValueError::Empty);
-    }
-    Ok(ips)
-}
-
-/// Writes `ip=`'s value.
-pub fn format_ips(ips: &[IpElem], out: &mut String) {
-    use std::fmt::Write;
-    for (i, ip) in ips.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let _ = write!(out, "{}", ip.address);
-        if let Some(p) = ip.prefix {
-            let _ = write!(out, "/{p}");
-        }
-    }
 }
 
 impl<'a> VifSpec<'a> {
@@ -639,8 +210,9 @@ impl<'a> VifSpec<'a> {
                 self.gatewaydev = Some(Cow::Borrowed(v));
                 self.netdev_spelling = key == Key::Netdev;
             }
-            Key::Mtu => self.mtu = Some(number(v, 1, 65535)? as u32),
-            Key::Devid => self.devid = Some(number(v, 0, u64::from(i32::MAX as u32))? as u32),
+            Key::Mtu => self.mtu = Some(number(v, 1u32, 65535)?),
+            // libxl's devid is a C int.
+            Key::Devid => self.devid = Some(number(v, 0, i32::MAX.unsigned_abs())?),
             Key::Vlan => self.vlan = Some(v.parse()?),
             Key::Accel => self.accel = Some(text(v)?),
             Key::Trusted => self.trusted = Some(true),
@@ -791,6 +363,7 @@ impl fmt::Display for VifSpec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rate::RateError;
 
     fn parse(s: &str) -> VifSpec<'_> {
         VifSpec::parse(s, ParseOptions::default()).unwrap().0
@@ -798,22 +371,6 @@ mod tests {
 
     fn errors(s: &str) -> Vec<VifError> {
         VifSpec::parse(s, ParseOptions::default()).unwrap_err()
-    }
-
-    #[test]
-    fn tokenizer_is_xl_tolerant() {
-        let toks: Vec<_> = tokenize(" type=ioemu, bridge = br900,,trusted, ").collect();
-        assert_eq!(toks.len(), 3);
-        assert_eq!((toks[1].key, toks[1].value), ("bridge", Some("br900")));
-        assert_eq!((toks[2].key, toks[2].value), ("trusted", None));
-        assert_eq!(tokenize("").count(), 0);
-        // C's isspace: a vertical tab is trimmed, a no-break space is not.
-        let t = tokenize("\u{b}bridge=br0\u{c},\u{a0}x").collect::<Vec<_>>();
-        assert_eq!(t[0].text, "bridge=br0");
-        assert_eq!(t[1].text, "\u{a0}x");
-        // The value is everything after the first '='.
-        let t = tokenize("script=a=b").next().unwrap();
-        assert_eq!(t.value, Some("a=b"));
     }
 
     #[test]

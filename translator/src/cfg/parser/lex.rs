@@ -1,16 +1,14 @@
-//! The lexer and recursive-descent parser behind [`parse`](super::parse).
+//! The lexer: the config's tokens, read one at a time into the parser's current token.
 
 use std::borrow::Cow;
 
-use crate::bytes16::string_stops;
+use super::{PResult, Parser};
+use crate::bytes;
+use crate::cfg::{CfgError, Near};
 
-use super::{CfgError, CfgErrorKind, Item, Near, Setting, Value};
-
-/// How deep lists may nest.
-const MAX_DEPTH: usize = 64;
-
+/// A token's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Ident,
     Number,
     Str,
@@ -26,7 +24,7 @@ enum Kind {
 
 impl Kind {
     /// The name bison gives the token in libxlutil's messages.
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Ident => "IDENT",
             Kind::Number => "NUMBER",
@@ -43,49 +41,12 @@ impl Kind {
     }
 }
 
-/// Parser results box their error, which keeps the hot path's values small.
-type PResult<T> = Result<T, Box<CfgError>>;
-
-/// A one-pass lexer and recursive-descent parser. The current token lives in the
-/// parser's fields (`kind`, `start`, `end`, `tline`, `text`), set by [`Parser::advance`].
-pub(super) struct Parser<'a, 'f> {
-    src: &'a str,
-    b: &'a [u8],
-    /// Where lexing goes on.
-    pos: usize,
-    /// The line at `pos`.
-    line: u32,
-    file: &'f str,
-    kind: Kind,
-    start: usize,
-    end: usize,
-    tline: u32,
-    /// The text of the current atom (decoded for a string, as written for a number).
-    text: Cow<'a, str>,
-}
-
 /// The index of the first byte at or after `i` that is `q`, a backslash, LF or CR (or
-/// the length), sixteen bytes at a time.
-fn skip_plain(b: &[u8], mut i: usize, q: u8) -> usize {
-    let stop = |c: u8| c == q || c == b'\\' || c == b'\n' || c == b'\r';
-    loop {
-        // To the first quote, backslash or control byte (LF and CR are controls; a
-        // tab, say, is not a stop and is stepped over).
-        while let Some(chunk) = b.get(i..i + 16) {
-            let mut c = [0u8; 16];
-            c.copy_from_slice(chunk);
-            let hit = string_stops(&c, q);
-            if hit != 0 {
-                i += hit.trailing_zeros() as usize;
-                break;
-            }
-            i += 16;
-        }
-        match b.get(i) {
-            Some(&c) if !stop(c) => i += 1,
-            _ => return i,
-        }
-    }
+/// the length): the end of a string's plain run.
+fn skip_plain(b: &[u8], i: usize, q: u8) -> usize {
+    bytes::find(b, i, |c| {
+        (c == q) | (c == b'\\') | (c == b'\n') | (c == b'\r')
+    })
 }
 
 fn is_ident_byte(c: u8) -> bool {
@@ -96,42 +57,7 @@ fn is_number_byte(c: u8) -> bool {
     matches!(c, b'0'..=b'9' | b'a'..=b'f' | b'x')
 }
 
-impl<'a, 'f> Parser<'a, 'f> {
-    pub(super) fn new(src: &'a str, file: &'f str) -> Self {
-        Parser {
-            src,
-            b: src.as_bytes(),
-            pos: 0,
-            line: 1,
-            file,
-            kind: Kind::Eof,
-            start: 0,
-            end: 0,
-            tline: 1,
-            text: Cow::Borrowed(""),
-        }
-    }
-
-    #[cold]
-    fn error(&self, line: u32, kind: CfgErrorKind) -> Box<CfgError> {
-        Box::new(CfgError {
-            file: self.file.to_owned(),
-            line,
-            kind,
-        })
-    }
-
-    #[cold]
-    fn syntax(&self, line: u32, near: Near, message: impl Into<String>) -> Box<CfgError> {
-        self.error(
-            line,
-            CfgErrorKind::Syntax {
-                near,
-                message: message.into(),
-            },
-        )
-    }
-
+impl<'a> Parser<'a, '_> {
     /// The text libxlutil shows for a lexical error at `start`: up to the next blank.
     fn word_at(&self, start: usize) -> Near {
         let rest = self.b.get(start..).unwrap_or(&[]);
@@ -145,32 +71,6 @@ impl<'a, 'f> Parser<'a, 'f> {
                 .unwrap_or_default()
                 .to_owned(),
         )
-    }
-
-    /// What a syntax error at the current token is near.
-    fn near(&self) -> Near {
-        let text = self.src.get(self.start..self.end).unwrap_or_default();
-        match self.kind {
-            Kind::Eof => Near::Text(String::new()),
-            Kind::Newline if text.starts_with('#') => {
-                Near::Text(text.trim_end_matches(['\n', '\r', ' ', '\t']).to_owned())
-            }
-            Kind::Newline => Near::Newline,
-            _ => Near::Text(text.to_owned()),
-        }
-    }
-
-    /// A syntax error at the current token.
-    #[cold]
-    fn unexpected(&self, expecting: &str) -> Box<CfgError> {
-        let mut message = format!(
-            "syntax error, unexpected {}, expecting {expecting}",
-            self.kind.name()
-        );
-        if self.kind == Kind::Ident && expecting.starts_with("STRING") {
-            message.push_str(" (values must be quoted)");
-        }
-        self.syntax(self.tline, self.near(), message)
     }
 
     #[cold]
@@ -193,7 +93,7 @@ impl<'a, 'f> Parser<'a, 'f> {
     }
 
     /// Reads the next token into the current one.
-    fn advance(&mut self) -> PResult<Kind> {
+    pub(super) fn advance(&mut self) -> PResult<Kind> {
         let b = self.b;
         let mut i = self.pos;
         while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
@@ -266,7 +166,7 @@ impl<'a, 'f> Parser<'a, 'f> {
     }
 
     /// Reads the next token that is not a line end (inside lists).
-    fn advance_skip_nl(&mut self) -> PResult<Kind> {
+    pub(super) fn advance_skip_nl(&mut self) -> PResult<Kind> {
         loop {
             let k = self.advance()?;
             if k != Kind::Newline {
@@ -279,7 +179,7 @@ impl<'a, 'f> Parser<'a, 'f> {
     /// stepped over here and a string, a comma or a `]` read at once; anything else
     /// (a comment, a CR, a number, an error) goes by [`Self::advance_skip_nl`].
     #[inline(always)]
-    fn advance_in_list(&mut self) -> PResult<Kind> {
+    pub(super) fn advance_in_list(&mut self) -> PResult<Kind> {
         let b = self.b;
         let mut i = self.pos;
         loop {
@@ -447,116 +347,12 @@ impl<'a, 'f> Parser<'a, 'f> {
                 )));
             }
         };
-        if value > 0x7f {
-            return Err(bad(format!(
+        match u8::try_from(value) {
+            Ok(ascii) if ascii.is_ascii() => Ok((char::from(ascii), len)),
+            _ => Err(bad(format!(
                 "escape `{}` is above \\x7f (non-ASCII escapes are not supported)",
                 self.src.get(i..i + len).unwrap_or_default()
-            )));
-        }
-        // `value` is at most 0x7f, so it is a char.
-        Ok((char::from(value as u8), len))
-    }
-
-    // -- grammar -------------------------------------------------------------------------
-
-    /// The atom that is the current token (a string or number).
-    fn atom(&mut self) -> Item<'a> {
-        Item {
-            value: Value::Atom {
-                text: std::mem::replace(&mut self.text, Cow::Borrowed("")),
-                quoted: self.kind == Kind::Str,
-            },
-            line: self.tline,
-            span: self.start..self.end,
-        }
-    }
-
-    /// The value starting at the current token.
-    fn value(&mut self, depth: usize) -> PResult<Item<'a>> {
-        match self.kind {
-            Kind::Str | Kind::Number => Ok(self.atom()),
-            Kind::LBracket => self.list(depth),
-            _ => Err(self.unexpected("STRING or NUMBER or '['")),
-        }
-    }
-
-    /// The list whose `[` is the current token.
-    fn list(&mut self, depth: usize) -> PResult<Item<'a>> {
-        let (open, line) = (self.start, self.tline);
-        if depth >= MAX_DEPTH {
-            return Err(self.syntax(
-                line,
-                self.near(),
-                format!("lists nested too deeply (more than {MAX_DEPTH} levels)"),
-            ));
-        }
-        let mut items = Vec::new();
-        loop {
-            match self.advance_in_list()? {
-                Kind::RBracket => break,
-                Kind::Str | Kind::Number => items.push(self.atom()),
-                Kind::LBracket => items.push(self.list(depth + 1)?),
-                _ => return Err(self.unexpected("STRING or NUMBER or '[' or ']'")),
-            }
-            match self.advance_in_list()? {
-                Kind::Comma => {}
-                Kind::RBracket => break,
-                _ => return Err(self.unexpected("',' or ']'")),
-            }
-        }
-        Ok(Item {
-            value: Value::List(items),
-            line,
-            span: open..self.end,
-        })
-    }
-
-    pub(super) fn file(&mut self) -> PResult<Vec<Setting<'a>>> {
-        let mut settings: Vec<Setting<'a>> = Vec::new();
-        loop {
-            match self.advance()? {
-                Kind::Eof => return Ok(settings),
-                Kind::Newline | Kind::Semi => continue,
-                Kind::Ident => {}
-                _ => return Err(self.unexpected("$end or IDENT or NEWLINE or ';'")),
-            }
-            let (name_start, line) = (self.start, self.tline);
-            let name = &self.src[self.start..self.end];
-            let append = match self.advance()? {
-                Kind::Eq => false,
-                Kind::PlusEq => true,
-                _ => return Err(self.unexpected("+= or '='")),
-            };
-            self.advance()?;
-            let item = self.value(0)?;
-            if append {
-                if let Some(prev) = settings.iter().rev().find(|s| s.name == name) {
-                    if prev.value.is_list() != item.value.is_list() {
-                        return Err(self.error(
-                            line,
-                            CfgErrorKind::AppendMismatch {
-                                name: name.to_owned(),
-                                added: item.value.kind_name(),
-                                existing: prev.value.kind_name(),
-                                previous_line: prev.line,
-                            },
-                        ));
-                    }
-                }
-            }
-            settings.push(Setting {
-                name,
-                append,
-                value: item.value,
-                line,
-                span: name_start..item.span.end,
-                value_span: item.span,
-            });
-            match self.advance()? {
-                Kind::Newline | Kind::Semi => {}
-                Kind::Eof => return Ok(settings),
-                _ => return Err(self.unexpected("NEWLINE or ';' or $end")),
-            }
+            ))),
         }
     }
 }
@@ -565,34 +361,9 @@ impl<'a, 'f> Parser<'a, 'f> {
 mod tests {
     use std::borrow::Cow;
 
-    use crate::cfg::test_util::{err, ok, s, strings};
+    use crate::cfg::test_util::{err, ok, s};
     use crate::cfg::*;
-
-    #[test]
-    fn spans_and_lines() {
-        let src = "a = 'x' ; bb += [ 1,\n 'y' ] # c\n";
-        let c = ok(src);
-        let set = c.settings();
-        assert_eq!(set.len(), 2);
-        assert_eq!(&src[set[0].span.clone()], "a = 'x'");
-        assert_eq!(&src[set[0].value_span.clone()], "'x'");
-        assert!(!set[0].append);
-        assert_eq!(set[1].name, "bb");
-        assert!(set[1].append);
-        assert_eq!(&src[set[1].span.clone()], "bb += [ 1,\n 'y' ]");
-        assert_eq!(&src[set[1].value_span.clone()], "[ 1,\n 'y' ]");
-        let items = set[1].value.as_list().unwrap();
-        assert_eq!(items[0].line, 1);
-        assert_eq!(items[1].line, 2);
-        assert_eq!(&src[items[1].span.clone()], "'y'");
-        assert_eq!(
-            items[0].value,
-            Value::Atom {
-                text: Cow::Borrowed("1"),
-                quoted: false
-            }
-        );
-    }
+    use crate::guest::GuestType;
 
     #[test]
     fn identifiers() {
@@ -614,67 +385,6 @@ mod tests {
              expecting NEWLINE or ';' or $end"
         );
     }
-
-    #[test]
-    fn statements_and_comments() {
-        let c = ok("# head\n\n a = 'x';b=\"y\" ;; c = 2 # tail\n\td = [ ]");
-        assert_eq!(s(&c, "a").as_deref(), Some("x"));
-        assert_eq!(s(&c, "b").as_deref(), Some("y"));
-        assert_eq!(s(&c, "c").as_deref(), Some("2"));
-        assert_eq!(c.get_list("d").unwrap().unwrap().len(), 0);
-        assert_eq!(c.setting("d").unwrap().line, 4);
-        // A comment on the last line without a newline is fine (libxlutil: error).
-        let c = ok("a = 'x' # no newline");
-        assert_eq!(s(&c, "a").as_deref(), Some("x"));
-        ok("# only a comment");
-        ok("");
-        ok("\n\n;\n");
-        assert_eq!(
-            err("a = 'x' b = 'y'\n"),
-            "f.cfg:1: config parsing error near `b': syntax error, unexpected IDENT, \
-             expecting NEWLINE or ';' or $end"
-        );
-        assert_eq!(
-            err("= 'x'\n"),
-            "f.cfg:1: config parsing error near `=': syntax error, unexpected '=', \
-             expecting $end or IDENT or NEWLINE or ';'"
-        );
-        assert_eq!(
-            err("a 'x'\n"),
-            "f.cfg:1: config parsing error near `'x'': syntax error, unexpected STRING, \
-             expecting += or '='"
-        );
-    }
-
-    #[test]
-    fn error_near_newline_comment_and_end() {
-        assert_eq!(
-            err("a = 1\nb\n"),
-            "f.cfg:2: config parsing error near <newline>: syntax error, unexpected \
-             NEWLINE, expecting += or '='"
-        );
-        assert_eq!(
-            err("a # cmt  \n"),
-            "f.cfg:1: config parsing error near `# cmt': syntax error, unexpected NEWLINE, \
-             expecting += or '='"
-        );
-        assert_eq!(
-            err("a = [ 'x'\n"),
-            "f.cfg:1: config parsing error near `': syntax error, unexpected $end, \
-             expecting ',' or ']'"
-        );
-        assert_eq!(
-            err("a ="),
-            "f.cfg:1: config parsing error near `': syntax error, unexpected $end, \
-             expecting STRING or NUMBER or '['"
-        );
-        assert_eq!(
-            err("a =\n"),
-            "f.cfg:1: config parsing error near <newline>: syntax error, unexpected \
-             NEWLINE, expecting STRING or NUMBER or '['"
-        );
-    }
-
     #[test]
     fn bare_words_and_python() {
         assert_eq!(
@@ -722,7 +432,6 @@ mod tests {
             "f.cfg:2: config parsing error near `\u{e9}': lexical error"
         );
     }
-
     #[test]
     fn strings_and_escapes() {
         let c = ok(r#"a = "it's" ; b = 'say "hi"'; c = '' ; d = "é ü""#);
@@ -806,7 +515,6 @@ mod tests {
              string"
         );
     }
-
     #[test]
     fn crlf() {
         let src = "name = 'a'\r\n# c\r\nvif = [ 'x',\r\n  'y' ]\r\ntype='hvm'";
@@ -844,7 +552,6 @@ mod tests {
              newline"
         );
     }
-
     #[test]
     fn skip_plain_stops_where_a_byte_by_byte_scan_stops() {
         let naive = |b: &[u8], i: usize, q: u8| {
@@ -861,7 +568,7 @@ mod tests {
             let len = (r % 40) as usize;
             let b: Vec<u8> = (0..len)
                 .map(|k| {
-                    let x = r.rotate_left(k as u32 * 5);
+                    let x = r.rotate_left(u32::try_from(k).expect("below 40") * 5);
                     // Mostly plain bytes, now and then one from the alphabet.
                     if x.is_multiple_of(5) {
                         alphabet[(x / 5 % alphabet.len() as u64) as usize]
@@ -879,133 +586,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn lists() {
-        let c = ok("a = [\n  'x', # one\n\n  # between\n  'y'\n  ,\n]\nb = []\nc = [ [], [[ 'q' ]], 1, ]\nd = ['z',]\n");
-        assert_eq!(strings(&c, "a"), ["x", "y"]);
-        assert_eq!(c.get_list("b").unwrap().unwrap().len(), 0);
-        let cl = c.get_list("c").unwrap().unwrap();
-        assert_eq!(cl.len(), 3);
-        assert_eq!(cl[0].value, Value::List(vec![]));
-        let inner = cl[1].value.as_list().unwrap()[0].value.as_list().unwrap();
-        assert_eq!(inner[0].value.as_str(), Some("q"));
-        assert_eq!(cl[2].value.as_str(), Some("1"));
-        assert_eq!(strings(&c, "d"), ["z"]);
-        assert_eq!(
-            err("a = [,]\n"),
-            "f.cfg:1: config parsing error near `,': syntax error, unexpected ',', \
-             expecting STRING or NUMBER or '[' or ']'"
-        );
-        assert_eq!(
-            err("a = [ 'x',, ]\n"),
-            "f.cfg:1: config parsing error near `,': syntax error, unexpected ',', \
-             expecting STRING or NUMBER or '[' or ']'"
-        );
-        assert_eq!(
-            err("a = [ 'x'\n 'y' ]\n"),
-            "f.cfg:2: config parsing error near `'y'': syntax error, unexpected STRING, \
-             expecting ',' or ']'"
-        );
-        assert_eq!(
-            err("a = [ 'x' ; ]\n"),
-            "f.cfg:1: config parsing error near `;': syntax error, unexpected ';', \
-             expecting ',' or ']'"
-        );
-        assert_eq!(
-            err("a = 'x', 'y'\n"),
-            "f.cfg:1: config parsing error near `,': syntax error, unexpected ',', \
-             expecting NEWLINE or ';' or $end"
-        );
-        // Lines counted the same whether a list's blanks, line ends and comments are
-        // stepped over by the list's own path or the general one.
-        let c = ok("a = [\n\t'x' ,\n\n  # c\n\t 'y',\r\n 'z'\n , 7,\n\n\n 'w'\n]\n");
-        let a = c.get_list("a").unwrap().unwrap();
-        assert_eq!(
-            a.iter().map(|i| i.line).collect::<Vec<_>>(),
-            [2, 5, 6, 7, 10]
-        );
-        assert_eq!(
-            err("a = [\n\n\t'x',\n\n  ]]\n"),
-            "f.cfg:5: config parsing error near `]': syntax error, unexpected ']', \
-             expecting NEWLINE or ';' or $end"
-        );
-        assert_eq!(
-            err("a = [ 'x',\n # c\n\n 'y\n"),
-            "f.cfg:4: config parsing error near `'y': unterminated quoted string"
-        );
-        // Nesting limit.
-        let deep_ok = format!("a = {}{}", "[".repeat(64), "]".repeat(64));
-        ok(&deep_ok);
-        let deep = format!("a = {}{}", "[".repeat(65), "]".repeat(65));
-        assert_eq!(
-            err(&deep),
-            "f.cfg:1: config parsing error near `[': lists nested too deeply (more than 64 \
-             levels)"
-        );
-        let very_deep = "a = ".to_owned() + &"[".repeat(100_000);
-        assert!(parse(&very_deep, "f").is_err());
-    }
-
-    #[test]
-    fn append() {
-        let c =
-            ok("a = ['x']\nb = 'p'\na += ['y', 'z']\nb += \"q\"\nb += 1\nc += ['w']\nd += 's'\n");
-        assert_eq!(strings(&c, "a"), ["x", "y", "z"]);
-        let a = c.get_list("a").unwrap().unwrap();
-        assert_eq!(a.iter().map(|i| i.line).collect::<Vec<_>>(), [1, 3, 3]);
-        assert_eq!(s(&c, "b").as_deref(), Some("pq1"));
-        assert_eq!(strings(&c, "c"), ["w"]);
-        assert!(matches!(c.get("c"), Some(Cow::Borrowed(_))));
-        assert_eq!(s(&c, "d").as_deref(), Some("s"));
-        // Raw statements are kept.
-        assert_eq!(c.settings().len(), 7);
-        assert_eq!(c.settings()[2].value.as_list().unwrap().len(), 2);
-
-        // A later `=` starts over; the effective value is the last `=` plus later `+=`.
-        let c = ok("a = ['x']\na += ['y']\na = \"q\"\na += 'r'\n");
-        assert_eq!(s(&c, "a").as_deref(), Some("qr"));
-        let c = ok("a = 'x'\na = ['y']\na += ['z']\n");
-        assert_eq!(strings(&c, "a"), ["y", "z"]);
-
-        assert_eq!(
-            err("a = 'x'\n\na += ['y']\n"),
-            "f.cfg:3: `+=` adds a list to `a`, which is a string (line 1)"
-        );
-        assert_eq!(
-            err("a = ['x']\na += 'y'\n"),
-            "f.cfg:2: `+=` adds a string to `a`, which is a list (line 1)"
-        );
-        assert_eq!(
-            err("a += ['x']\na += 'y'\n"),
-            "f.cfg:2: `+=` adds a string to `a`, which is a list (line 1)"
-        );
-    }
-
-    #[test]
-    #[ignore = "timing; run with --ignored --nocapture in release mode"]
-    fn speed_500_vifs() {
-        let mut src = String::from("name = 'big'\ntype = 'hvm'\nvif = [\n");
-        for i in 0..500 {
-            src.push_str(&format!(
-                "  'mac=00:16:3e:00:{:02x}:{:02x},bridge=xenbr0,vifname=vif{i}',\n",
-                i / 256,
-                i % 256
-            ));
-        }
-        src.push_str("]\n");
-        let n = 2000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let c = parse(&src, "big").unwrap();
-            assert_eq!(c.vifs().unwrap().items.len(), 500);
-        }
-        eprintln!("{} bytes: {:?} per parse+vifs", src.len(), t.elapsed() / n);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(parse(std::hint::black_box(&src), "big").unwrap());
-        }
-        eprintln!("parse only: {:?}", t.elapsed() / n);
     }
 }
