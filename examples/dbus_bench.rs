@@ -204,12 +204,17 @@ fn percentile(v: &[Duration], p: f64) -> Duration {
     if v.is_empty() {
         return Duration::ZERO;
     }
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
+    // Nearest rank in integers: ceil(p * n / 100) for p in 0..=100, so no float cast.
+    let p = p.clamp(0.0, 100.0);
+    let n = v.len();
+    let rank = (1..=n)
+        .find(|&r| r as f64 * 100.0 >= p * n as f64)
+        .unwrap_or(n);
+    v[rank.max(1) - 1]
 }
 
 fn seed(db: &std::path::Path) -> anyhow::Result<()> {
-    use hooks::registry::{Attachment, Bridge, BridgeKind, Registry, SqliteRegistry};
+    use registry::{Attachment, Bridge, BridgeKind, Registry, SqliteRegistry};
     let reg = SqliteRegistry::open(db)?;
     let br = translator::IfName::new("xenbr0")?;
     if reg.bridge(&br)?.is_none() {

@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use hooks::netlink::{Change, LinkState, Netlink};
-use hooks::plumbing;
-use hooks::registry::{
+use hostnet::netlink::{Change, LinkState, Netlink};
+use hostnet::plumbing;
+use registry::{
     self, parse_if_name, Attachment, Bridge, BridgeKind, Mtu, Registry, SqliteRegistry, VlanId,
 };
 use serde_json::{json, Value};
@@ -29,15 +29,17 @@ fn open(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
     Ok(SqliteRegistry::open(db_path(db))?)
 }
 
-/// The registry, or `None` when its file does not exist yet (nothing registered; a
-/// listing does not create it).
+/// The registry to read only: never waits for a writer, works for any user who may read
+/// the file, and reads as empty when there is none yet (nothing registered; a listing
+/// does not create it). An unreachable registry is an error.
+fn open_to_read(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
+    Ok(SqliteRegistry::open_read_only(db_path(db))?)
+}
+
+/// The registry, or `None` when its file does not exist yet (nothing at the path). An
+/// unreachable registry (a dangling link, no permission, ...) is an error, never `None`.
 pub(crate) fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
-    let path = db_path(db);
-    if path.as_os_str().is_empty() || path.exists() {
-        Ok(Some(SqliteRegistry::open(path)?))
-    } else {
-        Ok(None)
-    }
+    Ok(SqliteRegistry::open_existing(db_path(db))?)
 }
 
 fn bridge_name(name: &str) -> anyhow::Result<IfName> {
@@ -190,10 +192,7 @@ fn to_json(v: &Value) -> String {
 
 /// `bridge list`.
 pub fn list(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let bridges = match open_existing(db)? {
-        Some(reg) => reg.bridges().map_err(anyhow::Error::from)?,
-        None => Vec::new(),
-    };
+    let bridges = open_to_read(db)?.bridges().map_err(anyhow::Error::from)?;
     if as_json {
         return Ok(to_json(&Value::Array(
             bridges.iter().map(bridge_json).collect(),
@@ -240,7 +239,7 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
-    let done = plumbing::ensure_registered(&nl, &hooks::ovs::Ovs::new(), &reg, &bridge)
+    let done = plumbing::ensure_registered(&nl, &hostnet::ovs::Ovs::new(), &reg, &bridge)
         .map_err(anyhow::Error::from)?;
     let mut out = format!("{name}: {}\n", change_word(done.bridge));
     if let Some((dev, c)) = done.port {
@@ -303,13 +302,10 @@ fn attachment_json(a: &Attachment) -> Value {
 
 /// `show`.
 pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let (registered, attachments) = match open_existing(db)? {
-        Some(reg) => (
-            reg.bridges().map_err(anyhow::Error::from)?,
-            reg.attachments().map_err(anyhow::Error::from)?,
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    let reg = open_to_read(db)?;
+    let registered = reg.bridges().map_err(anyhow::Error::from)?;
+    let attachments = reg.attachments().map_err(anyhow::Error::from)?;
+    drop(reg);
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     let mut links: Vec<LinkState> = Vec::new();
     for n in device_names()? {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use libvirt_hooks::Driver;
 use translator::GuestType;
 
 /// `--help` text shared by the commands that read vif specs.
@@ -28,9 +29,22 @@ pub fn cfg_syntax_help() -> String {
 
 /// vifkit: Xen xl vifs <-> libvirt <interface>, and the host plumbing behind them.
 #[derive(Debug, Parser)]
-#[command(name = "vifkit", version, about, max_term_width = 100)]
+#[command(
+    name = "vifkit",
+    version,
+    about,
+    max_term_width = 100,
+    after_long_help = crate::config::SYNTAX
+)]
 pub struct Cli {
-    /// The bridge registry (default: $VIFKIT_DB, else /var/lib/vifkit/registry.db).
+    /// The configuration file (default: $VIFKIT_CONFIG, else /etc/vifkit/vifkit.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The registry, as a URL: sqlite:PATH (default: $VIFKIT_REGISTRY, else the
+    /// configuration file's `registry`, else sqlite:/var/lib/vifkit/registry.db).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "db")]
+    pub registry: Option<String>,
+    /// Short for --registry sqlite:PATH (default: $VIFKIT_DB).
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// The command.
@@ -55,6 +69,27 @@ impl From<GuestArg> for GuestType {
             GuestArg::Hvm => GuestType::Hvm,
             GuestArg::Pv => GuestType::Pv,
             GuestArg::Pvh => GuestType::Pvh,
+        }
+    }
+}
+
+/// The libvirt driver whose hook runs, as named on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HookDriver {
+    /// libvirt's libxl driver (Xen guests).
+    Libxl,
+    /// libvirt's QEMU/KVM driver.
+    Qemu,
+    /// libvirt's network driver.
+    Network,
+}
+
+impl From<HookDriver> for Driver {
+    fn from(d: HookDriver) -> Driver {
+        match d {
+            HookDriver::Libxl => Driver::Libxl,
+            HookDriver::Qemu => Driver::Qemu,
+            HookDriver::Network => Driver::Network,
         }
     }
 }
@@ -129,7 +164,7 @@ pub enum Command {
         #[command(flatten)]
         read: VifReadArgs,
         /// The vif specs, e.g. 'mac=00:16:3e:01:02:03,bridge=xenbr0'.
-        #[arg(value_name = "SPEC", required = true, allow_hyphen_values = true)]
+        #[arg(value_name = "SPEC", required = true)]
         specs: Vec<String>,
     },
     /// Print the <interface> elements of an xl config's vif list (guest type from type=/builder=).
@@ -253,8 +288,8 @@ instead of xenstore (for tests)."
         #[arg(long)]
         verbose: bool,
         /// `libxl`, `qemu` or `network`.
-        #[arg(value_name = "DRIVER")]
-        driver: String,
+        #[arg(value_name = "DRIVER", value_enum, hide_possible_values = true)]
+        driver: HookDriver,
         /// OBJECT OPERATION SUB-OPERATION and EXTRA (optional), as libvirt passes them.
         #[arg(value_name = "ARG", num_args = 3..=4, required = true, allow_hyphen_values = true)]
         args: Vec<String>,

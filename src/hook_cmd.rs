@@ -10,9 +10,12 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use hooks::hook::{self, Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
-use hooks::registry::SqliteRegistry;
+use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
+use registry::LazyRegistry;
 
+use translator::diag::one_line;
+
+use crate::config::Overrides;
 use crate::report::{chain, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 
 /// When libvirt runs the binary as a hook (its name is a driver's hook, or it lives in
@@ -23,32 +26,20 @@ pub fn from_program_name() -> Option<ExitCode> {
     let program = args.next()?;
     let driver = Driver::from_program(Path::new(&program))?;
     let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
-    Some(run(None, false, driver, &rest))
+    Some(run(&Overrides::default(), false, driver, &rest))
 }
 
-/// `vifkit hook DRIVER ARGS...`: the driver named on the command line.
-pub fn run_named(db: Option<&Path>, verbose: bool, driver: &str, args: &[String]) -> ExitCode {
-    match Driver::from_name(driver) {
-        Some(d) => run(db, verbose, d, args),
-        None => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: Unknown hook driver {driver:?} (expected libxl, qemu or network)"
-            );
-            ExitCode::from(EXIT_USAGE as u8)
-        }
-    }
-}
-
-/// Runs one hook: reads stdin, opens the registry, acts, logs.
-pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
+/// Runs one hook, named by the program name or by `vifkit hook DRIVER ARGS...`: reads
+/// stdin, acts (opening the registry, named by the configuration file since libvirt clears
+/// a hook's environment, only when a NIC needs it), logs.
+pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
     let log = SystemLog::open(verbose);
     let req = match Request::from_args(driver, args) {
         Ok(r) => r,
         Err(e) => {
             log.log(Level::Error, &e.to_string());
-            let _ = writeln!(std::io::stderr(), "error: {e}");
-            return ExitCode::from(EXIT_USAGE as u8);
+            let _ = writeln!(std::io::stderr(), "error: {}", one_line(&e.to_string()));
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let only_logged = req.op.failure_is_only_logged();
@@ -59,10 +50,10 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
                 log.log(Level::Warning, &format!("{}: {l}", req.op.as_str()));
             } else {
                 log.log(Level::Error, &format!("{}: {l}", req.op.as_str()));
-                let _ = writeln!(stderr, "error: {l}");
+                let _ = writeln!(stderr, "error: {}", one_line(l));
             }
         }
-        ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID } as u8)
+        ExitCode::from(if only_logged { EXIT_OK } else { EXIT_INVALID })
     };
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
@@ -71,23 +62,25 @@ pub fn run(db: Option<&Path>, verbose: bool, driver: Driver, args: &[String]) ->
             req.driver, req.object
         )]);
     }
-    let path = db.map_or_else(hooks::registry::default_path, Path::to_path_buf);
-    let registry = match SqliteRegistry::open(&path) {
-        Ok(r) => r,
-        Err(e) => return fail(vec![chain(&e)]),
+    let path = match crate::config::registry_path(over) {
+        Ok(p) => p,
+        Err(e) => return fail(vec![e]),
     };
+    // Opened when a NIC needs it (read-only until the first write): a guest without a
+    // bridged NIC starts whatever state the registry is in.
+    let registry = LazyRegistry::new(&path);
     let nl = LazyNetlink::new();
     let host = Host {
         registry: &registry,
         nl: &nl,
         log: &log,
     };
-    match hook::run(&host, &req, &input) {
-        Ok(None) => ExitCode::from(EXIT_OK as u8),
+    match libvirt_hooks::run(&host, &req, &input) {
+        Ok(None) => ExitCode::from(EXIT_OK),
         Ok(Some(xml)) => {
             let mut out = std::io::stdout().lock();
             match out.write_all(xml.as_bytes()).and_then(|()| out.flush()) {
-                Ok(()) => ExitCode::from(EXIT_OK as u8),
+                Ok(()) => ExitCode::from(EXIT_OK),
                 Err(e) => fail(vec![format!("Cannot write the domain XML: {e}")]),
             }
         }

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use hooks::hotplug::xenstore::{CommandStore, DirStore, XenStore};
-use hooks::hotplug::{self, Host, Request};
-use hooks::netlink::Netlink;
-use hooks::ovs::Ovs;
-use hooks::registry::Registry;
+use hostnet::netlink::Netlink;
+use hostnet::ovs::Ovs;
+use hotplug::xenstore::{CommandStore, DirStore, XenStore};
+use hotplug::{Action, Host, IfType, Request};
+use registry::Registry;
 
 use crate::report::{chain, Failure};
 
@@ -25,8 +25,21 @@ pub fn run(db: Option<&Path>, args: &[String]) -> Result<String, Failure> {
     let nl = Netlink::new().map_err(|e| invalid(&e))?;
     let ovs = Ovs::new();
     // The registry only matters for bridges registered as creatable; a host without one
-    // works as Xen's scripts do.
-    let registry = crate::bridge_cmd::open_existing(db)?;
+    // works as Xen's scripts do. One that is there but cannot be opened is an error: the
+    // NIC is not wired without its MAC checked and recorded.
+    let registry = match crate::bridge_cmd::open_existing(db) {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if req.if_type == IfType::Vif && req.action == Action::Up {
+                // As hotplug::run reports a failure; the error on stderr is what matters.
+                let key = |k: &str| format!("{}/{k}", req.xenbus_path);
+                let _ = store.write(&key("hotplug-error"), &msg);
+                let _ = store.write(&key("hotplug-status"), "error");
+            }
+            return Err(Failure::Invalid(vec![format!("{}: {msg}", req.device)]));
+        }
+    };
     let host = Host {
         nl: &nl,
         ovs: &ovs,

@@ -7,7 +7,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use hooks::hook::Driver;
+use libvirt_hooks::Driver;
 
 use crate::report::Failure;
 

@@ -7,6 +7,7 @@
 mod bridge_cmd;
 mod cli;
 mod commands;
+mod config;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -25,9 +26,19 @@ use clap::Parser;
 
 use cli::{BridgeCommand, Cli, Command};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use translator::diag::one_line;
 
 fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
-    let db = cli.db.as_deref();
+    let over = config::Overrides {
+        config: cli.config.as_deref(),
+        registry: cli.registry.as_deref(),
+        db: cli.db.as_deref(),
+    };
+    // Only the commands that use the registry read the configuration file: a broken
+    // file does not stop a translation.
+    let registry_path = || -> Result<std::path::PathBuf, Failure> {
+        config::registry_path(&over).map_err(|e| Failure::Invalid(vec![e]))
+    };
     match cli.command {
         Command::Vif2xml { guest, read, specs } => {
             commands::vif2xml(report, guest.into(), &read, &specs)
@@ -57,39 +68,54 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             count,
         } => Ok(mac_cmd::run(oui.as_deref(), xen_oui, count)?),
         Command::InstallService { root, bin, force } => {
-            install_service::run(report, &root, &bin, force)
+            let conf = config::install(&root, &over).map_err(|e| Failure::Invalid(vec![e]))?;
+            let out = install_service::run(report, &root, &bin, force)?;
+            Ok(match conf {
+                Some(c) => format!("{c}\n{out}"),
+                None => out,
+            })
         }
-        Command::Bridge { command } => match command {
-            BridgeCommand::Add {
-                name,
-                kind,
-                uplink,
-                vlan,
-                mtu,
-                stp,
-                creatable,
-            } => bridge_cmd::add(
-                db,
-                &bridge_cmd::AddArgs {
-                    name: &name,
-                    kind: &kind,
-                    uplink: uplink.as_deref(),
-                    vlan: vlan.as_deref(),
-                    mtu: mtu.as_deref(),
-                    stp: &stp,
+        Command::Bridge { command } => {
+            let db = Some(registry_path()?);
+            let db = db.as_deref();
+            match command {
+                BridgeCommand::Add {
+                    name,
+                    kind,
+                    uplink,
+                    vlan,
+                    mtu,
+                    stp,
                     creatable,
-                },
-            ),
-            BridgeCommand::Del { name } => bridge_cmd::del(db, &name),
-            BridgeCommand::List { json } => bridge_cmd::list(db, json),
-            BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
-        },
-        Command::Show { json } => bridge_cmd::show(db, json),
-        Command::VifScript { args } => hotplug_cmd::run(db, &args),
+                } => bridge_cmd::add(
+                    db,
+                    &bridge_cmd::AddArgs {
+                        name: &name,
+                        kind: &kind,
+                        uplink: uplink.as_deref(),
+                        vlan: vlan.as_deref(),
+                        mtu: mtu.as_deref(),
+                        stp: &stp,
+                        creatable,
+                    },
+                ),
+                BridgeCommand::Del { name } => bridge_cmd::del(db, &name),
+                BridgeCommand::List { json } => bridge_cmd::list(db, json),
+                BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
+            }
+        }
+        Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::VifScript { args } => hotplug_cmd::run(Some(&registry_path()?), &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),
         Command::InstallHooks { root, bin } => {
-            install_hooks::install(root.as_deref(), bin.as_deref())
+            let conf = config::install(root.as_deref().unwrap_or(std::path::Path::new("/")), &over)
+                .map_err(|e| Failure::Invalid(vec![e]))?;
+            let out = install_hooks::install(root.as_deref(), bin.as_deref())?;
+            Ok(match conf {
+                Some(c) => format!("{c}\n{out}"),
+                None => out,
+            })
         }
         Command::UninstallHooks { root } => install_hooks::uninstall(root.as_deref()),
         Command::Serve {
@@ -99,7 +125,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             libvirt,
             busy_timeout_ms,
         } => serve_cmd::run(
-            db,
+            Some(&registry_path()?),
             &serve_cmd::ServeArgs {
                 session,
                 address: address.as_deref(),
@@ -119,11 +145,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                EXIT_USAGE as u8
-            } else {
-                EXIT_OK as u8
-            });
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
     if let Command::Hook {
@@ -132,7 +154,12 @@ fn main() -> ExitCode {
         args,
     } = &cli.command
     {
-        return hook_cmd::run_named(cli.db.as_deref(), *verbose, driver, args);
+        let over = config::Overrides {
+            config: cli.config.as_deref(),
+            registry: cli.registry.as_deref(),
+            db: cli.db.as_deref(),
+        };
+        return hook_cmd::run(&over, *verbose, (*driver).into(), args);
     }
     let mut report = Report::default();
     let result = run(cli, &mut report);
@@ -146,17 +173,21 @@ fn main() -> ExitCode {
                 .and_then(|()| stdout.flush())
             {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    let _ = writeln!(stderr, "error: Cannot write the output: {e}");
-                    return ExitCode::from(EXIT_INVALID as u8);
+                    let _ = writeln!(
+                        stderr,
+                        "error: Cannot write the output: {}",
+                        one_line(&e.to_string())
+                    );
+                    return ExitCode::from(EXIT_INVALID);
                 }
             }
-            ExitCode::from(EXIT_OK as u8)
+            ExitCode::from(EXIT_OK)
         }
         Err(Failure::Invalid(lines)) => {
             for l in lines {
-                let _ = writeln!(stderr, "error: {l}");
+                let _ = writeln!(stderr, "error: {}", one_line(&l));
             }
-            ExitCode::from(EXIT_INVALID as u8)
+            ExitCode::from(EXIT_INVALID)
         }
     }
 }

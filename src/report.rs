@@ -2,11 +2,11 @@
 //! chain of causes, and the exit status libvirt and scripts act on.
 
 /// Exit status: done (warnings may have been printed).
-pub const EXIT_OK: i32 = 0;
+pub const EXIT_OK: u8 = 0;
 /// Exit status: invalid input; every problem is on stderr and nothing on stdout.
-pub const EXIT_INVALID: i32 = 1;
+pub const EXIT_INVALID: u8 = 1;
 /// Exit status: usage error (clap uses 2 too).
-pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_USAGE: u8 = 2;
 
 pub use translator::diag::error_chain as chain;
 
@@ -35,12 +35,13 @@ impl Report {
         self.warnings.push(w);
     }
 
-    /// The stderr text: one `warning: ` line each.
+    /// The stderr text: one `warning: ` line each, escaped and bounded
+    /// ([`translator::diag::one_line`]) so no value in it starts a line of its own.
     pub fn render(&self) -> String {
         let mut s = String::new();
         for w in &self.warnings {
             s.push_str("warning: ");
-            s.push_str(w);
+            s.push_str(&translator::diag::one_line(w));
             s.push('\n');
         }
         s

@@ -1,4 +1,4 @@
-//! `vifkit serve`: the D-Bus service (`hooks::dbus`) on the system bus, the session bus
+//! `vifkit serve`: the D-Bus service (`dbus_service`) on the system bus, the session bus
 //! or a bus address, on a current-thread tokio runtime, until SIGTERM or SIGINT.
 //!
 //! With `--libvirt URI` the pairings of the domains running there are first made to
@@ -11,9 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use hooks::dbus::reconcile::{self, RunningDomain};
-use hooks::dbus::{Config, Service, Store, BUS_NAME};
-use hooks::registry;
+use dbus_service::reconcile::{self, RunningDomain};
+use dbus_service::{Config, Service, Store, BUS_NAME};
 use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;
@@ -36,7 +35,7 @@ pub struct ServeArgs<'a> {
 /// A line on stderr; a closed stderr (a journal gone away) does not stop the service.
 fn say(line: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    let _ = writeln!(std::io::stderr(), "{}", translator::diag::one_line(line));
 }
 
 /// `serve`.

@@ -1,17 +1,15 @@
 //! The bridge commands through the real binary: `bridge add|del|list|ensure` and `show`,
 //! each with a registry of its own (`--db` in a temporary directory). The commands that
 //! touch the kernel run inside a network namespace made for the test
-//! (`ip netns add vk-test-PID-N`, removed again by a guard), and are skipped, with the
-//! reason printed, when not root or when `ip netns` fails.
+//! ([`common::netns`]); they need root and are ignored unless asked for
+//! (`--include-ignored`, as `tests/run.sh` does as root).
 
 mod common;
-use common::is_root;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hooks::registry::{Attachment, DomainName, GuestName, Registry, SqliteRegistry};
+use registry::{Attachment, DomainName, GuestName, Registry, SqliteRegistry};
 use serde_json::Value;
 use translator::IfName;
 
@@ -316,5 +314,8 @@ fn ensure_of_an_ovs_bridge_without_open_vswitch_is_one_clear_line() {
     assert_eq!(snapshot(db), before);
 }
 
-#[path = "bridge/netns.rs"]
-mod netns;
+// The tests in a network namespace, in tests/bridge/netns.rs: Rust looks for the
+// modules of an inline `mod bridge` in tests/bridge/.
+mod bridge {
+    mod netns;
+}

@@ -1,8 +1,10 @@
 //! The D-Bus service's packaging (packaging/dbus/) and `vifkit install-service`, checked
 //! with the real tools that read the files: dbus-daemon (a private bus configured like
 //! Debian's system bus, with the installed policy and activation file), xmllint with
-//! polkit's DTD, and `systemd-analyze verify`. A tool that is missing makes its test
-//! print why it skips.
+//! polkit's DTD, and `systemd-analyze verify`. A tool that is missing fails its test,
+//! naming the package to install (`packaging/install-deps.sh` installs them all). The
+//! tests with a client running as another user need root, and are ignored unless asked
+//! for (`--include-ignored`, as `tests/run.sh` does as root).
 
 mod common;
 use common::is_root;
@@ -36,15 +38,15 @@ fn shipped(name: &str) -> String {
     fs::read_to_string(common::root().join("packaging/dbus").join(name)).unwrap()
 }
 
-fn tool(name: &str) -> Option<PathBuf> {
+/// Where the program `name` (of Debian's `package`) is; fails the test without it.
+fn tool(name: &str, package: &str) -> PathBuf {
     ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
         .iter()
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())
-}
-
-fn skip(test: &str, why: &str) {
-    eprintln!("SKIP {test}: {why}");
+        .unwrap_or_else(|| {
+            panic!("{name} is missing: install {package} (packaging/install-deps.sh)")
+        })
 }
 
 /// Runs `cmd`; returns (success, stdout, stderr).
@@ -184,9 +186,7 @@ fn install_service_refuses_bad_options_and_writes_nothing() {
 
 #[test]
 fn xml_files_are_valid() {
-    let Some(xmllint) = tool("xmllint") else {
-        return skip("xml_files_are_valid", "xmllint is missing (libxml2-utils)");
-    };
+    let xmllint = tool("xmllint", "libxml2-utils");
     let dir = common::root().join("packaging/dbus");
     let (ok, _, err) = run(Command::new(&xmllint)
         .arg("--noout")
@@ -194,18 +194,16 @@ fn xml_files_are_valid() {
         .arg(dir.join("org.vifkit.policy")));
     assert!(ok, "{err}");
     let dtd = Path::new("/usr/share/polkit-1/policyconfig-1.dtd");
-    if dtd.is_file() {
-        let (ok, _, err) = run(Command::new(&xmllint)
-            .args(["--noout", "--dtdvalid"])
-            .arg(dtd)
-            .arg(dir.join("org.vifkit.policy")));
-        assert!(ok, "{err}");
-    } else {
-        skip(
-            "xml_files_are_valid (DTD)",
-            "polkit's DTD is missing (polkitd)",
-        );
-    }
+    assert!(
+        dtd.is_file(),
+        "{} is missing: install polkitd (packaging/install-deps.sh)",
+        dtd.display()
+    );
+    let (ok, _, err) = run(Command::new(&xmllint)
+        .args(["--noout", "--dtdvalid"])
+        .arg(dtd)
+        .arg(dir.join("org.vifkit.policy")));
+    assert!(ok, "{err}");
     let xpath = |q: &str| {
         let (ok, out, err) = run(Command::new(&xmllint)
             .args(["--xpath", q])
@@ -224,12 +222,7 @@ fn xml_files_are_valid() {
 
 #[test]
 fn systemd_accepts_the_unit() {
-    let Some(analyze) = tool("systemd-analyze") else {
-        return skip(
-            "systemd_accepts_the_unit",
-            "systemd-analyze is missing (systemd)",
-        );
-    };
+    let analyze = tool("systemd-analyze", "systemd");
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_vifkit");
     let out = install(dir.path(), &["--bin", bin]);
@@ -358,29 +351,22 @@ impl Drop for SystemBus {
     }
 }
 
-fn dbus_tools(test: &str) -> bool {
-    for t in ["dbus-daemon", "busctl", "setpriv"] {
-        if tool(t).is_none() {
-            skip(test, &format!("{t} is missing"));
-            return false;
-        }
-    }
-    if !is_root() {
-        skip(
-            test,
-            "needs root (a client as another user, and owning org.vifkit)",
-        );
-        return false;
-    }
-    true
+/// Fails the test unless it runs as root and has the D-Bus tools.
+fn need_root_and_dbus_tools() {
+    assert!(
+        is_root(),
+        "needs root (a client as another user, and owning org.vifkit); tests needing it \
+         are #[ignore]d for that: run them as root, as tests/run.sh does"
+    );
+    tool("dbus-daemon", "dbus-daemon");
+    tool("busctl", "systemd");
+    tool("setpriv", "util-linux");
 }
 
 #[test]
+#[ignore = "needs root: a client as another user, and owning org.vifkit"]
 fn system_bus_policy_lets_root_own_the_name_and_everyone_call_it() {
-    let test = "system_bus_policy_lets_root_own_the_name_and_everyone_call_it";
-    if !dbus_tools(test) {
-        return;
-    }
+    need_root_and_dbus_tools();
     let dir = tempfile::tempdir().unwrap();
     let out = install(dir.path(), &[]);
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -471,20 +457,10 @@ fn system_bus_policy_lets_root_own_the_name_and_everyone_call_it() {
     server.join().unwrap();
 }
 
-/// Whether this vifkit has `serve` yet (the D-Bus service lands separately).
-fn has_serve() -> bool {
-    vifkit(&["serve", "--help"], None).status == 0
-}
-
 #[test]
+#[ignore = "needs root: a client as another user"]
 fn the_bus_activates_vifkit_serve_through_the_installed_files() {
-    let test = "the_bus_activates_vifkit_serve_through_the_installed_files";
-    if !dbus_tools(test) {
-        return;
-    }
-    if !has_serve() {
-        return skip(test, "this vifkit has no `serve` command yet");
-    }
+    need_root_and_dbus_tools();
     let dir = tempfile::tempdir().unwrap();
     let out = install(dir.path(), &["--bin", env!("CARGO_BIN_EXE_vifkit")]);
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -505,12 +481,7 @@ fn the_bus_activates_vifkit_serve_through_the_installed_files() {
     assert!(out.contains("\"e1000\""), "{out}");
     // A manage method from an unprivileged caller gets through the bus, and the service
     // itself refuses it, naming the polkit action (there is no polkit on this bus).
-    let Some(gdbus) = tool("gdbus") else {
-        return skip(
-            test,
-            "gdbus is missing (libglib2.0-bin): the refusal is not checked",
-        );
-    };
+    let gdbus = tool("gdbus", "libglib2.0-bin");
     let (ok, out, err) = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(gdbus)

@@ -1,7 +1,7 @@
 //! vifkit's xl config and rate parsers against Xen's libxlutil on the same input.
 //!
 //! Asserts: every disagreement is explained by the named known differences of
-//! `xl_sys::differential` (the same classification the differential tests use), for the
+//! `xl_parser::differential` (the same classification the differential tests use), for the
 //! input as an xl config, and as a vif `rate=` value: each `rate=` value inside it and,
 //! for a short input, the whole input.
 //!
@@ -15,7 +15,7 @@
 use std::ffi::c_char;
 
 use libfuzzer_sys::fuzz_target;
-use xl_sys::differential::{classify_cfg, classify_rate, Verdict};
+use xl_parser::differential::{classify_cfg, classify_rate, Verdict};
 
 /// LeakSanitizer reads its built-in suppressions from this function.
 #[no_mangle]

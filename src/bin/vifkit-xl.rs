@@ -13,7 +13,8 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use xl_sys::{safe, view};
+use xl_parser::view;
+use xl_sys::safe;
 
 fn escape(s: &str, out: &mut String) {
     for c in s.chars() {

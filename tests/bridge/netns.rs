@@ -1,83 +1,17 @@
 //! `bridge ensure`, `show` and `vif-script` for real, each inside a network namespace
-//! the test creates (root; skipped with the reason printed otherwise).
+//! the test creates (root: ignored unless asked for).
 
-use super::*;
+use crate::common::netns::{self, Netns};
+use crate::*;
 
-/// A network namespace made for one test; deleted when dropped, even on failure.
-struct Netns(String);
-
-impl Netns {
-    /// A new namespace, or `None` (with the reason printed) when the test cannot run.
-    fn new(test: &str) -> Option<Netns> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        if !is_root() {
-            eprintln!("SKIP {test}: needs root for `ip netns add`");
-            return None;
-        }
-        let name = format!(
-            "vk-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(o) if o.status.success() => Some(Netns(name)),
-            Ok(o) => {
-                eprintln!(
-                    "SKIP {test}: `ip netns add {name}` failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                None
-            }
-            Err(e) => {
-                eprintln!("SKIP {test}: cannot run `ip`: {e}");
-                None
-            }
-        }
-    }
-
-    /// A command run inside the namespace.
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, program]);
-        c
-    }
-
-    /// `vifkit --db DB ARGS...` inside the namespace.
-    fn vifkit(&self, db: &Path, args: &[&str]) -> Out {
-        output(self.cmd(BIN).arg("--db").arg(db).args(args))
-    }
-
-    /// `ip ARGS...` inside the namespace, which must succeed.
-    fn ip(&self, args: &[&str]) -> String {
-        let out = output(self.cmd("ip").args(args));
-        assert_eq!(out.status, 0, "ip {args:?}: {out:?}");
-        out.stdout
-    }
-
-    /// `ip -d -j link show`: every device, by name.
-    fn links(&self) -> Vec<Value> {
-        match serde_json::from_str(&self.ip(&["-d", "-j", "link", "show"])).unwrap() {
-            Value::Array(a) => a,
-            other => panic!("{other}"),
-        }
-    }
-
-    fn link(&self, name: &str) -> Option<Value> {
-        self.links().into_iter().find(|l| l["ifname"] == name)
-    }
-
-    fn bridges(&self) -> Vec<String> {
-        self.links()
-            .into_iter()
-            .filter(|l| l["linkinfo"]["info_kind"] == "bridge")
-            .map(|l| l["ifname"].as_str().unwrap().to_owned())
-            .collect()
-    }
+/// `vifkit --db DB ARGS...` inside a namespace.
+trait Vifkit {
+    fn vifkit(&self, db: &Path, args: &[&str]) -> Out;
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+impl Vifkit for Netns {
+    fn vifkit(&self, db: &Path, args: &[&str]) -> Out {
+        output(self.cmd(BIN).arg("--db").arg(db).args(args))
     }
 }
 
@@ -97,10 +31,9 @@ fn bridge_settings(link: &Value) -> (u64, u64, bool) {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn ensure_creates_then_changes_nothing() {
-    let Some(ns) = Netns::new("ensure_creates_then_changes_nothing") else {
-        return;
-    };
+    let ns = Netns::new();
     let db = db();
     let db = &db.path;
     ok(vifkit(
@@ -157,10 +90,9 @@ fn ensure_creates_then_changes_nothing() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn ensure_refusals_change_nothing_on_the_host() {
-    let Some(ns) = Netns::new("ensure_refusals_change_nothing_on_the_host") else {
-        return;
-    };
+    let ns = Netns::new();
     let db = db();
     let db = &db.path;
     ok(vifkit(db, &["bridge", "add", "br0"]));
@@ -190,10 +122,9 @@ fn ensure_refusals_change_nothing_on_the_host() {
 }
 
 #[test]
-fn ensure_enslaves_the_uplink_or_its_vlan_device() {
-    let Some(ns) = Netns::new("ensure_enslaves_the_uplink_or_its_vlan_device") else {
-        return;
-    };
+#[ignore = "needs root: a network namespace"]
+fn ensure_enslaves_the_uplink() {
+    let ns = Netns::new();
     let db = db();
     let db = &db.path;
     ns.ip(&["link", "add", "up0", "type", "veth", "peer", "name", "up1"]);
@@ -212,11 +143,16 @@ fn ensure_enslaves_the_uplink_or_its_vlan_device() {
         ok(ns.vifkit(db, &["bridge", "ensure", "br0"])),
         "br0: unchanged\nup0: unchanged (port of br0)\n"
     );
+}
 
-    // UPLINK.VLAN: made and enslaved, or, on a kernel without 802.1Q, the kernel's
-    // refusal surfaces and the new bridge is gone again.
+/// A namespace with a veth `up1` and the registered, creatable bridge `br900` whose
+/// uplink is `up1.900`.
+fn vlan_uplink() -> (Netns, Db) {
+    let ns = Netns::new();
+    let db = db();
+    ns.ip(&["link", "add", "up1", "type", "veth", "peer", "name", "up2"]);
     ok(vifkit(
-        db,
+        &db.path,
         &[
             "bridge",
             "add",
@@ -228,32 +164,52 @@ fn ensure_enslaves_the_uplink_or_its_vlan_device() {
             "--creatable",
         ],
     ));
-    let out = ns.vifkit(db, &["bridge", "ensure", "br900"]);
-    if out.status == 0 {
-        assert_eq!(
-            out.stdout,
-            "br900: created\nup1.900: created (port of br900)\n"
-        );
-        let dev = ns.link("up1.900").expect("VLAN device");
-        assert_eq!(dev["master"], "br900");
-        assert_eq!(dev["linkinfo"]["info_data"]["id"], 900);
-    } else {
-        let lines = refused(out);
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].contains("Cannot create VLAN device up1.900") && lines[0].contains("802.1Q"),
-            "{lines:?}"
-        );
-        eprintln!("note: this kernel lacks 802.1Q: {}", lines[0]);
-        assert_eq!(ns.bridges(), ["br0"]);
-    }
+    (ns, db)
+}
+
+/// UPLINK.VLAN: made and enslaved.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn kernel_with_8021q_ensure_enslaves_the_uplink_vlan_device() {
+    let (ns, db) = vlan_uplink();
+    let out = ns.vifkit(&db.path, &["bridge", "ensure", "br900"]);
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "br900: created\nup1.900: created (port of br900)\n"),
+        "{out:?}\n{}",
+        netns::needs("802.1Q VLAN devices", "8021q")
+    );
+    let dev = ns.link("up1.900").expect("VLAN device");
+    assert_eq!(dev["master"], "br900");
+    assert_eq!(dev["linkinfo"]["info_data"]["id"], 900);
+}
+
+/// UPLINK.VLAN on a kernel without 802.1Q: the kernel's refusal surfaces and the new
+/// bridge is gone again.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn kernel_without_8021q_ensure_of_a_vlan_uplink_is_refused_and_undone() {
+    let (ns, db) = vlan_uplink();
+    let out = ns.vifkit(&db.path, &["bridge", "ensure", "br900"]);
+    assert_eq!(
+        out.status,
+        1,
+        "{out:?}\n{}",
+        netns::lacks("802.1Q VLAN devices", "8021q")
+    );
+    let lines = refused(out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("Cannot create VLAN device up1.900") && lines[0].contains("802.1Q"),
+        "{lines:?}"
+    );
+    assert_eq!(ns.bridges(), Vec::<String>::new());
 }
 
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn sixteen_parallel_ensures_leave_one_bridge() {
-    let Some(ns) = Netns::new("sixteen_parallel_ensures_leave_one_bridge") else {
-        return;
-    };
+    let ns = Netns::new();
     let db = db();
     let db = &db.path;
     ok(vifkit(
@@ -300,10 +256,9 @@ fn sixteen_parallel_ensures_leave_one_bridge() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn show_names_the_guest_nic_of_each_port() {
-    let Some(ns) = Netns::new("show_names_the_guest_nic_of_each_port") else {
-        return;
-    };
+    let ns = Netns::new();
     let db = db();
     let db = &db.path;
     ok(vifkit(db, &["bridge", "add", "br0", "--creatable"]));
@@ -454,10 +409,9 @@ fn show_names_the_guest_nic_of_each_port() {
 /// xenstore, `hotplug-status` says `connected`; a missing bridge is one `error:` line,
 /// `hotplug-status` `error` with the reason in `hotplug-error`, and nothing changed.
 #[test]
+#[ignore = "needs root: a network namespace"]
 fn vif_script_wires_a_vif_as_xl_runs_it() {
-    let Some(ns) = Netns::new("vif_script_wires_a_vif_as_xl_runs_it") else {
-        return;
-    };
+    let ns = Netns::new();
     let d = db();
     let xs = d.path.parent().unwrap().join("xenstore");
     let key = |k: &str, v: &str| {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary, read the shared
-//! corpus, compare XML as XML.
+//! corpus, compare XML as XML, and a network namespace of the test's own ([`netns`]).
 #![allow(dead_code)]
+
+pub mod netns;
 
 use std::io::Write;
 use std::path::PathBuf;

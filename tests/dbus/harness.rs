@@ -8,11 +8,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use hooks::registry::{Attachment, Bridge, BridgeKind, DomainName};
+use registry::{Attachment, Bridge, BridgeKind, DomainName};
 use serde_json::Value;
 use translator::IfName;
 
-use super::common::is_root;
+use crate::common::is_root;
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_vifkit");
 /// How long a test waits for a process to say something before it fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
@@ -63,16 +63,31 @@ pub(crate) struct Bus {
 }
 
 impl Bus {
-    pub(crate) fn start(test: &str) -> Option<Bus> {
-        if !is_root() {
-            eprintln!("SKIP {test}: needs root (to run clients as nobody)");
-            return None;
-        }
-        for p in ["dbus-daemon", "busctl", "gdbus", "dbus-send"] {
-            if !have(p) {
-                eprintln!("SKIP {test}: {p} is not installed");
-                return None;
-            }
+    /// A private bus, for a test that runs as root: without polkit, `vifkit serve`
+    /// lets only root change the registry, and only root can run a client as `nobody`.
+    /// Fails the test when not root (such tests are `#[ignore]`d for that).
+    pub(crate) fn start() -> Bus {
+        assert!(
+            is_root(),
+            "needs root: without polkit only root may change the registry through the \
+             service, and clients run as nobody through setpriv; tests needing it are \
+             #[ignore]d for that: run them as root, as tests/run.sh does"
+        );
+        Bus::start_as_anyone()
+    }
+
+    /// A private bus, for a test that only reads through the service.
+    pub(crate) fn start_as_anyone() -> Bus {
+        for (p, package) in [
+            ("dbus-daemon", "dbus-daemon"),
+            ("busctl", "systemd"),
+            ("gdbus", "libglib2.0-bin"),
+            ("dbus-send", "dbus-bin"),
+        ] {
+            assert!(
+                have(p),
+                "{p} is missing: install {package} (packaging/install-deps.sh)"
+            );
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -108,11 +123,11 @@ impl Bus {
             .unwrap();
         let lines = lines_of(daemon.stdout.take().unwrap());
         let address = wait_line(&lines, "the bus address", |l| l.starts_with("unix:"));
-        Some(Bus {
+        Bus {
             dir,
             address,
             daemon,
-        })
+        }
     }
 
     pub(crate) fn db(&self) -> PathBuf {

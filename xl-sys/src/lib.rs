@@ -11,11 +11,10 @@
 //! - [`safe`]: a safe wrapper (an owned config handle, [`safe::parse_config`],
 //!   [`safe::parse_rate`], [`safe::NicType`]) whose errors carry libxlutil's own
 //!   messages.
-//! - [`view`]: what vifkit reads from an xl config parsed by libxlutil (guest type, vifs,
-//!   xl.conf defaults), for `vifkit --xl-parser=xen`.
-//! - [`differential`]: runs vifkit's pure-Rust parsers and libxlutil on the same input
-//!   and explains every disagreement by a named, documented difference (used by the
-//!   differential tests and the `xl_differential` fuzz target).
+//!
+//! This crate depends on libc only. What turns libxlutil's values into vifkit's
+//! translator types, and the differential tests against vifkit's own parsers, live one
+//! level up in the `xl-parser` crate.
 //!
 //! Build requirements: pkg-config finds `xlutil` and `xenlight` (Debian: `libxen-dev`),
 //! and bindgen finds libclang (`libclang-dev`).
@@ -31,6 +30,4 @@ pub use bindings::*;
 
 include!(concat!(env!("OUT_DIR"), "/api_version.rs"));
 
-pub mod differential;
 pub mod safe;
-pub mod view;

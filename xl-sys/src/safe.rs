@@ -26,11 +26,10 @@ use std::ptr::{self, NonNull};
 use crate::bindings as ffi;
 
 /// Why a libxlutil or libxl call did not give a result.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XlError {
     /// libxlutil refused the input. The message is what it reported (several lines at
     /// times, e.g. its "looks like Python" warnings), without the final newline.
-    #[error("{message}")]
     Rejected {
         /// The errno value libxlutil returned (`EINVAL`, `EOVERFLOW`, ...).
         code: i32,
@@ -40,7 +39,6 @@ pub enum XlError {
     /// A setting holds a list where a string was asked for, or the reverse. The message
     /// is libxlutil's (``x.cfg:3: warning: parameter `type' is a list but should be a
     /// single value``).
-    #[error("{message}")]
     WrongType {
         /// The setting.
         name: String,
@@ -49,7 +47,6 @@ pub enum XlError {
     },
     /// The input has a NUL byte, which libxlutil cannot be given (a NUL inside a quoted
     /// string makes libxlutil 4.17 abort the process).
-    #[error("{file}:{line}: NUL byte: libxlutil cannot read a file containing one")]
     NulByte {
         /// The file name.
         file: String,
@@ -57,7 +54,6 @@ pub enum XlError {
         line: u32,
     },
     /// A name or value passed to libxlutil contains a NUL byte (C strings cannot).
-    #[error("{what} contains a NUL byte: {text:?}")]
     InteriorNul {
         /// What the text is (`file name`, `setting name`, `rate`, `NIC type`).
         what: &'static str,
@@ -65,7 +61,6 @@ pub enum XlError {
         text: String,
     },
     /// The input is longer than libxlutil's `int` length allows.
-    #[error("{file}: {len} bytes is too large for libxlutil (at most 2147483647)")]
     TooLarge {
         /// The file name.
         file: String,
@@ -73,7 +68,6 @@ pub enum XlError {
         len: usize,
     },
     /// libxl knows no NIC type by this name.
-    #[error("unknown NIC type `{name}` (libxl error {code}; known: unknown, vif_ioemu, vif)")]
     UnknownNicType {
         /// The name given.
         name: String,
@@ -81,9 +75,37 @@ pub enum XlError {
         code: i32,
     },
     /// The system refused a resource (memory, the report stream).
-    #[error("{0}")]
     System(String),
 }
+
+// A hand-written Display: this -sys crate depends on libc only.
+impl std::fmt::Display for XlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XlError::Rejected { message, .. } | XlError::WrongType { message, .. } => {
+                f.write_str(message)
+            }
+            XlError::NulByte { file, line } => write!(
+                f,
+                "{file}:{line}: NUL byte: libxlutil cannot read a file containing one"
+            ),
+            XlError::InteriorNul { what, text } => {
+                write!(f, "{what} contains a NUL byte: {text:?}")
+            }
+            XlError::TooLarge { file, len } => write!(
+                f,
+                "{file}: {len} bytes is too large for libxlutil (at most 2147483647)"
+            ),
+            XlError::UnknownNicType { name, code } => write!(
+                f,
+                "unknown NIC type `{name}` (libxl error {code}; known: unknown, vif_ioemu, vif)"
+            ),
+            XlError::System(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for XlError {}
 
 fn c_string(what: &'static str, text: &str) -> Result<CString, XlError> {
     CString::new(text).map_err(|_| XlError::InteriorNul {
@@ -127,12 +149,11 @@ impl Report {
             }),
             None => {
                 let e = last_os_error("cannot open a memory stream for libxlutil's messages");
-                // SAFETY: both came from `Box::leak` above and nothing else refers to them
+                // SAFETY: `buf` came from `Box::leak` above and nothing else refers to it
                 // (the stream was not created).
-                unsafe {
-                    drop(Box::from_raw(buf.as_ptr()));
-                    drop(Box::from_raw(len.as_ptr()));
-                }
+                drop(unsafe { Box::from_raw(buf.as_ptr()) });
+                // SAFETY: as for `buf`: leaked above, never shared.
+                drop(unsafe { Box::from_raw(len.as_ptr()) });
                 Err(e)
             }
         }
@@ -147,17 +168,17 @@ impl Report {
         // SAFETY: the stream is open; flushing makes `*buf` and `*len` describe the text
         // written so far (the open_memstream contract).
         unsafe { libc::fflush(self.stream.as_ptr()) };
-        // SAFETY: `buf` and `len` are the live cells given to open_memstream; after the
-        // flush `*buf` is null or points to `*len` readable bytes. They are copied out at
-        // once, before anything can write to the stream again.
-        unsafe {
-            let data = *self.buf.as_ptr();
-            let len = *self.len.as_ptr();
-            if data.is_null() || len == 0 {
-                Vec::new()
-            } else {
-                std::slice::from_raw_parts(data.cast::<u8>(), len).to_vec()
-            }
+        // SAFETY: `buf` is the live cell given to open_memstream, written by it only
+        // while the stream is written to, which cannot happen during this call.
+        let data = unsafe { *self.buf.as_ptr() };
+        // SAFETY: as for `buf`: the live length cell of the same stream.
+        let len = unsafe { *self.len.as_ptr() };
+        if data.is_null() || len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: after the flush, a non-null `*buf` points to `*len` readable bytes
+            // (the open_memstream contract); they are copied out at once.
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }.to_vec()
         }
     }
 
@@ -195,15 +216,18 @@ fn printable(bytes: &[u8]) -> String {
 impl Drop for Report {
     fn drop(&mut self) {
         // SAFETY: the stream is open and no libxlutil config refers to it any more (a
-        // `Config` destroys its `XLU_Config` before its report is dropped). After
-        // `fclose`, `*buf` is a malloc'd buffer (or null) owned by us; `buf` and `len`
-        // came from `Box::leak` in `new`.
-        unsafe {
-            libc::fclose(self.stream.as_ptr());
-            libc::free((*self.buf.as_ptr()).cast());
-            drop(Box::from_raw(self.buf.as_ptr()));
-            drop(Box::from_raw(self.len.as_ptr()));
-        }
+        // `Config` destroys its `XLU_Config` before its report is dropped).
+        unsafe { libc::fclose(self.stream.as_ptr()) };
+        // SAFETY: `buf` is our live cell; after `fclose` it holds a malloc'd buffer (or
+        // null) that nothing else owns.
+        let data = unsafe { *self.buf.as_ptr() };
+        // SAFETY: `data` is malloc'd by the stream (or null) and freed only here.
+        unsafe { libc::free(data.cast()) };
+        // SAFETY: `buf` came from `Box::leak` in `new` and the stream that wrote through
+        // it is closed.
+        drop(unsafe { Box::from_raw(self.buf.as_ptr()) });
+        // SAFETY: as for `buf`.
+        drop(unsafe { Box::from_raw(self.len.as_ptr()) });
     }
 }
 
@@ -509,13 +533,10 @@ impl Config {
         if rc != 0 {
             return Err(self.rejected(rc));
         }
-        // SAFETY: `nic` is initialised; the fields are plain integers.
-        let (bytes, usecs) = unsafe {
-            (
-                ptr::addr_of!((*nic).rate_bytes_per_interval).read(),
-                ptr::addr_of!((*nic).rate_interval_usecs).read(),
-            )
-        };
+        // SAFETY: `nic` is initialised, aligned and not written by anyone while this
+        // shared reference lives (libxlutil returned).
+        let nic = unsafe { &*nic };
+        let (bytes, usecs) = (nic.rate_bytes_per_interval, nic.rate_interval_usecs);
         Ok((bytes, usecs))
     }
 }

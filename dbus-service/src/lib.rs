@@ -1,0 +1,254 @@
+//! The D-Bus service `org.vifkit` at `/org/vifkit` (zbus, on tokio):
+//!
+//! - `org.vifkit.Bridges1` ([`Bridges`]): the registry's bridges; `Register`,
+//!   `Unregister` and `Ensure` for root and polkit-authorized callers;
+//! - `org.vifkit.NicModels1` ([`NicModels`]): the NIC models of a guest type;
+//! - `org.vifkit.Pairings1` ([`Pairings`]): the NIC attachments, with signals for every
+//!   change by any process ([`watch`]);
+//! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`.
+//!
+//! Errors are `org.vifkit.Error.<Name>` ([`ServiceError`]). No method blocks the
+//! executor: registry, netlink and translation work runs on tokio's blocking pool
+//! ([`Store`]), bounded, so every method answers while a hook holds the registry locked.
+
+mod access;
+mod bridges;
+pub mod cache;
+mod dicts;
+mod error;
+mod nic_models;
+mod pairings;
+pub mod reconcile;
+mod store;
+mod translate;
+pub mod watch;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use zbus::object_server::SignalEmitter;
+use zbus::Connection;
+
+pub use access::{Access, Caller, MANAGE_ACTION};
+pub use bridges::Bridges;
+pub use dicts::{attachment as attachment_dict, Dict};
+pub use error::{ServiceError, ERROR_PREFIX};
+pub use nic_models::NicModels;
+pub use pairings::Pairings;
+pub use store::Store;
+pub use translate::Translator;
+
+use registry::RegistryError;
+use watch::{Event, Snapshot};
+
+/// The service's well-known bus name.
+pub const BUS_NAME: &str = "org.vifkit";
+/// The object path of every interface.
+pub const OBJECT_PATH: &str = "/org/vifkit";
+
+/// Bounds on what a caller may hand the service.
+pub mod limits {
+    /// The longest name, MAC, guest type or option string taken, in bytes.
+    pub const MAX_NAME: usize = 256;
+    /// The most `Register` options taken.
+    pub const MAX_OPTIONS: usize = 16;
+    /// The longest vif spec taken (64 KiB).
+    pub const MAX_SPEC: usize = 64 * 1024;
+    /// The longest XML document taken (1 MiB).
+    pub const MAX_XML: usize = 1024 * 1024;
+}
+
+/// What every interface shares: the registry and the access rules.
+#[derive(Debug)]
+pub struct Shared {
+    /// The registry.
+    pub store: Arc<Store>,
+    /// Who may change it.
+    pub access: Access,
+    /// The pairings `Pairings1` answers from (see [`cache`]).
+    pub pairings: Arc<cache::PairingCache>,
+}
+
+impl Shared {
+    /// Reads the pairings again and installs them (after a write this process made
+    /// itself, such as the start-up reconcile, to answer from it at once).
+    pub async fn refresh_pairings(&self) -> Result<(), ServiceError> {
+        let cache = Arc::clone(&self.pairings);
+        self.store
+            .read(move |reg| {
+                let snapshot = Snapshot::read(reg)?;
+                cache.install(snapshot.pairing_index());
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The registry could not be opened.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// D-Bus failed.
+    #[error("D-Bus failed while {op}")]
+    Bus {
+        /// What the service was doing.
+        op: &'static str,
+        /// zbus's error.
+        #[source]
+        source: zbus::Error,
+    },
+}
+
+fn bus(op: &'static str) -> impl FnOnce(zbus::Error) -> StartError {
+    move |source| StartError::Bus { op, source }
+}
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config<'a> {
+    /// The registry's database file.
+    pub db: &'a Path,
+    /// How long a write waits for another process's lock, per attempt (three attempts).
+    pub busy_timeout: Duration,
+    /// Whether `conn` is the system bus (polkit subjects are bus names there).
+    pub system_bus: bool,
+}
+
+/// A running service: dropping it stops the signals (the watcher thread ends within
+/// [`watch::TICK`]).
+#[derive(Debug)]
+pub struct Service {
+    /// What the interfaces share.
+    pub shared: Arc<Shared>,
+    watcher: Option<std::thread::JoinHandle<()>>,
+    emitter_task: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    /// Serves the four interfaces at [`OBJECT_PATH`] on `conn` and starts watching the
+    /// registry (signals for every change from now on). The caller requests
+    /// [`BUS_NAME`] afterwards, once everything is in place.
+    pub async fn start(conn: &Connection, cfg: &Config<'_>) -> Result<Service, StartError> {
+        let db = cfg.db.to_owned();
+        let busy = cfg.busy_timeout;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db, busy))
+            .await
+            .map_err(|e| {
+                StartError::Registry(RegistryError::CreateDir {
+                    path: cfg.db.to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })??;
+        let shared = Arc::new(Shared {
+            store,
+            access: Access::new(cfg.system_bus),
+            pairings: Arc::default(),
+        });
+        let start = {
+            let s = Arc::clone(&shared.store);
+            s.read(|reg| Ok(Snapshot::read(reg)?))
+                .await
+                .map_err(|e| StartError::Bus {
+                    op: "reading the registry",
+                    source: zbus::Error::Failure(e.to_string()),
+                })?
+        };
+        let server = conn.object_server();
+        server
+            .at(OBJECT_PATH, NicModels)
+            .await
+            .map_err(bus("serving org.vifkit.NicModels1"))?;
+        server
+            .at(
+                OBJECT_PATH,
+                Bridges {
+                    shared: Arc::clone(&shared),
+                },
+            )
+            .await
+            .map_err(bus("serving org.vifkit.Bridges1"))?;
+        server
+            .at(
+                OBJECT_PATH,
+                Pairings {
+                    shared: Arc::clone(&shared),
+                },
+            )
+            .await
+            .map_err(bus("serving org.vifkit.Pairings1"))?;
+        server
+            .at(
+                OBJECT_PATH,
+                Translator {
+                    shared: Arc::clone(&shared),
+                },
+            )
+            .await
+            .map_err(bus("serving org.vifkit.Translator1"))?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        shared.pairings.install(start.pairing_index());
+        let watcher = watch::spawn(cfg.db, start, Arc::clone(&shared.pairings), tx)?;
+        let emitter = SignalEmitter::new(conn, OBJECT_PATH)
+            .map_err(bus("making the signal emitter"))?
+            .into_owned();
+        let emitter_task = tokio::spawn(emit_events(emitter, rx));
+        Ok(Service {
+            shared,
+            watcher: Some(watcher),
+            emitter_task,
+        })
+    }
+
+    /// Stops sending signals. The watcher thread notices within [`watch::TICK`] and
+    /// ends (or ends with the process); `wait` waits for it.
+    pub async fn stop(mut self, wait: bool) {
+        self.emitter_task.abort();
+        let _ = (&mut self.emitter_task).await;
+        if let (true, Some(w)) = (wait, self.watcher.take()) {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.emitter_task.abort();
+    }
+}
+
+/// Prints a warning on stderr; a closed stderr is no reason to stop serving.
+fn warn(msg: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "warning: {msg}");
+}
+
+/// Sends each batch of registry changes as signals.
+async fn emit_events(
+    emitter: SignalEmitter<'static>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Event>>,
+) {
+    while let Some(events) = rx.recv().await {
+        for e in events {
+            let sent = match &e {
+                Event::BridgeAdded(n) => Bridges::bridge_added(&emitter, n).await,
+                Event::BridgeRemoved(n) => Bridges::bridge_removed(&emitter, n).await,
+                Event::BridgeChanged(n) => Bridges::bridge_changed(&emitter, n).await,
+                Event::PairingAdded(a) => {
+                    Pairings::pairing_added(&emitter, dicts::attachment(a)).await
+                }
+                Event::PairingRemoved(a) => {
+                    Pairings::pairing_removed(&emitter, dicts::attachment(a)).await
+                }
+            };
+            if let Err(err) = sent {
+                warn(&format!("Cannot send the signal for {e:?}: {err}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! `org.vifkit.Pairings1`: the registry's NIC attachments (each guest NIC's PV backend
+//! and, for an `ioemu` NIC, its emulated twin), looked up by domain and device id, by
+//! device name or by MAC; signals for every pairing recorded or dropped by any process.
+//! Answers come from the watcher's latest snapshot ([`super::cache`]).
+
+use std::sync::Arc;
+
+use zbus::interface;
+use zbus::object_server::SignalEmitter;
+
+use super::dicts::{self, Dict};
+use super::error::ServiceError;
+use super::{limits, Shared};
+use registry::{parse_if_name, parse_mac, Attachment};
+
+/// The `org.vifkit.Pairings1` interface.
+#[derive(Debug)]
+pub struct Pairings {
+    pub(super) shared: Arc<Shared>,
+}
+
+fn found(a: Option<&Attachment>, what: impl FnOnce() -> String) -> Result<Dict, ServiceError> {
+    a.map(dicts::attachment)
+        .ok_or_else(|| ServiceError::NotFound(format!("No pairing for {}", what())))
+}
+
+fn short(arg: &str, what: &str) -> Result<(), ServiceError> {
+    if arg.len() > limits::MAX_NAME {
+        return Err(ServiceError::TooLarge(format!(
+            "The {what} is {} bytes long; at most {} are taken",
+            arg.len(),
+            limits::MAX_NAME
+        )));
+    }
+    Ok(())
+}
+
+#[interface(name = "org.vifkit.Pairings1")]
+impl Pairings {
+    /// Every pairing, by domain id then device id. Keys: `domain` (s), `domid` (u),
+    /// `devid` (u), `backend` (s), `mac` (s), `bridge` (s), `state` (s), and when known
+    /// `uuid`, `emulated`, `vlan`, `guest_name` (s).
+    async fn list(&self) -> Vec<Dict> {
+        self.shared
+            .pairings
+            .get()
+            .all()
+            .map(dicts::attachment)
+            .collect()
+    }
+
+    /// The pairing of domain `domid`'s device `devid`.
+    async fn lookup(&self, domid: u32, devid: u32) -> Result<Dict, ServiceError> {
+        found(self.shared.pairings.get().by_id(domid, devid), || {
+            format!("domain {domid} device {devid}")
+        })
+    }
+
+    /// The pairing whose PV backend or emulated twin is the device `ifname`.
+    async fn lookup_by_device(&self, ifname: &str) -> Result<Dict, ServiceError> {
+        short(ifname, "device name")?;
+        let dev = parse_if_name("device name", ifname)
+            .map_err(|e| ServiceError::InvalidArgs(super::error::chain(&e)))?;
+        found(self.shared.pairings.get().by_device(&dev), || {
+            format!("device {dev}")
+        })
+    }
+
+    /// The pairing with this MAC.
+    async fn lookup_by_mac(&self, mac: &str) -> Result<Dict, ServiceError> {
+        short(mac, "MAC")?;
+        let mac = parse_mac("MAC", mac)
+            .map_err(|e| ServiceError::InvalidArgs(super::error::chain(&e)))?;
+        found(self.shared.pairings.get().by_mac(mac), || {
+            format!("MAC {mac}")
+        })
+    }
+
+    /// A pairing was recorded (a changed pairing is removed, then added).
+    #[zbus(signal)]
+    pub async fn pairing_added(emitter: &SignalEmitter<'_>, pairing: Dict) -> zbus::Result<()>;
+
+    /// A pairing was dropped.
+    #[zbus(signal)]
+    pub async fn pairing_removed(emitter: &SignalEmitter<'_>, pairing: Dict) -> zbus::Result<()>;
+}

@@ -1,0 +1,220 @@
+//! Bringing the registry's pairings in line with the domains a libvirt connection says
+//! are running (read-only, from `vifkit serve --libvirt URI` at start; never from a
+//! hook). Each running domain's NICs replace its pairings in one step
+//! ([`Registry::replace_domain`]); a NIC that cannot be recorded (no MAC, a bridge that
+//! is not registered) is left out with a note.
+
+use std::collections::HashMap;
+
+use registry::{
+    emulated_name, parse_if_name, Attachment, AttachmentState, DomainName, DomainUuid, Registry,
+    DOMID_FIRST_RESERVED,
+};
+use translator::interface_xml;
+use translator::model;
+
+/// A running domain as libvirt describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningDomain {
+    /// Its id (the Xen domain id on a Xen host).
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// Its UUID.
+    pub uuid: Option<String>,
+    /// Its live XML.
+    pub xml: String,
+}
+
+/// What a reconcile did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Domains whose pairings were replaced.
+    pub domains: usize,
+    /// Pairings recorded.
+    pub pairings: usize,
+    /// Pairings dropped (they were no longer in the domain's XML).
+    pub dropped: usize,
+    /// One line per NIC or domain left out, and why.
+    pub notes: Vec<String>,
+}
+
+/// Whether the `<domain>` start tag says `type='xen'` (a libxl domain: its emulated
+/// NICs have a `-emu` twin).
+fn is_xen(xml: &str) -> bool {
+    let Some(start) = xml.find("<domain") else {
+        return false;
+    };
+    let tag = &xml[start..];
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    tag.contains("type='xen'") || tag.contains("type=\"xen\"")
+}
+
+/// The pairings of one running domain, and notes on the NICs left out.
+pub fn domain_attachments(
+    d: &RunningDomain,
+    networks: &HashMap<String, String>,
+    registered: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<Attachment>, Vec<String>), String> {
+    if d.id >= DOMID_FIRST_RESERVED {
+        return Err(format!("Domain {:?}: id {} is out of range", d.name, d.id));
+    }
+    let name = DomainName::new(d.name.clone()).map_err(|e| e.to_string())?;
+    let uuid = match &d.uuid {
+        Some(u) => Some(u.parse::<DomainUuid>().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let doc = interface_xml::read_document(&d.xml)
+        .map_err(|e| format!("Domain {:?}: {}", d.name, super::error::chain(&e)))?;
+    let xen_hvm = is_xen(&d.xml) && doc.guest_type.is_some_and(|g| g.has_emulated_nics());
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    for (i, l) in doc.interfaces.iter().enumerate() {
+        let iface = &l.parsed.iface;
+        let devid = u32::try_from(i).unwrap_or(u32::MAX);
+        let what = format!("Domain {:?} interface[{i}]", d.name);
+        let Some(mac) = iface.mac else {
+            notes.push(format!("{what}: no MAC, left out"));
+            continue;
+        };
+        let bridge = match (&iface.source_bridge, &iface.source_network) {
+            (Some(b), _) => Some(b.to_string()),
+            (None, Some(n)) => networks.get(n.as_ref()).cloned(),
+            (None, None) => None,
+        };
+        let Some(bridge) = bridge.filter(|b| !b.is_empty()) else {
+            notes.push(format!("{what}: no bridge, left out"));
+            continue;
+        };
+        if !registered(&bridge) {
+            notes.push(format!(
+                "{what}: bridge {bridge} is not registered, left out"
+            ));
+            continue;
+        }
+        let bridge = match parse_if_name("bridge", &bridge) {
+            Ok(b) => b,
+            Err(e) => {
+                notes.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        let emulated = xen_hvm
+            && iface
+                .model
+                .as_deref()
+                .is_none_or(|m| model::lookup(m).is_some_and(|m| m.emulated));
+        let mut a = match Attachment::xen(name.clone(), d.id, devid, mac, bridge, emulated) {
+            Ok(a) => a,
+            Err(e) => {
+                notes.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        if let Some(dev) = iface.target_dev.as_deref() {
+            match parse_if_name("target device", dev) {
+                Ok(dev) => {
+                    a.emulated = match a.emulated {
+                        Some(_) => emulated_name(&dev).ok(),
+                        None => None,
+                    };
+                    a.backend = dev;
+                }
+                Err(e) => notes.push(format!("{what}: {e}; Xen's name {} kept", a.backend)),
+            }
+        }
+        a.domain_uuid = uuid;
+        a.state = AttachmentState::Active;
+        if let Err(e) = a.validate() {
+            notes.push(format!("{what}: {e}, left out"));
+            continue;
+        }
+        out.push(a);
+    }
+    Ok((out, notes))
+}
+
+/// Replaces the pairings of every domain in `running` with what its XML says.
+pub fn reconcile(
+    reg: &dyn Registry,
+    running: &[RunningDomain],
+    networks: &HashMap<String, String>,
+) -> Result<Reconciled, registry::RegistryError> {
+    let bridges: Vec<String> = reg.bridges()?.iter().map(|b| b.name.to_string()).collect();
+    let registered = |b: &str| bridges.iter().any(|r| r == b);
+    let mut done = Reconciled::default();
+    for d in running {
+        let (attachments, notes) = match domain_attachments(d, networks, &registered) {
+            Ok(x) => x,
+            Err(e) => {
+                done.notes.push(e);
+                continue;
+            }
+        };
+        done.notes.extend(notes);
+        match reg.replace_domain(d.id, &attachments) {
+            Ok(dropped) => {
+                done.domains += 1;
+                done.pairings += attachments.len();
+                done.dropped += dropped.len();
+            }
+            Err(e) => done
+                .notes
+                .push(format!("Domain {:?}: {}", d.name, super::error::chain(&e))),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::{Bridge, BridgeKind, SqliteRegistry};
+    use translator::IfName;
+
+    const XEN_HVM: &str = "<domain type='xen'><name>g</name><os><type>hvm</type></os>\
+        <devices><interface type='bridge'><mac address='00:16:3e:00:00:01'/>\
+        <source bridge='br0'/><target dev='vif3.0'/></interface>\
+        <interface type='network'><mac address='00:16:3e:00:00:02'/>\
+        <source network='default'/><model type='netfront'/></interface>\
+        <interface type='bridge'><mac address='00:16:3e:00:00:03'/>\
+        <source bridge='elsewhere'/></interface></devices></domain>";
+
+    #[test]
+    fn running_domains_replace_their_pairings() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SqliteRegistry::open(dir.path().join("r.db")).unwrap();
+        for b in ["br0", "virbr0"] {
+            reg.add_bridge(&Bridge::new(IfName::new(b).unwrap(), BridgeKind::Linux))
+                .unwrap();
+        }
+        let stale = Attachment::xen(
+            DomainName::new("g").unwrap(),
+            3,
+            7,
+            "00:16:3e:00:00:07".parse().unwrap(),
+            IfName::new("br0").unwrap(),
+            false,
+        )
+        .unwrap();
+        reg.record(&stale).unwrap();
+        let nets: HashMap<String, String> = [("default".into(), "virbr0".into())].into();
+        let d = RunningDomain {
+            id: 3,
+            name: "g".into(),
+            uuid: Some("c7a5fdbd-edaf-9455-926a-d65c16db1809".into()),
+            xml: XEN_HVM.into(),
+        };
+        let done = reconcile(&reg, &[d], &nets).unwrap();
+        assert_eq!((done.domains, done.pairings, done.dropped), (1, 2, 1));
+        assert_eq!(done.notes.len(), 1, "{:?}", done.notes);
+        assert!(done.notes[0].contains("elsewhere"), "{:?}", done.notes);
+        let a = reg.attachments().unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].backend.as_str(), "vif3.0");
+        assert_eq!(a[0].emulated.as_ref().unwrap().as_str(), "vif3.0-emu");
+        assert_eq!(a[0].state, AttachmentState::Active);
+        assert_eq!(a[1].bridge.as_str(), "virbr0");
+        assert_eq!(a[1].emulated, None);
+    }
+}

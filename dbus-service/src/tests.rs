@@ -1,0 +1,390 @@
+//! The interfaces over a peer-to-peer zbus connection (a Unix socket pair, no bus):
+//! every method, its errors, and the signals for writes by another registry connection
+//! (as a hook in another process makes them).
+
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use futures::StreamExt;
+use zbus::connection::Builder;
+use zbus::message::Type;
+use zbus::{Connection, DBusError, Guid, MessageStream, OwnedVariant};
+
+use super::*;
+use registry::{Attachment, DomainName, Registry, SqliteRegistry};
+use translator::IfName;
+
+struct Peer {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    client: Connection,
+    _server: Connection,
+    service: Option<Service>,
+}
+
+async fn peer(busy: Duration) -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("registry.db");
+    let (a, b) = UnixStream::pair().unwrap();
+    let guid = Guid::generate();
+    let (server, client) = futures::future::join(
+        Builder::unix_stream(a).server(guid).p2p().build(),
+        Builder::unix_stream(b).p2p().build(),
+    )
+    .await;
+    let server = server.unwrap();
+    let cfg = Config {
+        db: &db,
+        busy_timeout: busy,
+        system_bus: false,
+    };
+    let service = Service::start(&server, &cfg).await.unwrap();
+    Peer {
+        _dir: dir,
+        db,
+        client: client.unwrap(),
+        _server: server,
+        service: Some(service),
+    }
+}
+
+impl Peer {
+    async fn call<B, R>(&self, iface: &str, method: &str, body: &B) -> Result<R, (String, String)>
+    where
+        B: serde::Serialize + zbus::DynamicType,
+        R: for<'d> serde::Deserialize<'d> + zbus::Type,
+    {
+        match self
+            .client
+            .call_method(None::<&str>, OBJECT_PATH, Some(iface), method, body)
+            .await
+        {
+            Ok(m) => Ok(m.body().deserialize::<R>().unwrap()),
+            Err(zbus::Error::MethodError(name, desc, _)) => {
+                Err((name.to_string(), desc.unwrap_or_default()))
+            }
+            Err(zbus::Error::FDO(e)) => Err((
+                e.name().to_string(),
+                e.description().unwrap_or_default().to_owned(),
+            )),
+            Err(e) => panic!("{method}: {e}"),
+        }
+    }
+}
+
+fn reg(p: &Peer) -> SqliteRegistry {
+    SqliteRegistry::open(&p.db).unwrap()
+}
+
+fn nic(domid: u32, mac: &str, emulated: bool) -> Attachment {
+    Attachment::xen(
+        DomainName::new("guest").unwrap(),
+        domid,
+        0,
+        mac.parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        emulated,
+    )
+    .unwrap()
+}
+
+fn s(d: &Dict, key: &str) -> String {
+    String::try_from(d[key].try_clone().unwrap()).unwrap()
+}
+
+/// The next signal on `stream`, as (member, message), with a deadline.
+async fn next_signal(stream: &mut MessageStream) -> (String, zbus::Message) {
+    let deadline = Duration::from_secs(20);
+    tokio::time::timeout(deadline, async {
+        loop {
+            let m = stream.next().await.unwrap().unwrap();
+            if m.message_type() == Type::Signal {
+                let member = m.header().member().unwrap().to_string();
+                return (member, m);
+            }
+        }
+    })
+    .await
+    .expect("a signal within the deadline")
+}
+
+#[tokio::test]
+async fn nic_models_and_bad_guest_type() {
+    let p = peer(Duration::from_secs(1)).await;
+    let pv: Vec<(String, String, bool)> = p
+        .call("org.vifkit.NicModels1", "List", &("pv",))
+        .await
+        .unwrap();
+    assert_eq!(pv.len(), 1);
+    assert_eq!(pv[0].0, "netfront");
+    let (name, msg) = p
+        .call::<_, Vec<(String, String, bool)>>("org.vifkit.NicModels1", "List", &("kvm",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert_eq!(msg, "Unknown guest type `kvm` (expected hvm, pv or pvh)");
+}
+
+#[tokio::test]
+#[ignore = "needs root: without polkit, only a root peer may Register"]
+async fn bridges_register_list_unregister_with_signals() {
+    need_root();
+    let p = peer(Duration::from_secs(1)).await;
+    let mut stream = MessageStream::from(&p.client);
+    let opts: Dict = [
+        ("mtu".to_owned(), OwnedVariant::from(9000u32)),
+        ("stp".to_owned(), OwnedVariant::from(true)),
+    ]
+    .into_iter()
+    .collect();
+    p.call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr0", &opts))
+        .await
+        .unwrap();
+    let (member, m) = next_signal(&mut stream).await;
+    assert_eq!(member, "BridgeAdded");
+    assert_eq!(m.body().deserialize::<String>().unwrap(), "vkbr0");
+    let list: Vec<(String, Dict)> = p.call("org.vifkit.Bridges1", "List", &()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].0, "vkbr0");
+    let props = &list[0].1;
+    assert_eq!(
+        u32::try_from(props["mtu"].try_clone().unwrap()).unwrap(),
+        9000
+    );
+    assert!(bool::try_from(props["stp"].try_clone().unwrap()).unwrap());
+    assert!(!bool::try_from(props["present"].try_clone().unwrap()).unwrap());
+    assert_eq!(s(props, "kind"), "linux");
+    // Registering the same again changes nothing; another MTU changes the entry.
+    p.call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr0", &opts))
+        .await
+        .unwrap();
+    let opts2: Dict = [("mtu".to_owned(), OwnedVariant::from(1500u32))]
+        .into_iter()
+        .collect();
+    p.call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr0", &opts2))
+        .await
+        .unwrap();
+    let (member, _) = next_signal(&mut stream).await;
+    assert_eq!(member, "BridgeChanged");
+    // Bad arguments.
+    let (name, msg) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Register", &("a/b", &Dict::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs", "{msg}");
+    let bad: Dict = [("mtu".to_owned(), OwnedVariant::from(true))]
+        .into_iter()
+        .collect();
+    let (name, msg) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr1", &bad))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert_eq!(msg, "Option `mtu` must be an integer (q or u), not b");
+    let (name, _) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Unregister", &("nosuch",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    // In use while a NIC is attached.
+    reg(&p).record(&nic(1, "00:16:3e:00:00:01", false)).ok();
+    let r = reg(&p);
+    r.add_bridge(&registry::Bridge::new(
+        IfName::new("br0").unwrap(),
+        registry::BridgeKind::Linux,
+    ))
+    .unwrap();
+    r.record(&nic(1, "00:16:3e:00:00:01", false)).unwrap();
+    let (name, _) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Unregister", &("br0",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InUse");
+    p.call::<_, ()>("org.vifkit.Bridges1", "Unregister", &("vkbr0",))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !seen.contains(&"BridgeRemoved".to_owned()) {
+        seen.push(next_signal(&mut stream).await.0);
+    }
+    // Ensure of a bridge that is not registered.
+    let (name, _) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Ensure", &("vkbr0",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+}
+
+/// Fails the test unless it runs as root: the peer of the service is this process, and
+/// without polkit the service lets only root change the registry.
+fn need_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert!(
+        euid == 0,
+        "needs root (euid {euid}): without polkit, only a root peer may Register; tests \
+         needing it are #[ignore]d for that: run them as root, as tests/run.sh does"
+    );
+}
+
+#[tokio::test]
+async fn pairings_from_another_writer_arrive_as_signals() {
+    let p = peer(Duration::from_secs(1)).await;
+    let mut stream = MessageStream::from(&p.client);
+    let hook = reg(&p);
+    hook.add_bridge(&registry::Bridge::new(
+        IfName::new("br0").unwrap(),
+        registry::BridgeKind::Linux,
+    ))
+    .unwrap();
+    hook.record(&nic(5, "00:16:3e:00:00:05", true)).unwrap();
+    let mut added = None;
+    while added.is_none() {
+        let (member, m) = next_signal(&mut stream).await;
+        if member == "PairingAdded" {
+            added = Some(m.body().deserialize::<Dict>().unwrap());
+        }
+    }
+    let added = added.unwrap();
+    assert_eq!(s(&added, "backend"), "vif5.0");
+    assert_eq!(s(&added, "emulated"), "vif5.0-emu");
+    assert_eq!(s(&added, "mac"), "00:16:3e:00:00:05");
+    assert_eq!(
+        u32::try_from(added["domid"].try_clone().unwrap()).unwrap(),
+        5
+    );
+
+    let list: Vec<Dict> = p.call("org.vifkit.Pairings1", "List", &()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    let one: Dict = p
+        .call("org.vifkit.Pairings1", "Lookup", &(5u32, 0u32))
+        .await
+        .unwrap();
+    assert_eq!(s(&one, "domain"), "guest");
+    let by_dev: Dict = p
+        .call("org.vifkit.Pairings1", "LookupByDevice", &("vif5.0-emu",))
+        .await
+        .unwrap();
+    assert_eq!(s(&by_dev, "backend"), "vif5.0");
+    let by_mac: Dict = p
+        .call(
+            "org.vifkit.Pairings1",
+            "LookupByMac",
+            &("00:16:3E:00:00:05",),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&by_mac, "bridge"), "br0");
+    let (name, _) = p
+        .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &(9u32, 0u32))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    let (name, _) = p
+        .call::<_, Dict>("org.vifkit.Pairings1", "LookupByMac", &("nonsense",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    let (name, _) = p
+        .call::<_, Dict>("org.vifkit.Pairings1", "LookupByDevice", &("a b",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    let (name, _) = p
+        .call::<_, Dict>(
+            "org.vifkit.Pairings1",
+            "LookupByDevice",
+            &("x".repeat(5000),),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.TooLarge");
+
+    hook.remove_attachment(5, 0).unwrap();
+    loop {
+        let (member, m) = next_signal(&mut stream).await;
+        if member == "PairingRemoved" {
+            let d = m.body().deserialize::<Dict>().unwrap();
+            assert_eq!(s(&d, "backend"), "vif5.0");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn translator_both_ways() {
+    let p = peer(Duration::from_secs(1)).await;
+    let (xml, warnings): (String, Vec<String>) = p
+        .call(
+            "org.vifkit.Translator1",
+            "VifToXml",
+            &("mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000", "hvm"),
+        )
+        .await
+        .unwrap();
+    assert!(xml.starts_with("<interface"), "{xml}");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (spec, _): (String, Vec<String>) = p
+        .call("org.vifkit.Translator1", "XmlToVif", &(&xml, "hvm"))
+        .await
+        .unwrap();
+    assert!(spec.contains("model=e1000"), "{spec}");
+    let (name, msg) = p
+        .call::<_, (String, Vec<String>)>(
+            "org.vifkit.Translator1",
+            "VifToXml",
+            &("model=e1000", "pv"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    assert!(msg.starts_with("vif[0]"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+    let (name, _) = p
+        .call::<_, (String, Vec<String>)>("org.vifkit.Translator1", "XmlToVif", &("<interface", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    let big = "<!-- ".to_owned() + &"x".repeat(limits::MAX_XML) + " -->";
+    let (name, _) = p
+        .call::<_, (String, Vec<String>)>("org.vifkit.Translator1", "XmlToVif", &(&big, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.TooLarge");
+}
+
+#[tokio::test]
+async fn a_locked_registry_still_answers_reads() {
+    let p = peer(Duration::from_millis(100)).await;
+    let lock = registry::WriterLock::take(&p.db).unwrap();
+    let list: Vec<(String, Dict)> = p.call("org.vifkit.Bridges1", "List", &()).await.unwrap();
+    assert!(list.is_empty());
+    let pairs: Vec<Dict> = p.call("org.vifkit.Pairings1", "List", &()).await.unwrap();
+    assert!(pairs.is_empty());
+    lock.release().unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs root: without polkit, only a root peer may Register"]
+async fn a_locked_registry_refuses_writes_in_time() {
+    need_root();
+    let p = peer(Duration::from_millis(100)).await;
+    let lock = registry::WriterLock::take(&p.db).unwrap();
+    let (name, msg) = p
+        .call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr0", &Dict::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.Busy", "{msg}");
+    lock.release().unwrap();
+    p.call::<_, ()>("org.vifkit.Bridges1", "Register", &("vkbr0", &Dict::new()))
+        .await
+        .unwrap();
+    let list: Vec<(String, Dict)> = p.call("org.vifkit.Bridges1", "List", &()).await.unwrap();
+    assert_eq!(list.len(), 1);
+}
+
+#[tokio::test]
+async fn stopping_ends_the_watcher() {
+    let mut p = peer(Duration::from_secs(1)).await;
+    p.service.take().unwrap().stop(true).await;
+}

@@ -1,0 +1,363 @@
+//! Watching the registry for changes by any process (hooks, the CLI, the service
+//! itself): a thread sleeps in `poll` on an inotify descriptor for the database's
+//! directory, so a write wakes it at once, and otherwise every [`TICK`] (the fallback,
+//! should inotify miss something or be unavailable). On each wake it compares the
+//! registry's generation with the last one it saw and, only when it moved, reads the
+//! bridges and pairings and sends what was added, removed or changed.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::cache::{PairingCache, PairingIndex};
+use registry::{Attachment, Bridge, Registry, RegistryError, SqliteRegistry};
+
+/// How often the watcher looks at the registry when no inotify event woke it.
+pub const TICK: Duration = Duration::from_secs(2);
+
+/// What changed in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A bridge was registered.
+    BridgeAdded(String),
+    /// A bridge was unregistered.
+    BridgeRemoved(String),
+    /// A bridge's entry changed.
+    BridgeChanged(String),
+    /// A pairing was recorded.
+    PairingAdded(Attachment),
+    /// A pairing was dropped (or replaced: then a `PairingAdded` follows).
+    PairingRemoved(Attachment),
+}
+
+/// The registry's content at one generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The registry's generation when it was read.
+    pub generation: u64,
+    bridges: BTreeMap<String, Bridge>,
+    pairings: BTreeMap<(u32, u32), Attachment>,
+}
+
+impl Snapshot {
+    /// Reads the whole registry.
+    pub fn read(reg: &dyn Registry) -> Result<Snapshot, RegistryError> {
+        let generation = reg.generation()?;
+        Ok(Snapshot {
+            generation,
+            bridges: reg
+                .bridges()?
+                .into_iter()
+                .map(|b| (b.name.to_string(), b))
+                .collect(),
+            pairings: reg
+                .attachments()?
+                .into_iter()
+                .map(|a| ((a.domid, a.devid), a))
+                .collect(),
+        })
+    }
+
+    /// The pairings, indexed for the lookups.
+    pub fn pairing_index(&self) -> PairingIndex {
+        PairingIndex::new(self.generation, self.pairings.values())
+    }
+
+    /// What changed from `self` to `new`: bridges first, then removed pairings (so that
+    /// a replaced pairing's MAC is free again before it is added), then added ones.
+    pub fn diff(&self, new: &Snapshot) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (name, b) in &new.bridges {
+            match self.bridges.get(name) {
+                None => out.push(Event::BridgeAdded(name.clone())),
+                Some(old) if old != b => out.push(Event::BridgeChanged(name.clone())),
+                Some(_) => {}
+            }
+        }
+        for name in self.bridges.keys() {
+            if !new.bridges.contains_key(name) {
+                out.push(Event::BridgeRemoved(name.clone()));
+            }
+        }
+        for (key, old) in &self.pairings {
+            if new.pairings.get(key) != Some(old) {
+                out.push(Event::PairingRemoved(old.clone()));
+            }
+        }
+        for (key, a) in &new.pairings {
+            if self.pairings.get(key) != Some(a) {
+                out.push(Event::PairingAdded(a.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// An inotify descriptor watching one directory for writes to the database's files.
+struct Inotify {
+    fd: OwnedFd,
+    /// The database file's name: events for it and its `-wal`, `-shm`, `-journal`
+    /// companions count.
+    stem: Vec<u8>,
+}
+
+impl Inotify {
+    fn new(db: &Path) -> std::io::Result<Inotify> {
+        let dir = match db.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let stem = db
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default();
+        let cdir = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a descriptor we just opened and own from here on.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mask = libc::IN_MODIFY
+            | libc::IN_CLOSE_WRITE
+            | libc::IN_CREATE
+            | libc::IN_DELETE
+            | libc::IN_MOVED_TO;
+        // SAFETY: `fd` is an inotify descriptor and `cdir` a NUL-terminated path that
+        // outlives the call.
+        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), cdir.as_ptr(), mask) };
+        if wd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Inotify { fd, stem })
+    }
+
+    /// Waits up to `timeout` for events, then reads every pending one; `true` when one
+    /// of them concerns the database's files (or the queue overflowed).
+    fn wait(&self, timeout: Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd, and the count says one.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n <= 0 {
+            return false;
+        }
+        let mut relevant = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: `buf` is writable for its whole length; the descriptor is
+            // non-blocking, so this returns -1 with EAGAIN once the queue is empty.
+            let got =
+                unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(got) = usize::try_from(got) else { break };
+            if got == 0 {
+                break;
+            }
+            relevant |= self.scan(&buf[..got]);
+        }
+        relevant
+    }
+
+    /// Whether any event in `buf` (whole `inotify_event` records) names one of the
+    /// database's files.
+    fn scan(&self, buf: &[u8]) -> bool {
+        let header = std::mem::size_of::<libc::inotify_event>();
+        let mut off = 0;
+        let mut relevant = false;
+        while off + header <= buf.len() {
+            // SAFETY: there are `header` bytes at `off`; read_unaligned copes with any
+            // alignment.
+            let ev: libc::inotify_event =
+                unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+            let len = usize::try_from(ev.len).unwrap_or(0);
+            let name_end = (off + header + len).min(buf.len());
+            let name = &buf[off + header..name_end];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            if ev.mask & libc::IN_Q_OVERFLOW != 0 || name.starts_with(&self.stem) {
+                relevant = true;
+            }
+            off = name_end;
+        }
+        relevant
+    }
+}
+
+/// Starts the watcher thread: it reads the registry at `db` from `start` on and sends
+/// each batch of changes on `tx`, until `tx`'s receiver is dropped (noticed within
+/// [`TICK`]). Without inotify it says so on stderr and looks every [`TICK`] only.
+pub fn spawn(
+    db: &Path,
+    start: Snapshot,
+    cache: Arc<PairingCache>,
+    tx: UnboundedSender<Vec<Event>>,
+) -> Result<std::thread::JoinHandle<()>, RegistryError> {
+    let reg = SqliteRegistry::open_read_only(db)?;
+    let inotify = match Inotify::new(db) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            super::warn(&format!(
+                "Cannot watch {} with inotify ({e}); looking for changes every {} s",
+                db.display(),
+                TICK.as_secs()
+            ));
+            None
+        }
+    };
+    let shown = db.display().to_string();
+    std::thread::Builder::new()
+        .name("vifkit-watch".into())
+        .spawn(move || run(&reg, inotify.as_ref(), start, &cache, &tx, &shown))
+        .map_err(|source| RegistryError::CreateDir {
+            path: PathBuf::from(OsStr::new("(watcher thread)")),
+            source,
+        })
+}
+
+fn run(
+    reg: &SqliteRegistry,
+    inotify: Option<&Inotify>,
+    mut last: Snapshot,
+    cache: &PairingCache,
+    tx: &UnboundedSender<Vec<Event>>,
+    shown: &str,
+) {
+    let mut failing = false;
+    while !tx.is_closed() {
+        match inotify {
+            Some(i) => {
+                i.wait(TICK);
+            }
+            None => std::thread::sleep(TICK),
+        }
+        let moved = match reg.generation() {
+            Ok(g) => g != last.generation,
+            Err(e) => {
+                if !failing {
+                    super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
+                }
+                failing = true;
+                continue;
+            }
+        };
+        if !moved {
+            continue;
+        }
+        match Snapshot::read(reg) {
+            Ok(now) => {
+                failing = false;
+                let events = last.diff(&now);
+                // The lookups see the new pairings before anyone hears of them.
+                cache.install(now.pairing_index());
+                last = now;
+                if !events.is_empty() && tx.send(events).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::{BridgeKind, DomainName};
+    use translator::IfName;
+
+    fn bridge(name: &str) -> Bridge {
+        Bridge::new(IfName::new(name).unwrap(), BridgeKind::Linux)
+    }
+
+    fn nic(domid: u32, mac: &str) -> Attachment {
+        Attachment::xen(
+            DomainName::new("g").unwrap(),
+            domid,
+            0,
+            mac.parse().unwrap(),
+            IfName::new("br0").unwrap(),
+            false,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn diff_names_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SqliteRegistry::open(dir.path().join("r.db")).unwrap();
+        reg.add_bridge(&bridge("br0")).unwrap();
+        reg.add_bridge(&bridge("br1")).unwrap();
+        reg.record(&nic(1, "00:16:3e:00:00:01")).unwrap();
+        reg.record(&nic(2, "00:16:3e:00:00:02")).unwrap();
+        let before = Snapshot::read(&reg).unwrap();
+        let mut b0 = bridge("br0");
+        b0.stp = true;
+        reg.update_bridge(&b0).unwrap();
+        reg.remove_bridge(&IfName::new("br1").unwrap()).unwrap();
+        reg.add_bridge(&bridge("br2")).unwrap();
+        reg.remove_attachment(1, 0).unwrap();
+        reg.record(&nic(2, "00:16:3e:00:00:22")).unwrap();
+        reg.record(&nic(3, "00:16:3e:00:00:03")).unwrap();
+        let after = Snapshot::read(&reg).unwrap();
+        assert!(after.generation > before.generation);
+        let ev = before.diff(&after);
+        assert_eq!(
+            ev,
+            vec![
+                Event::BridgeChanged("br0".into()),
+                Event::BridgeAdded("br2".into()),
+                Event::BridgeRemoved("br1".into()),
+                Event::PairingRemoved(nic(1, "00:16:3e:00:00:01")),
+                Event::PairingRemoved(nic(2, "00:16:3e:00:00:02")),
+                Event::PairingAdded(nic(2, "00:16:3e:00:00:22")),
+                Event::PairingAdded(nic(3, "00:16:3e:00:00:03")),
+            ]
+        );
+        assert!(after.diff(&after).is_empty());
+    }
+
+    #[test]
+    fn watcher_sends_a_write_by_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        let reg = SqliteRegistry::open(&db).unwrap();
+        let start = Snapshot::read(&reg).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cache = Arc::new(PairingCache::default());
+        let handle = spawn(&db, start, Arc::clone(&cache), tx).unwrap();
+        reg.add_bridge(&bridge("br7")).unwrap();
+        let got = rx.blocking_recv().unwrap();
+        assert_eq!(got, vec![Event::BridgeAdded("br7".into())]);
+        // A pairing: in the cache by the time its signal is sent.
+        reg.add_bridge(&bridge("br0")).unwrap();
+        reg.record(&nic(4, "00:16:3e:00:00:04")).unwrap();
+        loop {
+            let got = rx.blocking_recv().unwrap();
+            if got
+                .iter()
+                .any(|e| matches!(e, Event::PairingAdded(a) if a.domid == 4))
+            {
+                break;
+            }
+        }
+        assert!(cache.get().by_id(4, 0).is_some());
+        drop(rx);
+        handle.join().unwrap();
+    }
+}

@@ -1,0 +1,547 @@
+//! The xl vif hotplug script: what Xen's `vif-bridge`, `vif-openvswitch`, `vif-route`
+//! and `vif-nat` do, over netlink, in one process, with a clear error when a bridge is
+//! missing.
+//!
+//! xl runs the script with `online|offline type_if=vif` for a PV backend `vifD.N`, and
+//! with `add|remove type_if=tap` for the emulated twin `vifD.N-emu` of an `ioemu` NIC,
+//! in an environment holding `vif` (the device), `XENBUS_PATH`
+//! (`backend/vif/<domid>/<devid>`) and, for the twin, `INTERFACE`. The NIC's settings
+//! (`bridge`, `mtu`, `vlan`, `script`, ...) are read from xenstore under `XENBUS_PATH`;
+//! success is reported as `hotplug-status` = `connected`, failure as `error` with the
+//! message in `hotplug-error`, as Xen's scripts do.
+//!
+//! The mode is the file name of the NIC's `script` key (`vif-bridge` when unset):
+//! - bridge (`vif-bridge`): the bridge must exist, or be registered as creatable (then
+//!   it is created from its registry entry); the port gets its MTU (the `mtu` key, else
+//!   the bridge's), joins the bridge, comes up, and gets the VLANs of the `vlan` key
+//!   (Xen 4.19);
+//! - Open vSwitch (`vif-openvswitch`): the port with Xen's tag, trunks and
+//!   external-ids, in one OVSDB transaction;
+//! - routed (`vif-route`): dom0's address from the gateway device on the vif as a /32,
+//!   `proxy_arp`, a route per guest address;
+//! - NAT (`vif-nat`): in [`nat`].
+//!
+//! A failure part-way undoes what was done. A bridged NIC on a bridge the registry
+//! knows is also recorded there (which dom0 device is which guest NIC, for
+//! `vifkit show` and the D-Bus pairings): before it is wired, so that a clash refuses
+//! it with nothing done, and dropped again when it goes offline (the `record` module).
+
+pub mod nat;
+mod record;
+pub mod xenstore;
+
+use std::net::IpAddr;
+
+use translator::interface::IpElem;
+use translator::vif::parse_ips;
+use translator::vlan::VlanSpec;
+use translator::IfName;
+
+use hostnet::netlink::{set_proxy_arp, Change, LinkState, Netlink, NetlinkError, PortVlans};
+use hostnet::ovs::{Ovs, OvsError, PortConfig};
+use hostnet::plumbing::{ensure_registered_bridge, EnsureError};
+use registry::{BridgeKind, Registry, RegistryError};
+use xenstore::{XenStore, XenStoreError};
+
+/// Xen's default bridge.
+pub const DEFAULT_BRIDGE: &str = "xenbr0";
+
+/// What xl asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `online` (PV backend) or `add` (emulated twin): wire the device.
+    Up,
+    /// `offline` or `remove`: unwire it.
+    Down,
+}
+
+/// `type_if=`: the PV backend or the emulated twin's tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfType {
+    /// `type_if=vif`.
+    Vif,
+    /// `type_if=tap`.
+    Tap,
+}
+
+/// Why the hotplug script failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HotplugError {
+    /// Bad arguments or environment.
+    #[error("Invalid hotplug request: {0}")]
+    Usage(String),
+    /// A device or bridge name that is not a valid interface name.
+    #[error("Invalid {what} `{value}`")]
+    Name {
+        /// Which name.
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        source: translator::ifname::IfNameError,
+    },
+    /// A xenstore setting that does not parse.
+    #[error("Invalid {key} `{value}` in xenstore")]
+    Setting {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The bridge does not exist and may not be created.
+    #[error("Bridge {bridge} does not exist{hint}")]
+    NoBridge {
+        /// The bridge.
+        bridge: IfName,
+        /// What would make it work.
+        hint: &'static str,
+    },
+    /// The gateway device of a routed vif has no IPv4 address to lend it.
+    #[error("Gateway device {0} has no IPv4 address for the routed vif")]
+    NoGatewayAddress(IfName),
+    /// A script mode vifkit does not do yet.
+    #[error(
+        "Script {0} is not supported by vifkit's hotplug yet (vif-bridge, vif-openvswitch, \
+         vif-route and vif-nat are)"
+    )]
+    Unsupported(String),
+    /// The NAT mode failed.
+    #[error(transparent)]
+    Nat(#[from] nat::NatError),
+    /// xenstore failed.
+    #[error(transparent)]
+    XenStore(#[from] XenStoreError),
+    /// A netlink operation failed.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// Making a registered bridge failed.
+    #[error(transparent)]
+    Ensure(Box<EnsureError>),
+    /// Open vSwitch failed.
+    #[error(transparent)]
+    Ovs(#[from] OvsError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl From<EnsureError> for HotplugError {
+    fn from(e: EnsureError) -> HotplugError {
+        HotplugError::Ensure(Box::new(e))
+    }
+}
+
+/// One run of the hotplug script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Wire or unwire.
+    pub action: Action,
+    /// PV backend or tap.
+    pub if_type: IfType,
+    /// The device to wire (`vifD.N`, `vifD.N-emu`, or its `vifname`).
+    pub device: IfName,
+    /// `backend/vif/<domid>/<devid>`.
+    pub xenbus_path: String,
+    /// `netdev` (xl passes the vif's `gatewaydev` so): the dom0 device whose address a
+    /// routed vif borrows; Xen's default is `eth0`.
+    pub gateway_dev: Option<IfName>,
+}
+
+fn name(what: &'static str, value: &str) -> Result<IfName, HotplugError> {
+    IfName::new(value).map_err(|source| HotplugError::Name {
+        what,
+        value: value.to_owned(),
+        source,
+    })
+}
+
+impl Request {
+    /// Reads a request from the script's arguments (`online type_if=vif`) and
+    /// environment (`env("vif")`, `env("XENBUS_PATH")`, `env("INTERFACE")`).
+    pub fn from_env(
+        args: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Request, HotplugError> {
+        let usage = |m: String| HotplugError::Usage(m);
+        let (action, default_type) = match args.first().map(String::as_str) {
+            Some("online") => (Action::Up, IfType::Vif),
+            Some("offline") => (Action::Down, IfType::Vif),
+            Some("add") => (Action::Up, IfType::Tap),
+            Some("remove") => (Action::Down, IfType::Tap),
+            other => {
+                return Err(usage(format!(
+                    "expected online, offline, add or remove, got {other:?}"
+                )))
+            }
+        };
+        let if_type = match args.get(1).map(String::as_str) {
+            None => default_type,
+            Some("type_if=vif") => IfType::Vif,
+            Some("type_if=tap") => IfType::Tap,
+            Some(other) => return Err(usage(format!("expected type_if=vif|tap, got `{other}`"))),
+        };
+        let xenbus_path =
+            env("XENBUS_PATH").ok_or_else(|| usage("XENBUS_PATH is not set".into()))?;
+        let parts: Vec<&str> = xenbus_path.split('/').collect();
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if parts.len() != 4
+            || parts[0] != "backend"
+            || parts[1] != "vif"
+            || !numeric(parts[2])
+            || !numeric(parts[3])
+        {
+            return Err(usage(format!(
+                "XENBUS_PATH `{xenbus_path}` is not backend/vif/<domid>/<devid>"
+            )));
+        }
+        let device = match if_type {
+            IfType::Tap => env("INTERFACE").or_else(|| env("vif")),
+            IfType::Vif => env("vif"),
+        }
+        .ok_or_else(|| usage("neither vif nor INTERFACE names the device".into()))?;
+        let gateway_dev = match env("netdev").filter(|s| !s.is_empty()) {
+            Some(g) => Some(name("netdev", &g)?),
+            None => None,
+        };
+        Ok(Request {
+            action,
+            if_type,
+            device: name("device", &device)?,
+            xenbus_path,
+            gateway_dev,
+        })
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}/{k}", self.xenbus_path)
+    }
+}
+
+/// The NIC's settings in xenstore that the bridge mode uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `script` (its file name decides the mode).
+    pub script: Option<String>,
+    /// `bridge` as written, default xenbr0 (a Linux bridge name, or the Open vSwitch form
+    /// `BRIDGE[.TAG][:TRUNK...]` under `vif-openvswitch`; checked by the mode).
+    pub bridge: String,
+    /// `mac`, for Open vSwitch's `attached-mac`.
+    pub mac: Option<translator::MacAddr>,
+    /// `mtu`.
+    pub mtu: Option<u32>,
+    /// `vlan` (Xen 4.19).
+    pub vlan: Option<VlanSpec>,
+    /// `ip`: the guest's addresses (routed guests get a route to each).
+    pub ips: Vec<IpElem>,
+}
+
+impl Settings {
+    /// Reads and checks the settings under the request's `XENBUS_PATH`.
+    pub fn read(store: &dyn XenStore, req: &Request) -> Result<Settings, HotplugError> {
+        let bridge = store
+            .read(&req.key("bridge"))?
+            .unwrap_or_else(|| DEFAULT_BRIDGE.to_owned());
+        let mac = match store.read(&req.key("mac"))? {
+            None => None,
+            Some(v) => Some(v.trim().parse().map_err(|e: translator::mac::MacError| {
+                HotplugError::Setting {
+                    key: "mac",
+                    value: v.clone(),
+                    source: Box::new(e),
+                }
+            })?),
+        };
+        let mtu = match store.read(&req.key("mtu"))? {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|m| (68..=65535).contains(m))
+                    .ok_or_else(|| HotplugError::Setting {
+                        key: "mtu",
+                        value: v.clone(),
+                        source: "expected 68 to 65535".into(),
+                    })?,
+            ),
+        };
+        let vlan = match store.read(&req.key("vlan"))? {
+            None => None,
+            Some(v) => Some(v.parse::<VlanSpec>().map_err(|e| HotplugError::Setting {
+                key: "vlan",
+                value: v.clone(),
+                source: Box::new(e),
+            })?),
+        };
+        let ips = match store.read(&req.key("ip"))? {
+            None => Vec::new(),
+            Some(v) if v.trim().is_empty() => Vec::new(),
+            Some(v) => parse_ips(&v).map_err(|e| HotplugError::Setting {
+                key: "ip",
+                value: v.clone(),
+                source: Box::new(e),
+            })?,
+        };
+        Ok(Settings {
+            mac,
+            ips,
+            script: store.read(&req.key("script"))?,
+            bridge,
+            mtu,
+            vlan,
+        })
+    }
+}
+
+/// Makes sure `bridge` exists and is a Linux bridge: as it is, or made from its registry
+/// entry (see [`hostnet::plumbing::ensure_registered_bridge`]) when that marks it
+/// creatable. Returns its state.
+fn bridge_present(
+    nl: &Netlink,
+    registry: Option<&dyn Registry>,
+    bridge: &IfName,
+) -> Result<LinkState, HotplugError> {
+    if let Some(link) = nl.link(bridge)? {
+        if !link.is_bridge() {
+            return Err(NetlinkError::NotABridge {
+                name: bridge.clone(),
+                kind: link.kind,
+            }
+            .into());
+        }
+        return Ok(link);
+    }
+    let entry = match registry {
+        Some(r) => r.bridge(bridge)?.map(|b| (r, b)),
+        None => None,
+    };
+    match entry {
+        Some((r, b)) if b.creatable && b.kind == BridgeKind::Linux => {
+            ensure_registered_bridge(nl, r, &b)?;
+            Ok(nl.require_bridge(bridge)?)
+        }
+        Some(_) => Err(HotplugError::NoBridge {
+            bridge: bridge.clone(),
+            hint: " (registered, but not as a creatable Linux bridge)",
+        }),
+        None => Err(HotplugError::NoBridge {
+            bridge: bridge.clone(),
+            hint: " (create it, or register it with `vifkit bridge add NAME --creatable`)",
+        }),
+    }
+}
+
+/// The host plumbing a hotplug run drives.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)]
+pub struct Host<'a> {
+    /// The netlink connection (in dom0's network namespace).
+    pub nl: &'a Netlink,
+    /// Open vSwitch, for `vif-openvswitch` vifs.
+    pub ovs: &'a Ovs,
+    /// The registry, to create bridges registered as creatable.
+    pub registry: Option<&'a dyn Registry>,
+}
+
+fn up(
+    host: &Host<'_>,
+    store: &dyn XenStore,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
+    let nl = host.nl;
+    match mode(s) {
+        "vif-bridge" => {}
+        "vif-route" => return route_up(nl, req, s),
+        "vif-nat" => return nat::up(nl, store, req, s),
+        "vif-openvswitch" => return ovs_up(host, store, req, s),
+        other => return Err(HotplugError::Unsupported(other.to_owned())),
+    }
+    let bridge = name("bridge", &s.bridge)?;
+    let br = bridge_present(nl, host.registry, &bridge)?;
+    let attached = nl.attach_port_to(&req.device, &br, s.mtu)?;
+    if let Some(v) = &s.vlan {
+        if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
+            if attached != Change::Unchanged {
+                // Undo the attach this run made; the VLAN error is what matters.
+                let _ = nl.detach_port(&req.device, &bridge);
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// `vif-openvswitch` online: the port on the bridge with the tag and trunks of
+/// `BRIDGE[.TAG][:TRUNK...]` and the external-ids Xen sets (`attached-mac`,
+/// `xen-vm-name`, `xen-vm-uuid`), in one OVSDB transaction. The bridge must exist.
+fn ovs_up(
+    host: &Host<'_>,
+    store: &dyn XenStore,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
+    let spec = translator::bridge_spec::OvsBridge::parse(&s.bridge).map_err(|e| {
+        HotplugError::Setting {
+            key: "bridge",
+            value: s.bridge.clone(),
+            source: Box::new(e),
+        }
+    })?;
+    let (bridge, mut cfg): (IfName, PortConfig) = PortConfig::from_bridge_spec(&spec)?;
+    if host.ovs.bridge(&bridge)?.is_none() {
+        return Err(HotplugError::NoBridge {
+            bridge,
+            hint: " (no such Open vSwitch bridge)",
+        });
+    }
+    let domid = req.xenbus_path.split('/').nth(2).unwrap_or("0");
+    cfg.vm_name = store.read(&format!("/local/domain/{domid}/name"))?;
+    cfg.vm_uuid = store
+        .read(&format!("/local/domain/{domid}/vm"))?
+        .and_then(|vm| vm.rsplit('/').next().map(str::to_owned))
+        .filter(|u| !u.is_empty());
+    cfg.mac = s.mac;
+    host.ovs.ensure_port(&bridge, &req.device, &cfg)?;
+    Ok(())
+}
+
+/// The mode: the file name of the `script` key, `vif-bridge` by default.
+fn mode(s: &Settings) -> &str {
+    translator::to_xml::script_name(s.script.as_deref().unwrap_or("vif-bridge"))
+}
+
+/// The first IPv4 address of the gateway device (Xen's `dom0_ip`).
+fn gateway_ip(nl: &Netlink, req: &Request) -> Result<IpAddr, HotplugError> {
+    let gw = match &req.gateway_dev {
+        Some(g) => g.clone(),
+        None => name("netdev", "eth0")?,
+    };
+    nl.addresses(&gw)?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .find(IpAddr::is_ipv4)
+        .ok_or(HotplugError::NoGatewayAddress(gw))
+}
+
+fn full_prefix(ip: &IpElem) -> u8 {
+    ip.prefix
+        .unwrap_or(if ip.address.is_ipv4() { 32 } else { 128 })
+}
+
+/// `vif-route` online: dom0's address on the vif as a /32, the vif up, `proxy_arp` on,
+/// a route to each guest address through the vif from dom0's address. Undone on
+/// failure.
+fn route_up(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
+    let main_ip = gateway_ip(nl, req)?;
+    let dev = &req.device;
+    let added_addr = nl.add_address(dev, main_ip, 32)?;
+    let mut added_routes = Vec::new();
+    let result = (|| -> Result<(), HotplugError> {
+        nl.set_link_up(dev, true)?;
+        set_proxy_arp(dev, true)?;
+        for ip in &s.ips {
+            if nl.add_route(dev, ip.address, full_prefix(ip), Some(main_ip), None)?
+                == Change::Created
+            {
+                added_routes.push(ip);
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for ip in added_routes {
+            let _ = nl.remove_route(dev, ip.address, full_prefix(ip), None);
+        }
+        if added_addr == Change::Created {
+            let _ = nl.remove_address(dev, main_ip, 32);
+        }
+    }
+    result
+}
+
+/// `vif-route` offline: the routes and dom0's address go (the device may be gone).
+fn route_down(nl: &Netlink, req: &Request, s: &Settings) -> Result<(), HotplugError> {
+    let dev = &req.device;
+    if nl.link(dev)?.is_none() {
+        return Ok(());
+    }
+    for ip in &s.ips {
+        nl.remove_route(dev, ip.address, full_prefix(ip), None)?;
+    }
+    if let Ok(main_ip) = gateway_ip(nl, req) {
+        nl.remove_address(dev, main_ip, 32)?;
+    }
+    Ok(())
+}
+
+/// Offline: unwires the device as its mode says.
+fn down(
+    host: &Host<'_>,
+    store: &dyn XenStore,
+    req: &Request,
+    s: &Settings,
+) -> Result<(), HotplugError> {
+    let nl = host.nl;
+    match mode(s) {
+        "vif-route" => route_down(nl, req, s),
+        "vif-nat" => nat::down(nl, store, req, s),
+        "vif-openvswitch" => {
+            host.ovs.remove_port(&req.device)?;
+            Ok(())
+        }
+        _ => {
+            // The device may already be gone with its domain.
+            if nl.link(&req.device)?.is_some() {
+                nl.detach_port(&req.device, &name("bridge", &s.bridge)?)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
+/// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
+///
+/// A bridged NIC on a registered bridge is also recorded in the registry (see the
+/// `record` module): before it is wired, so that a clash refuses it with nothing done.
+pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
+    let result = Settings::read(store, req).and_then(|s| match req.action {
+        Action::Up => {
+            let undo = record::before_up(store, host.registry, req, &s)?;
+            match up(host, store, req, &s) {
+                Ok(()) => record::after_up(host.registry, req),
+                Err(e) => {
+                    record::undo(host.registry, undo);
+                    Err(e)
+                }
+            }
+        }
+        Action::Down => {
+            down(host, store, req, &s)?;
+            record::after_down(host.registry, req)
+        }
+    });
+    if req.if_type == IfType::Vif && req.action == Action::Up {
+        match &result {
+            Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,
+            Err(e) => {
+                // The cause is what matters: a xenstore that cannot take the report must
+                // not replace it (the caller prints it on stderr either way).
+                let msg = translator::diag::error_chain(e);
+                let _ = store.write(&req.key("hotplug-error"), &msg);
+                let _ = store.write(&req.key("hotplug-status"), "error");
+            }
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod record_tests;
+#[cfg(test)]
+mod tests;

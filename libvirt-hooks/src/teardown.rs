@@ -1,0 +1,133 @@
+//! `stopped` / `release` (and a bridge network's `stopped`): records dropped, and the
+//! bridges vifkit created removed once nothing uses them.
+
+use translator::IfName;
+
+use crate::domain::Domain;
+use crate::error::{netlink_err, registry_err, HookError};
+use crate::host::Host;
+use crate::lock::BridgeLock;
+use crate::prepare::remove_bridge;
+use hostnet::netlink::NetlinkError;
+use registry::{BridgeKind, DomainKey, DomainName};
+
+/// `stopped` / `release`: drops the guest's records, then removes bridges vifkit
+/// created that nothing uses any more. Every problem is returned (the caller logs them
+/// and exits 0: libvirt only logs a failure here).
+pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Result<(), HookError> {
+    let reg = host.registry;
+    let mut errors = Vec::new();
+    let mut bridges: Vec<IfName> = Vec::new();
+    if let Ok(name) = DomainName::new(guest) {
+        if let Err(e) = reg.release_claims(&name) {
+            errors.push(registry_err(guest)(e));
+        }
+    }
+    match DomainName::new(guest) {
+        Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
+            Ok(removed) => {
+                if !removed.is_empty() {
+                    host.log
+                        .info(&format!("{guest}: dropped {} NIC record(s)", removed.len()));
+                }
+                bridges.extend(removed.into_iter().map(|a| a.bridge));
+            }
+            Err(e) => errors.push(registry_err(guest)(e)),
+        },
+        Err(source) => errors.push(HookError::Model {
+            guest: guest.to_owned(),
+            index: 0,
+            source,
+        }),
+    }
+    // The XML names bridges too (a guest whose records never got written).
+    if let Some(dom) = input.and_then(|x| Domain::parse(x).ok()) {
+        for n in &dom.nics {
+            if let Some(b) = n.located.parsed.iface.source_bridge.as_deref() {
+                if let Ok(b) = IfName::new(b) {
+                    bridges.push(b);
+                }
+            }
+        }
+    }
+    bridges.sort();
+    bridges.dedup();
+    if let Err(e) = release_made_bridges(host, guest, &bridges) {
+        errors.extend(e.into_list());
+    }
+    HookError::from_list(errors)
+}
+
+/// Removes those of `bridges` that vifkit made, that the registry still lets it create,
+/// and that no NIC record and no port but the uplink uses.
+pub(super) fn release_made_bridges(
+    host: &Host<'_>,
+    who: &str,
+    bridges: &[IfName],
+) -> Result<(), HookError> {
+    let reg = host.registry;
+    let mut candidates = Vec::new();
+    for b in bridges {
+        if !reg.bridge_made(b).map_err(registry_err(who))? {
+            continue;
+        }
+        match reg.bridge(b).map_err(registry_err(who))? {
+            Some(entry) if entry.creatable && entry.kind == BridgeKind::Linux => {
+                candidates.push(entry);
+            }
+            _ => {}
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    // Decide and remove with no `prepare` claiming or making bridges meanwhile: without
+    // the lock, no bridge is removed.
+    let _lock = BridgeLock::take().map_err(|source| HookError::Lock {
+        object: format!("Guest {who}"),
+        source,
+    })?;
+    let in_use: Vec<IfName> = reg
+        .attachments()
+        .map_err(registry_err(who))?
+        .into_iter()
+        .map(|a| a.bridge)
+        .collect();
+    let nl = host.nl.get().map_err(netlink_err(who))?;
+    let mut errors = Vec::new();
+    for b in candidates {
+        if in_use.contains(&b.name) {
+            host.log
+                .debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
+            continue;
+        }
+        let claims = reg.bridge_claims(&b.name).map_err(registry_err(who))?;
+        if !claims.is_empty() {
+            let names: Vec<&str> = claims.iter().map(DomainName::as_str).collect();
+            host.log.info(&format!(
+                "{who}: bridge {} kept: {} starting on it",
+                b.name,
+                names.join(" ")
+            ));
+            continue;
+        }
+        match remove_bridge(nl, &b) {
+            Ok(_) => {
+                host.log.info(&format!(
+                    "{who}: removed bridge {} (created by vifkit, now unused)",
+                    b.name
+                ));
+                if let Err(e) = reg.set_bridge_made(&b.name, false) {
+                    errors.push(registry_err(who)(e));
+                }
+            }
+            Err(NetlinkError::BridgeInUse { ports, .. }) => host.log.info(&format!(
+                "{who}: bridge {} kept: ports {} left",
+                b.name,
+                ports.join(" ")
+            )),
+            Err(e) => errors.push(netlink_err(who)(e)),
+        }
+    }
+    HookError::from_list(errors)
+}
