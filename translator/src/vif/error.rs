@@ -55,6 +55,12 @@ pub enum ValueError {
     /// A control character.
     #[error("Contains a control character")]
     Control,
+    /// A space, which xl keeps as part of the value (only `ip=` holds spaces).
+    #[error(
+        "Contains a space: xl takes everything up to the next comma as the value \
+         (only ip= separates its addresses with spaces)"
+    )]
+    Space,
 }
 
 /// One problem with one vif spec. Each names the key it is about ([`VifError::key`]).

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::diag::Warning;
+use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
 use crate::ifname::IfName;
 use crate::interface::IpElem;
@@ -31,8 +31,9 @@ use value::{number, text};
 pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
 Keys: mac, bridge, type (ioemu|vif; xm's netfront = vif), model, vifname, script, \
 ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: deprecated), mtu, \
-devid, vlan, accel (obsolete). Empty tokens and spaces around tokens are ignored; '' is a NIC \
-with every default.";
+devid, vlan, accel (obsolete). Empty tokens and spaces at the start of a token are ignored, as \
+xl ignores them; a space anywhere else is part of the key or the value (an error, but between \
+ip= addresses); '' is a NIC with every default.";
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,7 +136,7 @@ impl<'a> VifSpec<'a> {
                 };
                 if opts.lenient {
                     warnings.push(Warning::loss(
-                        tok.key.to_owned(),
+                        shown(tok.key).to_string(),
                         format!("{e}: dropped, as xl does in a config file"),
                     ));
                 } else {
@@ -186,6 +187,12 @@ impl<'a> VifSpec<'a> {
             (false, Some("")) | (false, None) => return Err(ValueError::Empty),
             (false, Some(v)) => v,
         };
+        // xl keeps every character up to the next comma: a space in a value is part of
+        // it (`rate=10MB/s ` is no rate, `bridge=br0 ` no bridge vif-bridge finds). Only
+        // ip= holds spaces, between its addresses.
+        if key != Key::Ip && v.as_bytes().contains(&b' ') {
+            return Err(ValueError::Space);
+        }
         match key {
             Key::Mac => self.mac = Some(v.parse()?),
             Key::Bridge => self.bridge = Some(text(v)?),
@@ -462,6 +469,44 @@ mod tests {
         ] {
             assert_eq!(key_of(spec), key, "{spec}");
         }
+    }
+
+    #[test]
+    fn only_leading_spaces_are_skipped() {
+        let s = parse("type=ioemu,  bridge=xenbr0, ip=10.0.0.1  10.0.0.2 ");
+        assert_eq!(s.bridge.as_deref(), Some("xenbr0"));
+        assert_eq!(s.ips.len(), 2);
+        let invalid = |spec: &str| match &errors(spec)[..] {
+            [VifError::Invalid { key, source, .. }] => (*key, source.clone()),
+            other => panic!("{spec}: {other:?}"),
+        };
+        assert_eq!(invalid("rate=10MB/s "), ("rate", ValueError::Space));
+        assert_eq!(invalid("rate= 10MB/s"), ("rate", ValueError::Space));
+        assert_eq!(invalid("bridge=br0 "), ("bridge", ValueError::Space));
+        assert_eq!(
+            invalid("mac=00:16:3e:00:00:01 "),
+            ("mac", ValueError::Space)
+        );
+        assert_eq!(
+            invalid("model=e1000,script=a b"),
+            ("script", ValueError::Space)
+        );
+        // A space before '=' makes another key: unknown, and dropped with --lenient.
+        assert!(matches!(
+            &errors("rate =10MB/s")[..],
+            [VifError::UnknownKey { key, .. }] if key == "rate "
+        ));
+        let (s, w) = VifSpec::parse(
+            "bridge=br0,rate =10MB/s,trusted ",
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(s.rate, None);
+        assert_eq!(s.trusted, None);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].key, "rate ");
+        // A bad value is an error with --lenient too (xl exits on a bad rate).
+        assert!(VifSpec::parse("rate=10MB/s ", ParseOptions { lenient: true }).is_err());
     }
 
     #[test]
