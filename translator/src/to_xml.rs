@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use crate::bridge_spec::{parse_with, BridgeSpecError, OvsBridge};
 use crate::diag::Warning;
 use crate::guest::GuestType;
-use crate::ifname::IfName;
 use crate::interface::{Interface, InterfaceType, NativeMode, Vlan, VlanTag};
 use crate::model::{self, NETFRONT};
 use crate::rate::DEFAULT_INTERVAL_US;
-use crate::vif::{NicType, VifError, VifSpec};
+use crate::vif::{check_backend, check_name, check_script, check_spec_text, NicType};
+use crate::vif::{ValueError, VifError, VifSpec};
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// Xen's default bridge when a NIC is bridged and names none.
@@ -138,6 +138,27 @@ pub fn vif_to_interface<'s>(
     vif_into_interface(spec.clone(), guest, defaults)
 }
 
+/// A value from xl.conf's defaults, checked as the spec's own would be.
+fn default_value<'s>(
+    key: &'static str,
+    value: Option<&'s str>,
+    check: fn(&str) -> Result<(), ValueError>,
+    errors: &mut Vec<VifError>,
+) -> Option<Cow<'s, str>> {
+    let v = value?;
+    match check(v) {
+        Ok(()) => Some(Cow::Borrowed(v)),
+        Err(source) => {
+            errors.push(VifError::Invalid {
+                key,
+                value: v.to_owned(),
+                source,
+            });
+            None
+        }
+    }
+}
+
 /// [`vif_to_interface`], moving the spec's values into the element instead of copying.
 pub fn vif_into_interface<'s>(
     spec: VifSpec<'s>,
@@ -148,15 +169,18 @@ pub fn vif_into_interface<'s>(
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
 
-    let script: Option<Cow<'s, str>> = spec.script.or_else(|| defaults.script.map(Cow::Borrowed));
+    let script: Option<Cow<'s, str>> = spec
+        .script
+        .or_else(|| default_value("script", defaults.script, check_script, &mut errors));
     let ovs_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-openvswitch"));
     let bridge_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-bridge"));
-    let bridge_raw: Option<Cow<'s, str>> =
-        spec.bridge.or_else(|| defaults.bridge.map(Cow::Borrowed));
+    let bridge_raw: Option<Cow<'s, str>> = spec
+        .bridge
+        .or_else(|| default_value("bridge", defaults.bridge, check_spec_text, &mut errors));
 
     let mut iface = Interface::new(if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
@@ -196,22 +220,22 @@ pub fn vif_into_interface<'s>(
                     iface.source_bridge = Some(name);
                 }
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
-                Err(_) => match IfName::validate(b) {
+                Err(_) => match check_name(b) {
                     Ok(()) => iface.source_bridge = Some(b.clone()),
-                    Err(e) => errors.push(VifError::Invalid {
+                    Err(source) => errors.push(VifError::Invalid {
                         key: "bridge",
                         value: b.to_string(),
-                        source: e.into(),
+                        source,
                     }),
                 },
             }
         }
-        Some(b) => match IfName::validate(b) {
+        Some(b) => match check_name(b) {
             Ok(()) => iface.source_bridge = Some(b.clone()),
-            Err(e) => errors.push(VifError::Invalid {
+            Err(source) => errors.push(VifError::Invalid {
                 key: "bridge",
                 value: b.to_string(),
-                source: e.into(),
+                source,
             }),
         },
         None if iface.kind == InterfaceType::Bridge => {
@@ -264,7 +288,9 @@ pub fn vif_into_interface<'s>(
 
     iface.ips = spec.ips;
     iface.script = script;
-    iface.backend_domain = spec.backend.or_else(|| defaults.backend.map(Cow::Borrowed));
+    iface.backend_domain = spec
+        .backend
+        .or_else(|| default_value("backend", defaults.backend, check_backend, &mut errors));
 
     if let Some(v) = &spec.vifname {
         if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
@@ -302,6 +328,10 @@ pub fn vif_into_interface<'s>(
     }
     iface.mtu = spec.mtu;
 
+    let default_gatewaydev = match spec.gatewaydev {
+        Some(_) => None,
+        None => default_value("gatewaydev", defaults.gatewaydev, check_name, &mut errors),
+    };
     let gatewaydev = spec
         .gatewaydev
         .as_deref()
@@ -315,7 +345,7 @@ pub fn vif_into_interface<'s>(
                 },
             )
         })
-        .or_else(|| defaults.gatewaydev.map(|g| (g, "gatewaydev")));
+        .or_else(|| default_gatewaydev.as_deref().map(|g| (g, "gatewaydev")));
     if let Some((g, key)) = gatewaydev {
         warnings.push(Warning::loss(
             key,
@@ -500,6 +530,44 @@ mod tests {
         assert!(!w[0].is_loss());
         let (i, _) = conv("type=ioemu", GuestType::Hvm).unwrap();
         assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn xl_conf_defaults_are_checked() {
+        let (spec, _) = VifSpec::parse("", ParseOptions::default()).unwrap();
+        for (d, key) in [
+            (
+                Defaults {
+                    bridge: Some("b,vlan=5"),
+                    ..Default::default()
+                },
+                "bridge",
+            ),
+            (
+                Defaults {
+                    script: Some("vif-bridge,x"),
+                    ..Default::default()
+                },
+                "script",
+            ),
+            (
+                Defaults {
+                    backend: Some("a b"),
+                    ..Default::default()
+                },
+                "backend",
+            ),
+            (
+                Defaults {
+                    gatewaydev: Some("eth\u{200b}0"),
+                    ..Default::default()
+                },
+                "gatewaydev",
+            ),
+        ] {
+            let e = vif_to_interface(&spec, GuestType::Hvm, &d).unwrap_err();
+            assert_eq!(e[0].key(), key);
+        }
     }
 
     #[test]

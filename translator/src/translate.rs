@@ -446,11 +446,16 @@ mod tests {
     #[test]
     fn vif_setting_quotes() {
         let (a, _) = VifSpec::parse("bridge=br0", ParseOptions::default()).unwrap();
-        let (b, _) = VifSpec::parse("script=/x/it's", ParseOptions::default()).unwrap();
+        let (b, _) = VifSpec::parse("script=/x/vif-it", ParseOptions::default()).unwrap();
         assert_eq!(
             format_vif_setting(&[a, b]),
-            r"vif = [ 'bridge=br0', 'script=/x/it\'s' ]"
+            r"vif = [ 'bridge=br0', 'script=/x/vif-it' ]"
         );
         assert_eq!(format_vif_setting(&[]), "vif = [ ]");
+        // No spec value holds a quote; the quoting would keep one anyway.
+        assert!(VifSpec::parse("script=/x/it's", ParseOptions::default()).is_err());
+        let mut out = String::new();
+        quote_xl_string("it's a\\b\u{1}", &mut out);
+        assert_eq!(out, r"'it\'s a\\b\x01'");
     }
 }

@@ -9,7 +9,6 @@ use std::fmt;
 
 use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
-use crate::ifname::IfName;
 use crate::interface::IpElem;
 use crate::mac::MacAddr;
 use crate::model::NETFRONT;
@@ -24,7 +23,9 @@ mod value;
 pub use error::{ValueError, VifError};
 pub use key::Key;
 pub use tokens::{is_xl_space, tokenize, Token, Tokens};
-pub use value::{format_ips, parse_ips};
+pub use value::{
+    check_backend, check_model, check_name, check_script, check_spec_text, format_ips, parse_ips,
+};
 use value::{number, text};
 
 /// The syntax of a vif spec, for `--help`.
@@ -195,7 +196,12 @@ impl<'a> VifSpec<'a> {
         }
         match key {
             Key::Mac => self.mac = Some(v.parse()?),
-            Key::Bridge => self.bridge = Some(text(v)?),
+            // Its form (a Linux bridge name or the Open vSwitch form) depends on the
+            // script: checked by the conversion.
+            Key::Bridge => {
+                check_spec_text(v)?;
+                self.bridge = Some(Cow::Borrowed(v));
+            }
             Key::Type => {
                 self.nic_type = Some(match v {
                     "ioemu" => NicType::Ioemu,
@@ -203,17 +209,26 @@ impl<'a> VifSpec<'a> {
                     _ => return Err(ValueError::NicType),
                 })
             }
-            Key::Model => self.model = Some(text(v)?),
+            Key::Model => {
+                check_model(v)?;
+                self.model = Some(Cow::Borrowed(v));
+            }
             Key::Vifname => {
-                IfName::validate(v)?;
+                check_name(v)?;
                 self.vifname = Some(Cow::Borrowed(v));
             }
-            Key::Script => self.script = Some(text(v)?),
+            Key::Script => {
+                check_script(v)?;
+                self.script = Some(Cow::Borrowed(v));
+            }
             Key::Ip => self.ips = parse_ips(v)?,
-            Key::Backend => self.backend = Some(text(v)?),
+            Key::Backend => {
+                check_backend(v)?;
+                self.backend = Some(Cow::Borrowed(v));
+            }
             Key::Rate => self.rate = Some(v.parse()?),
             Key::Gatewaydev | Key::Netdev => {
-                IfName::validate(v)?;
+                check_name(v)?;
                 self.gatewaydev = Some(Cow::Borrowed(v));
                 self.netdev_spelling = key == Key::Netdev;
             }
@@ -488,6 +503,10 @@ mod tests {
             ("mac", ValueError::Space)
         );
         assert_eq!(
+            invalid("script=vif-bridge\t"),
+            ("script", ValueError::Invisible('\t'))
+        );
+        assert_eq!(
             invalid("model=e1000,script=a b"),
             ("script", ValueError::Space)
         );
@@ -507,6 +526,22 @@ mod tests {
         assert_eq!(w[0].key, "rate ");
         // A bad value is an error with --lenient too (xl exits on a bad rate).
         assert!(VifSpec::parse("rate=10MB/s ", ParseOptions { lenient: true }).is_err());
+    }
+
+    #[test]
+    fn values_that_would_add_keys_are_refused() {
+        for (spec, key) in [
+            ("model=e1000=x", "model"),
+            ("model=a.b", "model"),
+            ("script=/tmp/a=b", "script"),
+            ("backend=dom'0", "backend"),
+            ("bridge=br\"0", "bridge"),
+            ("vifname=v=1", "vifname"),
+            ("bridge=xen\u{200b}br0", "bridge"),
+            ("vifname=a\u{202e}b", "vifname"),
+        ] {
+            assert_eq!(errors(spec)[0].key(), key, "{spec}");
+        }
     }
 
     #[test]
