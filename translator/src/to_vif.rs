@@ -3,14 +3,14 @@
 use std::borrow::Cow;
 
 use crate::bridge_spec::OvsBridge;
-use crate::diag::Warning;
+use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
-use crate::ifname::{IfName, IfNameError};
 use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
 use crate::model::NETFRONT;
 use crate::rate::Rate;
 use crate::to_xml::script_name;
-use crate::vif::{NicType, VifSpec};
+use crate::vif::{check_backend, check_model, check_name, check_script};
+use crate::vif::{NicType, ValueError, VifSpec};
 use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec};
 
 /// One problem with one `<interface>`; each names the element, attribute or type it is
@@ -26,17 +26,20 @@ pub enum InterfaceError {
     /// A required child is missing.
     #[error("Missing {0}")]
     Missing(&'static str),
-    /// A name that cannot be a Linux interface name.
-    #[error("Invalid {element} `{value}`")]
-    Name {
-        /// Which element.
+    /// A value that cannot go into a vif spec for its key: a bridge or target that is
+    /// no interface name, a model, script or backend with a character that would add a
+    /// key to the spec (`,`, `=`), end its string (a quote) or cannot be seen.
+    #[error("Invalid {element} `{}`", shown(.value))]
+    Value {
+        /// Which element and attribute (`<script path>`).
         element: &'static str,
         /// The value.
         value: String,
         /// Why.
         #[source]
-        source: IfNameError,
+        source: ValueError,
     },
+
     /// VLANs that Xen's `vlan=` cannot say.
     #[error("<vlan> cannot be written as Xen's vlan key")]
     Vlan(#[source] VlanError),
@@ -57,7 +60,7 @@ impl InterfaceError {
             InterfaceError::UnsupportedType(t) => t,
             InterfaceError::UnmappedNetwork(n) => n,
             InterfaceError::Missing(e) => e,
-            InterfaceError::Name { element, .. }
+            InterfaceError::Value { element, .. }
             | InterfaceError::NotExpressible { element, .. } => element,
             InterfaceError::Vlan(_) => "<vlan>",
         }
@@ -94,8 +97,13 @@ impl NetworkResolver for NetworkMap {
     }
 }
 
-fn name(element: &'static str, value: &str) -> Result<(), InterfaceError> {
-    IfName::validate(value).map_err(|source| InterfaceError::Name {
+/// Checks `value` for the spec key it goes to, naming the element it came from.
+fn checked(
+    element: &'static str,
+    value: &str,
+    check: fn(&str) -> Result<(), ValueError>,
+) -> Result<(), InterfaceError> {
+    check(value).map_err(|source| InterfaceError::Value {
         element,
         value: value.to_owned(),
         source,
@@ -209,12 +217,12 @@ pub fn interface_to_vif(
                     });
                 }
             }
-            match name("<source bridge>", &o.name) {
+            match checked("<source bridge>", &o.name, check_name) {
                 Ok(()) => spec.bridge = Some(Cow::Owned(o.to_string())),
                 Err(e) => errors.push(e),
             }
         } else {
-            match name("<source bridge>", &b) {
+            match checked("<source bridge>", &b, check_name) {
                 Ok(()) => spec.bridge = Some(Cow::Owned(b)),
                 Err(e) => errors.push(e),
             }
@@ -262,7 +270,13 @@ pub fn interface_to_vif(
     spec.mac = iface.mac;
     spec.ips.clone_from(&iface.ips);
     spec.script = match (&iface.script, &iface.kind) {
-        (Some(s), _) => Some(Cow::Owned(s.to_string())),
+        (Some(s), _) => match checked("<script path>", s, check_script) {
+            Ok(()) => Some(Cow::Owned(s.to_string())),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
         (None, InterfaceType::Bridge | InterfaceType::Network) => Some(Cow::Borrowed(if ovs {
             "vif-openvswitch"
         } else {
@@ -272,15 +286,18 @@ pub fn interface_to_vif(
     };
     match iface.model.as_deref() {
         Some(NETFRONT) => spec.nic_type = Some(NicType::Vif),
-        Some(m) if !guest.has_emulated_nics() => errors.push(InterfaceError::NotExpressible {
-            element: "<model>",
-            reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
-        }),
-        Some(m) => spec.model = Some(Cow::Owned(m.to_owned())),
+        Some(m) => match checked("<model type>", m, check_model) {
+            Err(e) => errors.push(e),
+            Ok(()) if !guest.has_emulated_nics() => errors.push(InterfaceError::NotExpressible {
+                element: "<model>",
+                reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
+            }),
+            Ok(()) => spec.model = Some(Cow::Owned(m.to_owned())),
+        },
         None => {}
     }
     if let Some(dev) = iface.target_dev.as_deref() {
-        match name("<target dev>", dev) {
+        match checked("<target dev>", dev, check_name) {
             Ok(()) => spec.vifname = Some(Cow::Owned(dev.to_owned())),
             Err(e) => errors.push(e),
         }
@@ -294,10 +311,12 @@ pub fn interface_to_vif(
             }),
         }
     }
-    spec.backend = iface
-        .backend_domain
-        .as_deref()
-        .map(|b| Cow::Owned(b.to_owned()));
+    if let Some(b) = iface.backend_domain.as_deref() {
+        match checked("<backenddomain name>", b, check_backend) {
+            Ok(()) => spec.backend = Some(Cow::Owned(b.to_owned())),
+            Err(e) => errors.push(e),
+        }
+    }
     spec.mtu = iface.mtu;
 
     for d in dropped {
@@ -440,6 +459,41 @@ mod tests {
         assert_eq!(
             conv(&i, GuestType::Hvm).unwrap().0,
             "bridge=br0,script=vif-bridge,model=e1000"
+        );
+    }
+
+    #[test]
+    fn values_never_add_keys() {
+        let err = |i: &Interface<'_>| conv(i, GuestType::Hvm).unwrap_err()[0].key().to_owned();
+        let mut i = bridge("br0");
+        i.model = Some("e1000,script=/tmp/evil.sh".into());
+        assert_eq!(err(&i), "<model type>");
+        let mut i = bridge("br0");
+        i.script = Some("vif-bridge,mac=00:16:3e:00:00:02".into());
+        assert_eq!(err(&i), "<script path>");
+        let mut i = bridge("br0");
+        i.backend_domain = Some("dom0,rate=1MB/s".into());
+        assert_eq!(err(&i), "<backenddomain name>");
+        assert_eq!(err(&bridge("b,vlan=5")), "<source bridge>");
+        assert_eq!(err(&bridge("br0 ")), "<source bridge>");
+        assert_eq!(err(&bridge("xen\u{200b}br0")), "<source bridge>");
+        let mut i = bridge("br0");
+        i.target_dev = Some("web0,ip=10.0.0.1".into());
+        assert_eq!(err(&i), "<target dev>");
+        // A network's bridge, from --network or libvirt, too.
+        let mut n = Interface::new(InterfaceType::Network);
+        n.source_network = Some("default".into());
+        let map = NetworkMap(vec![("default".to_owned(), "virbr0,vlan=5".to_owned())]);
+        let e = interface_to_vif(&n, &[], GuestType::Hvm, &map).unwrap_err();
+        assert_eq!(e[0].key(), "<source bridge>");
+        // The message shows the value escaped.
+        let mut i = bridge("br0");
+        i.script = Some("a\nerror: forged".into());
+        let e = conv(&i, GuestType::Hvm).unwrap_err();
+        assert_eq!(
+            crate::diag::error_chain(&e[0]),
+            "Invalid <script path> `a\\nerror: forged`: Contains U+000A, a character that \
+             cannot be seen"
         );
     }
 
