@@ -11,7 +11,7 @@ use crate::rate::Rate;
 use crate::to_xml::script_name;
 use crate::vif::{check_backend, check_model, check_name, check_script};
 use crate::vif::{NicType, ValueError, VifSpec};
-use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec};
+use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec, VLAN_MAX, VLAN_MIN};
 
 /// One problem with one `<interface>`; each names the element, attribute or type it is
 /// about ([`InterfaceError::key`]).
@@ -110,6 +110,18 @@ fn checked(
     })
 }
 
+/// A VLAN id that the vif spec's forms take (1-4094: 0 and 4095 are reserved).
+fn vlan_id(id: u16) -> Result<u16, InterfaceError> {
+    if (VLAN_MIN..=VLAN_MAX).contains(&id) {
+        Ok(id)
+    } else {
+        Err(InterfaceError::NotExpressible {
+            element: "<vlan>",
+            reason: format!("VLAN {id} is outside 1-4094 (0 and 4095 are reserved)"),
+        })
+    }
+}
+
 /// Converts one element for a guest of the given type. `dropped` is what the XML reader
 /// found that the model has no place for; each becomes a warning.
 pub fn interface_to_vif(
@@ -197,6 +209,10 @@ pub fn interface_to_vif(
             };
             if let Some(v) = &iface.vlan {
                 for t in &v.tags {
+                    if let Err(e) = vlan_id(t.id) {
+                        errors.push(e);
+                        continue;
+                    }
                     match t.native_mode {
                         Some(NativeMode::Untagged) | None if !v.trunk => o.tag = Some(t.id),
                         Some(NativeMode::Untagged) if o.tag.is_none() => o.tag = Some(t.id),
@@ -218,6 +234,15 @@ pub fn interface_to_vif(
                 }
             }
             match checked("<source bridge>", &o.name, check_name) {
+                // vif-openvswitch reads `BR.5` as bridge BR, VLAN 5.
+                Ok(()) if o.name.contains('.') => errors.push(InterfaceError::NotExpressible {
+                    element: "<source bridge>",
+                    reason: format!(
+                        "Open vSwitch bridge `{}`: vif-openvswitch would read the part after \
+                         the `.` as a VLAN tag",
+                        o.name
+                    ),
+                }),
                 Ok(()) => spec.bridge = Some(Cow::Owned(o.to_string())),
                 Err(e) => errors.push(e),
             }
@@ -494,6 +519,33 @@ mod tests {
             crate::diag::error_chain(&e[0]),
             "Invalid <script path> `a\\nerror: forged`: Contains U+000A, a character that \
              cannot be seen"
+        );
+    }
+
+    #[test]
+    fn ovs_names_and_ids_read_back() {
+        let mut i = bridge("ovs.br");
+        i.virtualport = Some("openvswitch".into());
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0].key(),
+            "<source bridge>"
+        );
+        let mut i = bridge("ovsbr0");
+        i.virtualport = Some("openvswitch".into());
+        i.vlan = Some(Vlan {
+            trunk: false,
+            tags: vec![tag(4095, None)],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![tag(5, Some(NativeMode::Untagged)), tag(0, None)],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+        // A Linux bridge with a dot is written with script=vif-bridge: read back as is.
+        assert_eq!(
+            conv(&bridge("br.5"), GuestType::Hvm).unwrap().0,
+            "bridge=br.5,script=vif-bridge"
         );
     }
 

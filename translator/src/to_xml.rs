@@ -219,6 +219,16 @@ pub fn vif_into_interface<'s>(
                     iface.vlan = vlan;
                     iface.source_bridge = Some(name);
                 }
+                // A VLAN out of range (`br.4095`) is refused like vlan=4095.
+                Err(BridgeSpecError::OutOfRange(id)) => errors.push(not_here(
+                    "bridge",
+                    b.to_string(),
+                    format!(
+                        "Read as an Open vSwitch bridge with VLAN {id}, as libvirt reads it, \
+                         and VLAN ids are 1-4094 (0 and 4095 are reserved); say \
+                         script=vif-bridge if `{b}` is a Linux bridge's name"
+                    ),
+                )),
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
                 Err(_) => match check_name(b) {
                     Ok(()) => iface.source_bridge = Some(b.clone()),
@@ -530,6 +540,36 @@ mod tests {
         assert!(!w[0].is_loss());
         let (i, _) = conv("type=ioemu", GuestType::Hvm).unwrap();
         assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn ovs_vlans_are_ids_1_to_4094() {
+        for spec in [
+            "bridge=br.4095",
+            "bridge=br.0",
+            "bridge=br:10:4095",
+            "bridge=br.4095,script=vif-openvswitch",
+            "bridge=br.4096",
+        ] {
+            assert_eq!(
+                conv(spec, GuestType::Hvm).unwrap_err()[0].key(),
+                "bridge",
+                "{spec}"
+            );
+        }
+        // With vif-bridge it is a Linux bridge name.
+        let (i, _) = conv("bridge=br.4095,script=vif-bridge", GuestType::Hvm).unwrap();
+        assert_eq!(i.source_bridge.as_deref(), Some("br.4095"));
+        assert_eq!(
+            conv("bridge=br.4094", GuestType::Hvm)
+                .unwrap()
+                .0
+                .vlan
+                .unwrap()
+                .tags[0]
+                .id,
+            4094
+        );
     }
 
     #[test]
