@@ -543,6 +543,25 @@ mod tests {
     }
 
     #[test]
+    fn xm_netfront_keeps_the_default_type() {
+        // xl ignores type=netfront: on HVM the NIC stays emulated and keeps its model.
+        let (spec, w) = VifSpec::parse(
+            "bridge=xenbr0,type=netfront,model=e1000",
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["type"]);
+        assert!(w[0].message.contains("type=netfront"));
+        assert!(!w[0].message.contains("type=vif makes"));
+        let (i, w) = vif_to_interface(&spec, GuestType::Hvm, &Defaults::default()).unwrap();
+        assert_eq!(i.model.as_deref(), Some("e1000"));
+        assert!(w.is_empty());
+        // On PV the NIC is PV anyway: nothing to write.
+        let (i, _) = conv("bridge=xenbr0,type=netfront", GuestType::Pv).unwrap();
+        assert_eq!(i.model, None);
+    }
+
+    #[test]
     fn ovs_vlans_are_ids_1_to_4094() {
         for spec in [
             "bridge=br.4095",

@@ -44,7 +44,7 @@ pub enum ValueError {
         max: u64,
     },
     /// `type=` with another value.
-    #[error("Expected ioemu or vif (xm: netfront)")]
+    #[error("Expected ioemu or vif")]
     NicType,
     /// A flag written with a value.
     #[error("The flag takes no value")]

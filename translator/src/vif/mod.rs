@@ -30,9 +30,9 @@ use value::{number, text};
 
 /// The syntax of a vif spec, for `--help`.
 pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
-Keys: mac, bridge, type (ioemu|vif; xm's netfront = vif), model, vifname, script, \
-ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: deprecated), mtu, \
-devid, vlan, accel (obsolete). Empty tokens and spaces at the start of a token are ignored, as \
+Keys: mac, bridge, type (ioemu|vif; xm's type=netfront is ignored, as xl ignores it), model, \
+vifname, script, ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: \
+deprecated), mtu, devid, vlan, accel (obsolete). Empty tokens and spaces at the start of a token are ignored, as \
 xl ignores them; a space anywhere else is part of the key or the value (an error, but between \
 ip= addresses); '' is a NIC with every default.";
 
@@ -41,7 +41,7 @@ ip= addresses); '' is a NIC with every default.";
 pub enum NicType {
     /// `ioemu`: an emulated NIC paired with a PV NIC (HVM only).
     Ioemu,
-    /// `vif` (xm: `netfront`): PV only.
+    /// `vif`: PV only. (xm's `netfront` is not a type xl knows: it ignores the token.)
     Vif,
 }
 
@@ -153,6 +153,18 @@ impl<'a> VifSpec<'a> {
                 });
                 continue;
             }
+            if key == Key::Type && tok.value == Some("netfront") {
+                // xl: "Invalid parameter `type'", and in a config file the token is
+                // ignored: the NIC keeps its default type. An ignored token sets nothing,
+                // so it repeats nothing either.
+                warnings.push(Warning::loss(
+                    "type",
+                    "type=netfront is xm's spelling: xl does not know it (\"Invalid parameter \
+                     `type'\") and ignores the token, so the NIC keeps its default type (on HVM \
+                     an emulated NIC with a PV twin); write type=vif for a PV-only NIC: ignored",
+                ));
+                continue;
+            }
             let slot = key.slot() as usize;
             if let Some(first) = seen[slot] {
                 let e = VifError::Duplicate {
@@ -205,7 +217,7 @@ impl<'a> VifSpec<'a> {
             Key::Type => {
                 self.nic_type = Some(match v {
                     "ioemu" => NicType::Ioemu,
-                    "vif" | "netfront" => NicType::Vif,
+                    "vif" => NicType::Vif,
                     _ => return Err(ValueError::NicType),
                 })
             }
@@ -419,7 +431,21 @@ mod tests {
 
     #[test]
     fn xm_spellings() {
-        assert_eq!(parse("type=netfront").nic_type, Some(NicType::Vif));
+        // xl ignores type=netfront ("Invalid parameter `type'"): the default type stays.
+        let (s, w) = VifSpec::parse("bridge=br0,type=netfront", ParseOptions::default()).unwrap();
+        assert_eq!(s.nic_type, None);
+        assert_eq!(s.to_string(), "bridge=br0");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].key, "type");
+        assert!(
+            w[0].message.starts_with("type=netfront "),
+            "{}",
+            w[0].message
+        );
+        assert!(w[0].is_loss());
+        // An ignored token repeats nothing.
+        let (s, _) = VifSpec::parse("type=vif,type=netfront", ParseOptions::default()).unwrap();
+        assert_eq!(s.nic_type, Some(NicType::Vif));
         let s = parse("netdev=eth0");
         assert!(s.netdev_spelling);
         assert_eq!(s.to_string(), "gatewaydev=eth0");
