@@ -9,7 +9,7 @@ use crate::interface::{Interface, InterfaceType, NativeMode, Vlan, VlanTag};
 use crate::model::{self, NETFRONT};
 use crate::rate::DEFAULT_INTERVAL_US;
 use crate::vif::{check_backend, check_name, check_script, check_spec_text, NicType};
-use crate::vif::{ValueError, VifError, VifSpec};
+use crate::vif::{ParseOptions, ValueError, VifError, VifSpec};
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// Xen's default bridge when a NIC is bridged and names none.
@@ -138,6 +138,15 @@ pub fn vif_to_interface<'s>(
     vif_into_interface(spec.clone(), guest, defaults)
 }
 
+/// [`vif_to_interface`], moving the spec's values into the element instead of copying.
+pub fn vif_into_interface<'s>(
+    spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    vif_into_interface_with(spec, guest, defaults, ParseOptions::default())
+}
+
 /// A value from xl.conf's defaults, checked as the spec's own would be.
 fn default_value<'s>(
     key: &'static str,
@@ -159,15 +168,29 @@ fn default_value<'s>(
     }
 }
 
-/// [`vif_to_interface`], moving the spec's values into the element instead of copying.
-pub fn vif_into_interface<'s>(
-    spec: VifSpec<'s>,
+/// [`vif_into_interface`] with the options the spec was read with: with `--lenient`, a
+/// model on a PV or PVH guest is dropped with a warning, as xl ignores it
+/// ([`VifSpec::model_dropped`]).
+pub fn vif_into_interface_with<'s>(
+    mut spec: VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
+    opts: ParseOptions,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
-    spec.validate(guest)?;
+    spec.validate_with(guest, opts)?;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
+
+    if let Some(m) = spec.model_dropped(guest, opts) {
+        warnings.push(Warning::loss(
+            "model",
+            format!(
+                "model={m}: a {guest} guest has no emulated NICs, so xl ignores the model \
+                 (and libvirt refuses one on a {guest} guest): dropped"
+            ),
+        ));
+        spec.model = None;
+    }
 
     let script: Option<Cow<'s, str>> = spec
         .script
@@ -559,6 +582,30 @@ mod tests {
         // On PV the NIC is PV anyway: nothing to write.
         let (i, _) = conv("bridge=xenbr0,type=netfront", GuestType::Pv).unwrap();
         assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn models_on_pv_guests() {
+        // xl's default model: dropped with a warning (xl ignores it on PV).
+        let (i, w) = conv("bridge=xenbr0,model=rtl8139", GuestType::Pv).unwrap();
+        assert_eq!(i.model, None);
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].is_loss());
+        // Another model asks for a NIC a PV guest cannot have.
+        assert_eq!(
+            conv("model=e1000,bridge=br0", GuestType::Pvh).unwrap_err()[0].key(),
+            "model"
+        );
+        let (spec, _) = VifSpec::parse("model=e1000", ParseOptions::default()).unwrap();
+        let (i, w) = vif_into_interface_with(
+            spec,
+            GuestType::Pv,
+            &Defaults::default(),
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(i.model, None);
+        assert_eq!(keys(&w), ["model"]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface};
 use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
-use crate::to_xml::{vif_into_interface, Defaults};
+use crate::to_xml::{vif_into_interface_with, Defaults};
 use crate::vif::{ParseOptions, VifError, VifSpec};
 
 /// How strictly to translate.
@@ -243,7 +243,7 @@ fn translate_vifs<'a>(
         let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
         c.warn(i, v.location, w);
         if errors.is_empty() {
-            match vif_into_interface(spec, guest, defaults) {
+            match vif_into_interface_with(spec, guest, defaults, popts) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
                     each(iface);
@@ -253,7 +253,7 @@ fn translate_vifs<'a>(
         } else {
             // Report the guest-type problems of the keys that did parse too.
             c.fail(i, v.location, errors);
-            if let Err(es) = spec.validate(guest) {
+            if let Err(es) = spec.validate_with(guest, popts) {
                 c.fail(i, v.location, es);
             }
         }
@@ -457,5 +457,31 @@ mod tests {
         let mut out = String::new();
         quote_xl_string("it's a\\b\u{1}", &mut out);
         assert_eq!(out, r"'it\'s a\\b\x01'");
+    }
+
+    #[test]
+    fn lenient_drops_a_model_on_a_pv_guest() {
+        let vifs = [VifInput {
+            spec: "bridge=br0,model=e1000",
+            location: None,
+        }];
+        let d = Defaults::default();
+        let errs = vifs_to_interfaces(&vifs, GuestType::Pv, &d, Options::default()).unwrap_err();
+        assert_eq!(errs[0].problem.key(), "model");
+        let lenient = Options {
+            lenient: true,
+            ..Options::default()
+        };
+        let t = vifs_to_interfaces(&vifs, GuestType::Pv, &d, lenient).unwrap();
+        assert_eq!(t.items[0].model, None);
+        assert_eq!(t.warnings[0].warning.key, "model");
+        // xl's default model is dropped without --lenient.
+        let vifs = [VifInput {
+            spec: "bridge=br0,model=rtl8139",
+            location: None,
+        }];
+        let t = vifs_to_interfaces(&vifs, GuestType::Pvh, &d, Options::default()).unwrap();
+        assert_eq!(t.items[0].model, None);
+        assert!(t.warnings[0].warning.is_loss());
     }
 }

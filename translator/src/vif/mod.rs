@@ -36,6 +36,9 @@ deprecated), mtu, devid, vlan, accel (obsolete). Empty tokens and spaces at the 
 xl ignores them; a space anywhere else is part of the key or the value (an error, but between \
 ip= addresses); '' is a NIC with every default.";
 
+/// xl's default emulated NIC model: what every HVM NIC is without `model=`.
+pub const DEFAULT_MODEL: &str = "rtl8139";
+
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NicType {
@@ -255,10 +258,26 @@ impl<'a> VifSpec<'a> {
         Ok(())
     }
 
-    /// Cross-field checks that need the guest type: PV and PVH guests have no emulated
-    /// NICs, so `type=ioemu` and any model but netfront are refused there (libxl and
-    /// libvirt refuse them too).
+    /// Cross-field checks that need the guest type, as [`VifSpec::validate_with`] with
+    /// the default options.
     pub fn validate(&self, guest: GuestType) -> Result<(), Vec<VifError>> {
+        self.validate_with(guest, ParseOptions::default())
+    }
+
+    /// Whether a `model=` on a guest of this type is dropped with a warning (rather than
+    /// refused): on a PV or PVH guest xl ignores the model (a PV NIC has none), and
+    /// libvirt refuses a PV guest with one. vifkit drops xl's default model (rtl8139,
+    /// which templates for HVM guests carry about) and, with `--lenient`, any model;
+    /// another model is an error, as it asks for a NIC the guest cannot have.
+    pub fn model_dropped(&self, guest: GuestType, opts: ParseOptions) -> Option<&str> {
+        let m = self.model.as_deref().filter(|m| *m != NETFRONT)?;
+        (!guest.has_emulated_nics() && (opts.lenient || m == DEFAULT_MODEL)).then_some(m)
+    }
+
+    /// Cross-field checks that need the guest type: PV and PVH guests have no emulated
+    /// NICs, so `type=ioemu` is refused there (libxl refuses it too), and so is a model
+    /// but netfront unless [`VifSpec::model_dropped`] says it is dropped.
+    pub fn validate_with(&self, guest: GuestType, opts: ParseOptions) -> Result<(), Vec<VifError>> {
         let mut errors = Vec::new();
         if !guest.has_emulated_nics() {
             if self.nic_type == Some(NicType::Ioemu) {
@@ -269,13 +288,16 @@ impl<'a> VifSpec<'a> {
                 });
             }
             if let Some(m) = self.model.as_deref().filter(|m| *m != NETFRONT) {
-                errors.push(VifError::NotHere {
-                    key: "model",
-                    value: m.to_owned(),
-                    reason: format!(
-                        "A {guest} guest has no device model: netfront is its only NIC model"
-                    ),
-                });
+                if self.model_dropped(guest, opts).is_none() {
+                    errors.push(VifError::NotHere {
+                        key: "model",
+                        value: m.to_owned(),
+                        reason: format!(
+                            "A {guest} guest has no device model: netfront is its only NIC \
+                             model (xl ignores the key there; --lenient drops it with a warning)"
+                        ),
+                    });
+                }
             }
         }
         if errors.is_empty() {
@@ -589,6 +611,19 @@ mod tests {
             "model"
         );
         assert!(parse("model=netfront,type=vif").validate(pv).is_ok());
+        // xl's default model is dropped (a warning, see to_xml), and any model with
+        // --lenient.
+        let rtl = parse("model=rtl8139");
+        assert!(rtl.validate(pv).is_ok());
+        assert_eq!(
+            rtl.model_dropped(pv, ParseOptions::default()),
+            Some("rtl8139")
+        );
+        let e1000 = parse("model=e1000");
+        let lenient = ParseOptions { lenient: true };
+        assert!(e1000.validate_with(pv, lenient).is_ok());
+        assert_eq!(e1000.model_dropped(GuestType::Pvh, lenient), Some("e1000"));
+        assert_eq!(e1000.model_dropped(GuestType::Hvm, lenient), None);
         assert!(parse("model=e1000,type=ioemu")
             .validate(GuestType::Hvm)
             .is_ok());
