@@ -404,6 +404,20 @@ pub fn vif_into_interface_with<'s>(
             format!("accel={a} is obsolete (xl ignores it too): dropped"),
         ));
     }
+    if let Some(f) = &spec.forwarddev {
+        warnings.push(Warning::loss(
+            "forwarddev",
+            format!(
+                "forwarddev={f} (COLO replication) has no place in libvirt's <interface>: dropped"
+            ),
+        ));
+    }
+    for (k, v) in &spec.colo {
+        warnings.push(Warning::loss(
+            *k,
+            format!("{k}={v} (COLO replication) has no place in libvirt's <interface>: dropped"),
+        ));
+    }
 
     if errors.is_empty() {
         Ok((iface, warnings))
@@ -674,6 +688,17 @@ mod tests {
             let e = vif_to_interface(&spec, GuestType::Hvm, &d).unwrap_err();
             assert_eq!(e[0].key(), key);
         }
+    }
+
+    #[test]
+    fn colo_keys_warn() {
+        let (_, w) = conv(
+            "bridge=xenbr0,colo_sock_mirror_id=1,forwarddev=eth1",
+            GuestType::Hvm,
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["forwarddev", "colo_sock_mirror_id"]);
+        assert!(w.iter().all(Warning::is_loss));
     }
 
     #[test]

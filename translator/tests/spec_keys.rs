@@ -37,6 +37,10 @@ fn meant_keys(s: &VifSpec<'_>) -> Vec<String> {
     add(s.trusted == Some(true), "trusted");
     add(s.trusted == Some(false), "untrusted");
     add(s.accel.is_some(), "accel");
+    add(s.forwarddev.is_some(), "forwarddev");
+    for (c, _) in &s.colo {
+        k.push((*c).to_owned());
+    }
     k
 }
 

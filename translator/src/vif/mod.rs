@@ -21,7 +21,7 @@ mod tokens;
 mod value;
 
 pub use error::{ValueError, VifError};
-pub use key::Key;
+pub use key::{Key, COLO_KEYS};
 pub use tokens::{is_xl_space, tokenize, Token, Tokens};
 pub use value::{
     check_backend, check_model, check_name, check_script, check_spec_text, format_ips, parse_ips,
@@ -32,9 +32,10 @@ use value::{number, text};
 pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
 Keys: mac, bridge, type (ioemu|vif; xm's type=netfront is ignored, as xl ignores it), model, \
 vifname, script, ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: \
-deprecated), mtu, devid, vlan, accel (obsolete). Empty tokens and spaces at the start of a token are ignored, as \
-xl ignores them; a space anywhere else is part of the key or the value (an error, but between \
-ip= addresses); '' is a NIC with every default.";
+deprecated), mtu, devid, vlan, accel (obsolete), forwarddev and colo_* (COLO). Empty tokens \
+and spaces at the start of a token are ignored, as xl ignores them; a space anywhere else is \
+part of the key or the value (an error, but between ip= addresses); '' is a NIC with every \
+default.";
 
 /// xl's default emulated NIC model: what every HVM NIC is without `model=`.
 pub const DEFAULT_MODEL: &str = "rtl8139";
@@ -101,6 +102,10 @@ pub struct VifSpec<'a> {
     pub trusted: Option<bool>,
     /// `accel=` (obsolete)
     pub accel: Option<Cow<'a, str>>,
+    /// `forwarddev=` (COLO)
+    pub forwarddev: Option<Cow<'a, str>>,
+    /// The `colo_*=` keys (COLO), in the order given.
+    pub colo: Vec<(&'static str, Cow<'a, str>)>,
 }
 
 impl<'a> VifSpec<'a> {
@@ -128,7 +133,7 @@ impl<'a> VifSpec<'a> {
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
         // The token that set each slot, to name both in a duplicate error.
-        let mut seen: [Option<&'a str>; 17] = [None; 17];
+        let mut seen: [Option<&'a str>; key::SLOTS] = [None; key::SLOTS];
         for tok in tokenize(spec) {
             let Some(key) = Key::from_name(tok.key) else {
                 let e = match tok.value {
@@ -168,7 +173,7 @@ impl<'a> VifSpec<'a> {
                 ));
                 continue;
             }
-            let slot = key.slot() as usize;
+            let slot = key.slot();
             if let Some(first) = seen[slot] {
                 let e = VifError::Duplicate {
                     key: key.as_str(),
@@ -254,6 +259,16 @@ impl<'a> VifSpec<'a> {
             Key::Accel => self.accel = Some(text(v)?),
             Key::Trusted => self.trusted = Some(true),
             Key::Untrusted => self.trusted = Some(false),
+            Key::Forwarddev => self.forwarddev = Some(text(v)?),
+            Key::Colo(_) => {
+                let name = key.as_str();
+                let v = text(v)?;
+                // A repeat (--lenient) replaces the earlier value, as in xl.
+                match self.colo.iter_mut().find(|(k, _)| *k == name) {
+                    Some(slot) => slot.1 = v,
+                    None => self.colo.push((name, v)),
+                }
+            }
         }
         Ok(())
     }
@@ -329,12 +344,18 @@ impl<'a> VifSpec<'a> {
             vlan: self.vlan,
             trusted: self.trusted,
             accel: own(self.accel),
+            forwarddev: own(self.forwarddev),
+            colo: self
+                .colo
+                .into_iter()
+                .map(|(k, v)| (k, Cow::Owned(v.into_owned())))
+                .collect(),
         }
     }
 
     /// Writes the canonical spec: keys in the contract's order (`mac, bridge, ip, script,
     /// model|type, vifname, rate`, then `backend, mtu, vlan`, then the keys libvirt has
-    /// no place for: `gatewaydev, devid, trusted|untrusted, accel`).
+    /// no place for: `gatewaydev, devid, trusted|untrusted, accel, forwarddev, colo_*`).
     pub fn write_to(&self, out: &mut String) {
         use std::fmt::Write;
         let start = out.len();
@@ -404,6 +425,15 @@ impl<'a> VifSpec<'a> {
         if let Some(a) = &self.accel {
             key(out, "accel=");
             out.push_str(a);
+        }
+        if let Some(f) = &self.forwarddev {
+            key(out, "forwarddev=");
+            out.push_str(f);
+        }
+        for (k, v) in &self.colo {
+            key(out, k);
+            out.push('=');
+            out.push_str(v);
         }
     }
 }
@@ -574,6 +604,34 @@ mod tests {
         assert_eq!(w[0].key, "rate ");
         // A bad value is an error with --lenient too (xl exits on a bad rate).
         assert!(VifSpec::parse("rate=10MB/s ", ParseOptions { lenient: true }).is_err());
+    }
+
+    #[test]
+    fn colo_keys_are_known() {
+        let (s, w) = VifSpec::parse(
+            "bridge=xenbr0,forwarddev=eth1,colo_sock_mirror_id=1,colo_checkpoint_port=9000",
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert!(w.is_empty());
+        assert_eq!(s.forwarddev.as_deref(), Some("eth1"));
+        assert_eq!(s.colo.len(), 2);
+        assert_eq!(
+            s.to_string(),
+            "bridge=xenbr0,forwarddev=eth1,colo_sock_mirror_id=1,colo_checkpoint_port=9000"
+        );
+        assert_eq!(parse(&s.to_string()), s);
+        assert_eq!(errors("colo_mirror=1")[0].key(), "colo_mirror");
+        assert_eq!(
+            errors("colo_sock_mirror_id=1,colo_sock_mirror_id=2")[0].key(),
+            "colo_sock_mirror_id"
+        );
+        let (s, _) = VifSpec::parse(
+            "colo_sock_mirror_id=1,colo_sock_mirror_id=2",
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(s.colo, [("colo_sock_mirror_id", Cow::Borrowed("2"))]);
     }
 
     #[test]
