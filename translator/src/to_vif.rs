@@ -8,7 +8,7 @@ use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
 use crate::model::NETFRONT;
 use crate::rate::Rate;
-use crate::to_xml::script_name;
+use crate::to_xml::{script_name, LIBVIRT_RESERVED_PREFIXES};
 use crate::vif::{check_backend, check_model, check_name, check_script};
 use crate::vif::{NicType, ValueError, VifSpec};
 use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec, VLAN_MAX, VLAN_MIN};
@@ -323,7 +323,21 @@ pub fn interface_to_vif(
     }
     if let Some(dev) = iface.target_dev.as_deref() {
         match checked("<target dev>", dev, check_name) {
-            Ok(()) => spec.vifname = Some(Cow::Owned(dev.to_owned())),
+            Ok(()) => match LIBVIRT_RESERVED_PREFIXES
+                .iter()
+                .find(|p| dev.starts_with(*p))
+            {
+                // libvirt drops such a name itself when it defines the domain.
+                Some(p) => warnings.push(Warning::advice(
+                    "<target dev>",
+                    format!(
+                        "<target dev='{dev}'>: a name libvirt generates (prefix `{p}`, with a \
+                         libvirt counter or a domain id in it) is not written as vifname=: \
+                         xl names the backend vif<domid>.<devid> itself"
+                    ),
+                )),
+                None => spec.vifname = Some(Cow::Owned(dev.to_owned())),
+            },
             Err(e) => errors.push(e),
         }
     }
@@ -547,6 +561,24 @@ mod tests {
             conv(&bridge("br.5"), GuestType::Hvm).unwrap().0,
             "bridge=br.5,script=vif-bridge"
         );
+    }
+
+    #[test]
+    fn generated_target_names_are_not_kept() {
+        for dev in ["vnet3", "vif41.0-emu", "macvtap0", "macvlan2", "vif5.0"] {
+            let mut i = bridge("br0");
+            i.target_dev = Some(dev.to_owned().into());
+            let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+            assert_eq!(s, "bridge=br0,script=vif-bridge", "{dev}");
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].key, "<target dev>");
+            assert!(w[0].message.contains(dev));
+        }
+        let mut i = bridge("br0");
+        i.target_dev = Some("web0".into());
+        let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+        assert_eq!(s, "bridge=br0,script=vif-bridge,vifname=web0");
+        assert!(w.is_empty());
     }
 
     #[test]
