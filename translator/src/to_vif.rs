@@ -6,7 +6,7 @@ use crate::bridge_spec::OvsBridge;
 use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
-use crate::model::NETFRONT;
+use crate::model::{self, NETFRONT};
 use crate::rate::Rate;
 use crate::to_xml::{script_name, LIBVIRT_RESERVED_PREFIXES};
 use crate::vif::{check_backend, check_model, check_name, check_script};
@@ -39,7 +39,6 @@ pub enum InterfaceError {
         #[source]
         source: ValueError,
     },
-
     /// VLANs that Xen's `vlan=` cannot say.
     #[error("<vlan> cannot be written as Xen's vlan key")]
     Vlan(#[source] VlanError),
@@ -317,7 +316,16 @@ pub fn interface_to_vif(
                 element: "<model>",
                 reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
             }),
-            Ok(()) => spec.model = Some(Cow::Owned(m.to_owned())),
+            Ok(()) => {
+                // The same notice as vif2xml gives for model=.
+                if let Some(n) = model::notice(m) {
+                    warnings.push(Warning::advice(
+                        "<model>",
+                        format!("<model type='{m}'>: {n}"),
+                    ));
+                }
+                spec.model = Some(Cow::Owned(m.to_owned()));
+            }
         },
         None => {}
     }
@@ -579,6 +587,36 @@ mod tests {
         let (s, w) = conv(&i, GuestType::Hvm).unwrap();
         assert_eq!(s, "bridge=br0,script=vif-bridge,vifname=web0");
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn model_notices_match_vif2xml() {
+        let mut i = bridge("br0");
+        i.model = Some("virtio".into());
+        let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+        assert_eq!(s, "bridge=br0,script=vif-bridge,model=virtio");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].key, "<model>");
+        let (spec, _) =
+            VifSpec::parse("model=virtio", crate::vif::ParseOptions::default()).unwrap();
+        let (_, vw) = crate::to_xml::vif_to_interface(
+            &spec,
+            GuestType::Hvm,
+            &crate::to_xml::Defaults::default(),
+        )
+        .unwrap();
+        // The same notice after the subject.
+        let tail = |m: &str| m.split_once(": ").unwrap().1.to_owned();
+        assert_eq!(tail(&w[0].message), tail(&vw[0].message));
+        for known in ["e1000", "rtl8139", "e1000e", "vmxnet3", "virtio-net-pci"] {
+            i.model = Some(known.to_owned().into());
+            assert!(conv(&i, GuestType::Hvm).unwrap().1.is_empty(), "{known}");
+        }
+        i.model = Some("a.b".into());
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0].key(),
+            "<model type>"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::interface::{Interface, InterfaceType, NativeMode, Vlan, VlanTag};
 use crate::model::{self, NETFRONT};
 use crate::rate::DEFAULT_INTERVAL_US;
 use crate::vif::{check_backend, check_name, check_script, check_spec_text, NicType};
-use crate::vif::{ParseOptions, ValueError, VifError, VifSpec};
+use crate::vif::{ParseOptions, VifError};
+use crate::vif::{ValueError, VifSpec};
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// Xen's default bridge when a NIC is bridged and names none.
@@ -348,12 +349,18 @@ pub fn vif_into_interface_with<'s>(
             }
             iface.model = Some(Cow::Borrowed(NETFRONT));
         }
+        (_, Some(NETFRONT)) if guest.has_emulated_nics() => {
+            warnings.push(Warning::advice(
+                "model",
+                "model=netfront: libvirt reads <model type='netfront'/> as a PV-only NIC \
+                 (xl's type=vif), but xl hands the model to QEMU, which has no such device: \
+                 write type=vif",
+            ));
+            iface.model = spec.model;
+        }
         (_, Some(m)) => {
-            if model::lookup(m).is_none() {
-                warnings.push(Warning::advice(
-                    "model",
-                    format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
-                ));
+            if let Some(n) = model::notice(m) {
+                warnings.push(Warning::advice("model", format!("model={m}: {n}")));
             }
             iface.model = spec.model;
         }
@@ -620,6 +627,31 @@ mod tests {
         .unwrap();
         assert_eq!(i.model, None);
         assert_eq!(keys(&w), ["model"]);
+    }
+
+    #[test]
+    fn model_notices() {
+        for known in [
+            "e1000",
+            "e1000e",
+            "rtl8139",
+            "virtio-net-pci",
+            "i82559er",
+            "pcnet",
+        ] {
+            let (_, w) = conv(&format!("model={known}"), GuestType::Hvm).unwrap();
+            assert!(w.is_empty(), "{known}: {w:?}");
+        }
+        let (i, w) = conv("model=virtio", GuestType::Hvm).unwrap();
+        assert_eq!(i.model.as_deref(), Some("virtio"));
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].message.contains("virtio-net-pci"), "{}", w[0].message);
+        assert!(!w[0].is_loss());
+        let (_, w) = conv("model=netfront", GuestType::Hvm).unwrap();
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].message.contains("type=vif"));
+        let (_, w) = conv("model=netfront", GuestType::Pv).unwrap();
+        assert!(w.is_empty());
     }
 
     #[test]
