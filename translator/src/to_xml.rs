@@ -141,11 +141,23 @@ pub fn vif_to_interface<'s>(
 
 /// [`vif_to_interface`], moving the spec's values into the element instead of copying.
 pub fn vif_into_interface<'s>(
-    spec: VifSpec<'s>,
+    mut spec: VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
-    vif_into_interface_with(spec, guest, defaults, ParseOptions::default())
+    take_into_interface(&mut spec, guest, defaults, ParseOptions::default())
+}
+
+/// [`vif_into_interface`] with the options the spec was read with: with `--lenient`, a
+/// model on a PV or PVH guest is dropped with a warning, as xl ignores it
+/// ([`VifSpec::model_dropped`]).
+pub fn vif_into_interface_with<'s>(
+    mut spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+    opts: ParseOptions,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    take_into_interface(&mut spec, guest, defaults, opts)
 }
 
 /// A value from xl.conf's defaults, checked as the spec's own would be.
@@ -169,11 +181,10 @@ fn default_value<'s>(
     }
 }
 
-/// [`vif_into_interface`] with the options the spec was read with: with `--lenient`, a
-/// model on a PV or PVH guest is dropped with a warning, as xl ignores it
-/// ([`VifSpec::model_dropped`]).
-pub fn vif_into_interface_with<'s>(
-    mut spec: VifSpec<'s>,
+/// [`vif_into_interface_with`] taking the values out of a spec the caller holds (what
+/// is left of it is not to be used): the spec itself is not moved, so not copied.
+pub(crate) fn take_into_interface<'s>(
+    spec: &mut VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
     opts: ParseOptions,
@@ -195,6 +206,7 @@ pub fn vif_into_interface_with<'s>(
 
     let script: Option<Cow<'s, str>> = spec
         .script
+        .take()
         .or_else(|| default_value("script", defaults.script, check_script, &mut errors));
     let ovs_script = script
         .as_deref()
@@ -204,23 +216,26 @@ pub fn vif_into_interface_with<'s>(
         .is_some_and(|s| script_is(s, "vif-bridge"));
     let bridge_raw: Option<Cow<'s, str>> = spec
         .bridge
+        .take()
         .or_else(|| default_value("bridge", defaults.bridge, check_spec_text, &mut errors));
 
-    let mut iface = Interface::new(if bridge_raw.is_some() || ovs_script || bridge_script {
+    let kind = if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
     } else {
         InterfaceType::Ethernet
-    });
-    iface.mac = spec.mac;
+    };
+    // The element's children, set below and put together at the end.
+    let mut source_bridge = None;
+    let mut vlan = None;
 
     // The bridge: Open vSwitch form under vif-openvswitch, and (as libvirt reads it)
     // when no script is given; a literal Linux bridge name otherwise.
     let mut ovs = ovs_script;
     match &bridge_raw {
         Some(b) if ovs_script => match ovs_bridge(b) {
-            Ok((name, vlan)) => {
-                iface.vlan = vlan;
-                iface.source_bridge = Some(name);
+            Ok((name, tags)) => {
+                vlan = tags;
+                source_bridge = Some(name);
             }
             Err(e) => errors.push(VifError::Invalid {
                 key: "bridge",
@@ -230,7 +245,7 @@ pub fn vif_into_interface_with<'s>(
         },
         Some(b) if script.is_none() && OvsBridge::has_vlan_syntax(b) => {
             match ovs_bridge(b) {
-                Ok((name, vlan)) => {
+                Ok((name, tags)) => {
                     warnings.push(Warning::advice(
                         "bridge",
                         format!(
@@ -240,8 +255,8 @@ pub fn vif_into_interface_with<'s>(
                         ),
                     ));
                     ovs = true;
-                    iface.vlan = vlan;
-                    iface.source_bridge = Some(name);
+                    vlan = tags;
+                    source_bridge = Some(name);
                 }
                 // A VLAN out of range (`br.4095`) is refused like vlan=4095.
                 Err(BridgeSpecError::OutOfRange(id)) => errors.push(not_here(
@@ -255,7 +270,7 @@ pub fn vif_into_interface_with<'s>(
                 )),
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
                 Err(_) => match check_name(b) {
-                    Ok(()) => iface.source_bridge = Some(b.clone()),
+                    Ok(()) => source_bridge = Some(b.clone()),
                     Err(source) => errors.push(VifError::Invalid {
                         key: "bridge",
                         value: b.to_string(),
@@ -265,25 +280,23 @@ pub fn vif_into_interface_with<'s>(
             }
         }
         Some(b) => match check_name(b) {
-            Ok(()) => iface.source_bridge = Some(b.clone()),
+            Ok(()) => source_bridge = Some(b.clone()),
             Err(source) => errors.push(VifError::Invalid {
                 key: "bridge",
                 value: b.to_string(),
                 source,
             }),
         },
-        None if iface.kind == InterfaceType::Bridge => {
+        None if kind == InterfaceType::Bridge => {
             warnings.push(Warning::advice(
                 "bridge",
                 format!("No bridge given: using Xen's default, {XEN_DEFAULT_BRIDGE}"),
             ));
-            iface.source_bridge = Some(Cow::Borrowed(XEN_DEFAULT_BRIDGE));
+            source_bridge = Some(Cow::Borrowed(XEN_DEFAULT_BRIDGE));
         }
         None => {}
     }
-    if ovs {
-        iface.virtualport = Some(Cow::Borrowed("openvswitch"));
-    }
+    let virtualport = ovs.then_some(Cow::Borrowed("openvswitch"));
 
     if let Some(v) = &spec.vlan {
         if ovs {
@@ -295,10 +308,11 @@ pub fn vif_into_interface_with<'s>(
                 ),
             ));
         } else {
-            iface.vlan = Some(vlan_element(v, &mut warnings));
+            vlan = Some(vlan_element(v, &mut warnings));
         }
     }
 
+    let mut outbound_average = None;
     if let Some(rate) = &spec.rate {
         let kib = rate.libvirt_average_kib();
         if kib > u64::from(u32::MAX) {
@@ -308,7 +322,7 @@ pub fn vif_into_interface_with<'s>(
                 format!("{kib} KiB/s is above libvirt's limit of {} KiB/s", u32::MAX),
             ));
         }
-        iface.outbound_average = Some(kib);
+        outbound_average = Some(kib);
         if rate.interval() != DEFAULT_INTERVAL_US {
             warnings.push(Warning::loss(
                 "rate",
@@ -320,10 +334,9 @@ pub fn vif_into_interface_with<'s>(
         }
     }
 
-    iface.ips = spec.ips;
-    iface.script = script;
-    iface.backend_domain = spec
+    let backend_domain = spec
         .backend
+        .take()
         .or_else(|| default_value("backend", defaults.backend, check_backend, &mut errors));
 
     if let Some(v) = &spec.vifname {
@@ -336,10 +349,9 @@ pub fn vif_into_interface_with<'s>(
                 ),
             ));
         }
-        iface.target_dev = spec.vifname;
     }
 
-    match (spec.nic_type, spec.model.as_deref()) {
+    let model = match (spec.nic_type, spec.model.as_deref()) {
         (Some(NicType::Vif), model) => {
             if let Some(m) = model.filter(|m| *m != NETFRONT) {
                 warnings.push(Warning::loss(
@@ -347,7 +359,7 @@ pub fn vif_into_interface_with<'s>(
                     format!("model={m}: type=vif makes a PV-only NIC, so the model has no effect: dropped"),
                 ));
             }
-            iface.model = Some(Cow::Borrowed(NETFRONT));
+            Some(Cow::Borrowed(NETFRONT))
         }
         (_, Some(NETFRONT)) if guest.has_emulated_nics() => {
             warnings.push(Warning::advice(
@@ -356,17 +368,16 @@ pub fn vif_into_interface_with<'s>(
                  (xl's type=vif), but xl hands the model to QEMU, which has no such device: \
                  write type=vif",
             ));
-            iface.model = spec.model;
+            Some(Cow::Borrowed(NETFRONT))
         }
         (_, Some(m)) => {
             if let Some(n) = model::notice(m) {
                 warnings.push(Warning::advice("model", format!("model={m}: {n}")));
             }
-            iface.model = spec.model;
+            spec.model.take()
         }
-        (_, None) => {}
-    }
-    iface.mtu = spec.mtu;
+        (_, None) => None,
+    };
 
     let default_gatewaydev = match spec.gatewaydev {
         Some(_) => None,
@@ -426,11 +437,25 @@ pub fn vif_into_interface_with<'s>(
         ));
     }
 
-    if errors.is_empty() {
-        Ok((iface, warnings))
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let iface = Interface {
+        kind,
+        mac: spec.mac,
+        source_bridge,
+        source_network: None,
+        vlan,
+        virtualport,
+        outbound_average,
+        ips: std::mem::take(&mut spec.ips),
+        script,
+        backend_domain,
+        target_dev: spec.vifname.take(),
+        model,
+        mtu: spec.mtu,
+    };
+    Ok((iface, warnings))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::diag::Warning;
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface};
 use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
-use crate::to_xml::{vif_into_interface_with, Defaults};
+use crate::to_xml::{take_into_interface, Defaults};
 use crate::vif::{ParseOptions, VifError, VifSpec};
 
 /// How strictly to translate.
@@ -240,10 +240,12 @@ fn translate_vifs<'a>(
         lenient: opts.lenient,
     };
     for (i, v) in vifs.enumerate() {
-        let (spec, w, errors) = VifSpec::parse_partial(v.spec, popts);
-        c.warn(i, v.location, w);
+        // Held where parse_partial put it: the spec's values are taken out of it, the
+        // spec (264 bytes) is not copied around.
+        let (spec, w, errors) = &mut VifSpec::parse_partial(v.spec, popts);
+        c.warn(i, v.location, std::mem::take(w));
         if errors.is_empty() {
-            match vif_into_interface_with(spec, guest, defaults, popts) {
+            match take_into_interface(spec, guest, defaults, popts) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
                     each(iface);
@@ -252,7 +254,7 @@ fn translate_vifs<'a>(
             }
         } else {
             // Report the guest-type problems of the keys that did parse too.
-            c.fail(i, v.location, errors);
+            c.fail(i, v.location, std::mem::take(errors));
             if let Err(es) = spec.validate_with(guest, popts) {
                 c.fail(i, v.location, es);
             }

@@ -93,6 +93,18 @@ fn push_u64(out: &mut String, n: u64) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
+/// [`push_u64`] for a byte (an address's octet, a prefix length): at most three
+/// digits, each pushed without a call or a loop.
+fn push_u8(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
+}
+
 /// Appends a MAC as libvirt writes it: lower-case hex, colon-separated.
 fn push_mac(out: &mut String, mac: &MacAddr) {
     push_ascii(out, &mac.to_ascii());
@@ -105,7 +117,7 @@ fn push_ip(out: &mut String, ip: &IpAddr) {
                 if i > 0 {
                     out.push('.');
                 }
-                push_u64(out, u64::from(*o));
+                push_u8(out, *o);
             }
         }
         IpAddr::V6(v6) => push_ipv6(out, v6),
@@ -129,7 +141,7 @@ fn push_ipv6(out: &mut String, ip: &Ipv6Addr) {
 /// Writes the groups of an IPv6 address that is not IPv4-mapped as `Display` does
 /// (lower-case hex, the first longest run of two or more zero groups as `::`) into
 /// `buf`, in ASCII; returns the length.
-pub(crate) fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
+fn format_ipv6_hex(seg: &[u16; 8], buf: &mut [u8; 39]) -> usize {
     let mut zeros = 0usize;
     for (i, &g) in seg.iter().enumerate() {
         zeros |= usize::from(g == 0) << i;
@@ -304,7 +316,7 @@ fn write_virsh(iface: &Interface<'_>, out: &mut String) {
         out.push('\'');
         if let Some(p) = ip.prefix {
             out.push_str(" prefix='");
-            push_u64(out, u64::from(p));
+            push_u8(out, p);
             out.push('\'');
         }
         out.push_str("/>\n");
@@ -610,6 +622,20 @@ mod tests {
                     prop_assert!(p.dropped.is_empty());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for n in 0..=u8::MAX {
+            let mut out = String::new();
+            push_u8(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+        for n in (0..200_000).chain([u64::from(u32::MAX), u64::MAX - 1, u64::MAX]) {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
         }
     }
 
