@@ -20,7 +20,8 @@ pub enum IfNameError {
     /// The name contains a byte the kernel or the tools refuse, or a character that
     /// cannot be seen (a control or an invisible formatting character, which would let
     /// two different names look the same).
-    #[error("Contains {}, which interface names may not", CharName(*.0))]
+    /// Shown as Rust escapes a character (`'\u{200b}'`): never invisible itself.
+    #[error("Contains {0:?}, which interface names may not")]
     BadChar(char),
     /// `.` and `..` are refused by the kernel.
     #[error("`.` and `..` are not interface names")]
@@ -38,21 +39,6 @@ const PLAIN: [bool; 256] = {
     }
     t
 };
-
-/// How a refused character is named in a message: quoted when it is visible, as its
-/// code point when it is not.
-struct CharName(char);
-
-impl fmt::Display for CharName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.0;
-        if c.is_control() || c.is_whitespace() || is_format_char(c) {
-            write!(f, "U+{:04X}", u32::from(c))
-        } else {
-            write!(f, "'{c}'")
-        }
-    }
-}
 
 /// Whether a name may not hold `c`: `/` and `:` (the kernel and the tools refuse them),
 /// white space, control characters, and invisible formatting characters (zero-width,
@@ -169,7 +155,11 @@ mod tests {
         }
         assert_eq!(
             IfNameError::BadChar('\u{202e}').to_string(),
-            "Contains U+202E, which interface names may not"
+            "Contains '\\u{202e}', which interface names may not"
+        );
+        assert_eq!(
+            IfNameError::BadChar(' ').to_string(),
+            "Contains ' ', which interface names may not"
         );
         assert_eq!(
             IfNameError::BadChar('/').to_string(),

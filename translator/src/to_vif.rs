@@ -539,7 +539,7 @@ mod tests {
         let e = conv(&i, GuestType::Hvm).unwrap_err();
         assert_eq!(
             crate::diag::error_chain(&e[0]),
-            "Invalid <script path> `a\\nerror: forged`: Contains U+000A, a character that \
+            "Invalid <script path> `a\\nerror: forged`: Contains '\\n', a character that \
              cannot be seen"
         );
     }

@@ -59,7 +59,7 @@ pub enum ValueError {
     )]
     Space,
     /// White space but the plain space, a control or an invisible formatting character.
-    #[error("Contains U+{:04X}, a character that cannot be seen", u32::from(*.0))]
+    #[error("Contains {0:?}, a character that cannot be seen")]
     Invisible(char),
     /// `,`, `=` or a quote, which would add a key to a spec or end the xl string.
     #[error(
