@@ -34,6 +34,10 @@ const SPECS: &[(&str, &str)] = &[
     ("pv", "mac=00:16:3e:4f:94:a9,ip=192.168.1.21,vifname=vifalice.0,script=/etc/xen/scripts/vif-route-ifup"),
     ("pv", "bridge=br1,backend=netdom,mtu=9000,type=vif"),
     ("pvh", "bridge=br1,model=netfront,rate=10MB/s"),
+    ("hvm", "bridge=xenbr0,type=netfront,model=e1000"),
+    ("hvm", "type=ioemu,  bridge=xenbr0,model=e1000e"),
+    ("hvm", "bridge=xenbr0,model=virtio-net-pci,colo_sock_mirror_id=1,forwarddev=eth1"),
+    ("pv", "bridge=xenbr0,model=rtl8139"),
 ];
 
 fn have(tool: &str) -> bool {
@@ -174,6 +178,103 @@ fn libvirt_parser_keeps_every_element() {
         assert_eq!(ct, co, "libvirt changed\n{o}\ninto\n{t}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Defines `ifaces` in a test domain and returns the interfaces libvirt prints back.
+fn define_and_dump(name: &str, ifaces: &[String], inactive: bool) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("vifkit-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dom.xml");
+    std::fs::write(&file, domain("test", name, "hvm", ifaces)).unwrap();
+    let dump = if inactive {
+        "dumpxml --inactive"
+    } else {
+        "dumpxml"
+    };
+    let out = Command::new("virsh")
+        .args(["-q", "-c", "test:///default"])
+        .arg(format!("define {}; {dump} {name}", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "virsh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    split_interfaces(&String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn registry_models_are_names_libvirt_takes() {
+    if !have("virsh") {
+        panic!("virsh is missing: run tests/run.sh, which installs libvirt-clients");
+    }
+    // Every model of the registry, through vif2xml, as libvirt's parser sees it (it
+    // refuses a model name with other characters than letters, digits, `_`, `-`).
+    let mut ours = Vec::new();
+    for m in translator::model::MODELS {
+        let out = vifkit(
+            &[
+                "vif2xml",
+                "--guest",
+                "hvm",
+                "--",
+                &format!("bridge=br0,model={}", m.name),
+            ],
+            None,
+        );
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        ours.extend(split_interfaces(&out.stdout));
+    }
+    let theirs = define_and_dump("vifkit-models", &ours, false);
+    assert_eq!(theirs.len(), ours.len());
+    for (o, t) in ours.iter().zip(theirs) {
+        let co = canonical(o);
+        assert_eq!(without_fill_ins(&co, canonical(&t)), co);
+    }
+}
+
+#[test]
+fn libvirt_replaces_the_target_names_xml2vif_drops() {
+    if !have("virsh") {
+        panic!("virsh is missing: run tests/run.sh, which installs libvirt-clients");
+    }
+    // libvirt itself does not keep a generated name (`vnet*`, `macvtap*`; its libxl
+    // driver also `vif*`) when it defines a domain: it is no name the user chose.
+    let generated = ["vnet3", "macvtap0", "macvlan1"];
+    let ifaces: Vec<String> = generated
+        .iter()
+        .map(|t| {
+            format!(
+                "<interface type='bridge'><source bridge='br0'/><target dev='{t}'/></interface>"
+            )
+        })
+        .collect();
+    for (t, back) in generated
+        .iter()
+        .zip(define_and_dump("vifkit-targets", &ifaces, true))
+    {
+        assert!(
+            !back.contains(&format!("dev='{t}'")),
+            "libvirt kept {t}: {back}"
+        );
+        // And xml2vif does not write it as vifname=.
+        let out = vifkit(
+            &["xml2vif", "--list", "--guest", "hvm", "-"],
+            Some(&format!(
+                "<interface type='bridge'><source bridge='br0'/><target dev='{t}'/></interface>"
+            )),
+        );
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, "bridge=br0,script=vif-bridge\n");
+        assert!(
+            out.stderr
+                .starts_with("warning: interface[0]: <target dev='"),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

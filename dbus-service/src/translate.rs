@@ -155,4 +155,47 @@ mod tests {
             Err(ServiceError::InvalidSpec(_))
         ));
     }
+
+    /// XmlToVif validates what it copies into the spec as xml2vif does: no value adds a
+    /// key.
+    #[test]
+    fn xml_to_vif_never_adds_keys() {
+        for (xml, element) in [
+            (
+                "<interface type='bridge'><source bridge='br0'/><model type='e1000,script=/tmp/evil.sh'/></interface>",
+                "interface[0]: Invalid <model type>",
+            ),
+            (
+                "<interface type='bridge'><source bridge='b,vlan=5'/></interface>",
+                "interface[0]: Invalid <source bridge>",
+            ),
+            (
+                "<interface type='bridge'><source bridge='br0'/><script path='/tmp/evil.sh,mac=00:16:3e:00:00:02'/></interface>",
+                "interface[0]: Invalid <script path>",
+            ),
+            (
+                "<interface type='bridge'><source bridge='br0'/><backenddomain name='dom0,rate=1MB/s'/></interface>",
+                "interface[0]: Invalid <backenddomain name>",
+            ),
+            (
+                "<interface type='bridge'><source bridge='br0'/><target dev='web0,ip=10.0.0.1'/></interface>",
+                "interface[0]: Invalid <target dev>",
+            ),
+        ] {
+            match xml_to_vif(xml, "hvm") {
+                Err(ServiceError::InvalidSpec(m)) => assert!(m.starts_with(element), "{m}"),
+                other => panic!("{xml}: {other:?}"),
+            }
+        }
+        // An interface outside <devices> is no NIC of the domain: an error, not "".
+        let e = xml_to_vif(
+            "<domain><name>t</name><interface type='bridge'><source bridge='br0'/></interface><devices/></domain>",
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ServiceError::InvalidSpec(ref m) if m.starts_with("<interface> at line 1")),
+            "{e}"
+        );
+    }
 }

@@ -1,14 +1,17 @@
 //! The `<interface>` document reader, `<interface>` -> vif, and `splice_interfaces`.
 //!
-//! Asserts: for a document that reads, splicing its own interfaces back in (all of them,
-//! all but the last, and all plus a copy of the first) succeeds, and the result reads
-//! again with exactly the interfaces spliced in.
+//! Asserts: every interface that converts to a vif spec writes a spec that reads back as
+//! the same spec (no value of the XML adds a key); for a document that reads, splicing
+//! its own interfaces back in (all of them, all but the last, and all plus a copy of
+//! the first) succeeds, and the result reads again with exactly the interfaces spliced
+//! in.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use translator::interface::Interface;
 use translator::interface_xml::{read_document, splice_interfaces, Document, XmlError};
 use translator::to_vif::interface_to_vif;
+use translator::vif::{ParseOptions, VifSpec};
 use translator::GuestType;
 
 fn check_splice(src: &str, doc: &Document, new: &[Interface<'static>]) {
@@ -44,7 +47,15 @@ fuzz_target!(|data: &[u8]| {
     };
     for l in &doc.interfaces {
         for guest in [GuestType::Hvm, GuestType::Pv, GuestType::Pvh] {
-            let _ = interface_to_vif(&l.parsed.iface, &l.parsed.dropped, guest, &());
+            let Ok((spec, _)) = interface_to_vif(&l.parsed.iface, &l.parsed.dropped, guest, &())
+            else {
+                continue;
+            };
+            let text = spec.to_string();
+            match VifSpec::parse(&text, ParseOptions::default()) {
+                Ok((again, _)) => assert_eq!(again, spec, "spec reads back different: {text:?}"),
+                Err(e) => panic!("written spec does not read back: {text:?}: {e:?}"),
+            }
         }
     }
     let ifaces: Vec<Interface<'static>> = doc

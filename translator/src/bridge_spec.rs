@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::ifname::{IfName, IfNameError};
+use crate::vlan::{VLAN_MAX, VLAN_MIN};
 
 /// The syntax of the Open vSwitch `bridge=` form, for `--help`.
 pub const SYNTAX: &str = "BRIDGE[.TAG][:TRUNK[:TRUNK...]]: with vif-openvswitch, TAG is the \
-port's access VLAN and each TRUNK a trunked VLAN (0-4095); with vif-bridge the whole value \
+port's access VLAN and each TRUNK a trunked VLAN (1-4094); with vif-bridge the whole value \
 is a Linux bridge name";
 
 /// Why an Open vSwitch bridge value is refused.
@@ -17,8 +18,9 @@ pub enum BridgeSpecError {
     /// Not `BRIDGE[.TAG][:TRUNK...]`.
     #[error("Not of the form BRIDGE[.TAG][:TRUNK[:TRUNK...]]")]
     Syntax,
-    /// A VLAN number above 4095.
-    #[error("VLAN {0} is above 4095")]
+    /// A VLAN number outside 1-4094 (0 and 4095 are reserved by 802.1Q, and refused
+    /// in `vlan=` too).
+    #[error("VLAN {0} is outside 1-4094")]
     OutOfRange(u32),
     /// The bridge part is not a valid interface name.
     #[error("Invalid bridge name")]
@@ -119,7 +121,7 @@ fn number_at(b: &[u8], i: usize) -> Result<(u16, usize), BridgeSpecError> {
         return Err(BridgeSpecError::Syntax);
     }
     match u16::try_from(n) {
-        Ok(v) if v <= 4095 => Ok((v, j)),
+        Ok(v) if (VLAN_MIN..=VLAN_MAX).contains(&v) => Ok((v, j)),
         _ => Err(BridgeSpecError::OutOfRange(n)),
     }
 }
@@ -166,6 +168,11 @@ mod tests {
         assert_eq!(e("br:"), Syntax);
         assert_eq!(e("br::5"), Syntax);
         assert_eq!(e("br.4096"), OutOfRange(4096));
+        // 0 and 4095 are reserved, as in vlan=.
+        assert_eq!(e("br.4095"), OutOfRange(4095));
+        assert_eq!(e("br.0"), OutOfRange(0));
+        assert_eq!(e("br:10:4095"), OutOfRange(4095));
+        assert_eq!(OvsBridge::parse("br.4094:1").unwrap().trunks, [1]);
         assert!(matches!(e("a-very-long-bridge-name.5"), Name(_)));
     }
 }

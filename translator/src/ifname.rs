@@ -3,6 +3,8 @@
 use std::fmt;
 use std::ops::Deref;
 
+use crate::diag::is_format_char;
+
 /// Longest interface name Linux accepts (`IFNAMSIZ` - 1).
 pub const IFNAME_MAX: usize = 15;
 
@@ -15,7 +17,10 @@ pub enum IfNameError {
     /// The name is longer than the kernel allows.
     #[error("Longer than {IFNAME_MAX} bytes ({0} bytes)")]
     TooLong(usize),
-    /// The name contains a byte the kernel or the tools refuse.
+    /// The name contains a byte the kernel or the tools refuse, or a character that
+    /// cannot be seen (a control or an invisible formatting character, which would let
+    /// two different names look the same).
+    /// Shown as Rust escapes a character (`'\u{200b}'`): never invisible itself.
     #[error("Contains {0:?}, which interface names may not")]
     BadChar(char),
     /// `.` and `..` are refused by the kernel.
@@ -35,8 +40,15 @@ const PLAIN: [bool; 256] = {
     t
 };
 
-/// A valid Linux interface name: 1 to 15 bytes, no `/`, `:`, whitespace or control
-/// characters, not `.` or `..`.
+/// Whether a name may not hold `c`: `/` and `:` (the kernel and the tools refuse them),
+/// white space, control characters, and invisible formatting characters (zero-width,
+/// bidirectional overrides: `xen\u{200b}br0` would look like `xenbr0`).
+fn refused(c: char) -> bool {
+    c == '/' || c == ':' || c.is_whitespace() || c.is_control() || is_format_char(c)
+}
+
+/// A valid Linux interface name: 1 to 15 bytes, no `/`, `:`, whitespace, control or
+/// invisible formatting characters, not `.` or `..`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfName(String);
 
@@ -57,8 +69,7 @@ impl IfName {
         if name.bytes().all(|b| PLAIN[usize::from(b)]) {
             return Ok(());
         }
-        let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
-        match name.chars().find(|&c| bad(c)) {
+        match name.chars().find(|&c| refused(c)) {
             Some(c) => Err(IfNameError::BadChar(c)),
             None => Ok(()),
         }
@@ -131,6 +142,30 @@ mod tests {
         assert!(IfName::new("brü0").is_ok());
         assert_eq!(IfName::new("a\u{a0}b"), Err(IfNameError::BadChar('\u{a0}')));
         assert_eq!(IfName::new("é/"), Err(IfNameError::BadChar('/')));
+        // Invisible characters: three "xenbr0" that are not the same name.
+        for invisible in [
+            '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{feff}', '\u{ad}',
+        ] {
+            let name = format!("xen{invisible}br0");
+            assert_eq!(
+                IfName::new(name.as_str()),
+                Err(IfNameError::BadChar(invisible)),
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            IfNameError::BadChar('\u{202e}').to_string(),
+            "Contains '\\u{202e}', which interface names may not"
+        );
+        assert_eq!(
+            IfNameError::BadChar(' ').to_string(),
+            "Contains ' ', which interface names may not"
+        );
+        assert_eq!(
+            IfNameError::BadChar('/').to_string(),
+            "Contains '/', which interface names may not"
+        );
+        assert_eq!(IfName::new("a\u{85}b"), Err(IfNameError::BadChar('\u{85}')));
         // 15 bytes but multi-byte characters count as bytes.
         assert!(matches!(
             IfName::new("ééééééééé"),

@@ -3,15 +3,15 @@
 use std::borrow::Cow;
 
 use crate::bridge_spec::OvsBridge;
-use crate::diag::Warning;
+use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
-use crate::ifname::{IfName, IfNameError};
 use crate::interface::{Dropped, Interface, InterfaceType, NativeMode};
-use crate::model::NETFRONT;
+use crate::model::{self, NETFRONT};
 use crate::rate::Rate;
-use crate::to_xml::script_name;
-use crate::vif::{NicType, VifSpec};
-use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec};
+use crate::to_xml::{script_name, LIBVIRT_RESERVED_PREFIXES};
+use crate::vif::{check_backend, check_model, check_name, check_script};
+use crate::vif::{NicType, ValueError, VifSpec};
+use crate::vlan::{VlanEntry, VlanError, VlanMode, VlanSpec, VLAN_MAX, VLAN_MIN};
 
 /// One problem with one `<interface>`; each names the element, attribute or type it is
 /// about ([`InterfaceError::key`]).
@@ -26,16 +26,18 @@ pub enum InterfaceError {
     /// A required child is missing.
     #[error("Missing {0}")]
     Missing(&'static str),
-    /// A name that cannot be a Linux interface name.
-    #[error("Invalid {element} `{value}`")]
-    Name {
-        /// Which element.
+    /// A value that cannot go into a vif spec for its key: a bridge or target that is
+    /// no interface name, a model, script or backend with a character that would add a
+    /// key to the spec (`,`, `=`), end its string (a quote) or cannot be seen.
+    #[error("Invalid {element} `{}`", shown(.value))]
+    Value {
+        /// Which element and attribute (`<script path>`).
         element: &'static str,
         /// The value.
         value: String,
         /// Why.
         #[source]
-        source: IfNameError,
+        source: ValueError,
     },
     /// VLANs that Xen's `vlan=` cannot say.
     #[error("<vlan> cannot be written as Xen's vlan key")]
@@ -57,7 +59,7 @@ impl InterfaceError {
             InterfaceError::UnsupportedType(t) => t,
             InterfaceError::UnmappedNetwork(n) => n,
             InterfaceError::Missing(e) => e,
-            InterfaceError::Name { element, .. }
+            InterfaceError::Value { element, .. }
             | InterfaceError::NotExpressible { element, .. } => element,
             InterfaceError::Vlan(_) => "<vlan>",
         }
@@ -94,12 +96,29 @@ impl NetworkResolver for NetworkMap {
     }
 }
 
-fn name(element: &'static str, value: &str) -> Result<(), InterfaceError> {
-    IfName::validate(value).map_err(|source| InterfaceError::Name {
+/// Checks `value` for the spec key it goes to, naming the element it came from.
+fn checked(
+    element: &'static str,
+    value: &str,
+    check: fn(&str) -> Result<(), ValueError>,
+) -> Result<(), InterfaceError> {
+    check(value).map_err(|source| InterfaceError::Value {
         element,
         value: value.to_owned(),
         source,
     })
+}
+
+/// A VLAN id that the vif spec's forms take (1-4094: 0 and 4095 are reserved).
+fn vlan_id(id: u16) -> Result<u16, InterfaceError> {
+    if (VLAN_MIN..=VLAN_MAX).contains(&id) {
+        Ok(id)
+    } else {
+        Err(InterfaceError::NotExpressible {
+            element: "<vlan>",
+            reason: format!("VLAN {id} is outside 1-4094 (0 and 4095 are reserved)"),
+        })
+    }
 }
 
 /// Converts one element for a guest of the given type. `dropped` is what the XML reader
@@ -189,6 +208,10 @@ pub fn interface_to_vif(
             };
             if let Some(v) = &iface.vlan {
                 for t in &v.tags {
+                    if let Err(e) = vlan_id(t.id) {
+                        errors.push(e);
+                        continue;
+                    }
                     match t.native_mode {
                         Some(NativeMode::Untagged) | None if !v.trunk => o.tag = Some(t.id),
                         Some(NativeMode::Untagged) if o.tag.is_none() => o.tag = Some(t.id),
@@ -209,12 +232,21 @@ pub fn interface_to_vif(
                     });
                 }
             }
-            match name("<source bridge>", &o.name) {
+            match checked("<source bridge>", &o.name, check_name) {
+                // vif-openvswitch reads `BR.5` as bridge BR, VLAN 5.
+                Ok(()) if o.name.contains('.') => errors.push(InterfaceError::NotExpressible {
+                    element: "<source bridge>",
+                    reason: format!(
+                        "Open vSwitch bridge `{}`: vif-openvswitch would read the part after \
+                         the `.` as a VLAN tag",
+                        o.name
+                    ),
+                }),
                 Ok(()) => spec.bridge = Some(Cow::Owned(o.to_string())),
                 Err(e) => errors.push(e),
             }
         } else {
-            match name("<source bridge>", &b) {
+            match checked("<source bridge>", &b, check_name) {
                 Ok(()) => spec.bridge = Some(Cow::Owned(b)),
                 Err(e) => errors.push(e),
             }
@@ -262,7 +294,13 @@ pub fn interface_to_vif(
     spec.mac = iface.mac;
     spec.ips.clone_from(&iface.ips);
     spec.script = match (&iface.script, &iface.kind) {
-        (Some(s), _) => Some(Cow::Owned(s.to_string())),
+        (Some(s), _) => match checked("<script path>", s, check_script) {
+            Ok(()) => Some(Cow::Owned(s.to_string())),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
         (None, InterfaceType::Bridge | InterfaceType::Network) => Some(Cow::Borrowed(if ovs {
             "vif-openvswitch"
         } else {
@@ -272,16 +310,42 @@ pub fn interface_to_vif(
     };
     match iface.model.as_deref() {
         Some(NETFRONT) => spec.nic_type = Some(NicType::Vif),
-        Some(m) if !guest.has_emulated_nics() => errors.push(InterfaceError::NotExpressible {
-            element: "<model>",
-            reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
-        }),
-        Some(m) => spec.model = Some(Cow::Owned(m.to_owned())),
+        Some(m) => match checked("<model type>", m, check_model) {
+            Err(e) => errors.push(e),
+            Ok(()) if !guest.has_emulated_nics() => errors.push(InterfaceError::NotExpressible {
+                element: "<model>",
+                reason: format!("Model `{m}` on a {guest} guest: only netfront is possible there"),
+            }),
+            Ok(()) => {
+                // The same notice as vif2xml gives for model=.
+                if let Some(n) = model::notice(m) {
+                    warnings.push(Warning::advice(
+                        "<model>",
+                        format!("<model type='{m}'>: {n}"),
+                    ));
+                }
+                spec.model = Some(Cow::Owned(m.to_owned()));
+            }
+        },
         None => {}
     }
     if let Some(dev) = iface.target_dev.as_deref() {
-        match name("<target dev>", dev) {
-            Ok(()) => spec.vifname = Some(Cow::Owned(dev.to_owned())),
+        match checked("<target dev>", dev, check_name) {
+            Ok(()) => match LIBVIRT_RESERVED_PREFIXES
+                .iter()
+                .find(|p| dev.starts_with(*p))
+            {
+                // libvirt drops such a name itself when it defines the domain.
+                Some(p) => warnings.push(Warning::advice(
+                    "<target dev>",
+                    format!(
+                        "<target dev='{dev}'>: a name libvirt generates (prefix `{p}`, with a \
+                         libvirt counter or a domain id in it) is not written as vifname=: \
+                         xl names the backend vif<domid>.<devid> itself"
+                    ),
+                )),
+                None => spec.vifname = Some(Cow::Owned(dev.to_owned())),
+            },
             Err(e) => errors.push(e),
         }
     }
@@ -294,10 +358,12 @@ pub fn interface_to_vif(
             }),
         }
     }
-    spec.backend = iface
-        .backend_domain
-        .as_deref()
-        .map(|b| Cow::Owned(b.to_owned()));
+    if let Some(b) = iface.backend_domain.as_deref() {
+        match checked("<backenddomain name>", b, check_backend) {
+            Ok(()) => spec.backend = Some(Cow::Owned(b.to_owned())),
+            Err(e) => errors.push(e),
+        }
+    }
     spec.mtu = iface.mtu;
 
     for d in dropped {
@@ -440,6 +506,116 @@ mod tests {
         assert_eq!(
             conv(&i, GuestType::Hvm).unwrap().0,
             "bridge=br0,script=vif-bridge,model=e1000"
+        );
+    }
+
+    #[test]
+    fn values_never_add_keys() {
+        let err = |i: &Interface<'_>| conv(i, GuestType::Hvm).unwrap_err()[0].key().to_owned();
+        let mut i = bridge("br0");
+        i.model = Some("e1000,script=/tmp/evil.sh".into());
+        assert_eq!(err(&i), "<model type>");
+        let mut i = bridge("br0");
+        i.script = Some("vif-bridge,mac=00:16:3e:00:00:02".into());
+        assert_eq!(err(&i), "<script path>");
+        let mut i = bridge("br0");
+        i.backend_domain = Some("dom0,rate=1MB/s".into());
+        assert_eq!(err(&i), "<backenddomain name>");
+        assert_eq!(err(&bridge("b,vlan=5")), "<source bridge>");
+        assert_eq!(err(&bridge("br0 ")), "<source bridge>");
+        assert_eq!(err(&bridge("xen\u{200b}br0")), "<source bridge>");
+        let mut i = bridge("br0");
+        i.target_dev = Some("web0,ip=10.0.0.1".into());
+        assert_eq!(err(&i), "<target dev>");
+        // A network's bridge, from --network or libvirt, too.
+        let mut n = Interface::new(InterfaceType::Network);
+        n.source_network = Some("default".into());
+        let map = NetworkMap(vec![("default".to_owned(), "virbr0,vlan=5".to_owned())]);
+        let e = interface_to_vif(&n, &[], GuestType::Hvm, &map).unwrap_err();
+        assert_eq!(e[0].key(), "<source bridge>");
+        // The message shows the value escaped.
+        let mut i = bridge("br0");
+        i.script = Some("a\nerror: forged".into());
+        let e = conv(&i, GuestType::Hvm).unwrap_err();
+        assert_eq!(
+            crate::diag::error_chain(&e[0]),
+            "Invalid <script path> `a\\nerror: forged`: Contains '\\n', a character that \
+             cannot be seen"
+        );
+    }
+
+    #[test]
+    fn ovs_names_and_ids_read_back() {
+        let mut i = bridge("ovs.br");
+        i.virtualport = Some("openvswitch".into());
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0].key(),
+            "<source bridge>"
+        );
+        let mut i = bridge("ovsbr0");
+        i.virtualport = Some("openvswitch".into());
+        i.vlan = Some(Vlan {
+            trunk: false,
+            tags: vec![tag(4095, None)],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+        i.vlan = Some(Vlan {
+            trunk: true,
+            tags: vec![tag(5, Some(NativeMode::Untagged)), tag(0, None)],
+        });
+        assert_eq!(conv(&i, GuestType::Hvm).unwrap_err()[0].key(), "<vlan>");
+        // A Linux bridge with a dot is written with script=vif-bridge: read back as is.
+        assert_eq!(
+            conv(&bridge("br.5"), GuestType::Hvm).unwrap().0,
+            "bridge=br.5,script=vif-bridge"
+        );
+    }
+
+    #[test]
+    fn generated_target_names_are_not_kept() {
+        for dev in ["vnet3", "vif41.0-emu", "macvtap0", "macvlan2", "vif5.0"] {
+            let mut i = bridge("br0");
+            i.target_dev = Some(dev.to_owned().into());
+            let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+            assert_eq!(s, "bridge=br0,script=vif-bridge", "{dev}");
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].key, "<target dev>");
+            assert!(w[0].message.contains(dev));
+        }
+        let mut i = bridge("br0");
+        i.target_dev = Some("web0".into());
+        let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+        assert_eq!(s, "bridge=br0,script=vif-bridge,vifname=web0");
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn model_notices_match_vif2xml() {
+        let mut i = bridge("br0");
+        i.model = Some("virtio".into());
+        let (s, w) = conv(&i, GuestType::Hvm).unwrap();
+        assert_eq!(s, "bridge=br0,script=vif-bridge,model=virtio");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].key, "<model>");
+        let (spec, _) =
+            VifSpec::parse("model=virtio", crate::vif::ParseOptions::default()).unwrap();
+        let (_, vw) = crate::to_xml::vif_to_interface(
+            &spec,
+            GuestType::Hvm,
+            &crate::to_xml::Defaults::default(),
+        )
+        .unwrap();
+        // The same notice after the subject.
+        let tail = |m: &str| m.split_once(": ").unwrap().1.to_owned();
+        assert_eq!(tail(&w[0].message), tail(&vw[0].message));
+        for known in ["e1000", "rtl8139", "e1000e", "vmxnet3", "virtio-net-pci"] {
+            i.model = Some(known.to_owned().into());
+            assert!(conv(&i, GuestType::Hvm).unwrap().1.is_empty(), "{known}");
+        }
+        i.model = Some("a.b".into());
+        assert_eq!(
+            conv(&i, GuestType::Hvm).unwrap_err()[0].key(),
+            "<model type>"
         );
     }
 

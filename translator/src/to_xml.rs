@@ -5,11 +5,12 @@ use std::borrow::Cow;
 use crate::bridge_spec::{parse_with, BridgeSpecError, OvsBridge};
 use crate::diag::Warning;
 use crate::guest::GuestType;
-use crate::ifname::IfName;
 use crate::interface::{Interface, InterfaceType, NativeMode, Vlan, VlanTag};
 use crate::model::{self, NETFRONT};
 use crate::rate::DEFAULT_INTERVAL_US;
-use crate::vif::{NicType, VifError, VifSpec};
+use crate::vif::{check_backend, check_name, check_script, check_spec_text, NicType};
+use crate::vif::{ParseOptions, VifError};
+use crate::vif::{ValueError, VifSpec};
 use crate::vlan::{VlanMode, VlanSpec};
 
 /// Xen's default bridge when a NIC is bridged and names none.
@@ -144,24 +145,69 @@ pub fn vif_into_interface<'s>(
     guest: GuestType,
     defaults: &Defaults<'s>,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
-    take_into_interface(&mut spec, guest, defaults)
+    take_into_interface(&mut spec, guest, defaults, ParseOptions::default())
 }
 
-/// [`vif_into_interface`] taking the values out of a spec the caller holds (what is
-/// left of it is not to be used): the spec itself is not moved, so not copied.
+/// [`vif_into_interface`] with the options the spec was read with: with `--lenient`, a
+/// model on a PV or PVH guest is dropped with a warning, as xl ignores it
+/// ([`VifSpec::model_dropped`]).
+pub fn vif_into_interface_with<'s>(
+    mut spec: VifSpec<'s>,
+    guest: GuestType,
+    defaults: &Defaults<'s>,
+    opts: ParseOptions,
+) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
+    take_into_interface(&mut spec, guest, defaults, opts)
+}
+
+/// A value from xl.conf's defaults, checked as the spec's own would be.
+fn default_value<'s>(
+    key: &'static str,
+    value: Option<&'s str>,
+    check: fn(&str) -> Result<(), ValueError>,
+    errors: &mut Vec<VifError>,
+) -> Option<Cow<'s, str>> {
+    let v = value?;
+    match check(v) {
+        Ok(()) => Some(Cow::Borrowed(v)),
+        Err(source) => {
+            errors.push(VifError::Invalid {
+                key,
+                value: v.to_owned(),
+                source,
+            });
+            None
+        }
+    }
+}
+
+/// [`vif_into_interface_with`] taking the values out of a spec the caller holds (what
+/// is left of it is not to be used): the spec itself is not moved, so not copied.
 pub(crate) fn take_into_interface<'s>(
     spec: &mut VifSpec<'s>,
     guest: GuestType,
     defaults: &Defaults<'s>,
+    opts: ParseOptions,
 ) -> Result<(Interface<'s>, Vec<Warning>), Vec<VifError>> {
-    spec.validate(guest)?;
+    spec.validate_with(guest, opts)?;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
+
+    if let Some(m) = spec.model_dropped(guest, opts) {
+        warnings.push(Warning::loss(
+            "model",
+            format!(
+                "model={m}: a {guest} guest has no emulated NICs, so xl ignores the model \
+                 (and libvirt refuses one on a {guest} guest): dropped"
+            ),
+        ));
+        spec.model = None;
+    }
 
     let script: Option<Cow<'s, str>> = spec
         .script
         .take()
-        .or_else(|| defaults.script.map(Cow::Borrowed));
+        .or_else(|| default_value("script", defaults.script, check_script, &mut errors));
     let ovs_script = script
         .as_deref()
         .is_some_and(|s| script_is(s, "vif-openvswitch"));
@@ -171,7 +217,7 @@ pub(crate) fn take_into_interface<'s>(
     let bridge_raw: Option<Cow<'s, str>> = spec
         .bridge
         .take()
-        .or_else(|| defaults.bridge.map(Cow::Borrowed));
+        .or_else(|| default_value("bridge", defaults.bridge, check_spec_text, &mut errors));
 
     let kind = if bridge_raw.is_some() || ovs_script || bridge_script {
         InterfaceType::Bridge
@@ -212,23 +258,33 @@ pub(crate) fn take_into_interface<'s>(
                     vlan = tags;
                     source_bridge = Some(name);
                 }
+                // A VLAN out of range (`br.4095`) is refused like vlan=4095.
+                Err(BridgeSpecError::OutOfRange(id)) => errors.push(not_here(
+                    "bridge",
+                    b.to_string(),
+                    format!(
+                        "Read as an Open vSwitch bridge with VLAN {id}, as libvirt reads it, \
+                         and VLAN ids are 1-4094 (0 and 4095 are reserved); say \
+                         script=vif-bridge if `{b}` is a Linux bridge's name"
+                    ),
+                )),
                 // Not the OVS form (`br.lan`): a Linux bridge name, as vif-bridge reads it.
-                Err(_) => match IfName::validate(b) {
+                Err(_) => match check_name(b) {
                     Ok(()) => source_bridge = Some(b.clone()),
-                    Err(e) => errors.push(VifError::Invalid {
+                    Err(source) => errors.push(VifError::Invalid {
                         key: "bridge",
                         value: b.to_string(),
-                        source: e.into(),
+                        source,
                     }),
                 },
             }
         }
-        Some(b) => match IfName::validate(b) {
+        Some(b) => match check_name(b) {
             Ok(()) => source_bridge = Some(b.clone()),
-            Err(e) => errors.push(VifError::Invalid {
+            Err(source) => errors.push(VifError::Invalid {
                 key: "bridge",
                 value: b.to_string(),
-                source: e.into(),
+                source,
             }),
         },
         None if kind == InterfaceType::Bridge => {
@@ -281,7 +337,7 @@ pub(crate) fn take_into_interface<'s>(
     let backend_domain = spec
         .backend
         .take()
-        .or_else(|| defaults.backend.map(Cow::Borrowed));
+        .or_else(|| default_value("backend", defaults.backend, check_backend, &mut errors));
 
     if let Some(v) = &spec.vifname {
         if let Some(p) = LIBVIRT_RESERVED_PREFIXES.iter().find(|p| v.starts_with(*p)) {
@@ -305,18 +361,28 @@ pub(crate) fn take_into_interface<'s>(
             }
             Some(Cow::Borrowed(NETFRONT))
         }
+        (_, Some(NETFRONT)) if guest.has_emulated_nics() => {
+            warnings.push(Warning::advice(
+                "model",
+                "model=netfront: libvirt reads <model type='netfront'/> as a PV-only NIC \
+                 (xl's type=vif), but xl hands the model to QEMU, which has no such device: \
+                 write type=vif",
+            ));
+            Some(Cow::Borrowed(NETFRONT))
+        }
         (_, Some(m)) => {
-            if model::lookup(m).is_none() {
-                warnings.push(Warning::advice(
-                    "model",
-                    format!("model={m} is not a NIC model vifkit knows; libxl passes it to QEMU unchecked"),
-                ));
+            if let Some(n) = model::notice(m) {
+                warnings.push(Warning::advice("model", format!("model={m}: {n}")));
             }
             spec.model.take()
         }
         (_, None) => None,
     };
 
+    let default_gatewaydev = match spec.gatewaydev {
+        Some(_) => None,
+        None => default_value("gatewaydev", defaults.gatewaydev, check_name, &mut errors),
+    };
     let gatewaydev = spec
         .gatewaydev
         .as_deref()
@@ -330,7 +396,7 @@ pub(crate) fn take_into_interface<'s>(
                 },
             )
         })
-        .or_else(|| defaults.gatewaydev.map(|g| (g, "gatewaydev")));
+        .or_else(|| default_gatewaydev.as_deref().map(|g| (g, "gatewaydev")));
     if let Some((g, key)) = gatewaydev {
         warnings.push(Warning::loss(
             key,
@@ -354,6 +420,20 @@ pub(crate) fn take_into_interface<'s>(
         warnings.push(Warning::loss(
             "accel",
             format!("accel={a} is obsolete (xl ignores it too): dropped"),
+        ));
+    }
+    if let Some(f) = &spec.forwarddev {
+        warnings.push(Warning::loss(
+            "forwarddev",
+            format!(
+                "forwarddev={f} (COLO replication) has no place in libvirt's <interface>: dropped"
+            ),
+        ));
+    }
+    for (k, v) in &spec.colo {
+        warnings.push(Warning::loss(
+            *k,
+            format!("{k}={v} (COLO replication) has no place in libvirt's <interface>: dropped"),
         ));
     }
 
@@ -529,6 +609,153 @@ mod tests {
         assert!(!w[0].is_loss());
         let (i, _) = conv("type=ioemu", GuestType::Hvm).unwrap();
         assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn xm_netfront_keeps_the_default_type() {
+        // xl ignores type=netfront: on HVM the NIC stays emulated and keeps its model.
+        let (spec, w) = VifSpec::parse(
+            "bridge=xenbr0,type=netfront,model=e1000",
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["type"]);
+        assert!(w[0].message.contains("type=netfront"));
+        assert!(!w[0].message.contains("type=vif makes"));
+        let (i, w) = vif_to_interface(&spec, GuestType::Hvm, &Defaults::default()).unwrap();
+        assert_eq!(i.model.as_deref(), Some("e1000"));
+        assert!(w.is_empty());
+        // On PV the NIC is PV anyway: nothing to write.
+        let (i, _) = conv("bridge=xenbr0,type=netfront", GuestType::Pv).unwrap();
+        assert_eq!(i.model, None);
+    }
+
+    #[test]
+    fn models_on_pv_guests() {
+        // xl's default model: dropped with a warning (xl ignores it on PV).
+        let (i, w) = conv("bridge=xenbr0,model=rtl8139", GuestType::Pv).unwrap();
+        assert_eq!(i.model, None);
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].is_loss());
+        // Another model asks for a NIC a PV guest cannot have.
+        assert_eq!(
+            conv("model=e1000,bridge=br0", GuestType::Pvh).unwrap_err()[0].key(),
+            "model"
+        );
+        let (spec, _) = VifSpec::parse("model=e1000", ParseOptions::default()).unwrap();
+        let (i, w) = vif_into_interface_with(
+            spec,
+            GuestType::Pv,
+            &Defaults::default(),
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(i.model, None);
+        assert_eq!(keys(&w), ["model"]);
+    }
+
+    #[test]
+    fn model_notices() {
+        for known in [
+            "e1000",
+            "e1000e",
+            "rtl8139",
+            "virtio-net-pci",
+            "i82559er",
+            "pcnet",
+        ] {
+            let (_, w) = conv(&format!("model={known}"), GuestType::Hvm).unwrap();
+            assert!(w.is_empty(), "{known}: {w:?}");
+        }
+        let (i, w) = conv("model=virtio", GuestType::Hvm).unwrap();
+        assert_eq!(i.model.as_deref(), Some("virtio"));
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].message.contains("virtio-net-pci"), "{}", w[0].message);
+        assert!(!w[0].is_loss());
+        let (_, w) = conv("model=netfront", GuestType::Hvm).unwrap();
+        assert_eq!(keys(&w), ["model"]);
+        assert!(w[0].message.contains("type=vif"));
+        let (_, w) = conv("model=netfront", GuestType::Pv).unwrap();
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn ovs_vlans_are_ids_1_to_4094() {
+        for spec in [
+            "bridge=br.4095",
+            "bridge=br.0",
+            "bridge=br:10:4095",
+            "bridge=br.4095,script=vif-openvswitch",
+            "bridge=br.4096",
+        ] {
+            assert_eq!(
+                conv(spec, GuestType::Hvm).unwrap_err()[0].key(),
+                "bridge",
+                "{spec}"
+            );
+        }
+        // With vif-bridge it is a Linux bridge name.
+        let (i, _) = conv("bridge=br.4095,script=vif-bridge", GuestType::Hvm).unwrap();
+        assert_eq!(i.source_bridge.as_deref(), Some("br.4095"));
+        assert_eq!(
+            conv("bridge=br.4094", GuestType::Hvm)
+                .unwrap()
+                .0
+                .vlan
+                .unwrap()
+                .tags[0]
+                .id,
+            4094
+        );
+    }
+
+    #[test]
+    fn xl_conf_defaults_are_checked() {
+        let (spec, _) = VifSpec::parse("", ParseOptions::default()).unwrap();
+        for (d, key) in [
+            (
+                Defaults {
+                    bridge: Some("b,vlan=5"),
+                    ..Default::default()
+                },
+                "bridge",
+            ),
+            (
+                Defaults {
+                    script: Some("vif-bridge,x"),
+                    ..Default::default()
+                },
+                "script",
+            ),
+            (
+                Defaults {
+                    backend: Some("a b"),
+                    ..Default::default()
+                },
+                "backend",
+            ),
+            (
+                Defaults {
+                    gatewaydev: Some("eth\u{200b}0"),
+                    ..Default::default()
+                },
+                "gatewaydev",
+            ),
+        ] {
+            let e = vif_to_interface(&spec, GuestType::Hvm, &d).unwrap_err();
+            assert_eq!(e[0].key(), key);
+        }
+    }
+
+    #[test]
+    fn colo_keys_warn() {
+        let (_, w) = conv(
+            "bridge=xenbr0,colo_sock_mirror_id=1,forwarddev=eth1",
+            GuestType::Hvm,
+        )
+        .unwrap();
+        assert_eq!(keys(&w), ["forwarddev", "colo_sock_mirror_id"]);
+        assert!(w.iter().all(Warning::is_loss));
     }
 
     #[test]

@@ -245,7 +245,7 @@ fn translate_vifs<'a>(
         let (spec, w, errors) = &mut VifSpec::parse_partial(v.spec, popts);
         c.warn(i, v.location, std::mem::take(w));
         if errors.is_empty() {
-            match take_into_interface(spec, guest, defaults) {
+            match take_into_interface(spec, guest, defaults, popts) {
                 Ok((iface, w)) => {
                     c.warn(i, v.location, w);
                     each(iface);
@@ -255,7 +255,7 @@ fn translate_vifs<'a>(
         } else {
             // Report the guest-type problems of the keys that did parse too.
             c.fail(i, v.location, std::mem::take(errors));
-            if let Err(es) = spec.validate(guest) {
+            if let Err(es) = spec.validate_with(guest, popts) {
                 c.fail(i, v.location, es);
             }
         }
@@ -448,11 +448,42 @@ mod tests {
     #[test]
     fn vif_setting_quotes() {
         let (a, _) = VifSpec::parse("bridge=br0", ParseOptions::default()).unwrap();
-        let (b, _) = VifSpec::parse("script=/x/it's", ParseOptions::default()).unwrap();
+        let (b, _) = VifSpec::parse("script=/x/vif-it", ParseOptions::default()).unwrap();
         assert_eq!(
             format_vif_setting(&[a, b]),
-            r"vif = [ 'bridge=br0', 'script=/x/it\'s' ]"
+            r"vif = [ 'bridge=br0', 'script=/x/vif-it' ]"
         );
         assert_eq!(format_vif_setting(&[]), "vif = [ ]");
+        // No spec value holds a quote; the quoting would keep one anyway.
+        assert!(VifSpec::parse("script=/x/it's", ParseOptions::default()).is_err());
+        let mut out = String::new();
+        quote_xl_string("it's a\\b\u{1}", &mut out);
+        assert_eq!(out, r"'it\'s a\\b\x01'");
+    }
+
+    #[test]
+    fn lenient_drops_a_model_on_a_pv_guest() {
+        let vifs = [VifInput {
+            spec: "bridge=br0,model=e1000",
+            location: None,
+        }];
+        let d = Defaults::default();
+        let errs = vifs_to_interfaces(&vifs, GuestType::Pv, &d, Options::default()).unwrap_err();
+        assert_eq!(errs[0].problem.key(), "model");
+        let lenient = Options {
+            lenient: true,
+            ..Options::default()
+        };
+        let t = vifs_to_interfaces(&vifs, GuestType::Pv, &d, lenient).unwrap();
+        assert_eq!(t.items[0].model, None);
+        assert_eq!(t.warnings[0].warning.key, "model");
+        // xl's default model is dropped without --lenient.
+        let vifs = [VifInput {
+            spec: "bridge=br0,model=rtl8139",
+            location: None,
+        }];
+        let t = vifs_to_interfaces(&vifs, GuestType::Pvh, &d, Options::default()).unwrap();
+        assert_eq!(t.items[0].model, None);
+        assert!(t.warnings[0].warning.is_loss());
     }
 }

@@ -125,9 +125,10 @@ fn spec(guest: GuestType) -> impl Strategy<Value = String> {
         vec![NicType::Vif]
     };
     let nic_type = proptest::option::of(proptest::sample::select(types));
+    // 0 and 4095 are reserved, and refused.
     let ovs_vlans = (
-        proptest::option::of(0u16..=4095),
-        proptest::collection::vec(0u16..=4095, 0..3),
+        proptest::option::of(1u16..=4094),
+        proptest::collection::vec(1u16..=4094, 0..3),
     );
     (
         (

@@ -176,6 +176,18 @@ pub enum XmlError {
         /// Where its start tag is.
         at: Position,
     },
+    /// An `<interface>` in a domain or `<devices>` that is not a child of `<devices>`:
+    /// libvirt would not read it as a NIC.
+    #[error(
+        "<interface> at {at} is inside <{parent}>: only a child of <devices> is a NIC of the \
+         domain (libvirt would ignore it)"
+    )]
+    Misplaced {
+        /// The element it is in.
+        parent: String,
+        /// Where its start tag is.
+        at: Position,
+    },
     /// An element or attribute that may appear once appears again (`mac`,
     /// `bandwidth/outbound`, `mac/@address`, `devices`, `os/type`).
     #[error("Repeated {} at {at}", describe(.path))]

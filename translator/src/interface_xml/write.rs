@@ -83,14 +83,32 @@ fn push_ascii(out: &mut String, ascii: &[u8]) {
     out.push_str(std::str::from_utf8(ascii).expect("ASCII"));
 }
 
-/// Appends `n` in decimal, the most significant digit first. Each digit is pushed as
-/// the ASCII character it is (`b'0'` plus a remainder below 10), which the compiler
-/// sees, so each is a one-byte push.
+/// Appends `n` in decimal: four digits at a time from the most significant (a VLAN
+/// id, an MTU, most averages take one step), each pushed as the ASCII character it is
+/// (`b'0'` plus a remainder below 10, which the compiler sees: a one-byte push).
 fn push_u64(out: &mut String, n: u64) {
-    if n >= 10 {
-        push_u64(out, n / 10);
+    if n >= 10_000 {
+        push_u64(out, n / 10_000);
+        push_four(out, n % 10_000, true);
+    } else {
+        push_four(out, n, false);
     }
-    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Appends `n` (below 10,000) in decimal; `pad`: with leading zeros to four digits.
+#[inline(always)]
+fn push_four(out: &mut String, n: u64, pad: bool) {
+    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
+    if pad || n >= 1000 {
+        out.push(digit(n / 1000));
+    }
+    if pad || n >= 100 {
+        out.push(digit(n / 100));
+    }
+    if pad || n >= 10 {
+        out.push(digit(n / 10));
+    }
+    out.push(digit(n));
 }
 
 /// [`push_u64`] for a byte (an address's octet, a prefix length): at most three
@@ -241,7 +259,9 @@ pub(super) fn write_with(
 }
 
 /// Appends `<name attr='value'/>` on its own line at depth 1 (`open` holds the
-/// indentation and everything up to the value).
+/// indentation and everything up to the value). Inlined: `open` is then a constant the
+/// compiler copies in place.
+#[inline(always)]
 fn leaf(out: &mut String, open: &str, value: &str) {
     out.push_str(open);
     push_escaped(out, value);

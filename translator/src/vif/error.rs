@@ -44,7 +44,7 @@ pub enum ValueError {
         max: u64,
     },
     /// `type=` with another value.
-    #[error("Expected ioemu or vif (xm: netfront)")]
+    #[error("Expected ioemu or vif")]
     NicType,
     /// A flag written with a value.
     #[error("The flag takes no value")]
@@ -52,9 +52,24 @@ pub enum ValueError {
     /// `key=` with nothing after it.
     #[error("Empty value")]
     Empty,
-    /// A control character.
-    #[error("Contains a control character")]
-    Control,
+    /// A space, which xl keeps as part of the value (only `ip=` holds spaces).
+    #[error(
+        "Contains a space: xl takes everything up to the next comma as the value \
+         (only ip= separates its addresses with spaces)"
+    )]
+    Space,
+    /// White space but the plain space, a control or an invisible formatting character.
+    #[error("Contains {0:?}, a character that cannot be seen")]
+    Invisible(char),
+    /// `,`, `=` or a quote, which would add a key to a spec or end the xl string.
+    #[error(
+        "Contains `{0}`, which would end the value in an xl vif spec (`,` starts another \
+         key, `=` ends a key, a quote ends the string)"
+    )]
+    Separator(char),
+    /// A model name with characters libvirt and QEMU do not use.
+    #[error("Not a model name: letters, digits, `_` and `-` only")]
+    Model,
 }
 
 /// One problem with one vif spec. Each names the key it is about ([`VifError::key`]).

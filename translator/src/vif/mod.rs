@@ -7,9 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::diag::Warning;
+use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
-use crate::ifname::IfName;
 use crate::interface::IpElem;
 use crate::mac::MacAddr;
 use crate::model::NETFRONT;
@@ -22,24 +21,31 @@ mod tokens;
 mod value;
 
 pub use error::{ValueError, VifError};
-pub use key::Key;
+pub use key::{Key, COLO_KEYS};
 pub use tokens::{is_xl_space, tokenize, Token, Tokens};
-pub use value::{format_ips, parse_ips};
+pub use value::{
+    check_backend, check_model, check_name, check_script, check_spec_text, format_ips, parse_ips,
+};
 use value::{number, text};
 
 /// The syntax of a vif spec, for `--help`.
 pub const SYNTAX: &str = "KEY=VALUE[,KEY=VALUE...] and the bare flags trusted, untrusted. \
-Keys: mac, bridge, type (ioemu|vif; xm's netfront = vif), model, vifname, script, \
-ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: deprecated), mtu, \
-devid, vlan, accel (obsolete). Empty tokens and spaces around tokens are ignored; '' is a NIC \
-with every default.";
+Keys: mac, bridge, type (ioemu|vif; xm's type=netfront is ignored, as xl ignores it), model, \
+vifname, script, ip (space-separated ADDR[/PREFIX]), backend, rate, gatewaydev (netdev: \
+deprecated), mtu, devid, vlan, accel (obsolete), forwarddev and colo_* (COLO). Empty tokens \
+and spaces at the start of a token are ignored, as xl ignores them; a space anywhere else is \
+part of the key or the value (an error, but between ip= addresses); '' is a NIC with every \
+default.";
+
+/// xl's default emulated NIC model: what every HVM NIC is without `model=`.
+pub const DEFAULT_MODEL: &str = "rtl8139";
 
 /// xl's `type=`: emulated NIC with a PV twin, or PV only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NicType {
     /// `ioemu`: an emulated NIC paired with a PV NIC (HVM only).
     Ioemu,
-    /// `vif` (xm: `netfront`): PV only.
+    /// `vif`: PV only. (xm's `netfront` is not a type xl knows: it ignores the token.)
     Vif,
 }
 
@@ -96,6 +102,10 @@ pub struct VifSpec<'a> {
     pub trusted: Option<bool>,
     /// `accel=` (obsolete)
     pub accel: Option<Cow<'a, str>>,
+    /// `forwarddev=` (COLO)
+    pub forwarddev: Option<Cow<'a, str>>,
+    /// The `colo_*=` keys (COLO), in the order given.
+    pub colo: Vec<(&'static str, Cow<'a, str>)>,
 }
 
 impl<'a> VifSpec<'a> {
@@ -123,7 +133,7 @@ impl<'a> VifSpec<'a> {
         let mut warnings = Vec::new();
         let mut errors = Vec::new();
         // The token that set each slot, to name both in a duplicate error.
-        let mut seen: [Option<&'a str>; 17] = [None; 17];
+        let mut seen: [Option<&'a str>; key::SLOTS] = [None; key::SLOTS];
         for tok in tokenize(spec) {
             let Some(key) = Key::from_name(tok.key) else {
                 let e = match tok.value {
@@ -135,7 +145,7 @@ impl<'a> VifSpec<'a> {
                 };
                 if opts.lenient {
                     warnings.push(Warning::loss(
-                        tok.key.to_owned(),
+                        shown(tok.key).to_string(),
                         format!("{e}: dropped, as xl does in a config file"),
                     ));
                 } else {
@@ -151,7 +161,19 @@ impl<'a> VifSpec<'a> {
                 });
                 continue;
             }
-            let slot = key.slot() as usize;
+            if key == Key::Type && tok.value == Some("netfront") {
+                // xl: "Invalid parameter `type'", and in a config file the token is
+                // ignored: the NIC keeps its default type. An ignored token sets nothing,
+                // so it repeats nothing either.
+                warnings.push(Warning::loss(
+                    "type",
+                    "type=netfront is xm's spelling: xl does not know it (\"Invalid parameter \
+                     `type'\") and ignores the token, so the NIC keeps its default type (on HVM \
+                     an emulated NIC with a PV twin); write type=vif for a PV-only NIC: ignored",
+                ));
+                continue;
+            }
+            let slot = key.slot();
             if let Some(first) = seen[slot] {
                 let e = VifError::Duplicate {
                     key: key.as_str(),
@@ -186,27 +208,47 @@ impl<'a> VifSpec<'a> {
             (false, Some("")) | (false, None) => return Err(ValueError::Empty),
             (false, Some(v)) => v,
         };
+        // xl keeps every character up to the next comma: a space in a value is part of
+        // it (`rate=10MB/s ` is no rate, `bridge=br0 ` no bridge vif-bridge finds). Only
+        // ip= holds spaces, between its addresses.
+        if key != Key::Ip && v.as_bytes().contains(&b' ') {
+            return Err(ValueError::Space);
+        }
         match key {
             Key::Mac => self.mac = Some(v.parse()?),
-            Key::Bridge => self.bridge = Some(text(v)?),
+            // Its form (a Linux bridge name or the Open vSwitch form) depends on the
+            // script: checked by the conversion.
+            Key::Bridge => {
+                check_spec_text(v)?;
+                self.bridge = Some(Cow::Borrowed(v));
+            }
             Key::Type => {
                 self.nic_type = Some(match v {
                     "ioemu" => NicType::Ioemu,
-                    "vif" | "netfront" => NicType::Vif,
+                    "vif" => NicType::Vif,
                     _ => return Err(ValueError::NicType),
                 })
             }
-            Key::Model => self.model = Some(text(v)?),
+            Key::Model => {
+                check_model(v)?;
+                self.model = Some(Cow::Borrowed(v));
+            }
             Key::Vifname => {
-                IfName::validate(v)?;
+                check_name(v)?;
                 self.vifname = Some(Cow::Borrowed(v));
             }
-            Key::Script => self.script = Some(text(v)?),
+            Key::Script => {
+                check_script(v)?;
+                self.script = Some(Cow::Borrowed(v));
+            }
             Key::Ip => self.ips = parse_ips(v)?,
-            Key::Backend => self.backend = Some(text(v)?),
+            Key::Backend => {
+                check_backend(v)?;
+                self.backend = Some(Cow::Borrowed(v));
+            }
             Key::Rate => self.rate = Some(v.parse()?),
             Key::Gatewaydev | Key::Netdev => {
-                IfName::validate(v)?;
+                check_name(v)?;
                 self.gatewaydev = Some(Cow::Borrowed(v));
                 self.netdev_spelling = key == Key::Netdev;
             }
@@ -217,14 +259,40 @@ impl<'a> VifSpec<'a> {
             Key::Accel => self.accel = Some(text(v)?),
             Key::Trusted => self.trusted = Some(true),
             Key::Untrusted => self.trusted = Some(false),
+            Key::Forwarddev => self.forwarddev = Some(text(v)?),
+            Key::Colo(_) => {
+                let name = key.as_str();
+                let v = text(v)?;
+                // A repeat (--lenient) replaces the earlier value, as in xl.
+                match self.colo.iter_mut().find(|(k, _)| *k == name) {
+                    Some(slot) => slot.1 = v,
+                    None => self.colo.push((name, v)),
+                }
+            }
         }
         Ok(())
     }
 
-    /// Cross-field checks that need the guest type: PV and PVH guests have no emulated
-    /// NICs, so `type=ioemu` and any model but netfront are refused there (libxl and
-    /// libvirt refuse them too).
+    /// Cross-field checks that need the guest type, as [`VifSpec::validate_with`] with
+    /// the default options.
     pub fn validate(&self, guest: GuestType) -> Result<(), Vec<VifError>> {
+        self.validate_with(guest, ParseOptions::default())
+    }
+
+    /// Whether a `model=` on a guest of this type is dropped with a warning (rather than
+    /// refused): on a PV or PVH guest xl ignores the model (a PV NIC has none), and
+    /// libvirt refuses a PV guest with one. vifkit drops xl's default model (rtl8139,
+    /// which templates for HVM guests carry about) and, with `--lenient`, any model;
+    /// another model is an error, as it asks for a NIC the guest cannot have.
+    pub fn model_dropped(&self, guest: GuestType, opts: ParseOptions) -> Option<&str> {
+        let m = self.model.as_deref().filter(|m| *m != NETFRONT)?;
+        (!guest.has_emulated_nics() && (opts.lenient || m == DEFAULT_MODEL)).then_some(m)
+    }
+
+    /// Cross-field checks that need the guest type: PV and PVH guests have no emulated
+    /// NICs, so `type=ioemu` is refused there (libxl refuses it too), and so is a model
+    /// but netfront unless [`VifSpec::model_dropped`] says it is dropped.
+    pub fn validate_with(&self, guest: GuestType, opts: ParseOptions) -> Result<(), Vec<VifError>> {
         let mut errors = Vec::new();
         if !guest.has_emulated_nics() {
             if self.nic_type == Some(NicType::Ioemu) {
@@ -235,13 +303,16 @@ impl<'a> VifSpec<'a> {
                 });
             }
             if let Some(m) = self.model.as_deref().filter(|m| *m != NETFRONT) {
-                errors.push(VifError::NotHere {
-                    key: "model",
-                    value: m.to_owned(),
-                    reason: format!(
-                        "A {guest} guest has no device model: netfront is its only NIC model"
-                    ),
-                });
+                if self.model_dropped(guest, opts).is_none() {
+                    errors.push(VifError::NotHere {
+                        key: "model",
+                        value: m.to_owned(),
+                        reason: format!(
+                            "A {guest} guest has no device model: netfront is its only NIC \
+                             model (xl ignores the key there; --lenient drops it with a warning)"
+                        ),
+                    });
+                }
             }
         }
         if errors.is_empty() {
@@ -273,12 +344,18 @@ impl<'a> VifSpec<'a> {
             vlan: self.vlan,
             trusted: self.trusted,
             accel: own(self.accel),
+            forwarddev: own(self.forwarddev),
+            colo: self
+                .colo
+                .into_iter()
+                .map(|(k, v)| (k, Cow::Owned(v.into_owned())))
+                .collect(),
         }
     }
 
     /// Writes the canonical spec: keys in the contract's order (`mac, bridge, ip, script,
     /// model|type, vifname, rate`, then `backend, mtu, vlan`, then the keys libvirt has
-    /// no place for: `gatewaydev, devid, trusted|untrusted, accel`).
+    /// no place for: `gatewaydev, devid, trusted|untrusted, accel, forwarddev, colo_*`).
     pub fn write_to(&self, out: &mut String) {
         use std::fmt::Write;
         let start = out.len();
@@ -349,6 +426,15 @@ impl<'a> VifSpec<'a> {
             key(out, "accel=");
             out.push_str(a);
         }
+        if let Some(f) = &self.forwarddev {
+            key(out, "forwarddev=");
+            out.push_str(f);
+        }
+        for (k, v) in &self.colo {
+            key(out, k);
+            out.push('=');
+            out.push_str(v);
+        }
     }
 }
 
@@ -397,7 +483,21 @@ mod tests {
 
     #[test]
     fn xm_spellings() {
-        assert_eq!(parse("type=netfront").nic_type, Some(NicType::Vif));
+        // xl ignores type=netfront ("Invalid parameter `type'"): the default type stays.
+        let (s, w) = VifSpec::parse("bridge=br0,type=netfront", ParseOptions::default()).unwrap();
+        assert_eq!(s.nic_type, None);
+        assert_eq!(s.to_string(), "bridge=br0");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].key, "type");
+        assert!(
+            w[0].message.starts_with("type=netfront "),
+            "{}",
+            w[0].message
+        );
+        assert!(w[0].is_loss());
+        // An ignored token repeats nothing.
+        let (s, _) = VifSpec::parse("type=vif,type=netfront", ParseOptions::default()).unwrap();
+        assert_eq!(s.nic_type, Some(NicType::Vif));
         let s = parse("netdev=eth0");
         assert!(s.netdev_spelling);
         assert_eq!(s.to_string(), "gatewaydev=eth0");
@@ -465,6 +565,92 @@ mod tests {
     }
 
     #[test]
+    fn only_leading_spaces_are_skipped() {
+        let s = parse("type=ioemu,  bridge=xenbr0, ip=10.0.0.1  10.0.0.2 ");
+        assert_eq!(s.bridge.as_deref(), Some("xenbr0"));
+        assert_eq!(s.ips.len(), 2);
+        let invalid = |spec: &str| match &errors(spec)[..] {
+            [VifError::Invalid { key, source, .. }] => (*key, source.clone()),
+            other => panic!("{spec}: {other:?}"),
+        };
+        assert_eq!(invalid("rate=10MB/s "), ("rate", ValueError::Space));
+        assert_eq!(invalid("rate= 10MB/s"), ("rate", ValueError::Space));
+        assert_eq!(invalid("bridge=br0 "), ("bridge", ValueError::Space));
+        assert_eq!(
+            invalid("mac=00:16:3e:00:00:01 "),
+            ("mac", ValueError::Space)
+        );
+        assert_eq!(
+            invalid("script=vif-bridge\t"),
+            ("script", ValueError::Invisible('\t'))
+        );
+        assert_eq!(
+            invalid("model=e1000,script=a b"),
+            ("script", ValueError::Space)
+        );
+        // A space before '=' makes another key: unknown, and dropped with --lenient.
+        assert!(matches!(
+            &errors("rate =10MB/s")[..],
+            [VifError::UnknownKey { key, .. }] if key == "rate "
+        ));
+        let (s, w) = VifSpec::parse(
+            "bridge=br0,rate =10MB/s,trusted ",
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(s.rate, None);
+        assert_eq!(s.trusted, None);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].key, "rate ");
+        // A bad value is an error with --lenient too (xl exits on a bad rate).
+        assert!(VifSpec::parse("rate=10MB/s ", ParseOptions { lenient: true }).is_err());
+    }
+
+    #[test]
+    fn colo_keys_are_known() {
+        let (s, w) = VifSpec::parse(
+            "bridge=xenbr0,forwarddev=eth1,colo_sock_mirror_id=1,colo_checkpoint_port=9000",
+            ParseOptions::default(),
+        )
+        .unwrap();
+        assert!(w.is_empty());
+        assert_eq!(s.forwarddev.as_deref(), Some("eth1"));
+        assert_eq!(s.colo.len(), 2);
+        assert_eq!(
+            s.to_string(),
+            "bridge=xenbr0,forwarddev=eth1,colo_sock_mirror_id=1,colo_checkpoint_port=9000"
+        );
+        assert_eq!(parse(&s.to_string()), s);
+        assert_eq!(errors("colo_mirror=1")[0].key(), "colo_mirror");
+        assert_eq!(
+            errors("colo_sock_mirror_id=1,colo_sock_mirror_id=2")[0].key(),
+            "colo_sock_mirror_id"
+        );
+        let (s, _) = VifSpec::parse(
+            "colo_sock_mirror_id=1,colo_sock_mirror_id=2",
+            ParseOptions { lenient: true },
+        )
+        .unwrap();
+        assert_eq!(s.colo, [("colo_sock_mirror_id", Cow::Borrowed("2"))]);
+    }
+
+    #[test]
+    fn values_that_would_add_keys_are_refused() {
+        for (spec, key) in [
+            ("model=e1000=x", "model"),
+            ("model=a.b", "model"),
+            ("script=/tmp/a=b", "script"),
+            ("backend=dom'0", "backend"),
+            ("bridge=br\"0", "bridge"),
+            ("vifname=v=1", "vifname"),
+            ("bridge=xen\u{200b}br0", "bridge"),
+            ("vifname=a\u{202e}b", "vifname"),
+        ] {
+            assert_eq!(errors(spec)[0].key(), key, "{spec}");
+        }
+    }
+
+    #[test]
     fn guest_checks() {
         let pv = GuestType::Pv;
         assert_eq!(
@@ -483,6 +669,19 @@ mod tests {
             "model"
         );
         assert!(parse("model=netfront,type=vif").validate(pv).is_ok());
+        // xl's default model is dropped (a warning, see to_xml), and any model with
+        // --lenient.
+        let rtl = parse("model=rtl8139");
+        assert!(rtl.validate(pv).is_ok());
+        assert_eq!(
+            rtl.model_dropped(pv, ParseOptions::default()),
+            Some("rtl8139")
+        );
+        let e1000 = parse("model=e1000");
+        let lenient = ParseOptions { lenient: true };
+        assert!(e1000.validate_with(pv, lenient).is_ok());
+        assert_eq!(e1000.model_dropped(GuestType::Pvh, lenient), Some("e1000"));
+        assert_eq!(e1000.model_dropped(GuestType::Hvm, lenient), None);
         assert!(parse("model=e1000,type=ioemu")
             .validate(GuestType::Hvm)
             .is_ok());

@@ -5,16 +5,20 @@ use crate::bytes;
 /// One token of a spec: `key=value`, or a bare word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token<'a> {
-    /// The key (trimmed), or the whole bare word.
+    /// The key (everything before the first `=`, spaces included), or the whole bare
+    /// word.
     pub key: &'a str,
-    /// The value after the first `=` (trimmed), if there was one.
+    /// Everything after the first `=`, spaces included, if there was one.
     pub value: Option<&'a str>,
-    /// The whole token, trimmed.
+    /// The whole token, without the spaces it started with.
     pub text: &'a str,
 }
 
-/// Splits a spec into tokens as xl does: on `,`, skipping empty tokens, with white space
-/// ([`is_xl_space`]) around tokens, keys and values trimmed.
+/// Splits a spec into tokens as xl does (`strtok` on `,`, then `while (*p == ' ') p++`):
+/// empty tokens are skipped, and so are the spaces (` `, nothing else) at the start of a
+/// token. Nothing else is trimmed: `rate =1MB/s` has the key `rate `, `bridge=br0 ` the
+/// value `br0 `, as xl reads them. A token of spaces only is skipped too (xl would
+/// complain about an empty argument and go on).
 pub fn tokenize(spec: &str) -> Tokens<'_> {
     Tokens { rest: spec }
 }
@@ -44,19 +48,22 @@ impl<'a> Iterator for Tokens<'a> {
     }
 }
 
-/// The token in `raw`, one comma-separated piece of a spec, trimmed; `None` if it is
-/// empty or white space only.
+/// The token in `raw`, one comma-separated piece of a spec, without its leading spaces;
+/// `None` if nothing else is left.
 fn token(raw: &str) -> Option<Token<'_>> {
-    let b = raw.as_bytes();
-    let text = match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => raw,
-        _ => Some(trim_xl(raw)).filter(|t| !t.is_empty())?,
+    let text = match raw.as_bytes().first() {
+        Some(b' ') => raw.trim_start_matches(' '),
+        Some(_) => raw,
+        None => return None,
     };
+    if text.is_empty() {
+        return None;
+    }
     // '=' is ASCII: both sides are at character boundaries.
     Some(match text.bytes().position(|c| c == b'=') {
         Some(i) => Token {
-            key: trim_xl(&text[..i]),
-            value: Some(trim_xl(&text[i + 1..])),
+            key: &text[..i],
+            value: Some(&text[i + 1..]),
             text,
         },
         None => Token {
@@ -67,37 +74,11 @@ fn token(raw: &str) -> Option<Token<'_>> {
     })
 }
 
-/// Whether xl skips `c` around tokens: C's `isspace` in the C locale (space, `\t`,
-/// `\n`, `\v`, `\f`, `\r`), not Unicode white space.
+/// Whether `c` is white space as C's `isspace` sees it in the C locale (space, `\t`,
+/// `\n`, `\v`, `\f`, `\r`). xl skips only the spaces at the start of a token; a value
+/// that holds any of these (but `ip=`'s separating spaces) is refused.
 pub fn is_xl_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
-}
-
-/// [`is_xl_space`] for a byte.
-#[inline]
-pub(super) fn is_xl_space_byte(c: u8) -> bool {
-    c == b' ' || (b'\t'..=b'\r').contains(&c)
-}
-
-/// `s` without [`is_xl_space`] characters at either end (all ASCII, so the cuts are at
-/// character boundaries).
-#[inline]
-fn trim_xl(s: &str) -> &str {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(&f), Some(&l)) if !is_xl_space_byte(f) && !is_xl_space_byte(l) => s,
-        _ => {
-            let start = b
-                .iter()
-                .position(|&c| !is_xl_space_byte(c))
-                .unwrap_or(b.len());
-            let end = b
-                .iter()
-                .rposition(|&c| !is_xl_space_byte(c))
-                .map_or(start, |e| e + 1);
-            &s[start..end]
-        }
-    }
 }
 
 #[cfg(test)]
@@ -105,16 +86,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokenizer_is_xl_tolerant() {
-        let toks: Vec<_> = tokenize(" type=ioemu, bridge = br900,,trusted, ").collect();
+    fn only_leading_spaces_are_skipped() {
+        let toks: Vec<_> = tokenize(" type=ioemu,  bridge=br900,,trusted, ,").collect();
         assert_eq!(toks.len(), 3);
+        assert_eq!((toks[0].key, toks[0].value), ("type", Some("ioemu")));
         assert_eq!((toks[1].key, toks[1].value), ("bridge", Some("br900")));
+        assert_eq!(toks[1].text, "bridge=br900");
         assert_eq!((toks[2].key, toks[2].value), ("trusted", None));
         assert_eq!(tokenize("").count(), 0);
-        // C's isspace: a vertical tab is trimmed, a no-break space is not.
-        let t = tokenize("\u{b}bridge=br0\u{c},\u{a0}x").collect::<Vec<_>>();
-        assert_eq!(t[0].text, "bridge=br0");
-        assert_eq!(t[1].text, "\u{a0}x");
+        // Spaces anywhere else stay where they are, as in xl.
+        let t = tokenize("rate =10MB/s,rate= 10MB/s,bridge=br0 ,trusted ").collect::<Vec<_>>();
+        assert_eq!((t[0].key, t[0].value), ("rate ", Some("10MB/s")));
+        assert_eq!((t[1].key, t[1].value), ("rate", Some(" 10MB/s")));
+        assert_eq!((t[2].key, t[2].value), ("bridge", Some("br0 ")));
+        assert_eq!((t[3].key, t[3].value), ("trusted ", None));
+        // Only ' ': a tab, a vertical tab or a no-break space at the start is kept.
+        let t = tokenize("\tbridge=br0,\u{b}x,\u{a0}y").collect::<Vec<_>>();
+        assert_eq!(t[0].key, "\tbridge");
+        assert_eq!(t[1].text, "\u{b}x");
+        assert_eq!(t[2].text, "\u{a0}y");
         // The value is everything after the first '='.
         let t = tokenize("script=a=b").next().unwrap();
         assert_eq!(t.value, Some("a=b"));
@@ -123,12 +113,12 @@ mod tests {
     /// xl's splitting, written the plain way.
     fn reference(spec: &str) -> Vec<Token<'_>> {
         spec.split(',')
-            .map(|raw| raw.trim_matches(is_xl_space))
+            .map(|raw| raw.trim_start_matches(' '))
             .filter(|text| !text.is_empty())
             .map(|text| match text.split_once('=') {
                 Some((k, v)) => Token {
-                    key: k.trim_matches(is_xl_space),
-                    value: Some(v.trim_matches(is_xl_space)),
+                    key: k,
+                    value: Some(v),
                     text,
                 },
                 None => Token {

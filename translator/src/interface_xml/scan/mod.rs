@@ -46,6 +46,10 @@ enum Outer {
     Os,
     OsType,
     Devices,
+    /// `<metadata>` and everything in it: other applications' XML, never read.
+    Metadata,
+    /// Any other element inside `<devices>` (`<disk>`, ...) and what it holds.
+    InDevices,
     Other,
 }
 
@@ -229,6 +233,7 @@ impl<'x> Scanner<'x> {
         let local = e.local_name().into_inner();
         let opened = match self.outer.last().copied() {
             None => self.start_root(e, local, at)?,
+            Some(Outer::Domain) if is_interface(e) => return Err(self.misplaced(at)),
             Some(Outer::Domain) => self.start_in_domain(local, at)?,
             Some(Outer::Os) if local == "type" => {
                 if self.seen_os_type {
@@ -246,9 +251,13 @@ impl<'x> Scanner<'x> {
                 if local == "interface" {
                     Opened::Interface
                 } else {
-                    Opened::Outer(Outer::Other)
+                    Opened::Outer(Outer::InDevices)
                 }
             }
+            // Not read: what other devices and applications hold is theirs.
+            Some(Outer::Metadata) => Opened::Outer(Outer::Metadata),
+            Some(Outer::InDevices) => Opened::Outer(Outer::InDevices),
+            Some(_) if is_interface(e) => return Err(self.misplaced(at)),
             Some(_) => Opened::Outer(Outer::Other),
         };
         match opened {
@@ -305,9 +314,24 @@ impl<'x> Scanner<'x> {
         }
     }
 
+    /// An `<interface>` in a domain outside `<devices>` (and outside `<metadata>`): libvirt
+    /// does not read it as a NIC, so translating the document without it would lose it
+    /// silently.
+    fn misplaced(&self, at: usize) -> XmlError {
+        let parent = self
+            .open
+            .last()
+            .map_or_else(String::new, |&p| name_at(self.xml, p));
+        XmlError::Misplaced {
+            parent,
+            at: self.position(at),
+        }
+    }
+
     /// A child of `<domain>`.
     fn start_in_domain(&mut self, local: &str, at: usize) -> Result<Opened, XmlError> {
         Ok(Opened::Outer(match local {
+            "metadata" => Outer::Metadata,
             "os" => Outer::Os,
             "devices" => {
                 if self.seen_devices {
@@ -486,6 +510,12 @@ impl<'x> Scanner<'x> {
     }
 }
 
+/// Whether a start tag is an unprefixed `<interface>` (a prefixed one belongs to another
+/// application's namespace).
+fn is_interface(e: &BytesStart<'_>) -> bool {
+    e.name().into_inner() == "interface"
+}
+
 fn is_xml_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -621,6 +651,40 @@ mod tests {
         let info = d.devices.unwrap();
         assert_eq!(&DOMAIN[info.close_tag..], "</devices>\n</domain>\n");
         assert_eq!(info.child_indent, "    ");
+    }
+
+    #[test]
+    fn interfaces_outside_devices_are_errors() {
+        for (xml, parent) in [
+            (
+                "<domain type='xen'><name>t</name><interface type='bridge'><source bridge='br0'/></interface><devices/></domain>",
+                "domain",
+            ),
+            (
+                "<domain><os><type>hvm</type><interface type='bridge'/></os></domain>",
+                "os",
+            ),
+            (
+                "<domain><devices/><features><interface type='bridge'/></features></domain>",
+                "features",
+            ),
+        ] {
+            let e = read_document(xml).unwrap_err();
+            assert!(
+                matches!(e, XmlError::Misplaced { parent: ref p, .. } if p == parent),
+                "{xml}: {e:?}"
+            );
+            assert!(e.to_string().starts_with("<interface> at line 1"), "{e}");
+        }
+        // Other applications' XML is theirs: in <metadata>, in a namespace, inside
+        // another device.
+        let d = read_document(
+            "<domain><metadata><app:x xmlns:app='u'><interface/></app:x></metadata>\
+             <description>x</description><devices><interface type='bridge'/>\
+             <disk><interface type='x'/></disk></devices><x:interface xmlns:x='u'/></domain>",
+        )
+        .unwrap();
+        assert_eq!(d.interfaces.len(), 1);
     }
 
     #[test]
