@@ -15,7 +15,7 @@
 //! `--seed-registry DB` instead records one bridge (`xenbr0`) and one NIC (domain
 //! `bench`, domid 1, devid 0, MAC 00:16:3e:00:00:01, an HVM NIC with its emulated
 //! twin) in a vifkit registry, so that
-//! `Pairings1.Lookup(1, 0)` finds something, and exits.
+//! `Pairings1.Lookup("xen", 1, 0)` finds something, and exits.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
@@ -32,7 +32,7 @@ use zbus::wire::{Structure, StructureBuilder};
     about = "Time D-Bus method calls (one client, any service)"
 )]
 struct Args {
-    /// Record a bridge and a NIC in this vifkit registry (for Pairings1.Lookup(1, 0)), then exit.
+    /// Record a bridge and a NIC in this vifkit registry (for Pairings1.Lookup("xen", 1, 0)), then exit.
     #[arg(long, value_name = "DB", exclusive = true)]
     seed_registry: Option<PathBuf>,
     /// The bus address (e.g. `unix:path=/tmp/x/bus`).

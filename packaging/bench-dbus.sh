@@ -5,7 +5,7 @@
 #   libvirt-dbus --session (libvirt's test:///default at /org/libvirt/Test):
 #     org.libvirt.Connect.ListDomains(u 0)
 #   vifkit serve --address BUS --db TMP (a registry with one NIC, 1/0):
-#     org.vifkit.Pairings1.Lookup(u 1, u 0), org.vifkit.NicModels1.List(s "hvm"),
+#     org.vifkit.Pairings1.Lookup(s "xen", u 1, u 0), org.vifkit.NicModels1.List(s "hvm"),
 #     and org.vifkit.Translator1.VifToXml(s SPEC, s "hvm")
 # COUNT (default 10000) sequential calls per case, then the same with 4 clients at once,
 # and VCOUNT (default 1000) VifToXml calls; ROUNDS (default 3) rounds, median shown.
@@ -118,7 +118,7 @@ bench() {
 lv=(--dest org.libvirt --path /org/libvirt/Test --interface org.libvirt.Connect
     --method ListDomains --arg u:0)
 vk=(--dest org.vifkit --path /org/vifkit)
-lookup=("${vk[@]}" --interface org.vifkit.Pairings1 --method Lookup --arg u:1 --arg u:0)
+lookup=("${vk[@]}" --interface org.vifkit.Pairings1 --method Lookup --arg s:xen --arg u:1 --arg u:0)
 models=("${vk[@]}" --interface org.vifkit.NicModels1 --method List --arg s:hvm)
 vif2xml=("${vk[@]}" --interface org.vifkit.Translator1 --method VifToXml
     --arg "s:mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000,rate=10Mb/s" --arg s:hvm)

@@ -288,6 +288,7 @@ fn guest_label(a: &Attachment) -> String {
 
 fn attachment_json(a: &Attachment) -> Value {
     json!({
+        "driver": a.driver.as_str(),
         "domain": a.domain_name.as_str(),
         "domid": a.domid,
         "devid": a.devid,
@@ -395,7 +396,8 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
     }
 
     let mut rows = vec![[
-        "bridge", "mtu", "stp", "up", "port", "nic", "guest", "domain", "domid", "devid", "mac",
+        "bridge", "mtu", "stp", "up", "port", "nic", "guest", "driver", "domain", "domid", "devid",
+        "mac",
     ]
     .map(str::to_owned)
     .to_vec()];
@@ -422,6 +424,7 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
                 Some((a, nic)) => row.extend([
                     nic.as_str().to_owned(),
                     guest_label(a),
+                    a.driver.to_string(),
                     a.domain_name.to_string(),
                     a.domid.to_string(),
                     a.devid.to_string(),
@@ -440,8 +443,9 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
         out.push('\n');
         for a in &attachments {
             let mut line = format!(
-                "{} of domain {} ({}) is {}",
+                "{} of {} domain {} ({}) is {}",
                 guest_label(a),
+                a.driver.label(),
                 a.domid,
                 a.domain_name,
                 a.backend

@@ -147,6 +147,7 @@ async fn reconcile_with(store: &Arc<Store>, uri: &str) -> anyhow::Result<()> {
             bail!("The libvirt helper's answer has a domain without id, name or xml");
         };
         running.push(RunningDomain {
+            driver: reconcile::driver_of(xml),
             id,
             name: name.to_owned(),
             uuid: d["uuid"].as_str().map(str::to_owned),

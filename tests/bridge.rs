@@ -281,7 +281,7 @@ fn del_refuses_a_bridge_with_nics() {
     assert_eq!(
         lines,
         [
-            "error: Bridge xenbr0 still has 1 NIC attachment(s), the first of domain \"alice\" \
+            "error: Bridge xenbr0 still has 1 NIC attachment(s), the first of Xen domain \"alice\" \
           (id 5) device 2"
         ]
     );

@@ -9,7 +9,7 @@ use common::netns::Netns;
 
 use std::process::{Child, Command, Stdio};
 
-use registry::{Registry, SqliteRegistry};
+use registry::{Driver, Registry, SqliteRegistry};
 
 // The harness, in tests/dbus/harness.rs: Rust looks for the modules of an inline
 // `mod dbus` in tests/dbus/.
@@ -87,7 +87,7 @@ fn every_method_answers_and_refuses_by_name() {
     monitor.next("PairingAdded");
     let all = bus.call("Pairings1", "List", &[]);
     assert_eq!(all[0].as_array().unwrap().len(), 1);
-    let one = bus.call("Pairings1", "Lookup", &["uu", "5", "0"]);
+    let one = bus.call("Pairings1", "Lookup", &["suu", "xen", "5", "0"]);
     assert_eq!(field(&one[0], "backend"), "vif5.0");
     assert_eq!(field(&one[0], "emulated"), "vif5.0-emu");
     assert_eq!(field(&one[0], "domid"), 5);
@@ -95,7 +95,7 @@ fn every_method_answers_and_refuses_by_name() {
     assert_eq!(field(&by_dev[0], "mac"), "00:16:3e:00:00:05");
     let by_mac = bus.call("Pairings1", "LookupByMac", &["s", "00:16:3E:00:00:05"]);
     assert_eq!(field(&by_mac[0], "bridge"), "br0");
-    let (name, _) = bus.error("Pairings1.Lookup", &["9", "0"]);
+    let (name, _) = bus.error("Pairings1.Lookup", &["xen", "9", "0"]);
     assert_eq!(name, "org.vifkit.Error.NotFound");
     let (name, _) = bus.error("Pairings1.LookupByMac", &["nonsense"]);
     assert_eq!(name, "org.vifkit.Error.InvalidArgs");
@@ -111,6 +111,7 @@ fn every_method_answers_and_refuses_by_name() {
         .args([
             "/org/vifkit",
             "org.vifkit.Pairings1.Lookup",
+            "string:xen",
             "string:five",
             "uint32:0",
         ])
@@ -128,7 +129,7 @@ fn every_method_answers_and_refuses_by_name() {
     // nobody reads, but may not change anything.
     let list = bus.call_as(true, "Bridges1", "List", &[]);
     assert_eq!(list[0].as_array().unwrap().len(), 2);
-    let one = bus.call_as(true, "Pairings1", "Lookup", &["uu", "5", "0"]);
+    let one = bus.call_as(true, "Pairings1", "Lookup", &["suu", "xen", "5", "0"]);
     assert_eq!(field(&one[0], "backend"), "vif5.0");
     for (method, args) in [
         ("Bridges1.Register", vec!["vkbr2", "{}"]),
@@ -166,7 +167,7 @@ fn changes_by_other_processes_arrive_as_signals() {
     assert_eq!(field(&added, "backend"), "vif7.0");
     assert_eq!(field(&added, "domid"), 7);
     // Whoever heard the signal finds the pairing.
-    let one = bus.call("Pairings1", "Lookup", &["uu", "7", "0"]);
+    let one = bus.call("Pairings1", "Lookup", &["suu", "xen", "7", "0"]);
     assert_eq!(field(&one[0], "backend"), "vif7.0");
     bus.call(
         "Bridges1",
@@ -174,10 +175,10 @@ fn changes_by_other_processes_arrive_as_signals() {
         &["sa{sv}", "br0", "1", "mtu", "u", "1500"],
     );
     assert_eq!(monitor.next("BridgeChanged"), "br0");
-    reg.remove_attachment(7, 0).unwrap();
+    reg.remove_attachment(Driver::Xen, 7, 0).unwrap();
     let removed = monitor.next("PairingRemoved");
     assert_eq!(field(&removed, "mac"), "00:16:3e:00:00:07");
-    let (name, _) = bus.error("Pairings1.Lookup", &["7", "0"]);
+    let (name, _) = bus.error("Pairings1.Lookup", &["xen", "7", "0"]);
     assert_eq!(name, "org.vifkit.Error.NotFound");
     bus.call("Bridges1", "Unregister", &["s", "br0"]);
     assert_eq!(monitor.next("BridgeRemoved"), "br0");
@@ -317,8 +318,10 @@ fn running_libvirt_domains_become_pairings() {
         env!("CARGO_BIN_EXE_vifkit-libvirt"),
     );
     let serve = bus.serve(&[], &["--libvirt", "test:///default"]);
-    let one = bus.call("Pairings1", "Lookup", &["uu", "1", "0"]);
+    // libvirt's test driver stands in for QEMU.
+    let one = bus.call("Pairings1", "Lookup", &["suu", "qemu", "1", "0"]);
     assert_eq!(field(&one[0], "domain"), "test");
+    assert_eq!(field(&one[0], "driver"), "qemu");
     assert_eq!(field(&one[0], "backend"), "testnet0");
     assert_eq!(field(&one[0], "mac"), "aa:bb:cc:dd:ee:ff");
     assert_eq!(field(&one[0], "bridge"), "virbr0");

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use registry::{Bridge, BridgeKind, Registry, SqliteRegistry, VlanId};
+use registry::{Bridge, BridgeKind, Driver, Registry, SqliteRegistry, VlanId};
 use serde_json::Value;
 use translator::IfName;
 
@@ -216,7 +216,7 @@ fn libxl_pv_and_hvm_guests_from_prepare_to_release() {
         records(&reg),
         [("vif5.0".into(), None, "xenbr0".into(), 5, 0)]
     );
-    let a = reg.attachment(5, 0).unwrap().unwrap();
+    let a = reg.attachment(Driver::Xen, 5, 0).unwrap().unwrap();
     assert_eq!(a.domain_name.as_str(), "pv1");
     assert_eq!(a.mac.to_string(), "00:16:3e:5e:6c:01");
     assert_eq!(
@@ -364,7 +364,7 @@ fn a_failing_prepare_leaves_nothing_behind() {
     let lines = refused(env.hook("libxl", &["g", "prepare", "begin", "-"], &xml(&["brC"])));
     assert_eq!(
         lines,
-        ["error: Guest g interface[0]: MAC 00:16:3e:00:01:00 is already used by domain \"other\" (id 9) device 0"]
+        ["error: Guest g interface[0]: MAC 00:16:3e:00:01:00 is already used by Xen domain \"other\" (id 9) device 0"]
     );
 
     // The translator's checks: an emulated model on a PV guest.
@@ -382,6 +382,79 @@ fn a_failing_prepare_leaves_nothing_behind() {
     refused(env.hook("qemu", &["g", "prepare", "begin", "-"], "<domain>"));
     ok(env.hook("qemu", &["g", "stopped", "end", "-"], "<domain>"));
     assert_eq!(env.bridges(), ["brC"]);
+}
+
+/// A QEMU guest and a Xen guest are different domains even with one id or one name:
+/// neither's hook touches the other's records.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn qemu_and_xen_guests_of_one_id_or_name_keep_their_own_records() {
+    let env = Env::new();
+    let reg = env.reg();
+    reg.add_bridge(&Bridge::new(n("br0"), BridgeKind::Linux))
+        .unwrap();
+    env.bridge("br0");
+    let xen = |name: &str, id: u32, mac: &str| {
+        format!(
+            "<domain type='xen' id='{id}'>\n  <name>{name}</name>\n  <os>\n    \
+             <type>xen</type>\n  </os>\n  <devices>\n    <interface type='bridge'>\n      \
+             <mac address='{mac}'/>\n      <source bridge='br0'/>\n      \
+             <target dev='vif{id}.0'/>\n    </interface>\n  </devices>\n</domain>\n"
+        )
+    };
+    let kvm = |name: &str, id: u32, mac: &str, tap: &str| {
+        format!(
+            "<domain type='kvm' id='{id}'>\n  <name>{name}</name>\n  <os>\n    \
+             <type arch='x86_64' machine='pc'>hvm</type>\n  </os>\n  <devices>\n    \
+             <interface type='bridge'>\n      <mac address='{mac}'/>\n      \
+             <source bridge='br0'/>\n      <target dev='{tap}'/>\n      \
+             <model type='virtio'/>\n    </interface>\n  </devices>\n</domain>\n"
+        )
+    };
+    // Xen's domain 5 is "twin".
+    let xen_twin = xen("twin", 5, "00:16:3e:00:05:00");
+    env.port("vif5.0", "br0");
+    ok(env.hook("libxl", &["twin", "started", "begin", "-"], &xen_twin));
+    // QEMU's domain 5 is "other", and QEMU's "twin" is domain 6.
+    let other = kvm("other", 5, "52:54:00:00:05:00", "vnet50");
+    let qemu_twin = kvm("twin", 6, "52:54:00:00:06:00", "vnet60");
+    for (name, xml, tap) in [("other", &other, "vnet50"), ("twin", &qemu_twin, "vnet60")] {
+        ok(env.hook("qemu", &[name, "prepare", "begin", "-"], xml));
+        env.port(tap, "br0");
+        ok(env.hook("qemu", &[name, "started", "begin", "-"], xml));
+    }
+    let keys = |reg: &SqliteRegistry| -> Vec<(Driver, u32, String, String)> {
+        reg.attachments()
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.driver,
+                    a.domid,
+                    a.domain_name.to_string(),
+                    a.backend.to_string(),
+                )
+            })
+            .collect()
+    };
+    let all = [
+        (Driver::Xen, 5, "twin".to_owned(), "vif5.0".to_owned()),
+        (Driver::Qemu, 5, "other".to_owned(), "vnet50".to_owned()),
+        (Driver::Qemu, 6, "twin".to_owned(), "vnet60".to_owned()),
+    ];
+    assert_eq!(keys(&reg), all);
+    // libvirtd restarts: QEMU's domain 5 re-syncs, Xen's domain 5 stays.
+    ok(env.hook("qemu", &["other", "reconnect", "begin", "-"], &other));
+    assert_eq!(keys(&reg), all);
+    // QEMU's "twin" stops: only its record goes.
+    env.ip(&["link", "del", "vnet60"]);
+    ok(env.hook("qemu", &["twin", "stopped", "end", "-"], &qemu_twin));
+    ok(env.hook("qemu", &["twin", "release", "end", "-"], &qemu_twin));
+    assert_eq!(keys(&reg), all[..2]);
+    // And Xen's "twin" stops: its record goes, QEMU's domain 5 stays.
+    env.ip(&["link", "del", "vif5.0"]);
+    ok(env.hook("libxl", &["twin", "stopped", "end", "-"], &xen_twin));
+    assert_eq!(keys(&reg), all[1..2]);
 }
 
 /// A guest with `nics` NICs on `br0`/`br1`, MACs and taps numbered from `id`.

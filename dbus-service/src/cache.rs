@@ -10,15 +10,18 @@ use std::sync::{Arc, RwLock};
 
 use translator::{IfName, MacAddr};
 
-use registry::Attachment;
+use registry::{Attachment, Driver};
+
+/// A pairing's key: driver, domain id, device id.
+type Key = (Driver, u32, u32);
 
 /// The pairings of one registry generation, by id, device name and MAC.
 #[derive(Debug, Default)]
 pub struct PairingIndex {
     generation: u64,
-    by_id: BTreeMap<(u32, u32), Attachment>,
-    by_device: HashMap<IfName, (u32, u32)>,
-    by_mac: HashMap<MacAddr, (u32, u32)>,
+    by_id: BTreeMap<Key, Attachment>,
+    by_device: HashMap<IfName, Key>,
+    by_mac: HashMap<MacAddr, Key>,
 }
 
 impl PairingIndex {
@@ -29,7 +32,7 @@ impl PairingIndex {
             ..PairingIndex::default()
         };
         for a in pairings {
-            let key = (a.domid, a.devid);
+            let key = (a.driver, a.domid, a.devid);
             for dev in a.devices() {
                 index.by_device.insert(dev.clone(), key);
             }
@@ -39,14 +42,14 @@ impl PairingIndex {
         index
     }
 
-    /// Every pairing, by domain id then device id.
+    /// Every pairing, by driver (Xen's first), domain id then device id.
     pub fn all(&self) -> impl Iterator<Item = &Attachment> {
         self.by_id.values()
     }
 
-    /// The pairing of `(domid, devid)`.
-    pub fn by_id(&self, domid: u32, devid: u32) -> Option<&Attachment> {
-        self.by_id.get(&(domid, devid))
+    /// The pairing of `(driver, domid, devid)`.
+    pub fn by_id(&self, driver: Driver, domid: u32, devid: u32) -> Option<&Attachment> {
+        self.by_id.get(&(driver, domid, devid))
     }
 
     /// The pairing whose backend or emulated twin is `dev`.
@@ -103,10 +106,11 @@ mod tests {
         let cache = PairingCache::default();
         cache.install(PairingIndex::new(3, [&a, &b]));
         let ix = cache.get();
-        assert_eq!(ix.by_id(5, 0), Some(&a));
+        assert_eq!(ix.by_id(Driver::Xen, 5, 0), Some(&a));
+        assert_eq!(ix.by_id(Driver::Qemu, 5, 0), None);
         assert_eq!(ix.by_device(&IfName::new("vif5.0-emu").unwrap()), Some(&a));
         assert_eq!(ix.by_mac("00:16:3e:00:00:06".parse().unwrap()), Some(&b));
-        assert_eq!(ix.by_id(7, 0), None);
+        assert_eq!(ix.by_id(Driver::Xen, 7, 0), None);
         assert_eq!(ix.all().count(), 2);
         cache.install(PairingIndex::new(2, [&a]));
         assert_eq!(

@@ -22,11 +22,13 @@ fn strings(items: Vec<String>) -> Result<OwnedVariant, ServiceError> {
         .map_err(|e| ServiceError::Failed(format!("Cannot encode a string list: {e}")))
 }
 
-/// A pairing: `domain` (s), `domid` (u), `devid` (u), `backend` (s), `mac` (s), `bridge`
-/// (s), `state` (s), and when known `uuid` (s), `emulated` (s, the emulated twin),
-/// `vlan` (s, as `vlan=` writes it) and `guest_name` (s).
+/// A pairing: `driver` (s, `xen` or `qemu`), `domain` (s), `domid` (u), `devid` (u),
+/// `backend` (s), `mac` (s), `bridge` (s), `state` (s), and when known `uuid` (s),
+/// `emulated` (s, the emulated twin), `vlan` (s, as `vlan=` writes it) and
+/// `guest_name` (s).
 pub fn attachment(a: &Attachment) -> Dict {
     let mut d = Dict::new();
+    d.insert("driver".into(), string(a.driver.as_str()));
     d.insert("domain".into(), string(a.domain_name.as_str()));
     d.insert("domid".into(), OwnedVariant::from(a.domid));
     d.insert("devid".into(), OwnedVariant::from(a.devid));

@@ -11,7 +11,7 @@ use zbus::object_server::SignalEmitter;
 use super::dicts::{self, Dict};
 use super::error::ServiceError;
 use super::{limits, Shared};
-use registry::{parse_if_name, parse_mac, Attachment};
+use registry::{parse_if_name, parse_mac, Attachment, Driver};
 
 /// The `org.vifkit.Pairings1` interface.
 #[derive(Debug)]
@@ -37,9 +37,10 @@ fn short(arg: &str, what: &str) -> Result<(), ServiceError> {
 
 #[interface(name = "org.vifkit.Pairings1")]
 impl Pairings {
-    /// Every pairing, by domain id then device id. Keys: `domain` (s), `domid` (u),
-    /// `devid` (u), `backend` (s), `mac` (s), `bridge` (s), `state` (s), and when known
-    /// `uuid`, `emulated`, `vlan`, `guest_name` (s).
+    /// Every pairing, Xen's first, by domain id then device id. Keys: `driver` (s, `xen`
+    /// or `qemu`), `domain` (s), `domid` (u), `devid` (u), `backend` (s), `mac` (s),
+    /// `bridge` (s), `state` (s), and when known `uuid`, `emulated`, `vlan`,
+    /// `guest_name` (s).
     async fn list(&self) -> Vec<Dict> {
         self.shared
             .pairings
@@ -49,11 +50,17 @@ impl Pairings {
             .collect()
     }
 
-    /// The pairing of domain `domid`'s device `devid`.
-    async fn lookup(&self, domid: u32, devid: u32) -> Result<Dict, ServiceError> {
-        found(self.shared.pairings.get().by_id(domid, devid), || {
-            format!("domain {domid} device {devid}")
-        })
+    /// The pairing of device `devid` of `driver`'s (`xen` or `qemu`) domain `domid`: a
+    /// domain id names a domain only within its driver.
+    async fn lookup(&self, driver: &str, domid: u32, devid: u32) -> Result<Dict, ServiceError> {
+        short(driver, "driver")?;
+        let driver = driver
+            .parse::<Driver>()
+            .map_err(|e| ServiceError::InvalidArgs(super::error::chain(&e)))?;
+        found(
+            self.shared.pairings.get().by_id(driver, domid, devid),
+            || format!("{} domain {domid} device {devid}", driver.label()),
+        )
     }
 
     /// The pairing whose PV backend or emulated twin is the device `ifname`.

@@ -1,14 +1,16 @@
 //! Bringing the registry's pairings in line with the domains a libvirt connection says
 //! are running (read-only, from `vifkit serve --libvirt URI` at start; never from a
 //! hook). Each running domain's NICs replace its pairings in one step
-//! ([`Registry::replace_domain`]); a NIC that cannot be recorded (no MAC, a bridge that
-//! is not registered) is left out with a note.
+//! ([`Registry::replace_domain`]), under its driver: a `<domain type='xen'>` is a Xen
+//! domain, any other a QEMU one (libvirt's test driver stands in for QEMU in tests). A
+//! NIC that cannot be recorded (no MAC, a bridge that is not registered, a QEMU NIC
+//! without its tap's name) is left out with a note.
 
 use std::collections::HashMap;
 
 use registry::{
-    emulated_name, parse_if_name, Attachment, AttachmentState, DomainName, DomainUuid, Registry,
-    DOMID_FIRST_RESERVED,
+    emulated_name, parse_if_name, Attachment, AttachmentState, DomainName, DomainUuid, Driver,
+    Registry, DOMID_FIRST_RESERVED,
 };
 use translator::interface_xml;
 use translator::model;
@@ -16,6 +18,8 @@ use translator::model;
 /// A running domain as libvirt describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningDomain {
+    /// Whose domain: Xen's for `<domain type='xen'>`, else QEMU's ([`driver_of`]).
+    pub driver: Driver,
     /// Its id (the Xen domain id on a Xen host).
     pub id: u32,
     /// Its name.
@@ -39,15 +43,19 @@ pub struct Reconciled {
     pub notes: Vec<String>,
 }
 
-/// Whether the `<domain>` start tag says `type='xen'` (a libxl domain: its emulated
-/// NICs have a `-emu` twin).
-fn is_xen(xml: &str) -> bool {
+/// Whose domain a live XML describes: Xen's when the `<domain>` start tag says
+/// `type='xen'` (a libxl domain: its emulated NICs have a `-emu` twin), else QEMU's.
+pub fn driver_of(xml: &str) -> Driver {
     let Some(start) = xml.find("<domain") else {
-        return false;
+        return Driver::Qemu;
     };
     let tag = &xml[start..];
     let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
-    tag.contains("type='xen'") || tag.contains("type=\"xen\"")
+    if tag.contains("type='xen'") || tag.contains("type=\"xen\"") {
+        Driver::Xen
+    } else {
+        Driver::Qemu
+    }
 }
 
 /// The pairings of one running domain, and notes on the NICs left out.
@@ -56,7 +64,7 @@ pub fn domain_attachments(
     networks: &HashMap<String, String>,
     registered: &dyn Fn(&str) -> bool,
 ) -> Result<(Vec<Attachment>, Vec<String>), String> {
-    if d.id >= DOMID_FIRST_RESERVED {
+    if d.driver == Driver::Xen && d.id >= DOMID_FIRST_RESERVED {
         return Err(format!("Domain {:?}: id {} is out of range", d.name, d.id));
     }
     let name = DomainName::new(d.name.clone()).map_err(|e| e.to_string())?;
@@ -66,7 +74,7 @@ pub fn domain_attachments(
     };
     let doc = interface_xml::read_document(&d.xml)
         .map_err(|e| format!("Domain {:?}: {}", d.name, super::error::chain(&e)))?;
-    let xen_hvm = is_xen(&d.xml) && doc.guest_type.is_some_and(|g| g.has_emulated_nics());
+    let xen_hvm = d.driver == Driver::Xen && doc.guest_type.is_some_and(|g| g.has_emulated_nics());
     let mut out = Vec::new();
     let mut notes = Vec::new();
     for (i, l) in doc.interfaces.iter().enumerate() {
@@ -99,19 +107,37 @@ pub fn domain_attachments(
                 continue;
             }
         };
-        let emulated = xen_hvm
-            && iface
-                .model
+        let mut a = if d.driver == Driver::Qemu {
+            let tap = iface
+                .target_dev
                 .as_deref()
-                .is_none_or(|m| model::lookup(m).is_some_and(|m| m.emulated));
-        let mut a = match Attachment::xen(name.clone(), d.id, devid, mac, bridge, emulated) {
-            Ok(a) => a,
-            Err(e) => {
-                notes.push(format!("{what}: {e}"));
-                continue;
+                .map(|t| parse_if_name("target device", t));
+            match tap {
+                Some(Ok(tap)) => Attachment::qemu(name.clone(), d.id, devid, mac, bridge, tap),
+                Some(Err(e)) => {
+                    notes.push(format!("{what}: {e}, left out"));
+                    continue;
+                }
+                None => {
+                    notes.push(format!("{what}: no <target dev>, left out"));
+                    continue;
+                }
+            }
+        } else {
+            let emulated = xen_hvm
+                && iface
+                    .model
+                    .as_deref()
+                    .is_none_or(|m| model::lookup(m).is_some_and(|m| m.emulated));
+            match Attachment::xen(name.clone(), d.id, devid, mac, bridge, emulated) {
+                Ok(a) => a,
+                Err(e) => {
+                    notes.push(format!("{what}: {e}"));
+                    continue;
+                }
             }
         };
-        if let Some(dev) = iface.target_dev.as_deref() {
+        if let (Driver::Xen, Some(dev)) = (d.driver, iface.target_dev.as_deref()) {
             match parse_if_name("target device", dev) {
                 Ok(dev) => {
                     a.emulated = match a.emulated {
@@ -152,7 +178,7 @@ pub fn reconcile(
             }
         };
         done.notes.extend(notes);
-        match reg.replace_domain(d.id, &attachments) {
+        match reg.replace_domain(d.driver, d.id, &attachments) {
             Ok(dropped) => {
                 done.domains += 1;
                 done.pairings += attachments.len();
@@ -200,6 +226,7 @@ mod tests {
         reg.record(&stale).unwrap();
         let nets: HashMap<String, String> = [("default".into(), "virbr0".into())].into();
         let d = RunningDomain {
+            driver: driver_of(XEN_HVM),
             id: 3,
             name: "g".into(),
             uuid: Some("c7a5fdbd-edaf-9455-926a-d65c16db1809".into()),

@@ -257,10 +257,24 @@ async fn pairings_from_another_writer_arrive_as_signals() {
     let list: Vec<Dict> = p.call("org.vifkit.Pairings1", "List", &()).await.unwrap();
     assert_eq!(list.len(), 1);
     let one: Dict = p
-        .call("org.vifkit.Pairings1", "Lookup", &(5u32, 0u32))
+        .call("org.vifkit.Pairings1", "Lookup", &("xen", 5u32, 0u32))
         .await
         .unwrap();
     assert_eq!(s(&one, "domain"), "guest");
+    assert_eq!(s(&one, "driver"), "xen");
+    // Domain 5 of QEMU is another domain.
+    let (name, msg) = p
+        .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &("qemu", 5u32, 0u32))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    assert_eq!(msg, "No pairing for QEMU domain 5 device 0");
+    let (name, msg) = p
+        .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &("kvm", 5u32, 0u32))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert_eq!(msg, "Driver \"kvm\" is neither `xen` nor `qemu`");
     let by_dev: Dict = p
         .call("org.vifkit.Pairings1", "LookupByDevice", &("vif5.0-emu",))
         .await
@@ -276,7 +290,7 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         .unwrap();
     assert_eq!(s(&by_mac, "bridge"), "br0");
     let (name, _) = p
-        .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &(9u32, 0u32))
+        .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &("xen", 9u32, 0u32))
         .await
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.NotFound");
@@ -300,7 +314,7 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         .unwrap_err();
     assert_eq!(name, "org.vifkit.Error.TooLarge");
 
-    hook.remove_attachment(5, 0).unwrap();
+    hook.remove_attachment(registry::Driver::Xen, 5, 0).unwrap();
     loop {
         let (member, m) = next_signal(&mut stream).await;
         if member == "PairingRemoved" {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::cache::{PairingCache, PairingIndex};
-use registry::{Attachment, Bridge, Registry, RegistryError, SqliteRegistry};
+use registry::{Attachment, Bridge, Driver, Registry, RegistryError, SqliteRegistry};
 
 /// How often the watcher looks at the registry when no inotify event woke it.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -42,7 +42,7 @@ pub struct Snapshot {
     /// The registry's generation when it was read.
     pub generation: u64,
     bridges: BTreeMap<String, Bridge>,
-    pairings: BTreeMap<(u32, u32), Attachment>,
+    pairings: BTreeMap<(Driver, u32, u32), Attachment>,
 }
 
 impl Snapshot {
@@ -59,7 +59,7 @@ impl Snapshot {
             pairings: reg
                 .attachments()?
                 .into_iter()
-                .map(|a| ((a.domid, a.devid), a))
+                .map(|a| ((a.driver, a.domid, a.devid), a))
                 .collect(),
         })
     }
@@ -311,7 +311,7 @@ mod tests {
         reg.update_bridge(&b0).unwrap();
         reg.remove_bridge(&IfName::new("br1").unwrap()).unwrap();
         reg.add_bridge(&bridge("br2")).unwrap();
-        reg.remove_attachment(1, 0).unwrap();
+        reg.remove_attachment(Driver::Xen, 1, 0).unwrap();
         reg.record(&nic(2, "00:16:3e:00:00:22")).unwrap();
         reg.record(&nic(3, "00:16:3e:00:00:03")).unwrap();
         let after = Snapshot::read(&reg).unwrap();
@@ -356,7 +356,7 @@ mod tests {
                 break;
             }
         }
-        assert!(cache.get().by_id(4, 0).is_some());
+        assert!(cache.get().by_id(Driver::Xen, 4, 0).is_some());
         drop(rx);
         handle.join().unwrap();
     }

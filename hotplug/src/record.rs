@@ -15,14 +15,16 @@ use translator::IfName;
 
 use super::xenstore::XenStore;
 use super::{mode, HotplugError, IfType, Request, Settings};
-use registry::{Attachment, AttachmentState, DomainName, DomainUuid, Registry, RegistryError};
+use registry::{
+    Attachment, AttachmentState, DomainName, DomainUuid, Driver, Registry, RegistryError,
+};
 
 /// How to put the registry back if the wiring fails.
 #[derive(Debug)]
 pub(crate) enum Undo {
     /// Nothing was recorded.
     Nothing,
-    /// The NIC had no record: remove the new one.
+    /// The NIC had no record: remove the new one (Xen domain id, device id).
     Remove(u32, u32),
     /// The NIC had this record: put it back.
     Restore(Box<Attachment>),
@@ -92,6 +94,7 @@ fn attachment(
         }
     };
     Ok(Some(Attachment {
+        driver: Driver::Xen,
         domain_name: name,
         domain_uuid: uuid,
         domid,
@@ -116,7 +119,7 @@ pub(crate) fn before_up(
     let (Some(registry), Some((domid, devid))) = (registry, ids(req)) else {
         return Ok(Undo::Nothing);
     };
-    let existing = registry.attachment(domid, devid)?;
+    let existing = registry.attachment(Driver::Xen, domid, devid)?;
     let Some(new) = attachment(store, registry, req, s, existing.as_ref())? else {
         return Ok(Undo::Nothing);
     };
@@ -136,7 +139,7 @@ pub(crate) fn after_up(registry: Option<&dyn Registry>, req: &Request) -> Result
     else {
         return Ok(());
     };
-    match registry.set_state(domid, devid, AttachmentState::Active) {
+    match registry.set_state(Driver::Xen, domid, devid, AttachmentState::Active) {
         Ok(()) | Err(RegistryError::UnknownAttachment { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -150,7 +153,9 @@ pub(crate) fn undo(registry: Option<&dyn Registry>, undo: Undo) {
     };
     let _ = match undo {
         Undo::Nothing => Ok(()),
-        Undo::Remove(domid, devid) => registry.remove_attachment(domid, devid).map(drop),
+        Undo::Remove(domid, devid) => registry
+            .remove_attachment(Driver::Xen, domid, devid)
+            .map(drop),
         Undo::Restore(old) => registry.record(&old).map(drop),
     };
 }
@@ -165,10 +170,10 @@ pub(crate) fn after_down(
     };
     match req.if_type {
         IfType::Vif => {
-            registry.remove_attachment(domid, devid)?;
+            registry.remove_attachment(Driver::Xen, domid, devid)?;
         }
         IfType::Tap => {
-            if let Some(mut a) = registry.attachment(domid, devid)? {
+            if let Some(mut a) = registry.attachment(Driver::Xen, domid, devid)? {
                 if a.emulated.as_ref() == Some(&req.device) {
                     a.emulated = None;
                     registry.record(&a)?;

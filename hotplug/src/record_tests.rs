@@ -9,7 +9,7 @@ use super::*;
 use hostnet::netlink::testns::{all_links, in_netns, veth};
 use hostnet::netlink::BridgeConfig;
 use registry::{
-    Attachment, AttachmentState, Bridge, BridgeKind, DomainName, Registry, RegistryError,
+    Attachment, AttachmentState, Bridge, BridgeKind, DomainName, Driver, Registry, RegistryError,
     SqliteRegistry,
 };
 
@@ -70,7 +70,10 @@ fn the_pair_is_recorded_and_dropped_with_its_devices() {
             &req(&["online"], PV).unwrap(),
         )
         .unwrap();
-        let a = reg.attachment(5, 2).unwrap().expect("recorded");
+        let a = reg
+            .attachment(Driver::Xen, 5, 2)
+            .unwrap()
+            .expect("recorded");
         assert_eq!(a.domain_name.as_str(), "alice");
         assert_eq!(a.domain_uuid.map(|u| u.to_string()).as_deref(), Some(UUID));
         assert_eq!((a.backend.as_str(), a.emulated), ("vif5.2", None));
@@ -82,7 +85,7 @@ fn the_pair_is_recorded_and_dropped_with_its_devices() {
 
         let twin = req(&["add", "type_if=tap"], TWIN).unwrap();
         run(&store, &host(nl, Some(&reg)), &twin).unwrap();
-        let a = reg.attachment(5, 2).unwrap().unwrap();
+        let a = reg.attachment(Driver::Xen, 5, 2).unwrap().unwrap();
         assert_eq!(a.emulated.as_ref().map(IfName::as_str), Some("vif5.2-emu"));
         assert_eq!(a.state, AttachmentState::Active);
         // Both twins are found by their device names.
@@ -102,7 +105,10 @@ fn the_pair_is_recorded_and_dropped_with_its_devices() {
 
         let twin_off = req(&["remove", "type_if=tap"], TWIN).unwrap();
         run(&store, &host(nl, Some(&reg)), &twin_off).unwrap();
-        assert_eq!(reg.attachment(5, 2).unwrap().unwrap().emulated, None);
+        assert_eq!(
+            reg.attachment(Driver::Xen, 5, 2).unwrap().unwrap().emulated,
+            None
+        );
         run(
             &store,
             &host(nl, Some(&reg)),

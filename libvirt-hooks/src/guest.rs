@@ -32,12 +32,14 @@ pub(crate) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
         }
         Ok(dom)
     };
+    // Only the guest drivers' hooks come here.
+    let records = req.driver.records().unwrap_or(registry::Driver::Qemu);
     match req.op {
         Op::Prepare => prepare::prepare(host, req.driver, &parse()?).map(|()| None),
         Op::Started => started(host, req.driver, &parse()?, false).map(|()| None),
         Op::Reconnect => started(host, req.driver, &parse()?, true).map(|()| None),
         Op::Stopped | Op::Release => {
-            teardown::stopped(host, &req.object, Some(input)).map(|()| None)
+            teardown::stopped(host, records, &req.object, Some(input)).map(|()| None)
         }
         Op::Migrate | Op::Restore => filter::filter_domain(host, req.driver, &req.object, input),
         _ => {
@@ -95,11 +97,11 @@ fn started(
         op,
     })?;
     let plans = plan_nics(driver, dom)?;
-    if domid >= DOMID_FIRST_RESERVED {
-        // libvirt numbers QEMU guests on from 1 at every start; the registry keys NICs by
-        // Xen domain id, which stops below 32752. Failing would abort the start.
+    let records = driver.records().unwrap_or(registry::Driver::Qemu);
+    if records == registry::Driver::Xen && domid >= DOMID_FIRST_RESERVED {
+        // Not a Xen domain id (Xen's stop below 32752). Failing would abort the start.
         host.log.warn(&format!(
-            "{guest}: domain id {domid} is beyond what the registry keys (below \
+            "{guest}: domain id {domid} is beyond Xen's domain ids (below \
              {DOMID_FIRST_RESERVED}): NICs not recorded"
         ));
         return Ok(());
@@ -160,6 +162,7 @@ fn started(
             .get(bridge)
             .map_or(p.ovs, |b| b.kind == BridgeKind::Ovs);
         let a = Attachment {
+            driver: records,
             domain_name: domain_name.clone(),
             domain_uuid,
             domid,
@@ -184,15 +187,20 @@ fn started(
     let key = DomainKey::Name(domain_name);
     let sync = || -> Result<Vec<Attachment>, RegistryError> {
         // Records of this guest under another domain id are stale.
-        let old = reg.domain_attachments(&key)?;
-        if !bridged && old.is_empty() && reg.domain_attachments(&DomainKey::Id(domid))?.is_empty() {
+        let old = reg.domain_attachments(records, &key)?;
+        if !bridged
+            && old.is_empty()
+            && reg
+                .domain_attachments(records, &DomainKey::Id(domid))?
+                .is_empty()
+        {
             // Nothing to record and nothing stale: no write.
             return Ok(Vec::new());
         }
         if old.iter().any(|a| a.domid != domid) {
-            reg.remove_domain(&key)?;
+            reg.remove_domain(records, &key)?;
         }
-        reg.replace_domain(domid, &attachments)
+        reg.replace_domain(records, domid, &attachments)
     };
     let dropped = match sync() {
         Ok(d) => d,

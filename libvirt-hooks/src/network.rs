@@ -254,7 +254,7 @@ fn port_deleted(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
     if let Some(a) = host.registry.attachment_by_mac(mac).map_err(reg_err(net))? {
         if a.domain_name.as_str() == owner {
             host.registry
-                .remove_attachment(a.domid, a.devid)
+                .remove_attachment(a.driver, a.domid, a.devid)
                 .map_err(reg_err(net))?;
             host.log.info(&format!(
                 "network {net}: dropped the record of {} (guest {owner})",

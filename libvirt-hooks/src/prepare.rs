@@ -100,7 +100,8 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
         index: 0,
         source,
     })?;
-    reg.claim_bridges(&claimant, &names)
+    let records = driver.records().unwrap_or(registry::Driver::Qemu);
+    reg.claim_bridges(records, &claimant, &names)
         .map_err(registry_err(guest))?;
     let mut made: Vec<Bridge> = Vec::new();
     let result = (|| {
@@ -130,7 +131,7 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             }
             let _ = reg.set_bridge_made(&b.name, false);
         }
-        let _ = reg.release_claims(&claimant);
+        let _ = reg.release_claims(records, &claimant);
         return Err(e);
     }
     host.log.info(&format!(

@@ -28,6 +28,16 @@ impl Driver {
         }
     }
 
+    /// Whose records a guest hook of this driver writes (`libxl`: Xen's, `qemu`: QEMU's);
+    /// `None` for the network hook.
+    pub fn records(self) -> Option<registry::Driver> {
+        match self {
+            Driver::Libxl => Some(registry::Driver::Xen),
+            Driver::Qemu => Some(registry::Driver::Qemu),
+            Driver::Network => None,
+        }
+    }
+
     /// The driver a hook file name stands for.
     pub fn from_name(name: &str) -> Option<Driver> {
         match name {
@@ -202,6 +212,13 @@ mod tests {
         assert_eq!(d("/etc/libvirt/hooks/lxc.d/50-vifkit"), None);
         assert_eq!(d("/etc/libvirt/hooks/qemu.dd/50-vifkit"), None);
         assert_eq!(d("/"), None);
+    }
+
+    #[test]
+    fn guest_hooks_write_their_drivers_records() {
+        assert_eq!(Driver::Libxl.records(), Some(registry::Driver::Xen));
+        assert_eq!(Driver::Qemu.records(), Some(registry::Driver::Qemu));
+        assert_eq!(Driver::Network.records(), None);
     }
 
     #[test]

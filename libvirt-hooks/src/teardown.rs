@@ -9,22 +9,27 @@ use crate::host::Host;
 use crate::lock::BridgeLock;
 use crate::prepare::remove_bridge;
 use hostnet::netlink::NetlinkError;
-use registry::{BridgeKind, DomainKey, DomainName};
+use registry::{BridgeKind, DomainKey, DomainName, Driver};
 
-/// `stopped` / `release`: drops the guest's records, then removes bridges vifkit
-/// created that nothing uses any more. Every problem is returned (the caller logs them
-/// and exits 0: libvirt only logs a failure here).
-pub(super) fn stopped(host: &Host<'_>, guest: &str, input: Option<&str>) -> Result<(), HookError> {
+/// `stopped` / `release`: drops the records (and claims) of `driver`'s guest, then
+/// removes bridges vifkit created that nothing uses any more. Every problem is returned
+/// (the caller logs them and exits 0: libvirt only logs a failure here).
+pub(super) fn stopped(
+    host: &Host<'_>,
+    driver: Driver,
+    guest: &str,
+    input: Option<&str>,
+) -> Result<(), HookError> {
     let reg = host.registry;
     let mut errors = Vec::new();
     let mut bridges: Vec<IfName> = Vec::new();
     if let Ok(name) = DomainName::new(guest) {
-        if let Err(e) = reg.release_claims(&name) {
+        if let Err(e) = reg.release_claims(driver, &name) {
             errors.push(registry_err(guest)(e));
         }
     }
     match DomainName::new(guest) {
-        Ok(name) => match reg.remove_domain(&DomainKey::Name(name)) {
+        Ok(name) => match reg.remove_domain(driver, &DomainKey::Name(name)) {
             Ok(removed) => {
                 if !removed.is_empty() {
                     host.log
@@ -103,7 +108,10 @@ pub(super) fn release_made_bridges(
         }
         let claims = reg.bridge_claims(&b.name).map_err(registry_err(who))?;
         if !claims.is_empty() {
-            let names: Vec<&str> = claims.iter().map(DomainName::as_str).collect();
+            let names: Vec<String> = claims
+                .iter()
+                .map(|(d, n)| format!("{} {n}", d.label()))
+                .collect();
             host.log.info(&format!(
                 "{who}: bridge {} kept: {} starting on it",
                 b.name,

@@ -174,32 +174,42 @@ fn libxl_inbound_bandwidth_is_the_ports_egress_limit() {
 }
 
 #[test]
-fn started_records_in_one_step_and_skips_ids_the_registry_cannot_key() {
+fn started_records_in_one_step_and_skips_ids_xen_cannot_have() {
     use registry::{Bridge, BridgeKind};
     with_host(|host, log| {
         let br0 = translator::IfName::new("br0").unwrap();
         host.registry
             .add_bridge(&Bridge::new(br0, BridgeKind::Linux))
             .unwrap();
-        let xml = |id: u32| {
+        let xml = |kind: &str, id: u32, tap: &str| {
             format!(
-                "<domain type='kvm' id='{id}'><name>q</name><devices><interface type='bridge'>\
-                 <mac address='52:54:00:00:00:01'/><source bridge='br0'/><target dev='vnet0'/>\
+                "<domain type='{kind}' id='{id}'><name>q</name><devices><interface type='bridge'>\
+                 <mac address='52:54:00:00:00:01'/><source bridge='br0'/><target dev='{tap}'/>\
                  </interface></devices></domain>"
             )
         };
-        let req = |op: &str| Request::from_args(Driver::Qemu, &["q", op, "begin", "-"]).unwrap();
-        assert_eq!(run(host, &req("started"), &xml(40000)).unwrap(), None);
+        let req = |driver, op: &str| Request::from_args(driver, &["q", op, "begin", "-"]).unwrap();
+        // No Xen domain has id 40000: not recorded, with a warning.
+        let xen = xml("xen", 40000, "vif40000.0");
+        assert_eq!(
+            run(host, &req(Driver::Libxl, "started"), &xen).unwrap(),
+            None
+        );
         assert!(host.registry.attachments().unwrap().is_empty());
         assert!(log.texts(Level::Warning)[0].contains("domain id 40000 is beyond"));
-        run(host, &req("started"), &xml(4)).unwrap();
+        // A QEMU domain may (libvirt numbers them on from 1 at every start).
+        let qemu = xml("kvm", 40000, "vnet0");
+        run(host, &req(Driver::Qemu, "started"), &qemu).unwrap();
         let a = host.registry.attachments().unwrap();
         assert_eq!(
-            (a.len(), a[0].domid, a[0].backend.as_str()),
-            (1, 4, "vnet0")
+            (a.len(), a[0].driver, a[0].domid, a[0].backend.as_str()),
+            (1, registry::Driver::Qemu, 40000, "vnet0")
         );
+        run(host, &req(Driver::Qemu, "started"), &xml("kvm", 4, "vnet0")).unwrap();
+        let a = host.registry.attachments().unwrap();
+        assert_eq!((a.len(), a[0].domid), (1, 4));
         // Started again under a new id (libvirt restarted it): the old record goes.
-        run(host, &req("started"), &xml(5)).unwrap();
+        run(host, &req(Driver::Qemu, "started"), &xml("kvm", 5, "vnet0")).unwrap();
         let a = host.registry.attachments().unwrap();
         assert_eq!((a.len(), a[0].domid), (1, 5));
     });

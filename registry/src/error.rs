@@ -60,6 +60,9 @@ pub enum ModelError {
     /// Not an MTU from 68 to 65535.
     #[error("MTU {0:?} is not a number from 68 to 65535")]
     Mtu(String),
+    /// Not `xen` or `qemu`.
+    #[error("Driver {0:?} is neither `xen` nor `qemu`")]
+    Driver(String),
     /// Not `prepared`, `active` or `stopped`.
     #[error("Attachment state {0:?} is not `prepared`, `active` or `stopped`")]
     State(String),
@@ -106,6 +109,16 @@ pub enum ModelError {
     UplinkIsBridge {
         /// The bridge.
         bridge: IfName,
+    },
+    /// A QEMU NIC with an emulated twin (only Xen's HVM NICs have one).
+    #[error("QEMU domain {domid} device {devid}: an emulated twin ({emulated}) is Xen's only")]
+    QemuTwin {
+        /// The attachment's domain id.
+        domid: u32,
+        /// The attachment's device id.
+        devid: u32,
+        /// The twin given.
+        emulated: IfName,
     },
     /// A domain id in Xen's reserved range.
     #[error("Domain id {0} is in Xen's reserved range (32752 and above)")]

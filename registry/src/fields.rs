@@ -1,5 +1,6 @@
 //! The small validated values the registry's records are made of: bridge kinds, VLAN
-//! ids, MTUs, domain names and UUIDs, guest-side interface names and attachment states.
+//! ids, MTUs, drivers, domain names and UUIDs, guest-side interface names and attachment
+//! states.
 //!
 //! Each parses from the text the CLI, the database or a D-Bus caller hands over, and
 //! refuses bad input with a [`ModelError`] that names the value.
@@ -41,6 +42,55 @@ impl FromStr for BridgeKind {
 }
 
 impl fmt::Display for BridgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whose domain a NIC record belongs to: domain ids and names identify a domain only
+/// within one hypervisor, so every record, lookup and removal says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Driver {
+    /// A Xen domain: libvirt's `libxl` driver, or `xl` (the hotplug script).
+    Xen,
+    /// A QEMU/KVM domain: libvirt's `qemu` driver.
+    Qemu,
+}
+
+impl Driver {
+    /// Both drivers, in the order records are listed.
+    pub const ALL: [Driver; 2] = [Driver::Xen, Driver::Qemu];
+
+    /// The name as stored and shown: `xen` or `qemu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Xen => "xen",
+            Driver::Qemu => "qemu",
+        }
+    }
+
+    /// The name in messages: `Xen` or `QEMU`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Driver::Xen => "Xen",
+            Driver::Qemu => "QEMU",
+        }
+    }
+}
+
+impl FromStr for Driver {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "xen" => Ok(Driver::Xen),
+            "qemu" => Ok(Driver::Qemu),
+            _ => Err(ModelError::Driver(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -512,6 +562,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn drivers_round_trip_and_refuse_others() {
+        for d in Driver::ALL {
+            assert_eq!(d.as_str().parse::<Driver>().unwrap(), d);
+            assert_eq!(d.to_string(), d.as_str());
+        }
+        assert_eq!(Driver::Xen.label(), "Xen");
+        assert_eq!(Driver::Qemu.label(), "QEMU");
+        assert_eq!(
+            "libxl".parse::<Driver>().unwrap_err().to_string(),
+            "Driver \"libxl\" is neither `xen` nor `qemu`"
+        );
     }
 
     #[test]

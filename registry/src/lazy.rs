@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use translator::{IfName, MacAddr};
 
 use crate::{
-    Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry, RegistryError,
-    SqliteRegistry,
+    Attachment, AttachmentState, Bridge, DomainKey, DomainName, Driver, Recorded, Registry,
+    RegistryError, SqliteRegistry,
 };
 
 /// The registry at a path, opened on first use: reads through
@@ -98,15 +98,20 @@ impl Registry for LazyRegistry {
         self.reader()?.bridge_made(name)
     }
 
-    fn claim_bridges(&self, domain: &DomainName, bridges: &[IfName]) -> Result<(), RegistryError> {
-        self.writer()?.claim_bridges(domain, bridges)
+    fn claim_bridges(
+        &self,
+        driver: Driver,
+        domain: &DomainName,
+        bridges: &[IfName],
+    ) -> Result<(), RegistryError> {
+        self.writer()?.claim_bridges(driver, domain, bridges)
     }
 
-    fn release_claims(&self, domain: &DomainName) -> Result<(), RegistryError> {
-        self.writer()?.release_claims(domain)
+    fn release_claims(&self, driver: Driver, domain: &DomainName) -> Result<(), RegistryError> {
+        self.writer()?.release_claims(driver, domain)
     }
 
-    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<DomainName>, RegistryError> {
+    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<(Driver, DomainName)>, RegistryError> {
         self.reader()?.bridge_claims(bridge)
     }
 
@@ -116,35 +121,47 @@ impl Registry for LazyRegistry {
 
     fn set_state(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
         state: AttachmentState,
     ) -> Result<(), RegistryError> {
-        self.writer()?.set_state(domid, devid, state)
+        self.writer()?.set_state(driver, domid, devid, state)
     }
 
     fn remove_attachment(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
     ) -> Result<Option<Attachment>, RegistryError> {
-        self.writer()?.remove_attachment(domid, devid)
+        self.writer()?.remove_attachment(driver, domid, devid)
     }
 
-    fn remove_domain(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError> {
-        self.writer()?.remove_domain(domain)
+    fn remove_domain(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError> {
+        self.writer()?.remove_domain(driver, domain)
     }
 
     fn replace_domain(
         &self,
+        driver: Driver,
         domid: u32,
         attachments: &[Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
-        self.writer()?.replace_domain(domid, attachments)
+        self.writer()?.replace_domain(driver, domid, attachments)
     }
 
-    fn attachment(&self, domid: u32, devid: u32) -> Result<Option<Attachment>, RegistryError> {
-        self.reader()?.attachment(domid, devid)
+    fn attachment(
+        &self,
+        driver: Driver,
+        domid: u32,
+        devid: u32,
+    ) -> Result<Option<Attachment>, RegistryError> {
+        self.reader()?.attachment(driver, domid, devid)
     }
 
     fn attachment_by_device(&self, device: &IfName) -> Result<Option<Attachment>, RegistryError> {
@@ -159,8 +176,12 @@ impl Registry for LazyRegistry {
         self.reader()?.attachments()
     }
 
-    fn domain_attachments(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError> {
-        self.reader()?.domain_attachments(domain)
+    fn domain_attachments(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError> {
+        self.reader()?.domain_attachments(driver, domain)
     }
 
     fn generation(&self) -> Result<u64, RegistryError> {

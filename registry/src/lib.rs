@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use translator::{IfName, MacAddr};
 
 pub use error::ModelError;
-pub use fields::{AttachmentState, BridgeKind, DomainName, DomainUuid, GuestName, Mtu, VlanId};
+pub use fields::{
+    AttachmentState, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+};
 pub use lazy::LazyRegistry;
 pub use model::{
     backend_name, emulated_name, parse_backend_name, parse_if_name, parse_mac, parse_vlan_spec,
@@ -37,9 +39,9 @@ pub use sqlite::{
 /// What [`Registry::record`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Recorded {
-    /// No attachment had this `(domid, devid)`: a new record.
+    /// No attachment had this `(driver, domid, devid)`: a new record.
     Inserted,
-    /// The attachment of this `(domid, devid)` was replaced.
+    /// The attachment of this `(driver, domid, devid)` was replaced.
     Updated,
     /// The same attachment was already recorded: nothing written.
     Unchanged,
@@ -103,24 +105,36 @@ pub enum RegistryError {
         owner: Owner,
     },
     /// An attachment that is not in the registry.
-    #[error("No NIC attachment for domain {domid} device {devid} in the registry")]
+    #[error("No NIC attachment for {} domain {domid} device {devid} in the registry", driver.label())]
     UnknownAttachment {
+        /// Whose domain.
+        driver: Driver,
         /// The domain id.
         domid: u32,
         /// The device id.
         devid: u32,
     },
     /// [`Registry::replace_domain`] given an attachment of another domain.
-    #[error("Replacing domain {domid}'s NIC attachments: {owner} belongs to another domain")]
+    #[error(
+        "Replacing {} domain {domid}'s NIC attachments: {owner} belongs to another domain",
+        driver.label()
+    )]
     WrongDomain {
+        /// Whose domain is being replaced.
+        driver: Driver,
         /// The domain being replaced.
         domid: u32,
         /// The stray attachment.
         owner: Owner,
     },
     /// [`Registry::replace_domain`] given two attachments with the same device id.
-    #[error("Replacing domain {domid}'s NIC attachments: device {devid} is given twice")]
+    #[error(
+        "Replacing {} domain {domid}'s NIC attachments: device {devid} is given twice",
+        driver.label()
+    )]
     DuplicateDevice {
+        /// Whose domain is being replaced.
+        driver: Driver,
         /// The domain being replaced.
         domid: u32,
         /// The device id given twice.
@@ -282,21 +296,26 @@ pub trait Registry {
     /// in the registry.
     fn bridge_made(&self, name: &IfName) -> Result<bool, RegistryError>;
 
-    /// Records that guest `domain` is about to use `bridges` (libvirt's `prepare`, before
-    /// its NICs can be recorded): until the claim is released, vifkit does not remove
-    /// those bridges as unused. Replaces the guest's earlier claims; bridges that are
-    /// not in the registry are skipped (vifkit never removes those anyway). Not a change
-    /// [`generation`](Registry::generation) counts.
-    fn claim_bridges(&self, domain: &DomainName, bridges: &[IfName]) -> Result<(), RegistryError>;
+    /// Records that guest `domain` of `driver` is about to use `bridges` (libvirt's
+    /// `prepare`, before its NICs can be recorded): until the claim is released, vifkit
+    /// does not remove those bridges as unused. Replaces the guest's earlier claims;
+    /// bridges that are not in the registry are skipped (vifkit never removes those
+    /// anyway). Not a change [`generation`](Registry::generation) counts.
+    fn claim_bridges(
+        &self,
+        driver: Driver,
+        domain: &DomainName,
+        bridges: &[IfName],
+    ) -> Result<(), RegistryError>;
 
-    /// Drops guest `domain`'s bridge claims.
-    fn release_claims(&self, domain: &DomainName) -> Result<(), RegistryError>;
+    /// Drops the bridge claims of guest `domain` of `driver`.
+    fn release_claims(&self, driver: Driver, domain: &DomainName) -> Result<(), RegistryError>;
 
-    /// The guests that claim `bridge`, by name.
-    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<DomainName>, RegistryError>;
+    /// The guests that claim `bridge`, by driver then name.
+    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<(Driver, DomainName)>, RegistryError>;
 
     /// Records a NIC attachment: inserts it, or replaces the one with the same
-    /// `(domid, devid)` (recording a domain again never duplicates). Fails with
+    /// `(driver, domid, devid)` (recording a domain again never duplicates). Fails with
     /// [`RegistryError::UnknownBridge`] if its bridge is not in the registry,
     /// [`RegistryError::MacClash`] if another NIC has its MAC and
     /// [`RegistryError::NameClash`] if another NIC has one of its device names.
@@ -306,37 +325,49 @@ pub trait Registry {
     /// there is none.
     fn set_state(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
         state: AttachmentState,
     ) -> Result<(), RegistryError>;
 
-    /// Removes the attachment of `(domid, devid)` and returns it, if there was one.
+    /// Removes the attachment of `(driver, domid, devid)` and returns it, if there was
+    /// one.
     fn remove_attachment(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
     ) -> Result<Option<Attachment>, RegistryError>;
 
-    /// Removes every attachment of a domain and returns them, by device id.
-    fn remove_domain(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError>;
+    /// Removes every attachment of a domain of `driver` and returns them, by device id.
+    fn remove_domain(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError>;
 
-    /// Makes `attachments` the whole set of domain `domid`'s NICs in one step (to
-    /// re-sync after a reconnect): records each as [`record`](Registry::record) does and
-    /// removes the domain's other attachments, which it returns. The bridge claims of
+    /// Makes `attachments` the whole set of NICs of `driver`'s domain `domid` in one step
+    /// (to re-sync after a reconnect): records each as [`record`](Registry::record) does
+    /// and removes the domain's other attachments, which it returns. The bridge claims of
     /// the attachments' domains are released in the same step (the records hold the
-    /// bridges now). Fails with
-    /// [`RegistryError::WrongDomain`] if one of `attachments` has another domain id and
-    /// [`RegistryError::DuplicateDevice`] if two have the same device id;
-    /// on any failure nothing changes.
+    /// bridges now). Fails with [`RegistryError::WrongDomain`] if one of `attachments` has
+    /// another driver or domain id and [`RegistryError::DuplicateDevice`] if two have the
+    /// same device id; on any failure nothing changes.
     fn replace_domain(
         &self,
+        driver: Driver,
         domid: u32,
         attachments: &[Attachment],
     ) -> Result<Vec<Attachment>, RegistryError>;
 
-    /// The attachment of `(domid, devid)`, if any.
-    fn attachment(&self, domid: u32, devid: u32) -> Result<Option<Attachment>, RegistryError>;
+    /// The attachment of `(driver, domid, devid)`, if any.
+    fn attachment(
+        &self,
+        driver: Driver,
+        domid: u32,
+        devid: u32,
+    ) -> Result<Option<Attachment>, RegistryError>;
 
     /// The attachment whose backend or emulated twin is `device`, if any.
     fn attachment_by_device(&self, device: &IfName) -> Result<Option<Attachment>, RegistryError>;
@@ -344,11 +375,15 @@ pub trait Registry {
     /// The attachment with this MAC, if any.
     fn attachment_by_mac(&self, mac: MacAddr) -> Result<Option<Attachment>, RegistryError>;
 
-    /// Every attachment, by domain id then device id.
+    /// Every attachment, by driver (Xen first), domain id, then device id.
     fn attachments(&self) -> Result<Vec<Attachment>, RegistryError>;
 
-    /// A domain's attachments, by device id.
-    fn domain_attachments(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError>;
+    /// The attachments of a domain of `driver`, by device id.
+    fn domain_attachments(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError>;
 
     /// The registry's generation: it grows by at least one with every write that
     /// changes something, by any process, and never goes back. A watcher compares it

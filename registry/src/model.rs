@@ -13,7 +13,9 @@ use translator::vlan::VlanSpec;
 use translator::{IfName, MacAddr};
 
 use crate::error::ModelError;
-use crate::fields::{AttachmentState, BridgeKind, DomainName, DomainUuid, GuestName, Mtu, VlanId};
+use crate::fields::{
+    AttachmentState, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+};
 
 /// Xen's first reserved domain id (`DOMID_FIRST_RESERVED`): real domains are below it.
 pub const DOMID_FIRST_RESERVED: u32 = 0x7ff0;
@@ -153,6 +155,8 @@ impl Bridge {
 /// Whose a MAC or device name is: the attachment that holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Owner {
+    /// Whose domain it is.
+    pub driver: Driver,
     /// The domain's name.
     pub domain_name: DomainName,
     /// The domain id.
@@ -165,7 +169,8 @@ impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "domain {:?} (id {}) device {}",
+            "{} domain {:?} (id {}) device {}",
+            self.driver.label(),
             self.domain_name.as_str(),
             self.domid,
             self.devid
@@ -194,21 +199,26 @@ impl fmt::Display for DomainKey {
     }
 }
 
-/// One guest NIC: its PV backend in dom0, the emulated twin of an `ioemu` NIC, its MAC,
-/// bridge and VLANs. The registry's key is `(domid, devid)`.
+/// One guest NIC: its PV backend in dom0 (or a QEMU guest's tap), the emulated twin of
+/// a Xen `ioemu` NIC, its MAC, bridge and VLANs. The registry's key is
+/// `(driver, domid, devid)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Attachment {
+    /// Whose domain it is: Xen's or QEMU's.
+    pub driver: Driver,
     /// The guest's name.
     pub domain_name: DomainName,
     /// The guest's UUID, when known.
     pub domain_uuid: Option<DomainUuid>,
-    /// The Xen domain id.
+    /// The domain id (Xen's, or libvirt's for a QEMU guest).
     pub domid: u32,
-    /// The NIC's device id (its index in `vif = [...]` unless `devid=` says otherwise).
+    /// The NIC's device id (its index in `vif = [...]` unless `devid=` says otherwise;
+    /// for libvirt guests its index among the `<interface>` elements).
     pub devid: u32,
-    /// The PV backend device: `vif{domid}.{devid}`, or the `vifname=` given.
+    /// The PV backend device: `vif{domid}.{devid}`, or the `vifname=` given; a QEMU
+    /// guest's tap (`vnetN`).
     pub backend: IfName,
-    /// The emulated twin of an `ioemu` NIC: `{backend}-emu`.
+    /// The emulated twin of a Xen `ioemu` NIC: `{backend}-emu`. Never for QEMU.
     pub emulated: Option<IfName>,
     /// The NIC's MAC, unique across the registry.
     pub mac: MacAddr,
@@ -243,6 +253,7 @@ impl Attachment {
             false => None,
         };
         Ok(Attachment {
+            driver: Driver::Xen,
             domain_name,
             domain_uuid: None,
             domid,
@@ -257,9 +268,36 @@ impl Attachment {
         })
     }
 
+    /// A QEMU guest's NIC on its tap device. No UUID, VLANs or guest name; state
+    /// [`AttachmentState::Prepared`].
+    pub fn qemu(
+        domain_name: DomainName,
+        domid: u32,
+        devid: u32,
+        mac: MacAddr,
+        bridge: IfName,
+        tap: IfName,
+    ) -> Attachment {
+        Attachment {
+            driver: Driver::Qemu,
+            domain_name,
+            domain_uuid: None,
+            domid,
+            devid,
+            backend: tap,
+            emulated: None,
+            mac,
+            bridge,
+            vlan: None,
+            guest_name: None,
+            state: AttachmentState::Prepared,
+        }
+    }
+
     /// Who holds this attachment's MAC and device names.
     pub fn owner(&self) -> Owner {
         Owner {
+            driver: self.driver,
             domain_name: self.domain_name.clone(),
             domid: self.domid,
             devid: self.devid,
@@ -271,9 +309,20 @@ impl Attachment {
         std::iter::once(&self.backend).chain(self.emulated.as_ref())
     }
 
-    /// Checks the rules that span fields: the domain id is a real one, a backend named
-    /// `vifD.N` is this NIC's, and the emulated twin is `{backend}-emu`.
+    /// Checks the rules that span fields. For Xen: the domain id is a real one, a
+    /// backend named `vifD.N` is this NIC's, and the emulated twin is `{backend}-emu`.
+    /// For QEMU: no emulated twin (its domain ids and tap names are libvirt's).
     pub fn validate(&self) -> Result<(), ModelError> {
+        if self.driver == Driver::Qemu {
+            return match &self.emulated {
+                Some(emulated) => Err(ModelError::QemuTwin {
+                    domid: self.domid,
+                    devid: self.devid,
+                    emulated: emulated.clone(),
+                }),
+                None => Ok(()),
+            };
+        }
         if self.domid >= DOMID_FIRST_RESERVED {
             return Err(ModelError::DomId(self.domid));
         }
@@ -476,7 +525,7 @@ mod tests {
             ["vif5.2", "vif5.2-emu"]
         );
         a.validate().unwrap();
-        assert_eq!(a.owner().to_string(), "domain \"web\" (id 5) device 2");
+        assert_eq!(a.owner().to_string(), "Xen domain \"web\" (id 5) device 2");
         let pv =
             Attachment::xen(web(), 5, 3, mac("00:16:3e:00:00:02"), name("br0"), false).unwrap();
         assert_eq!(pv.devices().count(), 1);
@@ -546,6 +595,31 @@ mod tests {
         assert_eq!(
             a.validate().unwrap_err().to_string(),
             "Domain 5 device 2: emulated twin vif5.2-emu should be \"web-eth2-emu\""
+        );
+    }
+
+    #[test]
+    fn qemu_attachments_have_no_twin_and_libvirts_ids() {
+        let mut q = Attachment::qemu(
+            web(),
+            40000,
+            0,
+            mac("52:54:00:00:00:01"),
+            name("br0"),
+            name("vif6.0"),
+        );
+        // Beyond Xen's domain ids, and a tap named like another Xen domain's vif: QEMU's
+        // own business.
+        q.validate().unwrap();
+        assert_eq!(q.driver, Driver::Qemu);
+        assert_eq!(
+            q.owner().to_string(),
+            "QEMU domain \"web\" (id 40000) device 0"
+        );
+        q.emulated = Some(name("vif6.0-emu"));
+        assert_eq!(
+            q.validate().unwrap_err().to_string(),
+            "QEMU domain 40000 device 0: an emulated twin (vif6.0-emu) is Xen's only"
         );
     }
 

@@ -282,7 +282,10 @@ fn show_names_the_guest_nic_of_each_port() {
         .collect();
     assert_eq!(
         rows[0],
-        ["bridge", "mtu", "stp", "up", "port", "nic", "guest", "domain", "domid", "devid", "mac"]
+        [
+            "bridge", "mtu", "stp", "up", "port", "nic", "guest", "driver", "domain", "domid",
+            "devid", "mac"
+        ]
     );
     assert_eq!(
         rows[1],
@@ -295,6 +298,7 @@ fn show_names_the_guest_nic_of_each_port() {
             "vif5.2",
             "pv",
             "eth2",
+            "xen",
             "alice",
             "5",
             "2",
@@ -307,7 +311,7 @@ fn show_names_the_guest_nic_of_each_port() {
         "{text}"
     );
     assert!(
-        text.contains("\neth2 of domain 5 (alice) is vif5.2, on br0\n"),
+        text.contains("\neth2 of Xen domain 5 (alice) is vif5.2, on br0\n"),
         "{text}"
     );
 
@@ -327,6 +331,7 @@ fn show_names_the_guest_nic_of_each_port() {
     assert_eq!(ports[0]["guest"], Value::Null);
     assert_eq!(ports[1]["name"], "vif5.2");
     let g = &ports[1]["guest"];
+    assert_eq!(g["driver"], "xen");
     assert_eq!(
         (
             &g["domain"],
@@ -363,6 +368,7 @@ fn show_names_the_guest_nic_of_each_port() {
             "vif5.2-emu",
             "emulated",
             "eth2",
+            "xen",
             "alice",
             "5",
             "2",
@@ -371,7 +377,9 @@ fn show_names_the_guest_nic_of_each_port() {
         "{text}"
     );
     assert!(
-        text.contains("\neth2 of domain 5 (alice) is vif5.2, emulated twin vif5.2-emu, on br0\n"),
+        text.contains(
+            "\neth2 of Xen domain 5 (alice) is vif5.2, emulated twin vif5.2-emu, on br0\n"
+        ),
         "{text}"
     );
     let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
@@ -398,10 +406,61 @@ fn show_names_the_guest_nic_of_each_port() {
     let text = ok(ns.vifkit(db, &["show"]));
     assert!(
         text.contains(&format!(
-            "device 0 of domain 6 ({odd}) is vif6.0 (absent), on br0\n"
+            "device 0 of Xen domain 6 ({odd}) is vif6.0 (absent), on br0\n"
         )),
         "{text}"
     );
+
+    // QEMU's domain 5 is another guest than Xen's domain 5: both are shown, each with
+    // its driver.
+    ns.ip(&[
+        "link", "add", "vnet0", "type", "veth", "peer", "name", "peer1",
+    ]);
+    ns.ip(&["link", "set", "vnet0", "master", "br0"]);
+    let bob = Attachment::qemu(
+        DomainName::new("bob").unwrap(),
+        5,
+        0,
+        "52:54:00:00:00:05".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        IfName::new("vnet0").unwrap(),
+    );
+    SqliteRegistry::open(db).unwrap().record(&bob).unwrap();
+    let text = ok(ns.vifkit(db, &["show"]));
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.contains("vnet0"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "vnet0",
+            "pv",
+            "device",
+            "0",
+            "qemu",
+            "bob",
+            "5",
+            "0",
+            "52:54:00:00:00:05"
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("\neth2 of Xen domain 5 (alice) is vif5.2, emulated twin vif5.2-emu")
+            && text.contains("\ndevice 0 of QEMU domain 5 (bob) is vnet0, on br0\n"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    let drivers: Vec<(&str, u64)> = json["nics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["driver"].as_str().unwrap(), n["domid"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(drivers, [("xen", 5), ("xen", 6), ("qemu", 5)]);
 }
 
 /// `vifkit vif-script` as xl runs it (arguments, environment, xenstore as a directory

@@ -3,9 +3,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{domain_filter, owner_from_row, AttachmentRow, ATTACHMENT_COLUMNS};
+use super::rows::{
+    domain_filter, owner_from_row, AttachmentRow, ATTACHMENT_COLUMNS, ATTACHMENT_ORDER,
+};
 use super::SqliteRegistry;
-use crate::{Attachment, AttachmentState, DomainKey, DomainName, Owner, Recorded, RegistryError};
+use crate::{
+    Attachment, AttachmentState, DomainKey, DomainName, Driver, Owner, Recorded, RegistryError,
+};
 
 impl SqliteRegistry {
     pub(super) fn query_attachments(
@@ -16,7 +20,7 @@ impl SqliteRegistry {
     ) -> Result<Vec<Attachment>, RegistryError> {
         let op = "reading NIC attachments";
         let sql =
-            format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments {filter} ORDER BY domid, devid");
+            format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments {filter} {ATTACHMENT_ORDER}");
         let mut st = conn.prepare_cached(&sql).map_err(self.err(op))?;
         let rows = st
             .query_map(args, AttachmentRow::read)
@@ -40,27 +44,44 @@ impl SqliteRegistry {
             .next())
     }
 
-    /// Who other than `(domid, devid)` matches `filter` (on `?1`), if anyone.
+    /// The attachment of `(driver, domid, devid)`, if any.
+    pub(super) fn attachment_in(
+        &self,
+        conn: &Connection,
+        driver: Driver,
+        domid: u32,
+        devid: u32,
+    ) -> Result<Option<Attachment>, RegistryError> {
+        self.query_attachment(
+            conn,
+            "WHERE driver = ?1 AND domid = ?2 AND devid = ?3",
+            params![driver.as_str(), domid, devid],
+        )
+    }
+
+    /// Who other than `a` matches `filter` (on `?1`), if anyone.
     fn other_owner(
         &self,
         conn: &Connection,
         filter: &str,
         value: &str,
-        domid: u32,
-        devid: u32,
+        a: &Attachment,
     ) -> Result<Option<Owner>, RegistryError> {
         let op = "checking for clashes";
         let sql = format!(
-            "SELECT domain_name, domid, devid FROM attachments \
-             WHERE ({filter}) AND NOT (domid = ?2 AND devid = ?3) ORDER BY domid, devid LIMIT 1"
+            "SELECT driver, domain_name, domid, devid FROM attachments \
+             WHERE ({filter}) AND NOT (driver = ?2 AND domid = ?3 AND devid = ?4) \
+             {ATTACHMENT_ORDER} LIMIT 1"
         );
-        let row: Option<(String, i64, i64)> = conn
-            .query_row(&sql, params![value, domid, devid], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+        let row: Option<(String, String, i64, i64)> = conn
+            .query_row(
+                &sql,
+                params![value, a.driver.as_str(), a.domid, a.devid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .optional()
             .map_err(self.err(op))?;
-        row.map(|(name, d, n)| owner_from_row(&self.path, name, d, n))
+        row.map(|(driver, name, d, n)| owner_from_row(&self.path, driver, name, d, n))
             .transpose()
     }
 
@@ -83,23 +104,19 @@ impl SqliteRegistry {
             return Err(RegistryError::UnknownBridge(a.bridge.clone()));
         }
         let mac = a.mac.to_string();
-        if let Some(owner) = self.other_owner(conn, "mac = ?1", &mac, a.domid, a.devid)? {
+        if let Some(owner) = self.other_owner(conn, "mac = ?1", &mac, a)? {
             return Err(RegistryError::MacClash { mac: a.mac, owner });
         }
         for dev in a.devices() {
             let filter = "backend = ?1 OR emulated = ?1";
-            if let Some(owner) = self.other_owner(conn, filter, dev, a.domid, a.devid)? {
+            if let Some(owner) = self.other_owner(conn, filter, dev, a)? {
                 return Err(RegistryError::NameClash {
                     name: dev.clone(),
                     owner,
                 });
             }
         }
-        let recorded = match self.query_attachment(
-            conn,
-            "WHERE domid = ?1 AND devid = ?2",
-            params![a.domid, a.devid],
-        ) {
+        let recorded = match self.attachment_in(conn, a.driver, a.domid, a.devid) {
             Ok(Some(old)) if old == *a => return Ok(Recorded::Unchanged),
             Ok(Some(_)) | Err(RegistryError::BadRow { .. }) => Recorded::Updated,
             Ok(None) => Recorded::Inserted,
@@ -107,15 +124,17 @@ impl SqliteRegistry {
         };
         let sql = format!(
             "INSERT INTO attachments ({ATTACHMENT_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (domid, devid) DO UPDATE SET domain_name = excluded.domain_name, \
-             domain_uuid = excluded.domain_uuid, backend = excluded.backend, \
-             emulated = excluded.emulated, mac = excluded.mac, bridge = excluded.bridge, \
-             vlan = excluded.vlan, guest_name = excluded.guest_name, state = excluded.state"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT (driver, domid, devid) DO UPDATE SET \
+             domain_name = excluded.domain_name, domain_uuid = excluded.domain_uuid, \
+             backend = excluded.backend, emulated = excluded.emulated, mac = excluded.mac, \
+             bridge = excluded.bridge, vlan = excluded.vlan, guest_name = excluded.guest_name, \
+             state = excluded.state"
         );
         conn.execute(
             &sql,
             params![
+                a.driver.as_str(),
                 a.domid,
                 a.devid,
                 a.domain_name.as_str(),
@@ -136,6 +155,7 @@ impl SqliteRegistry {
     pub(super) fn set_state_in(
         &self,
         conn: &Connection,
+        driver: Driver,
         domid: u32,
         devid: u32,
         state: AttachmentState,
@@ -143,19 +163,24 @@ impl SqliteRegistry {
         let op = "setting a NIC attachment's state";
         let old: Option<String> = conn
             .query_row(
-                "SELECT state FROM attachments WHERE domid = ?1 AND devid = ?2",
-                params![domid, devid],
+                "SELECT state FROM attachments WHERE driver = ?1 AND domid = ?2 AND devid = ?3",
+                params![driver.as_str(), domid, devid],
                 |r| r.get(0),
             )
             .optional()
             .map_err(self.err(op))?;
         match old {
-            None => Err(RegistryError::UnknownAttachment { domid, devid }),
+            None => Err(RegistryError::UnknownAttachment {
+                driver,
+                domid,
+                devid,
+            }),
             Some(old) if old == state.as_str() => Ok(()),
             Some(_) => {
                 conn.execute(
-                    "UPDATE attachments SET state = ?3 WHERE domid = ?1 AND devid = ?2",
-                    params![domid, devid, state.as_str()],
+                    "UPDATE attachments SET state = ?4 \
+                     WHERE driver = ?1 AND domid = ?2 AND devid = ?3",
+                    params![driver.as_str(), domid, devid, state.as_str()],
                 )
                 .map_err(self.err(op))?;
                 self.bump(conn)
@@ -166,16 +191,16 @@ impl SqliteRegistry {
     pub(super) fn remove_attachment_in(
         &self,
         conn: &Connection,
+        driver: Driver,
         domid: u32,
         devid: u32,
     ) -> Result<Option<Attachment>, RegistryError> {
-        let filter = "WHERE domid = ?1 AND devid = ?2";
-        let Some(old) = self.query_attachment(conn, filter, params![domid, devid])? else {
+        let Some(old) = self.attachment_in(conn, driver, domid, devid)? else {
             return Ok(None);
         };
         conn.execute(
-            "DELETE FROM attachments WHERE domid = ?1 AND devid = ?2",
-            params![domid, devid],
+            "DELETE FROM attachments WHERE driver = ?1 AND domid = ?2 AND devid = ?3",
+            params![driver.as_str(), domid, devid],
         )
         .map_err(self.err("removing a NIC attachment"))?;
         self.bump(conn)?;
@@ -185,40 +210,48 @@ impl SqliteRegistry {
     pub(super) fn remove_domain_in(
         &self,
         conn: &Connection,
+        driver: Driver,
         domain: &DomainKey,
     ) -> Result<Vec<Attachment>, RegistryError> {
         let (filter, value) = domain_filter(domain);
-        let old = self.query_attachments(conn, filter, [&value])?;
+        let args = params![driver.as_str(), &value];
+        let old = self.query_attachments(conn, filter, args)?;
         if old.is_empty() {
             return Ok(old);
         }
-        conn.execute(&format!("DELETE FROM attachments {filter}"), [&value])
+        conn.execute(&format!("DELETE FROM attachments {filter}"), args)
             .map_err(self.err("removing a domain's NIC attachments"))?;
         self.bump(conn)?;
         Ok(old)
     }
 
-    /// Replaces domain `domid`'s attachments with `new` (checked by
+    /// Replaces the attachments of `driver`'s domain `domid` with `new` (checked by
     /// [`check_replacement`]) and returns the old ones whose device ids are gone.
     pub(super) fn replace_domain_in(
         &self,
         conn: &Connection,
+        driver: Driver,
         domid: u32,
         new: &[&Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
         // The records hold the bridges from now on: the domains' claims are done.
         let mut names: Vec<&DomainName> = new.iter().map(|a| &a.domain_name).collect();
+        names.sort();
         names.dedup();
         for name in names {
-            self.release_in(conn, name)?;
+            self.release_in(conn, driver, name)?;
         }
-        let old = self.query_attachments(conn, "WHERE domid = ?1", [domid])?;
+        let filter = "WHERE driver = ?1 AND domid = ?2";
+        let old = self.query_attachments(conn, filter, params![driver.as_str(), domid])?;
         if old.len() == new.len() && old.iter().zip(new).all(|(o, n)| o == *n) {
             return Ok(Vec::new());
         }
         // Delete first, so MACs and names may move between the domain's own NICs.
-        conn.execute("DELETE FROM attachments WHERE domid = ?1", [domid])
-            .map_err(self.err("replacing a domain's NIC attachments"))?;
+        conn.execute(
+            &format!("DELETE FROM attachments {filter}"),
+            params![driver.as_str(), domid],
+        )
+        .map_err(self.err("replacing a domain's NIC attachments"))?;
         for a in new {
             self.record_in(conn, a)?;
         }
@@ -230,23 +263,26 @@ impl SqliteRegistry {
     }
 }
 
-/// Checks a replacement set before any lock is taken: every attachment valid, of domain
-/// `domid`, device ids distinct. Returns it sorted by device id.
+/// Checks a replacement set before any lock is taken: every attachment valid, of
+/// `driver`'s domain `domid`, device ids distinct. Returns it sorted by device id.
 pub(super) fn check_replacement(
+    driver: Driver,
     domid: u32,
     attachments: &[Attachment],
 ) -> Result<Vec<&Attachment>, RegistryError> {
     let mut new: Vec<&Attachment> = attachments.iter().collect();
     new.sort_by_key(|a| a.devid);
     for (i, a) in new.iter().enumerate() {
-        if a.domid != domid {
+        if a.driver != driver || a.domid != domid {
             return Err(RegistryError::WrongDomain {
+                driver,
                 domid,
                 owner: a.owner(),
             });
         }
         if i > 0 && new[i - 1].devid == a.devid {
             return Err(RegistryError::DuplicateDevice {
+                driver,
                 domid,
                 devid: a.devid,
             });
@@ -261,6 +297,8 @@ mod tests {
     use std::error::Error as _;
 
     use translator::vlan::VlanSpec;
+
+    use translator::MacAddr;
 
     use super::*;
     use crate::testutil::{attachment, bridge, ifname, mac_of, temp_registry};
@@ -307,6 +345,120 @@ mod tests {
         assert_eq!(reg.attachments().unwrap(), [b]);
     }
 
+    /// QEMU guest `name` with id `domid`: its NIC `devid` on tap `vnet{domid}{devid}`.
+    fn qemu(name: &str, domid: u32, devid: u32, bridge: &str) -> Attachment {
+        Attachment::qemu(
+            DomainName::new(name).unwrap(),
+            domid,
+            devid,
+            MacAddr::new([
+                0x52,
+                0x54,
+                0,
+                0,
+                u8::try_from(domid).unwrap(),
+                u8::try_from(devid).unwrap(),
+            ])
+            .unwrap(),
+            ifname(bridge),
+            ifname(&format!("vnet{domid}{devid}")),
+        )
+    }
+
+    #[test]
+    fn a_qemu_domain_never_touches_the_xen_domain_of_its_id_or_name() {
+        let (_dir, reg) = registry();
+        // Xen domain 5 is "twin"; QEMU's domain 5 is "other", QEMU's "twin" is 7.
+        let xen = attachment(5, 0, "br0");
+        let mut xen_twin = attachment(6, 0, "br0");
+        xen_twin.domain_name = DomainName::new("twin").unwrap();
+        reg.record(&xen).unwrap();
+        reg.record(&xen_twin).unwrap();
+        assert_eq!(
+            reg.record(&qemu("other", 5, 0, "br1")).unwrap(),
+            Recorded::Inserted
+        );
+        assert_eq!(
+            reg.record(&qemu("twin", 7, 0, "br1")).unwrap(),
+            Recorded::Inserted
+        );
+        assert_eq!(
+            reg.attachment(Driver::Xen, 5, 0).unwrap(),
+            Some(xen.clone())
+        );
+        assert_eq!(
+            reg.attachment(Driver::Qemu, 5, 0).unwrap(),
+            Some(qemu("other", 5, 0, "br1"))
+        );
+        // Listed Xen's first.
+        let keys: Vec<_> = reg
+            .attachments()
+            .unwrap()
+            .iter()
+            .map(|a| (a.driver, a.domid))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (Driver::Xen, 5),
+                (Driver::Xen, 6),
+                (Driver::Qemu, 5),
+                (Driver::Qemu, 7)
+            ]
+        );
+        // QEMU's domain 5 re-synced with no NIC: Xen's domain 5 keeps its record.
+        assert_eq!(reg.replace_domain(Driver::Qemu, 5, &[]).unwrap().len(), 1);
+        assert_eq!(
+            reg.attachment(Driver::Xen, 5, 0).unwrap(),
+            Some(xen.clone())
+        );
+        // QEMU's "twin" stops: Xen's "twin" keeps its record.
+        let twin = DomainKey::Name(DomainName::new("twin").unwrap());
+        assert_eq!(reg.remove_domain(Driver::Qemu, &twin).unwrap().len(), 1);
+        assert_eq!(
+            reg.domain_attachments(Driver::Xen, &twin).unwrap(),
+            [xen_twin.clone()]
+        );
+        assert_eq!(reg.remove_attachment(Driver::Qemu, 6, 0).unwrap(), None);
+        let err = reg
+            .set_state(Driver::Qemu, 6, 0, AttachmentState::Active)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "No NIC attachment for QEMU domain 6 device 0 in the registry"
+        );
+        assert_eq!(reg.attachments().unwrap(), [xen, xen_twin]);
+        // A replacement names its driver: a Xen NIC in QEMU's domain 5 is refused.
+        let err = reg
+            .replace_domain(Driver::Qemu, 5, &[attachment(5, 1, "br0")])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Replacing QEMU domain 5's NIC attachments: Xen domain \"dom5\" (id 5) device 1 \
+             belongs to another domain"
+        );
+    }
+
+    #[test]
+    fn a_mac_and_a_device_name_are_the_hosts_whatever_the_driver() {
+        let (_dir, reg) = registry();
+        reg.record(&attachment(5, 0, "br0")).unwrap();
+        let mut q = qemu("q", 5, 0, "br0");
+        q.mac = mac_of(5, 0);
+        let err = reg.record(&q).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MAC 02:00:05:00:00:00 is already used by Xen domain \"dom5\" (id 5) device 0"
+        );
+        let mut q = qemu("q", 5, 0, "br0");
+        q.backend = ifname("vif5.0-emu");
+        let err = reg.record(&q).unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::NameClash { owner, .. } if owner.driver == Driver::Xen),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn recording_a_domain_again_never_duplicates() {
         let (_dir, reg) = registry();
@@ -333,7 +485,7 @@ mod tests {
         let (_dir, reg) = registry();
         let a = full();
         reg.record(&a).unwrap();
-        assert_eq!(reg.attachment(7, 1).unwrap(), Some(a.clone()));
+        assert_eq!(reg.attachment(Driver::Xen, 7, 1).unwrap(), Some(a.clone()));
         assert_eq!(
             reg.attachment_by_device(&ifname("win-eth1")).unwrap(),
             Some(a.clone())
@@ -362,8 +514,11 @@ mod tests {
             keys(reg.attachments().unwrap()),
             [(5, 0), (5, 1), (6, 0), (6, 1), (8, 0)]
         );
-        assert_eq!(reg.attachment(6, 1).unwrap(), Some(attachment(6, 1, "br0")));
-        assert_eq!(reg.attachment(6, 2).unwrap(), None);
+        assert_eq!(
+            reg.attachment(Driver::Xen, 6, 1).unwrap(),
+            Some(attachment(6, 1, "br0"))
+        );
+        assert_eq!(reg.attachment(Driver::Xen, 6, 2).unwrap(), None);
         assert_eq!(
             reg.attachment_by_device(&ifname("vif5.1")).unwrap(),
             Some(attachment(5, 1, "br0"))
@@ -387,15 +542,22 @@ mod tests {
         );
         assert_eq!(reg.attachment_by_mac(mac_of(6, 9)).unwrap(), None);
         assert_eq!(
-            keys(reg.domain_attachments(&DomainKey::Id(6)).unwrap()),
+            keys(
+                reg.domain_attachments(Driver::Xen, &DomainKey::Id(6))
+                    .unwrap()
+            ),
             [(6, 0), (6, 1)]
         );
         let name = DomainKey::Name(DomainName::new("dom5").unwrap());
         assert_eq!(
-            keys(reg.domain_attachments(&name).unwrap()),
+            keys(reg.domain_attachments(Driver::Xen, &name).unwrap()),
             [(5, 0), (5, 1)]
         );
-        assert_eq!(reg.domain_attachments(&DomainKey::Id(99)).unwrap(), []);
+        assert_eq!(
+            reg.domain_attachments(Driver::Xen, &DomainKey::Id(99))
+                .unwrap(),
+            []
+        );
     }
 
     #[test]
@@ -414,7 +576,7 @@ mod tests {
         }
         assert_eq!(
             err.to_string(),
-            "MAC 02:00:05:00:00:00 is already used by domain \"dom5\" (id 5) device 0"
+            "MAC 02:00:05:00:00:00 is already used by Xen domain \"dom5\" (id 5) device 0"
         );
         assert_eq!(reg.attachments().unwrap(), [attachment(5, 0, "br0")]);
         assert_eq!(reg.generation().unwrap(), 3);
@@ -451,7 +613,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "Device name vif5.0-emu is already used by domain \"dom5\" (id 5) device 0"
+            "Device name vif5.0-emu is already used by Xen domain \"dom5\" (id 5) device 0"
         );
         // And a custom one taken twice, emulated twin included.
         let mut c = attachment(6, 1, "br0");
@@ -507,22 +669,30 @@ mod tests {
         let (_dir, reg) = registry();
         reg.record(&attachment(5, 0, "br0")).unwrap();
         let g = reg.generation().unwrap();
-        reg.set_state(5, 0, AttachmentState::Active).unwrap();
+        reg.set_state(Driver::Xen, 5, 0, AttachmentState::Active)
+            .unwrap();
         assert_eq!(
-            reg.attachment(5, 0).unwrap().unwrap().state,
+            reg.attachment(Driver::Xen, 5, 0).unwrap().unwrap().state,
             AttachmentState::Active
         );
         assert_eq!(reg.generation().unwrap(), g + 1);
-        reg.set_state(5, 0, AttachmentState::Active).unwrap();
+        reg.set_state(Driver::Xen, 5, 0, AttachmentState::Active)
+            .unwrap();
         assert_eq!(reg.generation().unwrap(), g + 1);
-        let err = reg.set_state(5, 1, AttachmentState::Stopped).unwrap_err();
+        let err = reg
+            .set_state(Driver::Xen, 5, 1, AttachmentState::Stopped)
+            .unwrap_err();
         assert!(matches!(
             err,
-            RegistryError::UnknownAttachment { domid: 5, devid: 1 }
+            RegistryError::UnknownAttachment {
+                driver: Driver::Xen,
+                domid: 5,
+                devid: 1
+            }
         ));
         assert_eq!(
             err.to_string(),
-            "No NIC attachment for domain 5 device 1 in the registry"
+            "No NIC attachment for Xen domain 5 device 1 in the registry"
         );
     }
 
@@ -533,10 +703,10 @@ mod tests {
         reg.record(&attachment(5, 1, "br0")).unwrap();
         let g = reg.generation().unwrap();
         assert_eq!(
-            reg.remove_attachment(5, 0).unwrap(),
+            reg.remove_attachment(Driver::Xen, 5, 0).unwrap(),
             Some(attachment(5, 0, "br0"))
         );
-        assert_eq!(reg.remove_attachment(5, 0).unwrap(), None);
+        assert_eq!(reg.remove_attachment(Driver::Xen, 5, 0).unwrap(), None);
         assert_eq!(reg.generation().unwrap(), g + 1);
         assert_eq!(reg.attachments().unwrap(), [attachment(5, 1, "br0")]);
     }
@@ -554,17 +724,19 @@ mod tests {
                 reg.record(&a).unwrap();
             }
         }
-        let removed = reg.remove_domain(&DomainKey::Id(5)).unwrap();
+        let removed = reg.remove_domain(Driver::Xen, &DomainKey::Id(5)).unwrap();
         assert_eq!(removed, [attachment(5, 0, "br0"), attachment(5, 1, "br0")]);
         let name = DomainKey::Name(DomainName::new("dom6").unwrap());
-        assert_eq!(reg.remove_domain(&name).unwrap().len(), 2);
+        assert_eq!(reg.remove_domain(Driver::Xen, &name).unwrap().len(), 2);
         assert_eq!(
-            reg.domain_attachments(&DomainKey::Uuid(uuid))
+            reg.domain_attachments(Driver::Xen, &DomainKey::Uuid(uuid))
                 .unwrap()
                 .len(),
             2
         );
-        let removed = reg.remove_domain(&DomainKey::Uuid(uuid)).unwrap();
+        let removed = reg
+            .remove_domain(Driver::Xen, &DomainKey::Uuid(uuid))
+            .unwrap();
         assert_eq!(
             removed
                 .iter()
@@ -573,7 +745,10 @@ mod tests {
             [(7, 0), (7, 1)]
         );
         let g = reg.generation().unwrap();
-        assert_eq!(reg.remove_domain(&DomainKey::Id(5)).unwrap(), []);
+        assert_eq!(
+            reg.remove_domain(Driver::Xen, &DomainKey::Id(5)).unwrap(),
+            []
+        );
         assert_eq!(reg.generation().unwrap(), g);
         assert_eq!(reg.attachments().unwrap(), []);
     }
@@ -593,7 +768,7 @@ mod tests {
         let d3 = attachment(5, 3, "br0");
         let g = reg.generation().unwrap();
         let stale = reg
-            .replace_domain(5, &[d3.clone(), d1.clone(), d0.clone()])
+            .replace_domain(Driver::Xen, 5, &[d3.clone(), d1.clone(), d0.clone()])
             .unwrap();
         assert_eq!(stale, [attachment(5, 2, "br0")]);
         assert_eq!(reg.generation().unwrap(), g + 1);
@@ -602,10 +777,13 @@ mod tests {
             [d0.clone(), d1.clone(), d3.clone(), attachment(6, 0, "br0")]
         );
         // The same set again changes nothing.
-        assert_eq!(reg.replace_domain(5, &[d0, d1, d3]).unwrap(), []);
+        assert_eq!(
+            reg.replace_domain(Driver::Xen, 5, &[d0, d1, d3]).unwrap(),
+            []
+        );
         assert_eq!(reg.generation().unwrap(), g + 1);
         // An empty set drops the domain.
-        assert_eq!(reg.replace_domain(5, &[]).unwrap().len(), 3);
+        assert_eq!(reg.replace_domain(Driver::Xen, 5, &[]).unwrap().len(), 3);
         assert_eq!(reg.attachments().unwrap(), [attachment(6, 0, "br0")]);
     }
 
@@ -618,30 +796,38 @@ mod tests {
         let g = reg.generation().unwrap();
 
         let err = reg
-            .replace_domain(5, &[attachment(5, 1, "br0"), attachment(6, 1, "br0")])
+            .replace_domain(
+                Driver::Xen,
+                5,
+                &[attachment(5, 1, "br0"), attachment(6, 1, "br0")],
+            )
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Replacing domain 5's NIC attachments: domain \"dom6\" (id 6) device 1 belongs \
+            "Replacing Xen domain 5's NIC attachments: Xen domain \"dom6\" (id 6) device 1 belongs \
              to another domain"
         );
         let err = reg
-            .replace_domain(5, &[attachment(5, 1, "br0"), attachment(5, 1, "br1")])
+            .replace_domain(
+                Driver::Xen,
+                5,
+                &[attachment(5, 1, "br0"), attachment(5, 1, "br1")],
+            )
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Replacing domain 5's NIC attachments: device 1 is given twice"
+            "Replacing Xen domain 5's NIC attachments: device 1 is given twice"
         );
         // A clash with another domain, found after the domain's rows were deleted inside
         // the transaction: rolled back.
         let mut clash = attachment(5, 1, "br0");
         clash.mac = mac_of(6, 0);
         let err = reg
-            .replace_domain(5, &[attachment(5, 2, "br0"), clash])
+            .replace_domain(Driver::Xen, 5, &[attachment(5, 2, "br0"), clash])
             .unwrap_err();
         assert!(matches!(err, RegistryError::MacClash { .. }), "{err:?}");
         let err = reg
-            .replace_domain(5, &[attachment(5, 2, "nobridge")])
+            .replace_domain(Driver::Xen, 5, &[attachment(5, 2, "nobridge")])
             .unwrap_err();
         assert!(matches!(err, RegistryError::UnknownBridge(_)), "{err:?}");
         assert_eq!(reg.attachments().unwrap(), before);

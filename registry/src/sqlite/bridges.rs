@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use translator::IfName;
 
-use super::rows::{owner_from_row, BridgeRow, BRIDGE_COLUMNS};
+use super::rows::{owner_from_row, BridgeRow, ATTACHMENT_ORDER, BRIDGE_COLUMNS};
 use super::SqliteRegistry;
 use crate::model::parse_if_name;
 use crate::{Bridge, RegistryError, VlanId};
@@ -156,18 +156,20 @@ impl SqliteRegistry {
             )
             .map_err(self.err(op))?;
         if count > 0 {
-            let (n, d, v): (String, i64, i64) = conn
+            let (k, n, d, v): (String, String, i64, i64) = conn
                 .query_row(
-                    "SELECT domain_name, domid, devid FROM attachments WHERE bridge = ?1 \
-                     ORDER BY domid, devid LIMIT 1",
+                    &format!(
+                        "SELECT driver, domain_name, domid, devid FROM attachments \
+                         WHERE bridge = ?1 {ATTACHMENT_ORDER} LIMIT 1"
+                    ),
                     [name.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .map_err(self.err(op))?;
             return Err(RegistryError::BridgeInUse {
                 bridge: name.clone(),
                 count: u64::try_from(count).unwrap_or(0),
-                first: owner_from_row(&self.path, n, d, v)?,
+                first: owner_from_row(&self.path, k, n, d, v)?,
             });
         }
         conn.execute("DELETE FROM bridges WHERE name = ?1", [name.as_str()])
@@ -228,6 +230,7 @@ impl SqliteRegistry {
 mod tests {
     use super::*;
     use crate::testutil::{attachment, bridge, ifname, temp_registry};
+    use crate::Driver;
     use crate::{BridgeKind, ModelError, Mtu, Registry};
 
     fn br900() -> Bridge {
@@ -431,12 +434,12 @@ mod tests {
         }
         assert_eq!(
             err.to_string(),
-            "Bridge br0 still has 2 NIC attachment(s), the first of domain \"dom4\" (id 4) \
+            "Bridge br0 still has 2 NIC attachment(s), the first of Xen domain \"dom4\" (id 4) \
              device 2"
         );
         assert_eq!(reg.bridges().unwrap(), [bridge("br0")]);
-        reg.remove_attachment(4, 2).unwrap();
-        reg.remove_attachment(9, 1).unwrap();
+        reg.remove_attachment(Driver::Xen, 4, 2).unwrap();
+        reg.remove_attachment(Driver::Xen, 9, 1).unwrap();
         reg.remove_bridge(&ifname("br0")).unwrap();
         assert_eq!(reg.bridges().unwrap(), []);
     }

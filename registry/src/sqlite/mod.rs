@@ -22,7 +22,8 @@ use rusqlite::{params, Connection, OpenFlags, Transaction, TransactionBehavior};
 use translator::{IfName, MacAddr};
 
 use super::{
-    Attachment, AttachmentState, Bridge, DomainKey, DomainName, Recorded, Registry, RegistryError,
+    Attachment, AttachmentState, Bridge, DomainKey, DomainName, Driver, Recorded, Registry,
+    RegistryError,
 };
 
 mod access;
@@ -621,19 +622,24 @@ impl Registry for SqliteRegistry {
         })
     }
 
-    fn claim_bridges(&self, domain: &DomainName, bridges: &[IfName]) -> Result<(), RegistryError> {
+    fn claim_bridges(
+        &self,
+        driver: Driver,
+        domain: &DomainName,
+        bridges: &[IfName],
+    ) -> Result<(), RegistryError> {
         self.write("claiming bridges", |conn| {
-            self.claim_in(conn, domain, bridges)
+            self.claim_in(conn, driver, domain, bridges)
         })
     }
 
-    fn release_claims(&self, domain: &DomainName) -> Result<(), RegistryError> {
+    fn release_claims(&self, driver: Driver, domain: &DomainName) -> Result<(), RegistryError> {
         self.write("releasing bridge claims", |conn| {
-            self.release_in(conn, domain)
+            self.release_in(conn, driver, domain)
         })
     }
 
-    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<DomainName>, RegistryError> {
+    fn bridge_claims(&self, bridge: &IfName) -> Result<Vec<(Driver, DomainName)>, RegistryError> {
         self.retrying("reading bridge claims", || {
             self.claims_in(&self.conn, bridge)
         })
@@ -652,49 +658,57 @@ impl Registry for SqliteRegistry {
 
     fn set_state(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
         state: AttachmentState,
     ) -> Result<(), RegistryError> {
         self.write("setting a NIC attachment's state", |conn| {
-            self.set_state_in(conn, domid, devid, state)
+            self.set_state_in(conn, driver, domid, devid, state)
         })
     }
 
     fn remove_attachment(
         &self,
+        driver: Driver,
         domid: u32,
         devid: u32,
     ) -> Result<Option<Attachment>, RegistryError> {
         self.write("removing a NIC attachment", |conn| {
-            self.remove_attachment_in(conn, domid, devid)
+            self.remove_attachment_in(conn, driver, domid, devid)
         })
     }
 
-    fn remove_domain(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError> {
+    fn remove_domain(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError> {
         self.write("removing a domain's NIC attachments", |conn| {
-            self.remove_domain_in(conn, domain)
+            self.remove_domain_in(conn, driver, domain)
         })
     }
 
     fn replace_domain(
         &self,
+        driver: Driver,
         domid: u32,
         attachments: &[Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
-        let new = attachments::check_replacement(domid, attachments)?;
+        let new = attachments::check_replacement(driver, domid, attachments)?;
         self.write("replacing a domain's NIC attachments", |conn| {
-            self.replace_domain_in(conn, domid, &new)
+            self.replace_domain_in(conn, driver, domid, &new)
         })
     }
 
-    fn attachment(&self, domid: u32, devid: u32) -> Result<Option<Attachment>, RegistryError> {
+    fn attachment(
+        &self,
+        driver: Driver,
+        domid: u32,
+        devid: u32,
+    ) -> Result<Option<Attachment>, RegistryError> {
         self.retrying("reading a NIC attachment", || {
-            self.query_attachment(
-                &self.conn,
-                "WHERE domid = ?1 AND devid = ?2",
-                params![domid, devid],
-            )
+            self.attachment_in(&self.conn, driver, domid, devid)
         })
     }
 
@@ -721,10 +735,14 @@ impl Registry for SqliteRegistry {
         })
     }
 
-    fn domain_attachments(&self, domain: &DomainKey) -> Result<Vec<Attachment>, RegistryError> {
+    fn domain_attachments(
+        &self,
+        driver: Driver,
+        domain: &DomainKey,
+    ) -> Result<Vec<Attachment>, RegistryError> {
         let (filter, value) = domain_filter(domain);
         self.retrying("reading a domain's NIC attachments", || {
-            self.query_attachments(&self.conn, filter, [&value])
+            self.query_attachments(&self.conn, filter, params![driver.as_str(), &value])
         })
     }
 

@@ -8,34 +8,53 @@ use rusqlite::Row;
 
 use crate::model::{parse_if_name, parse_mac, parse_vlan_spec};
 use crate::{
-    Attachment, AttachmentState, Bridge, DomainKey, DomainName, DomainUuid, GuestName, ModelError,
-    Mtu, Owner, RegistryError, VlanId,
+    Attachment, AttachmentState, Bridge, DomainKey, DomainName, DomainUuid, Driver, GuestName,
+    ModelError, Mtu, Owner, RegistryError, VlanId,
 };
 
 /// The `bridges` columns [`BridgeRow::read`] reads, in order.
 pub(super) const BRIDGE_COLUMNS: &str = "name, kind, uplink, vlan, mtu, stp, creatable";
 
 /// The `attachments` columns [`AttachmentRow::read`] reads, in order.
-pub(super) const ATTACHMENT_COLUMNS: &str = "domid, devid, domain_name, domain_uuid, backend, \
-                                             emulated, mac, bridge, vlan, guest_name, state";
+pub(super) const ATTACHMENT_COLUMNS: &str = "driver, domid, devid, domain_name, domain_uuid, \
+                                             backend, emulated, mac, bridge, vlan, guest_name, \
+                                             state";
 
-/// `(SQL filter, its one argument)` picking a domain's rows.
+/// The order attachments are listed in: Xen's first, then by domain id and device id.
+pub(super) const ATTACHMENT_ORDER: &str = "ORDER BY driver = 'qemu', domid, devid";
+
+/// `(SQL filter on ?1 and ?2, ?2)` picking the rows of a domain of `driver` (`?1`).
 pub(super) fn domain_filter(domain: &DomainKey) -> (&'static str, rusqlite::types::Value) {
     use rusqlite::types::Value;
     match domain {
-        DomainKey::Id(id) => ("WHERE domid = ?1", Value::Integer(i64::from(*id))),
-        DomainKey::Name(n) => ("WHERE domain_name = ?1", Value::Text(n.as_str().to_owned())),
-        DomainKey::Uuid(u) => ("WHERE domain_uuid = ?1", Value::Text(u.to_string())),
+        DomainKey::Id(id) => (
+            "WHERE driver = ?1 AND domid = ?2",
+            Value::Integer(i64::from(*id)),
+        ),
+        DomainKey::Name(n) => (
+            "WHERE driver = ?1 AND domain_name = ?2",
+            Value::Text(n.as_str().to_owned()),
+        ),
+        DomainKey::Uuid(u) => (
+            "WHERE driver = ?1 AND domain_uuid = ?2",
+            Value::Text(u.to_string()),
+        ),
     }
+}
+
+/// The key a row is named by in errors: `xen domain 5 device 1`.
+fn row_key(driver: &str, domid: i64, devid: i64) -> String {
+    format!("{driver} domain {domid} device {devid}")
 }
 
 pub(super) fn owner_from_row(
     path: &Path,
+    driver: String,
     name: String,
     domid: i64,
     devid: i64,
 ) -> Result<Owner, RegistryError> {
-    let key = format!("domain {domid} device {devid}");
+    let key = row_key(&driver, domid, devid);
     let bad = |source| RegistryError::BadRow {
         path: path.to_owned(),
         table: "attachments",
@@ -43,6 +62,7 @@ pub(super) fn owner_from_row(
         source: Box::new(source),
     };
     Ok(Owner {
+        driver: driver.parse::<Driver>().map_err(bad)?,
         domain_name: DomainName::new(name).map_err(bad)?,
         domid: int(domid, "domain id").map_err(bad)?,
         devid: int(devid, "device id").map_err(bad)?,
@@ -115,6 +135,7 @@ impl BridgeRow {
 
 /// An `attachments` row as stored, before validation.
 pub(super) struct AttachmentRow {
+    driver: String,
     domid: i64,
     devid: i64,
     domain_name: String,
@@ -131,22 +152,23 @@ pub(super) struct AttachmentRow {
 impl AttachmentRow {
     pub(super) fn read(r: &Row<'_>) -> rusqlite::Result<AttachmentRow> {
         Ok(AttachmentRow {
-            domid: r.get(0)?,
-            devid: r.get(1)?,
-            domain_name: r.get(2)?,
-            domain_uuid: r.get(3)?,
-            backend: r.get(4)?,
-            emulated: r.get(5)?,
-            mac: r.get(6)?,
-            bridge: r.get(7)?,
-            vlan: r.get(8)?,
-            guest_name: r.get(9)?,
-            state: r.get(10)?,
+            driver: r.get(0)?,
+            domid: r.get(1)?,
+            devid: r.get(2)?,
+            domain_name: r.get(3)?,
+            domain_uuid: r.get(4)?,
+            backend: r.get(5)?,
+            emulated: r.get(6)?,
+            mac: r.get(7)?,
+            bridge: r.get(8)?,
+            vlan: r.get(9)?,
+            guest_name: r.get(10)?,
+            state: r.get(11)?,
         })
     }
 
     pub(super) fn into_attachment(self, path: &Path) -> Result<Attachment, RegistryError> {
-        let key = format!("domain {} device {}", self.domid, self.devid);
+        let key = row_key(&self.driver, self.domid, self.devid);
         self.parse().map_err(|source| RegistryError::BadRow {
             path: path.to_owned(),
             table: "attachments",
@@ -157,6 +179,7 @@ impl AttachmentRow {
 
     fn parse(self) -> Result<Attachment, ModelError> {
         let a = Attachment {
+            driver: self.driver.parse::<Driver>()?,
             domain_name: DomainName::new(self.domain_name)?,
             domain_uuid: self
                 .domain_uuid
@@ -214,7 +237,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "Registry {}: attachments row domain 5 device 1 is corrupt",
+                "Registry {}: attachments row xen domain 5 device 1 is corrupt",
                 reg.path().display()
             )
         );
@@ -225,7 +248,10 @@ mod tests {
             MacError::Multicast.to_string()
         );
         // The good row still reads.
-        assert_eq!(reg.attachment(5, 0).unwrap(), Some(attachment(5, 0, "br0")));
+        assert_eq!(
+            reg.attachment(Driver::Xen, 5, 0).unwrap(),
+            Some(attachment(5, 0, "br0"))
+        );
         // Recording the NIC again repairs the row.
         assert_eq!(
             reg.record(&attachment(5, 1, "br0")).unwrap(),
@@ -289,14 +315,14 @@ mod tests {
                 reg.path(),
                 &format!("PRAGMA foreign_keys = OFF; UPDATE attachments SET {set}"),
             );
-            match reg.attachment(5, 0).unwrap_err() {
+            match reg.attachment(Driver::Xen, 5, 0).unwrap_err() {
                 RegistryError::BadRow {
                     table: "attachments",
                     key,
                     source,
                     ..
                 } => {
-                    assert_eq!(key, "domain 5 device 0");
+                    assert_eq!(key, "xen domain 5 device 0");
                     assert!(check(&source), "{set}: {source:?}");
                 }
                 other => panic!("{set}: {other:?}"),

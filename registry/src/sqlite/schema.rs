@@ -20,7 +20,7 @@ pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i + 1` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 6] = [
     // 1: bridges and NIC attachments.
     "
     PRAGMA application_id = 1986618987;
@@ -79,6 +79,55 @@ const MIGRATIONS: [&str; 4] = [
         domain TEXT NOT NULL,
         bridge TEXT NOT NULL REFERENCES bridges (name) ON UPDATE CASCADE ON DELETE CASCADE,
         PRIMARY KEY (domain, bridge)
+    ) STRICT;
+    CREATE INDEX bridge_claims_bridge ON bridge_claims (bridge);
+    ",
+    // 5: attachments keyed by driver too: a QEMU domain's id and name say nothing about
+    // the Xen domain of the same id or name. A row is Xen's when it has an emulated twin
+    // or its backend has the shape of Xen's `vifD.N`; every other row is a QEMU tap.
+    // QEMU's domain ids are libvirt's, not bounded by Xen's reserved range.
+    "
+    CREATE TABLE attachments_by_driver (
+        driver TEXT NOT NULL CHECK (driver IN ('xen', 'qemu')),
+        domid INTEGER NOT NULL CHECK (domid BETWEEN 0 AND 4294967295
+            AND (driver = 'qemu' OR domid <= 32751)),
+        devid INTEGER NOT NULL CHECK (devid BETWEEN 0 AND 4294967295),
+        domain_name TEXT NOT NULL,
+        domain_uuid TEXT,
+        backend TEXT NOT NULL,
+        emulated TEXT CHECK (emulated IS NULL OR driver = 'xen'),
+        mac TEXT NOT NULL,
+        bridge TEXT NOT NULL REFERENCES bridges (name) ON UPDATE RESTRICT ON DELETE RESTRICT,
+        vlan TEXT,
+        guest_name TEXT,
+        state TEXT NOT NULL CHECK (state IN ('prepared', 'active', 'stopped')),
+        PRIMARY KEY (driver, domid, devid)
+    ) STRICT;
+    INSERT INTO attachments_by_driver
+        SELECT CASE WHEN emulated IS NOT NULL OR backend GLOB 'vif[0-9]*.[0-9]*'
+                    THEN 'xen' ELSE 'qemu' END,
+               domid, devid, domain_name, domain_uuid, backend, emulated, mac, bridge, vlan,
+               guest_name, state
+        FROM attachments;
+    DROP TABLE attachments;
+    ALTER TABLE attachments_by_driver RENAME TO attachments;
+    CREATE UNIQUE INDEX attachments_mac ON attachments (mac);
+    CREATE UNIQUE INDEX attachments_backend ON attachments (backend);
+    CREATE UNIQUE INDEX attachments_emulated ON attachments (emulated);
+    CREATE INDEX attachments_bridge ON attachments (bridge);
+    CREATE INDEX attachments_domain_name ON attachments (driver, domain_name);
+    CREATE INDEX attachments_domain_uuid ON attachments (driver, domain_uuid);
+    ",
+    // 6: bridge claims keyed by driver too. Which driver an old claim was made for is
+    // not recorded: claims live from a guest's `prepare` to its `started`, so the few in
+    // flight at the upgrade are dropped.
+    "
+    DROP TABLE bridge_claims;
+    CREATE TABLE bridge_claims (
+        driver TEXT NOT NULL CHECK (driver IN ('xen', 'qemu')),
+        domain TEXT NOT NULL,
+        bridge TEXT NOT NULL REFERENCES bridges (name) ON UPDATE CASCADE ON DELETE CASCADE,
+        PRIMARY KEY (driver, domain, bridge)
     ) STRICT;
     CREATE INDEX bridge_claims_bridge ON bridge_claims (bridge);
     ",
@@ -187,7 +236,7 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 6);
         assert_eq!(
             tables(&conn),
             ["attachments", "bridge_claims", "bridges", "generation"]
@@ -244,6 +293,69 @@ mod tests {
     }
 
     #[test]
+    fn a_version_4_database_gets_its_records_keyed_by_driver_from_their_device_names() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate_to(&conn, &path, 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO bridges (name, kind, uplink, vlan, mtu, stp, creatable)
+                     VALUES ('br0', 'linux', NULL, NULL, NULL, 0, 0);
+                 INSERT INTO attachments (domid, devid, domain_name, domain_uuid, backend,
+                     emulated, mac, bridge, vlan, guest_name, state) VALUES
+                     (5, 0, 'hvm', NULL, 'vif5.0', 'vif5.0-emu', '00:16:3e:00:00:01', 'br0',
+                      NULL, NULL, 'active'),
+                     (5, 1, 'hvm', NULL, 'web-eth1', 'web-eth1-emu', '00:16:3e:00:00:02',
+                      'br0', NULL, NULL, 'active'),
+                     (6, 0, 'pv', NULL, 'vif6.0', NULL, '00:16:3e:00:00:03', 'br0', NULL,
+                      NULL, 'active'),
+                     (5, 2, 'hvm', NULL, 'vnet7', NULL, '52:54:00:00:00:01', 'br0', NULL,
+                      NULL, 'active');
+                 INSERT INTO bridge_claims (domain, bridge) VALUES ('starting', 'br0');",
+            )
+            .unwrap();
+        }
+        let reg = SqliteRegistry::open(&path).unwrap();
+        let got: Vec<(crate::Driver, u32, u32, String)> = reg
+            .attachments()
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.driver, a.domid, a.devid, a.backend.to_string()))
+            .collect();
+        use crate::Driver::{Qemu, Xen};
+        assert_eq!(
+            got,
+            [
+                (Xen, 5, 0, "vif5.0".to_owned()),
+                (Xen, 5, 1, "web-eth1".to_owned()),
+                (Xen, 6, 0, "vif6.0".to_owned()),
+                (Qemu, 5, 2, "vnet7".to_owned()),
+            ]
+        );
+        // The unique indexes came back: a MAC is still the host's.
+        let mut clash = attachment(9, 0, "br0");
+        clash.mac = "52:54:00:00:00:01".parse().unwrap();
+        assert!(matches!(
+            reg.record(&clash).unwrap_err(),
+            RegistryError::MacClash { .. }
+        ));
+        // An old claim says no driver: dropped.
+        let br0 = translator::IfName::new("br0").unwrap();
+        assert!(reg.bridge_claims(&br0).unwrap().is_empty());
+        drop(reg);
+        let conn = Connection::open(&path).unwrap();
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' \
+                 AND tbl_name = 'attachments' AND sql IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 6);
+    }
+
+    #[test]
     fn a_version_2_database_gets_the_made_by_vifkit_column_unset() {
         let (_dir, path) = temp_db();
         {
@@ -265,7 +377,7 @@ mod tests {
         assert!(reg.bridge_made(&name).unwrap());
         drop(reg);
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(version(&conn), 4);
+        assert_eq!(version(&conn), SCHEMA_VERSION);
     }
 
     #[test]
@@ -274,15 +386,15 @@ mod tests {
         SqliteRegistry::open(&path).unwrap();
         {
             let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "user_version", 7).unwrap();
+            conn.pragma_update(None, "user_version", 70).unwrap();
         }
         let err = SqliteRegistry::open(&path).unwrap_err();
         assert!(
             matches!(
                 err,
                 RegistryError::FutureSchema {
-                    found: 7,
-                    supported: 4,
+                    found: 70,
+                    supported: SCHEMA_VERSION,
                     ..
                 }
             ),
@@ -291,13 +403,13 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "Registry {} has schema version 7, newer than version 4 that this vifkit \
-                 knows: upgrade vifkit (it will not downgrade the registry)",
+                "Registry {} has schema version 70, newer than version {SCHEMA_VERSION} that \
+                 this vifkit knows: upgrade vifkit (it will not downgrade the registry)",
                 path.display()
             )
         );
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(version(&conn), 7);
+        assert_eq!(version(&conn), 70);
     }
 
     #[test]
