@@ -70,9 +70,13 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
     // bridged NIC starts whatever state the registry is in.
     let registry = LazyRegistry::new(&path);
     let nl = LazyNetlink::new();
+    // `ovs-vsctl`'s own defaults say which Open vSwitch database; it runs only to ask
+    // about a bridge the kernel does not show as a Linux bridge.
+    let ovs = hostnet::ovs::Ovs::new();
     let host = Host {
         registry: &registry,
         nl: &nl,
+        ovs: &ovs,
         log: &log,
     };
     match libvirt_hooks::run(&host, &req, &input) {

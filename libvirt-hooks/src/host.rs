@@ -3,6 +3,7 @@
 use std::cell::OnceCell;
 
 use hostnet::netlink::{Netlink, NetlinkError};
+use hostnet::ovs::Ovs;
 use registry::Registry;
 
 use crate::log::Log;
@@ -47,6 +48,9 @@ pub struct Host<'a> {
     pub registry: &'a dyn Registry,
     /// The kernel.
     pub nl: &'a LazyNetlink,
+    /// Open vSwitch (asked only about bridges the kernel does not show as Linux
+    /// bridges).
+    pub ovs: &'a Ovs,
     /// Where actions are reported.
     pub log: &'a dyn Log,
 }

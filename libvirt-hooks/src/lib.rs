@@ -24,6 +24,8 @@ mod host;
 mod lock;
 mod log;
 mod network;
+#[cfg(test)]
+mod network_tests;
 mod plan;
 mod prepare;
 mod request;

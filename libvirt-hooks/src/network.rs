@@ -201,8 +201,45 @@ fn start(host: &Host<'_>, net: &str, b: &IfName) -> Result<(), HookError> {
     Ok(())
 }
 
-/// `port-created`: the port's bridge joins the registry (as found, not creatable) and
-/// its MAC must not be another guest's.
+/// The kind of the host's bridge `b`, as the host has it: a Linux bridge, or an Open
+/// vSwitch one (its kernel datapath device, or a bridge Open vSwitch knows: the
+/// userspace datapath has no such device). `None` (logged) when it is neither.
+fn host_kind(host: &Host<'_>, net: &str, b: &IfName) -> Result<Option<BridgeKind>, HookError> {
+    let nl_err = |source| HookError::Netlink {
+        object: format!("Network {net}"),
+        source: Box::new(source),
+    };
+    let link = host.nl.get().map_err(nl_err)?.link(b).map_err(nl_err)?;
+    match &link {
+        Some(l) if l.is_bridge() => return Ok(Some(BridgeKind::Linux)),
+        Some(l) if l.kind.as_deref() == Some("openvswitch") => return Ok(Some(BridgeKind::Ovs)),
+        _ => {}
+    }
+    match host.ovs.bridge(b) {
+        Ok(Some(_)) => Ok(Some(BridgeKind::Ovs)),
+        Ok(None) => {
+            host.log.warn(&format!(
+                "network {net}: {b} is {}: not registered",
+                match link {
+                    Some(_) => "neither a Linux bridge nor an Open vSwitch bridge",
+                    None => "not on this host",
+                }
+            ));
+            Ok(None)
+        }
+        Err(e) => {
+            host.log.warn(&format!(
+                "network {net}: {b} is not a Linux bridge, and Open vSwitch cannot be asked \
+                 about it ({}): not registered",
+                translator::diag::error_chain(&e)
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// `port-created`: the port's bridge joins the registry (not creatable, of the kind the
+/// host has) and its MAC must not be another guest's.
 fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookError> {
     let owner = d.port_owner.as_deref().unwrap_or("?");
     if let Some(mac) = &d.port_mac {
@@ -226,15 +263,14 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
     let b = parse_if_name("bridge name", b)
         .map_err(|e| problem(net, translator::diag::error_chain(&e)))?;
     if host.registry.bridge(&b).map_err(reg_err(net))?.is_none() {
-        match host
-            .registry
-            .add_bridge(&Bridge::new(b.clone(), BridgeKind::Linux))
-        {
-            Ok(()) => host.log.info(&format!(
-                "network {net}: registered its bridge {b} (not creatable)"
-            )),
-            Err(RegistryError::BridgeExists(_)) => {}
-            Err(e) => return Err(reg_err(net)(e)),
+        if let Some(kind) = host_kind(host, net, &b)? {
+            match host.registry.add_bridge(&Bridge::new(b.clone(), kind)) {
+                Ok(()) => host.log.info(&format!(
+                    "network {net}: registered its bridge {b} (kind {kind}, not creatable)"
+                )),
+                Err(RegistryError::BridgeExists(_)) => {}
+                Err(e) => return Err(reg_err(net)(e)),
+            }
         }
     }
     host.log

@@ -3,14 +3,21 @@
 use super::*;
 use registry::SqliteRegistry;
 
+/// An Open vSwitch handle whose `ovs-vsctl` does not exist: any use fails.
+pub(crate) fn no_ovs() -> hostnet::ovs::Ovs {
+    hostnet::ovs::Ovs::new().with_program("/nonexistent/ovs-vsctl")
+}
+
 fn with_host<T>(f: impl FnOnce(&Host<'_>, &MemoryLog) -> T) -> T {
     let dir = tempfile::tempdir().unwrap();
     let reg = SqliteRegistry::open(dir.path().join("r.db")).unwrap();
     let nl = LazyNetlink::new();
+    let ovs = no_ovs();
     let log = MemoryLog::default();
     let host = Host {
         registry: &reg,
         nl: &nl,
+        ovs: &ovs,
         log: &log,
     };
     let out = f(&host, &log);
@@ -285,10 +292,12 @@ fn a_guest_without_a_bridged_nic_needs_no_registry() {
     let run_all = |path: &std::path::Path, ops: &[&str]| {
         let reg = registry::LazyRegistry::new(path);
         let nl = LazyNetlink::new();
+        let ovs = no_ovs();
         let log = MemoryLog::default();
         let host = Host {
             registry: &reg,
             nl: &nl,
+            ovs: &ovs,
             log: &log,
         };
         let xml = "<domain type='kvm' id='3'><name>q</name><devices></devices></domain>";
