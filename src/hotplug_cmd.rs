@@ -9,6 +9,7 @@ use hotplug::{Action, Host, IfType, Request};
 use registry::Registry;
 
 use crate::report::{chain, Failure};
+use translator::diag::one_line;
 
 /// Environment variable naming a directory of key files to use instead of xenstore.
 pub const XENSTORE_DIR_ENV: &str = "VIFKIT_XENSTORE_DIR";
@@ -40,10 +41,21 @@ pub fn run(db: Option<&Path>, args: &[String]) -> Result<String, Failure> {
             return Err(Failure::Invalid(vec![format!("{}: {msg}", req.device)]));
         }
     };
+    // xl keeps what a hotplug script writes on stderr in its log.
+    let log = |line: &str| {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {}: {}",
+            req.device,
+            one_line(line)
+        );
+    };
     let host = Host {
         nl: &nl,
         ovs: &ovs,
         registry: registry.as_ref().map(|r| r as &dyn Registry),
+        log: &log,
     };
     hotplug::run(store.as_ref(), &host, &req)
         .map_err(|e| Failure::Invalid(vec![format!("{}: {}", req.device, chain(&e))]))?;

@@ -9,8 +9,10 @@
 //!   `ovs-vsctl`, each change one OVSDB transaction.
 //! - [`nat`]: vifkit's own nftables table (`table ip vifkit`) for masquerading NAT guests.
 //! - [`plumbing`]: one place that makes a registered bridge real (Linux or Open vSwitch).
+//! - [`stale`]: which NIC records are of guests that are gone, and dropping them.
 
 pub mod nat;
 pub mod netlink;
 pub mod ovs;
 pub mod plumbing;
+pub mod stale;

@@ -31,6 +31,8 @@ pub mod nat;
 mod record;
 pub mod xenstore;
 
+pub use record::xen_running;
+
 use std::net::IpAddr;
 
 use translator::interface::IpElem;
@@ -359,6 +361,8 @@ pub struct Host<'a> {
     /// The registry: bridged NICs are recorded there, bridges registered as creatable
     /// are created from it, and `vif-vifkit` asks it a bridge's kind.
     pub registry: Option<&'a dyn Registry>,
+    /// Where what the run did beyond wiring is said (a stale record it replaced).
+    pub log: &'a dyn Fn(&str),
 }
 
 fn up(
@@ -657,7 +661,7 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
         let req = &named(store, host.nl, req)?;
         match req.action {
             Action::Up => {
-                let undo = record::before_up(store, host.registry, req, &s)?;
+                let undo = record::before_up(store, host, req, &s)?;
                 let wired = tap_mac(host.nl, req, &s).and_then(|()| up(host, store, req, &s));
                 match wired {
                     Ok(()) => record::after_up(host.registry, req),

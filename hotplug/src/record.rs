@@ -9,14 +9,21 @@
 //! (`type_if=tap`, `vifD.N-emu`) is added to, and taken from, its NIC's record. Offline
 //! drops the record. A NIC on a bridge the registry does not know, a routed or NAT NIC,
 //! or a run without a registry is not recorded.
+//!
+//! A clash with a stale record is no clash: the record is dropped (and the run says so)
+//! and this NIC recorded. A record is stale when it was written in another boot, when
+//! it holds this NIC's device, when xenstore says its Xen domain is not running (no
+//! `/local/domain/<domid>` of its name), or, for a QEMU guest's, when none of its
+//! devices is on the host ([`hostnet::stale`]).
 
 use translator::bridge_spec::OvsBridge;
 use translator::IfName;
 
 use super::xenstore::XenStore;
-use super::{mode, HotplugError, IfType, Request, Settings};
+use super::{mode, Host, HotplugError, IfType, Request, Settings};
+use hostnet::stale::{self, Stale};
 use registry::{
-    Attachment, AttachmentState, DomainName, DomainUuid, Driver, Registry, RegistryError,
+    Attachment, AttachmentState, BootId, DomainName, DomainUuid, Driver, Registry, RegistryError,
 };
 
 /// How to put the registry back if the wiring fails.
@@ -106,17 +113,50 @@ fn attachment(
         vlan: s.vlan.clone(),
         guest_name: existing.and_then(|a| a.guest_name.clone()),
         state: existing.map_or(AttachmentState::Prepared, |a| a.state),
+        boot_id: BootId::current(),
     }))
 }
 
-/// Records the NIC before it is wired; see the module doc.
+/// Whether a Xen record's domain runs, as xenstore says: `/local/domain/<domid>/name` is
+/// its name. `None` for a QEMU record, or when xenstore cannot be read.
+pub fn xen_running(store: &dyn XenStore, a: &Attachment) -> stale::Running {
+    if a.driver != Driver::Xen {
+        return None;
+    }
+    match store.read(&format!("/local/domain/{}/name", a.domid)) {
+        Ok(name) => Some((
+            name.is_some_and(|n| n.trim() == a.domain_name.as_str()),
+            "xenstore",
+        )),
+        Err(_) => None,
+    }
+}
+
+/// Why another NIC's record `a` is stale, if it is (see the module doc). A device
+/// lookup that fails is said, and the record taken as live.
+fn judge(store: &dyn XenStore, host: &Host<'_>, a: &Attachment) -> Option<Stale> {
+    match stale::judge(a, BootId::current(), xen_running(store, a), host.nl) {
+        Ok(why) => why,
+        Err(e) => {
+            (host.log)(&format!(
+                "cannot tell whether the record of {} is stale: {}",
+                a.owner(),
+                translator::diag::error_chain(&e)
+            ));
+            None
+        }
+    }
+}
+
+/// Records the NIC before it is wired, replacing stale records in its way; see the
+/// module doc.
 pub(crate) fn before_up(
     store: &dyn XenStore,
-    registry: Option<&dyn Registry>,
+    host: &Host<'_>,
     req: &Request,
     s: &Settings,
 ) -> Result<Undo, HotplugError> {
-    let (Some(registry), Some((domid, devid))) = (registry, ids(req)) else {
+    let (Some(registry), Some((domid, devid))) = (host.registry, ids(req)) else {
         return Ok(Undo::Nothing);
     };
     let existing = registry.attachment(Driver::Xen, domid, devid)?;
@@ -126,7 +166,12 @@ pub(crate) fn before_up(
     if existing.as_ref() == Some(&new) {
         return Ok(Undo::Nothing);
     }
-    registry.record(&new)?;
+    stale::write_replacing_stale(
+        registry,
+        || registry.record(&new),
+        &|a| judge(store, host, a),
+        &mut |a, why| (host.log)(&stale::dropped_line(a, why)),
+    )?;
     Ok(match existing {
         Some(old) => Undo::Restore(Box::new(old)),
         None => Undo::Remove(domid, devid),

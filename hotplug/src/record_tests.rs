@@ -127,6 +127,8 @@ fn a_mac_clash_refuses_the_vif_and_changes_nothing() {
         let (store, reg) = setup(nl, &s, "00:16:3e:00:06:00");
         let bob = bob_with("00:16:3e:00:06:00");
         reg.record(&bob).unwrap();
+        // bob runs, as xenstore says.
+        store.write("/local/domain/6/name", "bob").unwrap();
         veth(nl, "vif5.2", "peer52");
         let links = all_links(nl);
         let err = run(
@@ -211,5 +213,71 @@ fn nics_on_bridges_the_registry_does_not_know_are_wired_not_recorded() {
             Some(br.index)
         );
         assert_eq!(reg.attachments().unwrap(), vec![]);
+    });
+}
+
+/// A record in alice's way whose guest is gone is replaced, and the run says so: one
+/// written in another boot (bob runs again, as domain 6, yet his old record is of a
+/// domain gone with the boot), and one whose domain xenstore does not know.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn a_stale_record_is_replaced_and_said() {
+    in_netns("a_stale_record_is_replaced_and_said", |nl| {
+        let s = Scratch::new("stale");
+        let (store, reg) = setup(nl, &s, "00:16:3e:00:06:00");
+        veth(nl, "vif5.2", "peer52");
+        veth(nl, "vif6.0", "peer60");
+        store.write("/local/domain/6/name", "bob").unwrap();
+        let mut bob = bob_with("00:16:3e:00:06:00");
+        bob.boot_id = Some("6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60".parse().unwrap());
+        reg.record(&bob).unwrap();
+        let said = std::cell::RefCell::new(Vec::<String>::new());
+        let log = |l: &str| said.borrow_mut().push(l.to_owned());
+        let h = Host {
+            log: &log,
+            ..host(nl, Some(&reg))
+        };
+        run(&store, &h, &req(&["online"], PV).unwrap()).unwrap();
+        let a = reg
+            .attachment(Driver::Xen, 5, 2)
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(a.domain_name.as_str(), "alice");
+        assert_eq!(reg.attachments().unwrap(), vec![a]);
+        assert_eq!(
+            said.take(),
+            [
+                "dropped the stale record of Xen domain \"bob\" (id 6) device 0 (vif6.0): it \
+                 was written in boot 6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60, not this boot "
+                    .to_owned()
+                    + &registry::BootId::current().unwrap().to_string()
+            ]
+        );
+
+        // carol's record, of this boot, with her device still there: xenstore has no
+        // domain 7, so it is stale all the same.
+        run(&store, &h, &req(&["offline"], PV).unwrap()).unwrap();
+        let mut carol = bob_with("00:16:3e:00:06:00");
+        carol.domain_name = DomainName::new("carol").unwrap();
+        carol.domid = 7;
+        carol.backend = n("vif7.0");
+        veth(nl, "vif7.0", "peer70");
+        reg.record(&carol).unwrap();
+        run(&store, &h, &req(&["online"], PV).unwrap()).unwrap();
+        assert_eq!(
+            said.take(),
+            [
+                "dropped the stale record of Xen domain \"carol\" (id 7) device 0 (vif7.0): its \
+              domain is not running (xenstore says)"
+            ]
+        );
+        assert_eq!(reg.attachments().unwrap().len(), 1);
+        assert_eq!(
+            store
+                .read("backend/vif/5/2/hotplug-status")
+                .unwrap()
+                .as_deref(),
+            Some("connected")
+        );
     });
 }

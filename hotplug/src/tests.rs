@@ -57,6 +57,7 @@ pub(super) fn host<'a>(nl: &'a Netlink, registry: Option<&'a dyn Registry>) -> H
         nl,
         ovs: no_ovs(),
         registry,
+        log: &|_| {},
     }
 }
 
@@ -544,6 +545,7 @@ fn openvswitch_mode_sets_tag_trunks_and_ids() {
         nl: &nl,
         ovs: &tb.ovs,
         registry: None,
+        log: &|_| {},
     };
     let online = req(&["online"], PV_ENV).unwrap();
     run(&store, &h, &online).unwrap();

@@ -174,6 +174,7 @@ fn started(
             vlan: if kind_ovs { None } else { p.vlan.clone() },
             guest_name: None,
             state: AttachmentState::Active,
+            boot_id: registry::BootId::current(),
         };
         if !reconnect {
             if let Err(e) = plumb(host, driver, guest, p, &a) {
@@ -200,7 +201,14 @@ fn started(
         if old.iter().any(|a| a.domid != domid) {
             reg.remove_domain(records, &key)?;
         }
-        reg.replace_domain(records, domid, &attachments)
+        // Another guest's stale record in the way (its MAC, or a device libvirt has just
+        // given this guest) is dropped.
+        hostnet::stale::write_replacing_stale(
+            reg,
+            || reg.replace_domain(records, domid, &attachments),
+            &|a| crate::stale::judge(host, guest, a),
+            &mut |a, why| crate::stale::log_dropped(host, guest, a, why),
+        )
     };
     let dropped = match sync() {
         Ok(d) => d,

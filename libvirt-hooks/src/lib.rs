@@ -13,7 +13,9 @@
 //!   registry says; `port-created`/`port-deleted` check and drop the NIC of a port.
 //!
 //! A hook never calls back into libvirt (that would deadlock libvirtd) and never waits
-//! on the D-Bus service: the registry is shared through its SQLite file. Everything
+//! on the D-Bus service: the registry is shared through its SQLite file. A record of
+//! another guest in the way (its MAC, its device) is dropped when it is stale: written
+//! in another boot, or with none of its devices on the host (the `stale` module). Everything
 //! the hook does is logged, one line per action ([`Log`]).
 
 mod domain;
@@ -29,6 +31,7 @@ mod network_tests;
 mod plan;
 mod prepare;
 mod request;
+mod stale;
 mod teardown;
 #[cfg(test)]
 mod tests;

@@ -246,7 +246,10 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
         let mac: MacAddr = parse_mac("port MAC", mac)
             .map_err(|e| problem(net, translator::diag::error_chain(&e)))?;
         if let Some(a) = host.registry.attachment_by_mac(mac).map_err(reg_err(net))? {
-            if a.domain_name.as_str() != owner {
+            let who = format!("network {net}");
+            if a.domain_name.as_str() != owner
+                && !crate::stale::drop_if_stale(host, &who, &a).map_err(reg_err(net))?
+            {
                 return Err(problem(
                     net,
                     format!(

@@ -32,6 +32,7 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     let guest = dom.name.as_str();
     let plans = plan_nics(driver, dom)?;
     let reg = host.registry;
+    let records = driver.records().unwrap_or(registry::Driver::Qemu);
     let wanted = bridges_of(&plans);
     let mut errors = Vec::new();
     let mut seen: BTreeMap<MacAddr, usize> = BTreeMap::new();
@@ -67,8 +68,12 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             Err(e) => return Err(registry_err(guest)(e)),
         };
         if let Some(a) = found {
-            // A record of this guest is stale (a stop that was never reported).
-            if a.domain_name.as_str() != guest {
+            // A record of this guest is stale (a stop that was never reported); one of
+            // another guest is in the way unless it is stale too.
+            let mine = a.driver == records && a.domain_name.as_str() == guest;
+            if !mine
+                && !crate::stale::drop_if_stale(host, guest, &a).map_err(registry_err(guest))?
+            {
                 errors.push(HookError::MacInUse {
                     guest: guest.to_owned(),
                     index: p.index,
@@ -100,7 +105,6 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
         index: 0,
         source,
     })?;
-    let records = driver.records().unwrap_or(registry::Driver::Qemu);
     reg.claim_bridges(records, &claimant, &names)
         .map_err(registry_err(guest))?;
     let mut made: Vec<Bridge> = Vec::new();

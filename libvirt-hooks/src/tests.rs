@@ -222,6 +222,73 @@ fn started_records_in_one_step_and_skips_ids_xen_cannot_have() {
     });
 }
 
+/// A record written in another boot is of a guest gone with that boot: `started` of a
+/// guest with its MAC drops it and says so (no netlink needed), and so does the network
+/// hook's `port-created`. (`prepare`, which needs the kernel, is in tests/hooks.rs.)
+#[test]
+fn a_record_of_another_boot_gives_way_to_a_starting_guest() {
+    use registry::{Attachment, Bridge, BridgeKind, DomainName};
+    let old_boot: registry::BootId = "6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60".parse().unwrap();
+    with_host(|host, log| {
+        let br0 = translator::IfName::new("br0").unwrap();
+        host.registry
+            .add_bridge(&Bridge::new(br0.clone(), BridgeKind::Linux))
+            .unwrap();
+        let alice = |boot| {
+            let mut a = Attachment::xen(
+                DomainName::new("alice").unwrap(),
+                7,
+                0,
+                "52:54:00:00:00:01".parse().unwrap(),
+                br0.clone(),
+                false,
+            )
+            .unwrap();
+            a.boot_id = boot;
+            a
+        };
+        host.registry.record(&alice(Some(old_boot))).unwrap();
+        let xml = "<domain type='kvm' id='3'><name>bob</name><devices><interface type='bridge'>\
+                   <mac address='52:54:00:00:00:01'/><source bridge='br0'/>\
+                   <target dev='vnet3'/></interface></devices></domain>";
+        let req = |op: &str| Request::from_args(Driver::Qemu, &["bob", op, "begin", "-"]).unwrap();
+        run(host, &req("started"), xml).unwrap();
+        let all = host.registry.attachments().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].domain_name.as_str(), all[0].domid), ("bob", 3));
+        assert_eq!(
+            log.texts(Level::Info)[0],
+            format!(
+                "bob: dropped the stale record of Xen domain \"alice\" (id 7) device 0 \
+                 (vif7.0): it was written in boot {old_boot}, not this boot {}",
+                registry::BootId::current().unwrap()
+            )
+        );
+        // A record of this boot holding the MAC: refused as before (the kernel is asked
+        // about its device only then).
+        let err = host.registry.record(&alice(registry::BootId::current()));
+        assert!(
+            matches!(err, Err(registry::RegistryError::MacClash { .. })),
+            "{err:?}"
+        );
+        // port-created of a port with bob's MAC, whose record is of another boot too.
+        let mut bob = all[0].clone();
+        bob.boot_id = Some(old_boot);
+        host.registry.record(&bob).unwrap();
+        let port = "<hookData><network><name>lan</name><forward mode='bridge'/>\
+                    <bridge name='br0'/></network><networkport><owner><name>carol</name>\
+                    </owner><mac address='52:54:00:00:00:01'/><plug type='bridge' \
+                    bridge='br0'/></networkport></hookData>";
+        let req =
+            Request::from_args(Driver::Network, &["lan", "port-created", "begin", "-"]).unwrap();
+        run(host, &req, port).unwrap();
+        assert!(host.registry.attachments().unwrap().is_empty());
+        assert!(log.texts(Level::Info).iter().any(|l| l.starts_with(
+            "network lan: dropped the stale record of QEMU domain \"bob\" (id 3) device 0"
+        )));
+    });
+}
+
 /// Points this thread's bridge lock at `dir` while `f` runs.
 fn with_lock_dir<T>(dir: &std::path::Path, f: impl FnOnce() -> T) -> T {
     crate::lock::TEST_DIR.with(|d| *d.borrow_mut() = Some(dir.to_owned()));

@@ -77,6 +77,9 @@ pub enum ModelError {
     /// Not a UUID.
     #[error("Domain UUID {0:?} is not 32 hex digits (optionally as 8-4-4-4-12 with dashes)")]
     Uuid(String),
+    /// Not a boot id (a UUID).
+    #[error("Boot id {0:?} is not a UUID")]
+    BootId(String),
     /// A guest-side interface name that cannot be stored.
     #[error("Guest interface name {value:?} is refused: {reason}")]
     GuestName {

@@ -330,6 +330,44 @@ impl fmt::Display for DomainUuid {
     }
 }
 
+/// The kernel's id of the running boot (`/proc/sys/kernel/random/boot_id`, a random
+/// UUID made at every boot). Recorded with each NIC: a record written in another boot
+/// is of a guest that cannot still be running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BootId(DomainUuid);
+
+/// Where the kernel shows the boot id.
+pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+
+impl BootId {
+    /// This boot's id, read once per process; `None` when the kernel does not say
+    /// (no `/proc`).
+    pub fn current() -> Option<BootId> {
+        static CURRENT: std::sync::OnceLock<Option<BootId>> = std::sync::OnceLock::new();
+        *CURRENT.get_or_init(|| {
+            std::fs::read_to_string(BOOT_ID_PATH)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        })
+    }
+}
+
+impl FromStr for BootId {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<DomainUuid>()
+            .map(BootId)
+            .map_err(|_| ModelError::BootId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The NIC's name inside the guest (`eth2` for a Linux guest's third NIC, as seen
 /// from dom0 as `vifD.2`; any OS's name is accepted): 1 to [`GuestName::MAX`] bytes, no
 /// control characters, no leading or trailing white space.
@@ -562,6 +600,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn boot_ids_are_the_kernels() {
+        let now = BootId::current().expect("the kernel's boot id");
+        let text = std::fs::read_to_string(BOOT_ID_PATH).unwrap();
+        assert_eq!(now.to_string(), text.trim());
+        assert_eq!(now.to_string().parse::<BootId>().unwrap(), now);
+        assert_eq!(
+            "nope".parse::<BootId>().unwrap_err().to_string(),
+            "Boot id \"nope\" is not a UUID"
+        );
     }
 
     #[test]

@@ -138,6 +138,10 @@ impl Registry for LazyRegistry {
         self.writer()?.remove_attachment(driver, domid, devid)
     }
 
+    fn remove_if_unchanged(&self, attachment: &Attachment) -> Result<bool, RegistryError> {
+        self.writer()?.remove_if_unchanged(attachment)
+    }
+
     fn remove_domain(
         &self,
         driver: Driver,

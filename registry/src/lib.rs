@@ -24,7 +24,8 @@ use translator::{IfName, MacAddr};
 
 pub use error::ModelError;
 pub use fields::{
-    AttachmentState, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+    BOOT_ID_PATH,
 };
 pub use lazy::LazyRegistry;
 pub use model::{
@@ -339,6 +340,11 @@ pub trait Registry {
         domid: u32,
         devid: u32,
     ) -> Result<Option<Attachment>, RegistryError>;
+
+    /// Removes the attachment of `attachment`'s key if it is still exactly `attachment`
+    /// (a stale record found by a reader: one its guest rewrote meanwhile is kept).
+    /// Whether it was removed.
+    fn remove_if_unchanged(&self, attachment: &Attachment) -> Result<bool, RegistryError>;
 
     /// Removes every attachment of a domain of `driver` and returns them, by device id.
     fn remove_domain(

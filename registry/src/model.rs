@@ -14,7 +14,7 @@ use translator::{IfName, MacAddr};
 
 use crate::error::ModelError;
 use crate::fields::{
-    AttachmentState, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
 };
 
 /// Xen's first reserved domain id (`DOMID_FIRST_RESERVED`): real domains are below it.
@@ -230,12 +230,16 @@ pub struct Attachment {
     pub guest_name: Option<GuestName>,
     /// Where the attachment is in its life.
     pub state: AttachmentState,
+    /// The boot it was written in ([`BootId::current`] when it was made); `None` when
+    /// not known (written before vifkit recorded boots).
+    pub boot_id: Option<BootId>,
 }
 
 impl Attachment {
     /// An attachment with Xen's default names: backend `vif{domid}.{devid}`, and an
     /// emulated twin `vif{domid}.{devid}-emu` when `emulated` (an HVM guest's `ioemu`
-    /// NIC). No UUID, VLANs or guest name; state [`AttachmentState::Prepared`].
+    /// NIC). No UUID, VLANs or guest name; state [`AttachmentState::Prepared`]; this
+    /// boot's id.
     pub fn xen(
         domain_name: DomainName,
         domid: u32,
@@ -265,11 +269,12 @@ impl Attachment {
             vlan: None,
             guest_name: None,
             state: AttachmentState::Prepared,
+            boot_id: BootId::current(),
         })
     }
 
     /// A QEMU guest's NIC on its tap device. No UUID, VLANs or guest name; state
-    /// [`AttachmentState::Prepared`].
+    /// [`AttachmentState::Prepared`]; this boot's id.
     pub fn qemu(
         domain_name: DomainName,
         domid: u32,
@@ -291,6 +296,7 @@ impl Attachment {
             vlan: None,
             guest_name: None,
             state: AttachmentState::Prepared,
+            boot_id: BootId::current(),
         }
     }
 

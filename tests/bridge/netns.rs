@@ -542,3 +542,85 @@ fn vif_script_wires_a_vif_as_xl_runs_it() {
     );
     assert_eq!(refused(out).len(), 1);
 }
+
+/// After a reboot (no `offline` ran), alice's old record keeps her MAC. When the MAC
+/// comes back on another guest's vif, `vif-script online` replaces the stale record and
+/// says so, instead of failing "MAC ... already used by Xen domain "alice" (id 7)"; a
+/// record of this boot whose guest runs (its vif is there, xenstore names it) still
+/// refuses the vif.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn vif_script_replaces_a_record_left_by_the_last_boot() {
+    let ns = Netns::new();
+    let d = db();
+    let xs = d.path.parent().unwrap().join("xenstore");
+    let key = |k: &str, v: &str| {
+        let p = xs.join(k.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    ok(vifkit(&d.path, &["bridge", "add", "br900"]));
+    ns.ip(&["link", "add", "br900", "type", "bridge"]);
+    ns.ip(&[
+        "link", "add", "vif5.0", "type", "veth", "peer", "name", "guest50",
+    ]);
+    key("/local/domain/5/name", "bob");
+    key("backend/vif/5/0/bridge", "br900");
+    key("backend/vif/5/0/mac", "00:16:3e:00:00:07");
+    let mut alice = Attachment::xen(
+        DomainName::new("alice").unwrap(),
+        7,
+        0,
+        "00:16:3e:00:00:07".parse().unwrap(),
+        IfName::new("br900").unwrap(),
+        false,
+    )
+    .unwrap();
+    let reg = SqliteRegistry::open(&d.path).unwrap();
+    let online = || {
+        output(
+            ns.cmd(BIN)
+                .arg("--db")
+                .arg(&d.path)
+                .args(["vif-script", "online", "type_if=vif"])
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .env("vif", "vif5.0")
+                .env("XENBUS_PATH", "backend/vif/5/0")
+                .env("VIFKIT_XENSTORE_DIR", &xs),
+        )
+    };
+    // alice runs: her vif is there, xenstore names her. bob is refused.
+    ns.ip(&[
+        "link", "add", "vif7.0", "type", "veth", "peer", "name", "guest70",
+    ]);
+    key("/local/domain/7/name", "alice");
+    reg.record(&alice).unwrap();
+    let lines = refused(online());
+    assert_eq!(
+        lines,
+        [
+            "error: vif5.0: MAC 00:16:3e:00:00:07 is already used by Xen domain \"alice\" (id 7) \
+          device 0"
+        ]
+    );
+    // The host rebooted: alice's record is of the last boot, and is replaced.
+    alice.boot_id = Some("6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60".parse().unwrap());
+    reg.record(&alice).unwrap();
+    let out = online();
+    assert_eq!((out.status, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "warning: vif5.0: dropped the stale record of Xen domain \"alice\" (id 7) device 0 \
+             (vif7.0): it was written in boot 6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60, not this \
+             boot {}\n",
+            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .unwrap()
+                .trim()
+        )
+    );
+    let all = reg.attachments().unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].domain_name.as_str(), all[0].domid), ("bob", 5));
+}

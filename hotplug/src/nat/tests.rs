@@ -49,6 +49,7 @@ fn host(nl: &Netlink) -> Host<'_> {
         nl,
         ovs: OVS.get_or_init(|| Ovs::with_db("unix:/nonexistent/vifkit-test.sock")),
         registry: None,
+        log: &|_| {},
     }
 }
 

@@ -124,12 +124,12 @@ impl SqliteRegistry {
         };
         let sql = format!(
             "INSERT INTO attachments ({ATTACHMENT_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
              ON CONFLICT (driver, domid, devid) DO UPDATE SET \
              domain_name = excluded.domain_name, domain_uuid = excluded.domain_uuid, \
              backend = excluded.backend, emulated = excluded.emulated, mac = excluded.mac, \
              bridge = excluded.bridge, vlan = excluded.vlan, guest_name = excluded.guest_name, \
-             state = excluded.state"
+             state = excluded.state, boot_id = excluded.boot_id"
         );
         conn.execute(
             &sql,
@@ -146,6 +146,7 @@ impl SqliteRegistry {
                 a.vlan.as_ref().map(|v| v.to_string()),
                 a.guest_name.as_ref().map(|g| g.as_str()),
                 a.state.as_str(),
+                a.boot_id.map(|b| b.to_string()),
             ],
         )
         .map_err(self.err("writing a NIC attachment"))?;
@@ -205,6 +206,22 @@ impl SqliteRegistry {
         .map_err(self.err("removing a NIC attachment"))?;
         self.bump(conn)?;
         Ok(Some(old))
+    }
+
+    /// Removes `a`'s row if it is still exactly `a`.
+    pub(super) fn remove_if_unchanged_in(
+        &self,
+        conn: &Connection,
+        a: &Attachment,
+    ) -> Result<bool, RegistryError> {
+        match self.attachment_in(conn, a.driver, a.domid, a.devid) {
+            Ok(Some(now)) if now == *a => {
+                self.remove_attachment_in(conn, a.driver, a.domid, a.devid)?;
+                Ok(true)
+            }
+            Ok(_) | Err(RegistryError::BadRow { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub(super) fn remove_domain_in(
@@ -709,6 +726,28 @@ mod tests {
         assert_eq!(reg.remove_attachment(Driver::Xen, 5, 0).unwrap(), None);
         assert_eq!(reg.generation().unwrap(), g + 1);
         assert_eq!(reg.attachments().unwrap(), [attachment(5, 1, "br0")]);
+    }
+
+    #[test]
+    fn remove_if_unchanged_keeps_a_record_rewritten_meanwhile() {
+        let (_dir, reg) = registry();
+        let mut old = attachment(5, 0, "br0");
+        old.boot_id = Some("6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60".parse().unwrap());
+        reg.record(&old).unwrap();
+        assert_eq!(
+            reg.attachment(Driver::Xen, 5, 0).unwrap(),
+            Some(old.clone())
+        );
+        // Its guest recorded it again, in this boot: a reader's stale copy is not it.
+        let now = attachment(5, 0, "br0");
+        reg.record(&now).unwrap();
+        let g = reg.generation().unwrap();
+        assert!(!reg.remove_if_unchanged(&old).unwrap());
+        assert_eq!(reg.generation().unwrap(), g);
+        assert!(reg.remove_if_unchanged(&now).unwrap());
+        assert_eq!(reg.attachments().unwrap(), []);
+        assert_eq!(reg.generation().unwrap(), g + 1);
+        assert!(!reg.remove_if_unchanged(&now).unwrap());
     }
 
     #[test]

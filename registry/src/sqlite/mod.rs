@@ -679,6 +679,12 @@ impl Registry for SqliteRegistry {
         })
     }
 
+    fn remove_if_unchanged(&self, attachment: &Attachment) -> Result<bool, RegistryError> {
+        self.write("removing a stale NIC attachment", |conn| {
+            self.remove_if_unchanged_in(conn, attachment)
+        })
+    }
+
     fn remove_domain(
         &self,
         driver: Driver,

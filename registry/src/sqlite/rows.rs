@@ -8,8 +8,8 @@ use rusqlite::Row;
 
 use crate::model::{parse_if_name, parse_mac, parse_vlan_spec};
 use crate::{
-    Attachment, AttachmentState, Bridge, DomainKey, DomainName, DomainUuid, Driver, GuestName,
-    ModelError, Mtu, Owner, RegistryError, VlanId,
+    Attachment, AttachmentState, BootId, Bridge, DomainKey, DomainName, DomainUuid, Driver,
+    GuestName, ModelError, Mtu, Owner, RegistryError, VlanId,
 };
 
 /// The `bridges` columns [`BridgeRow::read`] reads, in order.
@@ -18,7 +18,7 @@ pub(super) const BRIDGE_COLUMNS: &str = "name, kind, uplink, vlan, mtu, stp, cre
 /// The `attachments` columns [`AttachmentRow::read`] reads, in order.
 pub(super) const ATTACHMENT_COLUMNS: &str = "driver, domid, devid, domain_name, domain_uuid, \
                                              backend, emulated, mac, bridge, vlan, guest_name, \
-                                             state";
+                                             state, boot_id";
 
 /// The order attachments are listed in: Xen's first, then by domain id and device id.
 pub(super) const ATTACHMENT_ORDER: &str = "ORDER BY driver = 'qemu', domid, devid";
@@ -147,6 +147,7 @@ pub(super) struct AttachmentRow {
     vlan: Option<String>,
     guest_name: Option<String>,
     state: String,
+    boot_id: Option<String>,
 }
 
 impl AttachmentRow {
@@ -164,6 +165,7 @@ impl AttachmentRow {
             vlan: r.get(9)?,
             guest_name: r.get(10)?,
             state: r.get(11)?,
+            boot_id: r.get(12)?,
         })
     }
 
@@ -200,6 +202,7 @@ impl AttachmentRow {
                 .transpose()?,
             guest_name: self.guest_name.map(GuestName::new).transpose()?,
             state: self.state.parse::<AttachmentState>()?,
+            boot_id: self.boot_id.map(|b| b.parse::<BootId>()).transpose()?,
         };
         a.validate()?;
         Ok(a)
@@ -263,7 +266,8 @@ mod tests {
     #[test]
     fn every_attachment_column_is_checked() {
         type Check = fn(&ModelError) -> bool;
-        let cases: [(&str, Check); 9] = [
+        let cases: [(&str, Check); 10] = [
+            ("boot_id = 'x'", |e| matches!(e, ModelError::BootId(_))),
             ("domain_name = ''", |e| {
                 matches!(e, ModelError::DomainName { .. })
             }),

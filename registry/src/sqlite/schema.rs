@@ -20,7 +20,7 @@ pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i + 1` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     // 1: bridges and NIC attachments.
     "
     PRAGMA application_id = 1986618987;
@@ -131,6 +131,11 @@ const MIGRATIONS: [&str; 6] = [
     ) STRICT;
     CREATE INDEX bridge_claims_bridge ON bridge_claims (bridge);
     ",
+    // 7: the boot each record was written in (/proc/sys/kernel/random/boot_id): a
+    // record of another boot is stale. Older rows do not say.
+    "
+    ALTER TABLE attachments ADD COLUMN boot_id TEXT;
+    ",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`] in one immediate transaction, refusing a
@@ -236,7 +241,7 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 6);
+        assert_eq!(SCHEMA_VERSION, 7);
         assert_eq!(
             tables(&conn),
             ["attachments", "bridge_claims", "bridges", "generation"]
@@ -281,6 +286,8 @@ mod tests {
         assert_eq!(reg.bridges().unwrap(), [want_bridge]);
         let mut want = attachment(5, 0, "br0");
         want.state = crate::AttachmentState::Active;
+        // Written before boots were recorded: its boot is not known.
+        want.boot_id = None;
         assert_eq!(reg.attachments().unwrap(), [want]);
         assert_eq!(reg.generation().unwrap(), 0);
         drop(reg);
