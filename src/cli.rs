@@ -337,6 +337,21 @@ instead of xenstore (for tests)."
         #[arg(long)]
         json: bool,
     },
+    /// Drop the registry's stale NIC records, saying which: records written in another
+    /// boot, records whose domain is known not to run, and records none of whose devices
+    /// is on the host when nobody can say whether their domain runs.
+    #[command(
+        after_long_help = "Who can say whether a domain runs: with --connect, libvirt's list \
+of running domains (through the vifkit-libvirt helper, read-only): a listed domain runs, and \
+a QEMU connection lists every QEMU domain; for a Xen record, xenstore \
+(/local/domain/DOMID/name). The systemd unit vifkit-reconcile.service runs this at boot, \
+before libvirtd and xendomains. No registry yet: nothing to do (none is made)."
+    )]
+    Reconcile {
+        /// Ask this libvirt connection which domains run (read-only).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
     /// Run the D-Bus service org.vifkit at /org/vifkit (interfaces org.vifkit.Bridges1,
     /// NicModels1, Pairings1, Translator1) until SIGTERM or SIGINT.
     #[command(

@@ -17,6 +17,7 @@ mod install_service;
 mod install_xen;
 mod libvirt;
 mod mac_cmd;
+mod reconcile_cmd;
 mod report;
 mod serve_cmd;
 
@@ -106,6 +107,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             }
         }
         Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
         Command::VifScript { args } => hotplug_cmd::run(Some(&registry_path()?), &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),

@@ -1,23 +1,24 @@
 //! `vifkit serve`: the D-Bus service (`dbus_service`) on the system bus, the session bus
 //! or a bus address, on a current-thread tokio runtime, until SIGTERM or SIGINT.
 //!
-//! With `--libvirt URI` the pairings of the domains running there are first made to
-//! match their live XML, which the `vifkit-libvirt` helper reads (`vifkit` itself never
-//! links libvirt).
+//! With `--libvirt URI` the stale pairings are first dropped (as `vifkit reconcile
+//! --connect URI` drops them) and those of the domains running there made to match their
+//! live XML, which the `vifkit-libvirt` helper reads (`vifkit` itself never links
+//! libvirt).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use dbus_service::reconcile::{self, RunningDomain};
-use dbus_service::{Config, Service, Store, BUS_NAME};
-use serde_json::Value;
+use dbus_service::reconcile;
+use dbus_service::{Config, Service, ServiceError, Store, BUS_NAME};
+use hostnet::netlink::Netlink;
+use hostnet::stale;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;
 
-use crate::report::Failure;
+use crate::report::{chain, Failure};
 
 /// The options of `serve`.
 #[derive(Debug)]
@@ -103,67 +104,37 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `vifkit-libvirt running-domains URI` and replaces the running domains'
-/// pairings.
+/// Asks libvirt for the running domains (`vifkit-libvirt running-domains URI`), drops
+/// the stale pairings (as `vifkit reconcile --connect URI` does) and replaces the running
+/// domains' pairings with their live XML.
 async fn reconcile_with(store: &Arc<Store>, uri: &str) -> anyhow::Result<()> {
     let uri_owned = uri.to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::helper::run(
-            crate::libvirt::HELPER,
-            "VIFKIT_LIBVIRT_HELPER",
-            &["running-domains", &uri_owned],
-            false,
-        )
+    let libvirt = tokio::task::spawn_blocking(move || {
+        crate::reconcile_cmd::ask_libvirt(&uri_owned, "--libvirt")
     })
-    .await?
-    .map_err(|e| anyhow!("--libvirt needs {e}"))?;
-    if !out.status.success() {
-        bail!(
-            "{}",
-            crate::helper::error_line(&out.stderr, "the libvirt helper failed")
-        );
-    }
-    let v: Value =
-        serde_json::from_slice(&out.stdout).context("The libvirt helper's answer is not JSON")?;
-    let networks: HashMap<String, String> = v["networks"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, b)| Some((k.clone(), b.as_str()?.to_owned())))
-                .collect()
+    .await??;
+    let (swept, done) = store
+        .write(move |reg| {
+            let nl = Netlink::new().map_err(|e| ServiceError::Host(chain(&e)))?;
+            let xenstore = crate::reconcile_cmd::xenstore();
+            let swept = crate::reconcile_cmd::sweep(reg, &nl, Some(&libvirt), xenstore.as_ref())
+                .map_err(|e| ServiceError::Registry(chain(&e)))?;
+            let done = reconcile::reconcile(reg, &libvirt.domains, &libvirt.networks)?;
+            Ok((swept, done))
         })
-        .unwrap_or_default();
-    let mut running = Vec::new();
-    for d in v["domains"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        let (Some(id), Some(name), Some(xml)) = (
-            d["id"].as_u64().and_then(|i| u32::try_from(i).ok()),
-            d["name"].as_str(),
-            d["xml"].as_str(),
-        ) else {
-            bail!("The libvirt helper's answer has a domain without id, name or xml");
-        };
-        running.push(RunningDomain {
-            driver: reconcile::driver_of(xml),
-            id,
-            name: name.to_owned(),
-            uuid: d["uuid"].as_str().map(str::to_owned),
-            xml: xml.to_owned(),
-        });
-    }
-    let done = store
-        .write(move |reg| Ok(reconcile::reconcile(reg, &running, &networks)?))
         .await
         .map_err(|e| anyhow!("{}", e.message().to_owned()))?;
+    for (a, why) in &swept.dropped {
+        say(&format!("vifkit serve: {}", stale::dropped_line(a, why)));
+    }
     for n in &done.notes {
         say(&format!("warning: {n}"));
     }
     say(&format!(
         "vifkit serve: {} running domain(s) at {uri}: {} pairing(s) recorded, {} dropped",
-        done.domains, done.pairings, done.dropped
+        done.domains,
+        done.pairings,
+        done.dropped + swept.dropped.len()
     ));
     Ok(())
 }

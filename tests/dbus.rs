@@ -9,7 +9,7 @@ use common::netns::Netns;
 
 use std::process::{Child, Command, Stdio};
 
-use registry::{Driver, Registry, SqliteRegistry};
+use registry::{Attachment, DomainName, Driver, Registry, SqliteRegistry};
 
 // The harness, in tests/dbus/harness.rs: Rust looks for the modules of an inline
 // `mod dbus` in tests/dbus/.
@@ -312,6 +312,17 @@ fn running_libvirt_domains_become_pairings() {
     // whose bridge is virbr0.
     let reg = SqliteRegistry::open(bus.db()).unwrap();
     reg.add_bridge(&br("virbr0")).unwrap();
+    // A QEMU guest gone without its `stopped` hook: its tap is not on the host, and
+    // libvirt does not list it. Its record is stale.
+    let ghost = Attachment::qemu(
+        DomainName::new("ghost").unwrap(),
+        2,
+        0,
+        "52:54:00:00:00:02".parse().unwrap(),
+        translator::IfName::new("virbr0").unwrap(),
+        translator::IfName::new("vkghost2").unwrap(),
+    );
+    reg.record(&ghost).unwrap();
     drop(reg);
     std::env::set_var(
         "VIFKIT_LIBVIRT_HELPER",
@@ -326,5 +337,21 @@ fn running_libvirt_domains_become_pairings() {
     assert_eq!(field(&one[0], "mac"), "aa:bb:cc:dd:ee:ff");
     assert_eq!(field(&one[0], "bridge"), "virbr0");
     assert_eq!(field(&one[0], "state"), "active");
+    let (name, _) = bus.error("Pairings1.Lookup", &["qemu", "2", "0"]);
+    assert_eq!(name, "org.vifkit.Error.NotFound");
+    assert!(
+        serve.said.iter().any(|l| l
+            == "vifkit serve: dropped the stale record of QEMU domain \"ghost\" (id 2) device 0 \
+                (vkghost2): its domain is not running (libvirt says)"),
+        "{:#?}",
+        serve.said
+    );
+    assert!(
+        serve.said.iter().any(|l| l
+            == "vifkit serve: 1 running domain(s) at test:///default: 1 pairing(s) recorded, 1 \
+                dropped"),
+        "{:#?}",
+        serve.said
+    );
     assert!(serve.stop().success());
 }

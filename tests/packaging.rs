@@ -253,6 +253,38 @@ fn systemd_accepts_the_unit() {
     eprintln!("{}", score.trim());
 }
 
+/// The boot-time unit that drops stale records: systemd accepts it, it is a oneshot
+/// running `vifkit reconcile` before libvirtd and xendomains start guests.
+#[test]
+fn systemd_accepts_the_reconcile_unit() {
+    let analyze = tool("systemd-analyze", "systemd");
+    let text =
+        fs::read_to_string(common::root().join("packaging/systemd/vifkit-reconcile.service"))
+            .unwrap();
+    assert!(text.contains("\nType=oneshot\n"));
+    assert!(text.contains("\nExecStart=/usr/bin/vifkit reconcile\n"));
+    let before = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Before="))
+        .unwrap();
+    for unit in ["libvirtd.service", "xendomains.service"] {
+        assert!(before.split(' ').any(|u| u == unit), "{before}");
+    }
+    // verify checks that the program exists: point it at this build.
+    let dir = tempfile::tempdir().unwrap();
+    let unit = dir.path().join("vifkit-reconcile.service");
+    fs::write(
+        &unit,
+        text.replace("/usr/bin/vifkit", env!("CARGO_BIN_EXE_vifkit")),
+    )
+    .unwrap();
+    let (ok, _, err) = run(Command::new(&analyze)
+        .args(["verify", "--man=no"])
+        .arg(&unit)
+        .env("SYSTEMD_LOG_COLOR", "0"));
+    assert!(ok && err.trim().is_empty(), "systemd-analyze verify: {err}");
+}
+
 /// A private dbus-daemon configured like Debian's system bus (everything denied unless
 /// a policy file allows it), reading policies from `root`'s system.d and activation
 /// files from its system-services, as the system bus reads /usr/share/dbus-1.

@@ -8,9 +8,11 @@
 //! per network, with an empty BRIDGE for a network libvirt does not have. Errors go to
 //! stderr as one `error: ...` line, exit status 1; usage errors exit 2.
 //!
-//! `vifkit-libvirt running-domains URI` prints one JSON object: `networks` (each
+//! `vifkit-libvirt running-domains URI` prints one JSON object: `type` (the connection's
+//! driver, as `virConnectGetType` says: `QEMU`, `Xen`, `TEST`, ...), `networks` (each
 //! network's bridge, by name) and `domains` (each running domain's `id`, `name`, `uuid`
-//! and live `xml`), for `vifkit serve --libvirt URI`.
+//! and live `xml`), for `vifkit serve --libvirt URI` and `vifkit reconcile --connect
+//! URI`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -50,6 +52,9 @@ fn running_domains(uri: &str) -> Result<String, String> {
     virt::error::clear_error_callback();
     let conn = Connect::open_read_only(Some(uri))
         .map_err(|e| format!("Cannot connect to libvirt at {uri}: {}", e.message()))?;
+    let driver = conn
+        .driver_type()
+        .map_err(|e| format!("Asking {uri} its driver: {}", e.message()))?;
     let mut networks = serde_json::Map::new();
     let nets = conn
         .list_all_networks(0)
@@ -75,7 +80,8 @@ fn running_domains(uri: &str) -> Result<String, String> {
             "xml": xml,
         }));
     }
-    let mut out = serde_json::json!({ "networks": networks, "domains": domains }).to_string();
+    let mut out =
+        serde_json::json!({ "type": driver, "networks": networks, "domains": domains }).to_string();
     out.push('\n');
     Ok(out)
 }

@@ -624,3 +624,123 @@ fn vif_script_replaces_a_record_left_by_the_last_boot() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!((all[0].domain_name.as_str(), all[0].domid), ("bob", 5));
 }
+
+/// `vifkit reconcile` drops the stale records and says which: one of another boot, two
+/// whose Xen domain xenstore does not know, one whose QEMU tap is gone; a Xen record
+/// xenstore names and a QEMU record whose tap is there stay. With `--connect`, libvirt's
+/// list says which QEMU domains run (its test driver stands in for QEMU).
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn reconcile_drops_the_stale_records_and_says_which() {
+    let ns = Netns::new();
+    let d = db();
+    let xs = d.path.parent().unwrap().join("xenstore");
+    let key = |k: &str, v: &str| {
+        let p = xs.join(k.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    // No registry yet: nothing to do, and none is made.
+    let reconcile = |args: &[&str]| {
+        let mut c = ns.cmd(BIN);
+        c.arg("--db")
+            .arg(&d.path)
+            .arg("reconcile")
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("VIFKIT_XENSTORE_DIR", &xs)
+            .env(
+                "VIFKIT_LIBVIRT_HELPER",
+                Path::new(BIN).with_file_name("vifkit-libvirt"),
+            );
+        ok(output(&mut c))
+    };
+    assert_eq!(reconcile(&[]), "0 stale record(s) dropped, 0 kept\n");
+    assert!(!d.path.exists());
+    ok(vifkit(&d.path, &["bridge", "add", "br0"]));
+    for dev in ["vif7.0", "vif9.0", "vnet5"] {
+        ns.ip(&[
+            "link",
+            "add",
+            dev,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("p-{dev}"),
+        ]);
+    }
+    key("/local/domain/7/name", "alice");
+    key("/local/domain/6/name", "frank");
+    let reg = SqliteRegistry::open(&d.path).unwrap();
+    let xen = |name: &str, domid: u32| {
+        Attachment::xen(
+            DomainName::new(name).unwrap(),
+            domid,
+            0,
+            format!("00:16:3e:00:00:{domid:02x}").parse().unwrap(),
+            IfName::new("br0").unwrap(),
+            false,
+        )
+        .unwrap()
+    };
+    let qemu = |name: &str, domid: u32, tap: &str| {
+        Attachment::qemu(
+            DomainName::new(name).unwrap(),
+            domid,
+            0,
+            format!("52:54:00:00:00:{domid:02x}").parse().unwrap(),
+            IfName::new("br0").unwrap(),
+            IfName::new(tap).unwrap(),
+        )
+    };
+    let mut frank = xen("frank", 6);
+    frank.boot_id = Some("6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60".parse().unwrap());
+    for a in [
+        xen("alice", 7),
+        xen("carol", 8),
+        xen("bob", 9),
+        frank,
+        qemu("dave", 3, "vnet3"),
+        qemu("erin", 5, "vnet5"),
+    ] {
+        reg.record(&a).unwrap();
+    }
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(
+        reconcile(&[]),
+        format!(
+            "dropped the stale record of Xen domain \"frank\" (id 6) device 0 (vif6.0): it was \
+             written in boot 6b0e2f6c-92a5-4d8e-9a0e-1c2b3d4e5f60, not this boot {}\n\
+             dropped the stale record of Xen domain \"carol\" (id 8) device 0 (vif8.0): its \
+             domain is not running (xenstore says)\n\
+             dropped the stale record of Xen domain \"bob\" (id 9) device 0 (vif9.0): its \
+             domain is not running (xenstore says)\n\
+             dropped the stale record of QEMU domain \"dave\" (id 3) device 0 (vnet3): its \
+             device vnet3 is not on this host, and its domain is not known to run\n\
+             4 stale record(s) dropped, 2 kept\n",
+            boot.trim()
+        )
+    );
+    let left: Vec<String> = reg
+        .attachments()
+        .unwrap()
+        .iter()
+        .map(|a| a.domain_name.to_string())
+        .collect();
+    assert_eq!(left, ["alice", "erin"]);
+    assert_eq!(reconcile(&[]), "0 stale record(s) dropped, 2 kept\n");
+
+    // libvirt's test:///default runs domain `test` (id 1): its record stays though its
+    // tap is not here; erin's domain is not in the list, so hers goes though her tap is.
+    #[cfg(feature = "libvirt")]
+    {
+        reg.record(&qemu("test", 1, "testnet0")).unwrap();
+        assert_eq!(
+            reconcile(&["--connect", "test:///default"]),
+            "dropped the stale record of QEMU domain \"erin\" (id 5) device 0 (vnet5): its \
+             domain is not running (libvirt says)\n1 stale record(s) dropped, 2 kept\n"
+        );
+    }
+}

@@ -156,12 +156,15 @@ impl Bus {
             .spawn()
             .unwrap();
         let stderr = lines_of(child.stderr.take().unwrap());
+        let said = std::cell::RefCell::new(Vec::new());
         let ready = wait_line(&stderr, "the service to own org.vifkit", |l| {
+            said.borrow_mut().push(l.to_owned());
             l.starts_with("vifkit serve: org.vifkit on") || l.starts_with("error:")
         });
         assert!(!ready.starts_with("error:"), "{ready}");
         Serve {
             child,
+            said: said.into_inner(),
             _stderr: stderr,
         }
     }
@@ -270,6 +273,8 @@ impl Drop for Bus {
 
 pub(crate) struct Serve {
     child: Child,
+    /// What the service said on stderr until it owned its name.
+    pub(crate) said: Vec<String>,
     /// Kept, so that the service's stderr stays open while it runs.
     _stderr: Receiver<String>,
 }
