@@ -244,4 +244,49 @@ mod tests {
         assert_eq!(a[1].bridge.as_str(), "virbr0");
         assert_eq!(a[1].emulated, None);
     }
+
+    #[test]
+    fn a_qemu_domain_re_syncs_only_its_own_pairings() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = SqliteRegistry::open(dir.path().join("r.db")).unwrap();
+        reg.add_bridge(&Bridge::new(IfName::new("br0").unwrap(), BridgeKind::Linux))
+            .unwrap();
+        let xen = Attachment::xen(
+            DomainName::new("x").unwrap(),
+            3,
+            0,
+            "00:16:3e:00:00:03".parse().unwrap(),
+            IfName::new("br0").unwrap(),
+            false,
+        )
+        .unwrap();
+        reg.record(&xen).unwrap();
+        // QEMU's domain 3: one NIC with its tap, one without (left out).
+        let xml = "<domain type='kvm' id='3'><name>q</name><devices>\
+            <interface type='bridge'><mac address='52:54:00:00:00:03'/>\
+            <source bridge='br0'/><target dev='vnet3'/></interface>\
+            <interface type='bridge'><mac address='52:54:00:00:00:04'/>\
+            <source bridge='br0'/></interface></devices></domain>";
+        assert_eq!(driver_of(xml), Driver::Qemu);
+        let d = RunningDomain {
+            driver: driver_of(xml),
+            id: 3,
+            name: "q".into(),
+            uuid: None,
+            xml: xml.into(),
+        };
+        let done = reconcile(&reg, &[d], &HashMap::new()).unwrap();
+        assert_eq!((done.domains, done.pairings, done.dropped), (1, 1, 0));
+        assert_eq!(
+            done.notes,
+            ["Domain \"q\" interface[1]: no <target dev>, left out"]
+        );
+        let all = reg.attachments().unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0], xen);
+        assert_eq!(
+            (all[1].driver, all[1].domid, all[1].backend.as_str()),
+            (Driver::Qemu, 3, "vnet3")
+        );
+    }
 }
