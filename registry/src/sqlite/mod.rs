@@ -473,6 +473,12 @@ impl SqliteRegistry {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(self.err("setting synchronous mode"))?;
+        // The WAL is emptied (truncated to 0 bytes, the file kept for readers) when a
+        // writer's checkpoint resets it and when the last connection closes: a file put
+        // in the registry's place later (a copy, a `mv`) is read as it is, never with
+        // the old registry's frames laid over it.
+        conn.pragma_update(None, "journal_size_limit", 0)
+            .map_err(self.err("limiting the WAL's size"))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(self.err("turning foreign keys on"))?;
         if version < SCHEMA_VERSION {

@@ -313,3 +313,27 @@ fn sqlite_failures_the_file_system_explains_say_so() {
     let err = classify(&path, false, db_err(&path, "reading")(corrupt));
     assert!(matches!(err, RegistryError::Sqlite { .. }), "{err:?}");
 }
+
+/// A writer's last close leaves the WAL empty (its file kept, for readers who may not
+/// create it), so a registry file put in place of a closed one (a copy, a `mv`) is read
+/// as it is: with the old WAL's frames left there, SQLite would lay the old registry's
+/// pages over the new file.
+#[test]
+fn a_file_put_in_place_of_a_closed_registry_is_read_as_it_is() {
+    let (dir, reg) = temp_registry();
+    reg.add_bridge(&bridge("br0")).unwrap();
+    let path = reg.path().to_owned();
+    drop(reg);
+    let wal = with_suffix(&path, "-wal");
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    let other = dir.path().join("other.db");
+    let b = SqliteRegistry::open(&other).unwrap();
+    b.add_bridge(&bridge("brB")).unwrap();
+    b.add_bridge(&bridge("brC")).unwrap();
+    drop(b);
+    std::fs::rename(&other, &path).unwrap();
+    let reg = SqliteRegistry::open(&path).unwrap();
+    assert_eq!(reg.bridges().unwrap(), [bridge("brB"), bridge("brC")]);
+    let reader = SqliteRegistry::open_read_only(&path).unwrap();
+    assert_eq!(reader.bridges().unwrap(), [bridge("brB"), bridge("brC")]);
+}
