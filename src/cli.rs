@@ -352,6 +352,12 @@ before libvirtd and xendomains. No registry yet: nothing to do (none is made)."
         #[arg(long, value_name = "URI")]
         connect: Option<String>,
     },
+    /// Back the registry up to a file, or restore it from one.
+    Registry {
+        /// What to do.
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Run the D-Bus service org.vifkit at /org/vifkit (interfaces org.vifkit.Bridges1,
     /// NicModels1, Pairings1, Translator1) until SIGTERM or SIGINT.
     #[command(
@@ -377,6 +383,27 @@ org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
         /// attempts), before the call fails with org.vifkit.Error.Busy.
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         busy_timeout_ms: u64,
+    },
+}
+
+/// The `registry` commands.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Copy the registry to FILE (replaced in one step if it exists): a consistent
+    /// snapshot taken beside running writers (SQLite's online backup API), as one file.
+    Backup {
+        /// Where the copy goes.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the registry's content with FILE's, in place and in one transaction
+    /// (running hooks and `serve` see it as any write). FILE must be a vifkit registry
+    /// of a schema this vifkit knows (an older one is migrated; FILE is not changed)
+    /// and undamaged; anything else is refused before the registry is touched.
+    Restore {
+        /// The backup to restore.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 

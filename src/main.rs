@@ -18,6 +18,7 @@ mod install_xen;
 mod libvirt;
 mod mac_cmd;
 mod reconcile_cmd;
+mod registry_cmd;
 mod report;
 mod serve_cmd;
 
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{BridgeCommand, Cli, Command};
+use cli::{BridgeCommand, Cli, Command, RegistryCommand};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use translator::diag::one_line;
 
@@ -108,6 +109,10 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         }
         Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
         Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
+        Command::Registry { command } => match command {
+            RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
+            RegistryCommand::Restore { file } => registry_cmd::restore(&registry_path()?, &file),
+        },
         Command::VifScript { args } => hotplug_cmd::run(Some(&registry_path()?), &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),

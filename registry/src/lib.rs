@@ -33,7 +33,7 @@ pub use model::{
     Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
 };
 pub use sqlite::{
-    default_path, FileProblem, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV,
+    default_path, Copied, FileProblem, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV,
     DEFAULT_PATH, SCHEMA_VERSION,
 };
 

@@ -28,6 +28,7 @@ use super::{
 
 mod access;
 mod attachments;
+mod backup;
 mod bridges;
 mod claims;
 mod error;
@@ -38,6 +39,7 @@ mod schema;
 mod writer_lock;
 
 pub use access::FileProblem;
+pub use backup::Copied;
 pub use writer_lock::WriterLock;
 
 use access::Found;
