@@ -73,6 +73,12 @@ impl PairingCache {
         Arc::clone(&self.0.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Installs `index` whatever the generation the cache holds: the registry file was
+    /// replaced, and the new file's generations say nothing about the old one's.
+    pub fn replace(&self, index: PairingIndex) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(index);
+    }
+
     /// Installs `index` unless the cache already holds a later generation.
     pub fn install(&self, index: PairingIndex) {
         let mut cur = self.0.write().unwrap_or_else(|p| p.into_inner());

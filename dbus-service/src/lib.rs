@@ -36,7 +36,7 @@ pub use dicts::{attachment as attachment_dict, Dict};
 pub use error::{ServiceError, ERROR_PREFIX};
 pub use nic_models::NicModels;
 pub use pairings::Pairings;
-pub use store::Store;
+pub use store::{Lease, Store};
 pub use translate::Translator;
 
 use registry::RegistryError;
@@ -147,6 +147,8 @@ impl Service {
             access: Access::new(cfg.system_bus),
             pairings: Arc::default(),
         });
+        // A file replaced from here on is a later epoch: the watcher reads it whole.
+        let epoch = shared.store.epoch();
         let start = {
             let s = Arc::clone(&shared.store);
             s.read(|reg| Ok(Snapshot::read(reg)?))
@@ -190,7 +192,13 @@ impl Service {
             .map_err(bus("serving org.vifkit.Translator1"))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         shared.pairings.install(start.pairing_index());
-        let watcher = watch::spawn(cfg.db, start, Arc::clone(&shared.pairings), tx)?;
+        let watcher = watch::spawn(
+            Arc::clone(&shared.store),
+            start,
+            epoch,
+            Arc::clone(&shared.pairings),
+            tx,
+        )?;
         let emitter = SignalEmitter::new(conn, OBJECT_PATH)
             .map_err(bus("making the signal emitter"))?
             .into_owned();

@@ -4,9 +4,19 @@
 //! cannot starve the readers (in WAL mode, reads go on beside a writer). Every
 //! connection is opened at start, so a call never has to open one; the readers' are
 //! read-only, and never wait for another process's write lock.
+//!
+//! The registry file can be replaced under the service (a file copied or moved over
+//! it: another inode at the path). Every use looks at the path first (one `stat`); when
+//! the file there is not the one the connections have open, they are all closed (those
+//! in use when they come back), the old file's WAL checkpointed into it and emptied,
+//! and new connections opened on the file now at the path, so no write goes to a file
+//! that is gone. All connections to the old file close before one opens the new file:
+//! in one process, a connection to the new file would share the old one's `-shm` and
+//! read its WAL. Each such reopening is a new [`epoch`](Store::epoch).
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -30,15 +40,75 @@ fn open_for(path: &Path, write: bool) -> Result<SqliteRegistry, RegistryError> {
     }
 }
 
+/// Which file is at a path: device and inode (`None`: nothing there).
+type FileId = Option<(u64, u64)>;
+
+fn file_id(path: &Path) -> FileId {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The open connections, and to which file.
+#[derive(Debug)]
+struct Pools {
+    /// The file the connections are open on.
+    file: FileId,
+    /// Bumped each time the connections are reopened on another file.
+    epoch: u64,
+    /// Idle connections, opened at start ([`READERS`] of them).
+    readers: Vec<SqliteRegistry>,
+    /// Idle connections, opened at start ([`WRITERS`] of them).
+    writers: Vec<SqliteRegistry>,
+    /// Connections in use.
+    out: usize,
+}
+
+/// A connection taken from the pools, with the epoch it belongs to.
+pub struct Lease<'a> {
+    store: &'a Store,
+    write: bool,
+    epoch: u64,
+    reg: Option<SqliteRegistry>,
+}
+
+impl Lease<'_> {
+    /// The connection.
+    pub fn registry(&self) -> &SqliteRegistry {
+        self.reg
+            .as_ref()
+            .expect("a lease holds its connection until dropped")
+    }
+
+    /// The epoch (the file) the connection belongs to.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(reg) = self.reg.take() {
+            self.store.give_back(self.write, self.epoch, reg);
+        }
+    }
+}
+
+impl std::fmt::Debug for Lease<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("write", &self.write)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The registry behind the service.
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
     busy_timeout: Duration,
-    /// [`READERS`] connections, opened at start.
-    readers: Mutex<Vec<SqliteRegistry>>,
-    /// [`WRITERS`] connections, opened at start.
-    writers: Mutex<Vec<SqliteRegistry>>,
+    pools: Mutex<Pools>,
+    /// Signalled when a connection comes back.
+    returned: Condvar,
     reads: Semaphore,
     writes: Semaphore,
     work: Semaphore,
@@ -64,8 +134,14 @@ impl Store {
         Ok(Arc::new(Store {
             path: path.to_owned(),
             busy_timeout,
-            readers: Mutex::new(readers),
-            writers: Mutex::new(writers),
+            pools: Mutex::new(Pools {
+                file: file_id(path),
+                epoch: 0,
+                readers,
+                writers,
+                out: 0,
+            }),
+            returned: Condvar::new(),
             reads: Semaphore::new(READERS),
             writes: Semaphore::new(WRITERS),
             work: Semaphore::new(WORKERS),
@@ -82,37 +158,93 @@ impl Store {
         self.busy_timeout
     }
 
-    fn pool(&self, write: bool) -> &Mutex<Vec<SqliteRegistry>> {
-        if write {
-            &self.writers
-        } else {
-            &self.readers
-        }
+    fn lock(&self) -> MutexGuard<'_, Pools> {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self, write: bool) -> Result<SqliteRegistry, RegistryError> {
-        let idle = self
-            .pool(write)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
-        match idle {
+    /// How many times the connections were reopened on a file that replaced the
+    /// registry's (0 until then).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// Closes every connection to the old file (waiting for those in use), empties its
+    /// WAL into it, and makes `now` the file new connections open.
+    fn reopen<'a>(&'a self, mut p: MutexGuard<'a, Pools>, now: FileId) -> MutexGuard<'a, Pools> {
+        let readers = std::mem::take(&mut p.readers);
+        let mut writers = std::mem::take(&mut p.writers);
+        drop(readers);
+        // Connections in use belong to the old epoch: they close when they come back.
+        p.epoch += 1;
+        while p.out > 0 {
+            p = self.returned.wait(p).unwrap_or_else(|e| e.into_inner());
+        }
+        // The old file's WAL, which the new file would otherwise read, goes into it.
+        if let Some(last) = writers.pop() {
+            drop(writers);
+            let _ = last.checkpoint_truncate();
+        }
+        p.file = now;
+        p
+    }
+
+    /// A connection, on the file now at the path (reopened first if it changed).
+    pub fn lease(&self, write: bool) -> Result<Lease<'_>, RegistryError> {
+        let now = file_id(&self.path);
+        let mut p = self.lock();
+        if p.file != now {
+            p = self.reopen(p, now);
+        }
+        let idle = if write {
+            p.writers.pop()
+        } else {
+            p.readers.pop()
+        };
+        let epoch = p.epoch;
+        p.out += 1;
+        drop(p);
+        let reg = match idle {
             Some(reg) => Ok(reg),
-            // Not reached: a call holds one of READERS (WRITERS) permits, and there are
-            // as many connections.
+            // After a reopening (or when more jobs than connections run at once).
             None => {
-                let reg = open_for(&self.path, write)?;
-                reg.set_busy_timeout(self.busy_timeout);
-                Ok(reg)
+                open_for(&self.path, write).inspect(|reg| reg.set_busy_timeout(self.busy_timeout))
+            }
+        };
+        match reg {
+            Ok(reg) => Ok(Lease {
+                store: self,
+                write,
+                epoch,
+                reg: Some(reg),
+            }),
+            Err(e) => {
+                let mut p = self.lock();
+                p.out -= 1;
+                drop(p);
+                self.returned.notify_all();
+                Err(e)
             }
         }
     }
 
-    fn give_back(&self, write: bool, reg: SqliteRegistry) {
-        self.pool(write)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(reg);
+    fn give_back(&self, write: bool, epoch: u64, reg: SqliteRegistry) {
+        let mut p = self.lock();
+        p.out -= 1;
+        if epoch == p.epoch {
+            let (pool, max) = if write {
+                (&mut p.writers, WRITERS)
+            } else {
+                (&mut p.readers, READERS)
+            };
+            if pool.len() < max {
+                pool.push(reg);
+            }
+        } else {
+            // Closed before anyone waiting for the old file's connections goes on.
+            drop(reg);
+        }
+        drop(p);
+        self.returned.notify_all();
     }
 
     async fn run<T, F>(self: &Arc<Self>, write: bool, f: F) -> Result<T, ServiceError>
@@ -129,10 +261,8 @@ impl Store {
         // The job runs to its end even when the caller has gone (the call's task dropped):
         // a write is never cut off half-way.
         tokio::task::spawn_blocking(move || {
-            let reg = me.take(write)?;
-            let out = f(&reg);
-            me.give_back(write, reg);
-            out
+            let lease = me.lease(write)?;
+            f(lease.registry())
         })
         .await
         .map_err(|e| ServiceError::Failed(format!("A registry job failed: {e}")))?
@@ -171,5 +301,74 @@ impl Store {
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| ServiceError::Failed(format!("A job failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::{Bridge, BridgeKind, Registry};
+    use translator::IfName;
+
+    fn br(name: &str) -> Bridge {
+        Bridge::new(IfName::new(name).unwrap(), BridgeKind::Linux)
+    }
+
+    fn names(reg: &SqliteRegistry) -> Vec<String> {
+        reg.bridges()
+            .unwrap()
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect()
+    }
+
+    /// A registry file moved over the one the store has open: the next use reopens it
+    /// (reads see the new file, writes land in it), and a connection in use at the time
+    /// is closed when it comes back.
+    #[test]
+    fn a_replaced_registry_file_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("registry.db");
+        let store = Store::open(&db, Duration::from_secs(1)).unwrap();
+        store
+            .lease(true)
+            .unwrap()
+            .registry()
+            .add_bridge(&br("br0"))
+            .unwrap();
+        let in_use = store.lease(false).unwrap();
+        assert_eq!(names(in_use.registry()), ["br0"]);
+        assert_eq!(store.epoch(), 0);
+
+        let other = dir.path().join("other.db");
+        let reg = SqliteRegistry::open(&other).unwrap();
+        reg.add_bridge(&br("brB")).unwrap();
+        drop(reg);
+        std::fs::rename(&other, &db).unwrap();
+        // The old file's connection in use comes back while the store waits for it.
+        let back = std::thread::scope(|s| {
+            let reopening = s.spawn(|| {
+                let lease = store.lease(false).unwrap();
+                (names(lease.registry()), lease.epoch())
+            });
+            // Still the old file's view: the store has not gone on without it.
+            assert_eq!(names(in_use.registry()), ["br0"]);
+            drop(in_use);
+            reopening.join().unwrap()
+        });
+        assert_eq!(back, (vec!["brB".to_owned()], 1));
+        store
+            .lease(true)
+            .unwrap()
+            .registry()
+            .add_bridge(&br("brX"))
+            .unwrap();
+        // The write is in the file at the path, as any other process reads it.
+        let fresh = SqliteRegistry::open_read_only(&db).unwrap();
+        assert_eq!(names(&fresh), ["brB", "brX"]);
+        assert_eq!(store.epoch(), 1);
+        // Nothing changed: no reopening.
+        drop(store.lease(false).unwrap());
+        assert_eq!(store.epoch(), 1);
     }
 }

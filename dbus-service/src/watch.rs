@@ -3,7 +3,10 @@
 //! directory, so a write wakes it at once, and otherwise every [`TICK`] (the fallback,
 //! should inotify miss something or be unavailable). On each wake it compares the
 //! registry's generation with the last one it saw and, only when it moved, reads the
-//! bridges and pairings and sends what was added, removed or changed.
+//! bridges and pairings and sends what was added, removed or changed. Its reads go
+//! through the [`Store`]'s connections: when the registry file was replaced, the store
+//! reopens it (a new epoch), and the watcher reads the whole registry again and sends
+//! what differs from what it last saw, whatever the generations say.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr};
@@ -16,7 +19,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::cache::{PairingCache, PairingIndex};
-use registry::{Attachment, Bridge, Driver, Registry, RegistryError, SqliteRegistry};
+use super::store::Store;
+use registry::{Attachment, Bridge, Driver, Registry, RegistryError};
 
 /// How often the watcher looks at the registry when no inotify event woke it.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -194,17 +198,19 @@ impl Inotify {
     }
 }
 
-/// Starts the watcher thread: it reads the registry at `db` from `start` on and sends
-/// each batch of changes on `tx`, until `tx`'s receiver is dropped (noticed within
-/// [`TICK`]). Without inotify it says so on stderr and looks every [`TICK`] only.
+/// Starts the watcher thread: it reads the registry through `store` from `start` (read
+/// at epoch `epoch`) on and sends each batch of changes on `tx`, until `tx`'s receiver
+/// is dropped (noticed within [`TICK`]). Without inotify it says so on stderr and looks
+/// every [`TICK`] only.
 pub fn spawn(
-    db: &Path,
+    store: Arc<Store>,
     start: Snapshot,
+    epoch: u64,
     cache: Arc<PairingCache>,
     tx: UnboundedSender<Vec<Event>>,
 ) -> Result<std::thread::JoinHandle<()>, RegistryError> {
-    let reg = SqliteRegistry::open_read_only(db)?;
-    let inotify = match Inotify::new(db) {
+    let db = store.path().to_owned();
+    let inotify = match Inotify::new(&db) {
         Ok(i) => Some(i),
         Err(e) => {
             super::warn(&format!(
@@ -218,21 +224,46 @@ pub fn spawn(
     let shown = db.display().to_string();
     std::thread::Builder::new()
         .name("vifkit-watch".into())
-        .spawn(move || run(&reg, inotify.as_ref(), start, &cache, &tx, &shown))
+        .spawn(move || {
+            run(
+                &store,
+                inotify.as_ref(),
+                (start, epoch),
+                &cache,
+                &tx,
+                &shown,
+            )
+        })
         .map_err(|source| RegistryError::CreateDir {
             path: PathBuf::from(OsStr::new("(watcher thread)")),
             source,
         })
 }
 
+/// The registry again, with the epoch it was read in, if it moved since `last`
+/// (another generation, or another file).
+fn look(
+    store: &Store,
+    last: &Snapshot,
+    last_epoch: u64,
+) -> Result<Option<(Snapshot, u64)>, RegistryError> {
+    let lease = store.lease(false)?;
+    let reg = lease.registry();
+    if lease.epoch() == last_epoch && reg.generation()? == last.generation {
+        return Ok(None);
+    }
+    Ok(Some((Snapshot::read(reg)?, lease.epoch())))
+}
+
 fn run(
-    reg: &SqliteRegistry,
+    store: &Store,
     inotify: Option<&Inotify>,
-    mut last: Snapshot,
+    start: (Snapshot, u64),
     cache: &PairingCache,
     tx: &UnboundedSender<Vec<Event>>,
     shown: &str,
 ) {
+    let (mut last, mut last_epoch) = start;
     let mut failing = false;
     while !tx.is_closed() {
         match inotify {
@@ -241,26 +272,20 @@ fn run(
             }
             None => std::thread::sleep(TICK),
         }
-        let moved = match reg.generation() {
-            Ok(g) => g != last.generation,
-            Err(e) => {
-                if !failing {
-                    super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
-                }
-                failing = true;
-                continue;
-            }
-        };
-        if !moved {
-            continue;
-        }
-        match Snapshot::read(reg) {
-            Ok(now) => {
+        match look(store, &last, last_epoch) {
+            Ok(None) => failing = false,
+            Ok(Some((now, epoch))) => {
                 failing = false;
                 let events = last.diff(&now);
-                // The lookups see the new pairings before anyone hears of them.
-                cache.install(now.pairing_index());
+                // The lookups see the new pairings before anyone hears of them. Another
+                // file's generations say nothing about the last one's.
+                if epoch == last_epoch {
+                    cache.install(now.pairing_index());
+                } else {
+                    cache.replace(now.pairing_index());
+                }
                 last = now;
+                last_epoch = epoch;
                 if !events.is_empty() && tx.send(events).is_err() {
                     return;
                 }
@@ -278,7 +303,7 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::{BridgeKind, DomainName};
+    use registry::{BridgeKind, DomainName, SqliteRegistry};
     use translator::IfName;
 
     fn bridge(name: &str) -> Bridge {
@@ -340,7 +365,8 @@ mod tests {
         let start = Snapshot::read(&reg).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let cache = Arc::new(PairingCache::default());
-        let handle = spawn(&db, start, Arc::clone(&cache), tx).unwrap();
+        let store = Store::open(&db, Duration::from_secs(1)).unwrap();
+        let handle = spawn(store, start, 0, Arc::clone(&cache), tx).unwrap();
         reg.add_bridge(&bridge("br7")).unwrap();
         let got = rx.blocking_recv().unwrap();
         assert_eq!(got, vec![Event::BridgeAdded("br7".into())]);

@@ -512,6 +512,19 @@ impl SqliteRegistry {
         })
     }
 
+    /// Checkpoints the WAL into the database file and truncates it to 0 bytes (waiting,
+    /// as a write does, for readers and writers in the way): before a connection to a
+    /// file that replaced this one's is opened in the same process, whose `-wal` it
+    /// would otherwise read. `false` when SQLite could not complete it (still busy).
+    pub fn checkpoint_truncate(&self) -> Result<bool, RegistryError> {
+        let op = "checkpointing the WAL";
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(self.err(op))?;
+        Ok(busy == 0)
+    }
+
     /// Changes how long an operation waits for another process's lock before SQLite
     /// gives up (and the registry retries the whole operation, up to three times in all);
     /// [`BUSY_TIMEOUT`] unless set.
