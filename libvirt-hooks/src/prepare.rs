@@ -71,9 +71,24 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
             // A record of this guest is stale (a stop that was never reported); one of
             // another guest is in the way unless it is stale too.
             let mine = a.driver == records && a.domain_name.as_str() == guest;
-            if !mine
-                && !crate::stale::drop_if_stale(host, guest, &a).map_err(registry_err(guest))?
-            {
+            let stale = match mine {
+                true => false,
+                false => match crate::stale::drop_if_stale(host, guest, &a) {
+                    Ok(stale) => stale,
+                    // Stale, but the registry cannot be written: a guest without a
+                    // bridged NIC starts all the same.
+                    Err(e) if wanted.is_empty() => {
+                        host.log.warn(&format!(
+                            "{guest}: the stale record of {} is left: {}",
+                            a.owner(),
+                            translator::diag::error_chain(&registry_err(guest)(e))
+                        ));
+                        true
+                    }
+                    Err(e) => return Err(registry_err(guest)(e)),
+                },
+            };
+            if !mine && !stale {
                 errors.push(HookError::MacInUse {
                     guest: guest.to_owned(),
                     index: p.index,
