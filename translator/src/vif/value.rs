@@ -73,7 +73,7 @@ pub(super) fn text(value: &str) -> Result<Cow<'_, str>, ValueError> {
     Ok(Cow::Borrowed(value))
 }
 
-/// A value that is copied into a spec (and into XML) as it is: [`text`], and none of
+/// A value that is copied into a spec (and into XML) as it is: `text`, and none of
 /// `,`, `=`, `'`, `"`, which would add a key to the spec or end the string it sits in.
 pub fn check_spec_text(value: &str) -> Result<(), ValueError> {
     text(value)?;
