@@ -14,7 +14,7 @@ use crate::{filter, prepare, teardown};
 use hostnet::netlink::{NetlinkError, PortRateLimit, PortVlans, RateLimit};
 use registry::{
     backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
-    DomainKey, DomainName, DomainUuid, RegistryError, DOMID_FIRST_RESERVED,
+    DomainKey, DomainName, DomainUuid, NicModelName, RegistryError, DOMID_FIRST_RESERVED,
 };
 
 /// Runs a guest hook.
@@ -173,6 +173,7 @@ fn started(
             bridge: bridge.clone(),
             vlan: if kind_ovs { None } else { p.vlan.clone() },
             guest_name: None,
+            model: nic_model(host, guest, p),
             state: AttachmentState::Active,
             boot_id: registry::BootId::current(),
         };
@@ -239,6 +240,24 @@ fn started(
         names.join(" ")
     ));
     Ok(())
+}
+
+/// The NIC's `<model type>` as a record's model. libvirt refuses model names with
+/// other characters than a record takes, so a refused one is only logged: the NIC is
+/// recorded without a model.
+pub(crate) fn nic_model(host: &Host<'_>, guest: &str, p: &NicPlan) -> Option<NicModelName> {
+    let raw = p.model.as_deref()?;
+    match NicModelName::new(raw) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            host.log.warn(&format!(
+                "{guest}: interface[{}]: recorded without its model: {}",
+                p.index,
+                translator::diag::one_line(&e.to_string())
+            ));
+            None
+        }
+    }
 }
 
 /// Adds a bridge that is on the host but not in the registry, as an entry vifkit may
