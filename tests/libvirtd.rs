@@ -411,3 +411,31 @@ fn twenty_start_destroy_cycles_leak_nothing() {
     assert_eq!(count("g: removed bridge br-l"), 20);
     assert_eq!(count("warning"), 0, "{log:#?}");
 }
+
+/// A NIC with `<bandwidth>`: libvirt shapes the tap itself (htb with sfq under it), and
+/// the guest starts and is recorded as any other. Needs the sfq qdisc.
+#[test]
+#[ignore = "needs root: a private libvirtd in namespaces of the test's own"]
+fn kernel_with_sfq_a_guest_with_bandwidth_starts_and_is_recorded() {
+    let d = Libvirtd::start();
+    d.vifkit_ok(&["bridge", "add", "br-bw", "--creatable"]);
+    let xml = guest_xml("g", &three_nics("br-bw", 1)).replacen(
+        "<model type='e1000'/>",
+        "<model type='e1000'/><bandwidth><inbound average='1000'/>\
+         <outbound average='1000'/></bandwidth>",
+        1,
+    );
+    d.define(&xml);
+    let out = d.virsh(&["start", "g"]);
+    assert_eq!(
+        out.status,
+        0,
+        "{}: {}",
+        common::netns::needs("the sfq qdisc", "sfq"),
+        out.stderr
+    );
+    assert_records_match(&d, "g");
+    d.destroy("g");
+    assert!(records(&d).is_empty());
+    assert!(links(&d).is_empty(), "{:?}", links(&d));
+}
