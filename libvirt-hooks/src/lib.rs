@@ -39,7 +39,7 @@ mod tests;
 pub use domain::{Bandwidth, Domain, DomainError, DomainNic};
 pub use error::HookError;
 pub use filter::filter_domain;
-pub use host::{Host, LazyNetlink, Output};
+pub use host::{Host, LazyNetlink, Output, NETWORK_STATE_DIR};
 pub use lock::{Holder, LockError, LOCK_DIR, LOCK_TIMEOUT};
 pub use log::{Level, Log, MemoryLog, SystemLog};
 pub use network::HookData;

@@ -19,6 +19,7 @@ fn with_host<T>(f: impl FnOnce(&Host<'_>, &MemoryLog) -> T) -> T {
         nl: &nl,
         ovs: &ovs,
         log: &log,
+        network_state: std::path::Path::new("/nonexistent/vifkit-test/network"),
     };
     let out = f(&host, &log);
     assert!(!nl.is_open(), "no netlink needed here");
@@ -436,6 +437,7 @@ fn a_guest_without_a_bridged_nic_needs_no_registry() {
             nl: &nl,
             ovs: &ovs,
             log: &log,
+            network_state: std::path::Path::new("/nonexistent/vifkit-test/network"),
         };
         let xml = "<domain type='kvm' id='3'><name>q</name><devices></devices></domain>";
         let outs: Vec<_> = ops
