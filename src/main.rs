@@ -8,6 +8,7 @@ mod bridge_cmd;
 mod cli;
 mod commands;
 mod config;
+mod events_cmd;
 mod fsutil;
 mod helper;
 mod hook_cmd;
