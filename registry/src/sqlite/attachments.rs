@@ -518,7 +518,7 @@ mod tests {
         assert_eq!(reg.attachment_by_mac(a.mac).unwrap(), Some(a.clone()));
         // A second connection reads the same.
         let other = SqliteRegistry::open(reg.path()).unwrap();
-        assert_eq!(other.attachments().unwrap(), [a.clone()]);
+        assert_eq!(other.attachments().unwrap(), std::slice::from_ref(&a));
         // A changed model alone is a change.
         let mut b = a.clone();
         b.model = Some(NicModelName::new("rtl8139").unwrap());

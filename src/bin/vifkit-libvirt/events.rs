@@ -67,9 +67,10 @@ unsafe fn c_str(p: *const c_char) -> Option<String> {
 /// Notes an event of `dom` (a domain pointer libvirt passes a callback, valid for the
 /// callback's duration).
 fn note(dom: sys::virDomainPtr, event: &'static str, alias: Option<String>) {
-    // SAFETY: `dom` is the live domain object libvirt hands the callback; the name is
-    // owned by it and copied at once.
-    let domain = unsafe { c_str(sys::virDomainGetName(dom)) }.unwrap_or_default();
+    // SAFETY: `dom` is the live domain object libvirt hands the callback.
+    let name = unsafe { sys::virDomainGetName(dom) };
+    // SAFETY: the name is null or a C string owned by `dom`, copied at once.
+    let domain = unsafe { c_str(name) }.unwrap_or_default();
     // SAFETY: as above; virDomainGetID returns (unsigned)-1 for an inactive domain.
     let id = unsafe { sys::virDomainGetID(dom) };
     let mut uuid = [0 as c_char; sys::VIR_UUID_STRING_BUFLEN as usize];
@@ -137,12 +138,14 @@ fn register(
     id: sys::virDomainEventID,
     cb: sys::virConnectDomainEventGenericCallback,
 ) -> Result<(), String> {
+    // SAFETY: the pointer is used only while `conn` lives (below, in this call).
+    let ptr = unsafe { conn.as_ptr() };
     // SAFETY: the connection is open and outlives the loop (it is never dropped before
     // the process exits); `cb` has the signature libvirt calls for `id` (cast to the
     // generic type as libvirt's VIR_DOMAIN_EVENT_CALLBACK macro does); no opaque data.
     let r = unsafe {
         sys::virConnectDomainEventRegisterAny(
-            conn.as_ptr(),
+            ptr,
             std::ptr::null_mut(),
             c_int::try_from(id).unwrap_or(-1),
             cb,
@@ -234,7 +237,7 @@ fn serve_requests(uri: String) {
             let dom: Domain = conn
                 .lookup_domain_by_name(domain)
                 .map_err(|e| e.message().to_owned())?;
-            dom.detach_device_flags(&xml, sys::VIR_DOMAIN_AFFECT_LIVE)
+            dom.detach_device_flags(xml, sys::VIR_DOMAIN_AFFECT_LIVE)
                 .map_err(|e| e.message().to_owned())
         });
         emit(&json!({
@@ -278,15 +281,12 @@ pub fn follow(uri: &str) -> Result<String, String> {
         sys::VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
         generic!(on_device_removed as Device, Device),
     )?;
+    // SAFETY: the pointer is used only while `conn` lives (below, in this call).
+    let ptr = unsafe { conn.as_ptr() };
     // SAFETY: the connection is open; `on_close` takes the arguments of
     // virConnectCloseFunc and no opaque data.
     let closed = unsafe {
-        sys::virConnectRegisterCloseCallback(
-            conn.as_ptr(),
-            Some(on_close),
-            std::ptr::null_mut(),
-            None,
-        )
+        sys::virConnectRegisterCloseCallback(ptr, Some(on_close), std::ptr::null_mut(), None)
     };
     if closed < 0 {
         return Err(format!(
