@@ -345,7 +345,9 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
             return Err(problem(
                 net,
                 format!(
-                    "port of guest {owner}: bridge {b} does not exist on this host (removed                      while the network is active? `virsh net-destroy {net}` then `virsh                      net-start {net}` make it again if it is registered creatable)"
+                    "port of guest {owner}: bridge {b} does not exist on this host (removed \
+                     while the network is active? `virsh net-destroy {net}` then `virsh \
+                     net-start {net}` make it again if it is registered creatable)"
                 ),
             ))
         }
