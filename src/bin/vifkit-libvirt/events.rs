@@ -311,3 +311,20 @@ pub fn follow(uri: &str) -> Result<String, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_interface_element_is_detached() {
+        let nic = "<interface type='bridge'><mac address='52:54:00:00:0a:01'/></interface>";
+        assert_eq!(detach_xml(nic), Ok(nic));
+        assert_eq!(
+            detach_xml("<disk type='file'/>"),
+            Err("Refused detach request: not an <interface> element (19 bytes)".into())
+        );
+        let big = format!("<interface>{}</interface>", " ".repeat(70_000));
+        assert!(detach_xml(&big).is_err());
+    }
+}
