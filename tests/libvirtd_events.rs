@@ -190,12 +190,15 @@ impl Serve {
             lines,
             said: Vec::new(),
         };
-        s.wait("serve to follow the events", |l| {
-            l.starts_with("vifkit serve: following libvirt's domain events at")
-        });
-        s.wait("serve to own org.vifkit", |l| {
-            l.starts_with("vifkit serve: org.vifkit on")
-        });
+        // Both, in either order (the events are followed from a task of their own).
+        let following =
+            |l: &str| l.starts_with("vifkit serve: following libvirt's domain events at");
+        let owning = |l: &str| l.starts_with("vifkit serve: org.vifkit on");
+        while !(s.said.iter().any(|l| following(l)) && s.said.iter().any(|l| owning(l))) {
+            s.wait("serve to follow the events and own org.vifkit", |l| {
+                following(l) || owning(l)
+            });
+        }
         s
     }
 
