@@ -35,7 +35,9 @@ impl Drop for Follower {
 }
 
 /// Starts the helper and a task that applies its events; `say` prints one line.
-pub fn follow(store: Arc<Store>, uri: &str, say: fn(&str)) -> anyhow::Result<Follower> {
+/// Returns once the helper follows the events (so that a reconcile after it misses
+/// nothing), or fails when the helper ends first.
+pub async fn follow(store: Arc<Store>, uri: &str, say: fn(&str)) -> anyhow::Result<Follower> {
     let helper = crate::helper::path(crate::libvirt::HELPER, "VIFKIT_LIBVIRT_HELPER");
     let mut child = Command::new(&helper)
         .args(["events", uri])
@@ -49,12 +51,19 @@ pub fn follow(store: Arc<Store>, uri: &str, say: fn(&str)) -> anyhow::Result<Fol
         child.stdin.take().context("the helper's stdin")?,
     ));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
         .name("libvirt-events".into())
         .spawn(move || {
+            let mut ready_tx = Some(ready_tx);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 match serde_json::from_str::<Value>(&line) {
+                    Ok(v) if v["event"] == "ready" => {
+                        if let Some(r) = ready_tx.take() {
+                            let _ = r.send(());
+                        }
+                    }
                     Ok(v) => {
                         if tx.send(v).is_err() {
                             break;
@@ -67,6 +76,17 @@ pub fn follow(store: Arc<Store>, uri: &str, say: fn(&str)) -> anyhow::Result<Fol
             }
         })
         .context("Cannot start the libvirt events thread")?;
+    let mut follower = Follower { child };
+    if ready_rx.await.is_err() {
+        let status = follower.child.wait().ok();
+        anyhow::bail!(
+            "vifkit-libvirt events ended before following them ({})",
+            status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string())
+        );
+    }
+    say(&format!(
+        "vifkit serve: following libvirt's domain events at {uri}"
+    ));
     let uri = uri.to_owned();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -76,7 +96,7 @@ pub fn follow(store: Arc<Store>, uri: &str, say: fn(&str)) -> anyhow::Result<Fol
             "warning: vifkit serve: no more libvirt events from {uri} (the helper ended)"
         ));
     });
-    Ok(Follower { child })
+    Ok(follower)
 }
 
 /// Whose hooks a live XML is for: libxl for `<domain type='xen'>`, else qemu.
@@ -124,12 +144,6 @@ async fn handle(
     let domain = ev["domain"].as_str().unwrap_or_default().to_owned();
     let mut elements: Vec<String> = Vec::new();
     let outcome = match event.as_str() {
-        "ready" => {
-            say(&format!(
-                "vifkit serve: following libvirt's domain events at {uri}"
-            ));
-            return;
-        }
         "detached" => {
             let mac = ev["mac"].as_str().unwrap_or_default();
             match ev["error"].as_str() {

@@ -76,8 +76,8 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
         .context("Cannot start the service")?;
     let mut _follower = None;
     if let Some(uri) = args.libvirt {
-        // Events from now on (a NIC hot-plugged during the reconcile is seen either way).
-        match crate::events_cmd::follow(std::sync::Arc::clone(&service.shared.store), uri, say) {
+        // Events from now on, then the reconcile: a change in between is seen either way.
+        match crate::events_cmd::follow(Arc::clone(&service.shared.store), uri, say).await {
             Ok(f) => _follower = Some(f),
             Err(e) => say(&format!(
                 "warning: Cannot follow libvirt's domain events at {uri}: {e:#}"

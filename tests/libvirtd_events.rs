@@ -217,7 +217,15 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: serve stops its `vifkit-libvirt events` helper and waits for it (a
+        // SIGKILL would leave the helper to PID 1, which does not reap here).
+        // SAFETY: kill(2) on the pid of the child this test started and has not waited for.
+        unsafe {
+            libc::kill(
+                libc::pid_t::try_from(self.child.id()).unwrap(),
+                libc::SIGTERM,
+            )
+        };
         let _ = self.child.wait();
     }
 }
