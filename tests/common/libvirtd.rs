@@ -167,6 +167,13 @@ impl Libvirtd {
                 "{program} is missing: install {package} (packaging/install-deps.sh)"
             );
         }
+        // The hooks log to syslog where there is one: their lines would go to the
+        // host's log, not to libvirtd's debug log where these tests read them.
+        assert!(
+            !Path::new("/dev/log").exists(),
+            "/dev/log exists: vifkit's hooks would log to this host's syslog, and the \
+             real-daemon tests read their lines from libvirtd's debug log (stderr)"
+        );
         let ns = Netns::new();
         let dir = tempfile::Builder::new()
             .prefix("vk-libvirtd-")
