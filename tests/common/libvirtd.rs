@@ -446,6 +446,23 @@ impl Libvirtd {
             .collect()
     }
 
+    /// Every hook libvirtd ran, in order, as `(object, op)` (`("g1", "prepare")`), from
+    /// its debug log's `Calling hook` lines.
+    pub fn hook_calls(&self) -> Vec<(String, String)> {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("Calling hook "))
+            .filter_map(|l| {
+                let field = |k: &str| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(k))
+                        .map(str::to_owned)
+                };
+                Some((field("id=")?, field("op=")?))
+            })
+            .collect()
+    }
+
     /// The hook lines written since `mark` lines (an earlier `hook_log().len()`).
     pub fn hook_log_since(&self, mark: usize) -> Vec<String> {
         self.hook_log().split_off(mark.min(self.hook_log().len()))
