@@ -108,6 +108,33 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
         ));
         return Ok(());
     }
+    // Only a bridge vifkit may make or remove (registered creatable, or made by vifkit
+    // before) needs the lock and a claim: a `stopped` never removes any other. A guest
+    // on the admin's own bridges is checked without a registry write (each write costs
+    // the start a commit's fsyncs).
+    let mut removable = false;
+    for name in wanted.keys() {
+        let creatable = reg
+            .bridge(name)
+            .map_err(registry_err(guest))?
+            .is_some_and(|b| b.creatable);
+        if creatable || reg.bridge_made(name).map_err(registry_err(guest))? {
+            removable = true;
+            break;
+        }
+    }
+    if !removable {
+        for (name, p) in &wanted {
+            // None of them is creatable: nothing is made, each is only checked.
+            ensure_bridge(host, guest, p.index, name)?;
+        }
+        let bridged = plans.iter().filter(|p| p.bridge.is_some()).count();
+        host.log.info(&format!(
+            "{guest}: prepared {bridged} interface(s){}",
+            left_to_libvirt(plans.len() - bridged)
+        ));
+        return Ok(());
+    }
     // Claim the bridges, then make them, with no `stopped` removing one meanwhile: a
     // lock that cannot be taken stops the start (never goes on unlocked).
     let _lock = BridgeLock::take().map_err(|source| HookError::Lock {
