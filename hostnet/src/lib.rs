@@ -12,6 +12,7 @@
 //! - [`guard`]: `table bridge vifkit`, keeping a bridged guest to its `ip=` addresses.
 //! - [`plumbing`]: one place that makes a registered bridge real (Linux or Open vSwitch).
 //! - [`stale`]: which NIC records are of guests that are gone, and dropping them.
+//! - [`syslog`]: one line per action to the system log (the hooks and the hotplug script).
 
 pub mod guard;
 pub mod nat;
@@ -20,3 +21,4 @@ pub mod nft;
 pub mod ovs;
 pub mod plumbing;
 pub mod stale;
+pub mod syslog;
