@@ -462,6 +462,12 @@ fn ovs_up(
         .filter(|u| !u.is_empty());
     cfg.mac = s.mac;
     host.ovs.ensure_port(&bridge, &req.device, &cfg)?;
+    if !s.ips.is_empty() {
+        (host.log)(
+            "ip= is not enforced on an Open vSwitch port (nftables' bridge family does not \
+             see Open vSwitch; see vifkit's docs/hotplug.md)",
+        );
+    }
     Ok(())
 }
 
