@@ -21,6 +21,11 @@
 //!   `proxy_arp`, a route per guest address;
 //! - NAT (`vif-nat`): in [`nat`].
 //!
+//! Beyond wiring, as Xen's `vif-common.sh` does: the `vifname` rename, Xen's MAC for the
+//! emulated twin, the `ip=` anti-spoofing guard of a bridged vif
+//! ([`hostnet::guard`]), and the administrator's `vif-post.d` hooks ([`hooks`]) after
+//! each action.
+//!
 //! A failure part-way undoes what was done. A bridged NIC on a bridge the registry
 //! knows is also recorded there (which dom0 device is which guest NIC, for
 //! `vifkit show` and the D-Bus pairings): before it is wired, so that a clash refuses
