@@ -232,9 +232,8 @@ fn ip_guard_drops_what_the_guest_sends_from_another_address() {
         .as_str()
         .unwrap()
         .to_owned();
-    guest.ip(&[
-        "neigh", "add", "10.9.0.1", "lladdr", &mac, "dev", "eth0", "nud", "permanent",
-    ]);
+    let neigh = format!("neigh add 10.9.0.1 lladdr {mac} dev eth0 nud permanent");
+    guest.ip(&neigh.split(' ').collect::<Vec<_>>());
     let rules = xl.guard_rules().expect("table bridge vifkit");
     let kinds: Vec<&str> = rules
         .iter()

@@ -1,6 +1,6 @@
 //! The one way vifkit changes nftables: `nft -f -` with a script built only from typed,
 //! validated values (addresses, and device names checked against a narrow character
-//! set by [`nft_name`]), read back with `nft -j`, every change under one advisory lock.
+//! set), read back with `nft -j`, every change under one advisory lock.
 //!
 //! Why `nft` and not nf_tables netlink directly: the wire format of rules (expressions,
 //! registers, anonymous sets, userdata comments, batch begin/end) is large and no crate
