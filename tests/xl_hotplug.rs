@@ -201,11 +201,12 @@ fn ping(guest: &Netns, from: &str, to: &str) -> bool {
 /// `ip=10.9.0.2` on a bridged vif: the guest behind it reaches dom0 from its own address;
 /// from another address it set itself its packets are dropped at the port (the host's
 /// stack never sees them, the guard's counter does); offline removes the guard with its
-/// table. An online that fails after the guard went on leaves no rule behind.
+/// table. An online that fails after the guard went on leaves no rule behind, and one
+/// without `nft` is refused rather than wired unguarded.
 #[test]
 #[ignore = "needs root: network namespaces, nftables"]
 fn ip_guard_drops_what_the_guest_sends_from_another_address() {
-    let xl = Xl::new();
+    let mut xl = Xl::new();
     let guest = Netns::new();
     xl.bridge("xenbr0");
     xl.ns.ip(&["addr", "add", "10.9.0.1/24", "dev", "xenbr0"]);
@@ -286,6 +287,29 @@ fn ip_guard_drops_what_the_guest_sends_from_another_address() {
         Some("error")
     );
     assert_eq!(xl.guard_rules(), None, "a failed online left rules");
+
+    // Without nft the guard cannot go on: the vif is refused, not wired unguarded.
+    // (`ip`, which runs the script in the namespace, is all there is on PATH.)
+    let bin = xl.path("bin-without-nft");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ip (iproute2)");
+    std::os::unix::fs::symlink(ip, bin.join("ip")).unwrap();
+    xl.env.push(("PATH".into(), bin.into()));
+    let out = xl.hotplug("vif-vifkit", "online", 5, 0);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: vif5.0: Cannot apply the ip= anti-spoofing rules: Cannot run nft (package \
+         nftables): No such file or directory (os error 2)\n"
+    );
+    assert_eq!(
+        xl.read("backend/vif/5/0/hotplug-status").as_deref(),
+        Some("error")
+    );
+    assert!(xl.ns.link("vif5.0").unwrap().get("master").is_none());
 }
 
 fn write_hook(dir: &Path, name: &str, body: &str, mode: u32) {
