@@ -276,8 +276,12 @@ hotplug-error). The mode comes from the name of the `script` key: vif-bridge, \
 vif-openvswitch, vif-route (also SUSE's vif-route-ifup) and vif-nat as Xen's scripts; \
 vif-vifkit chooses vif-bridge or vif-openvswitch from the bridge (its registered kind, \
 Xen's BRIDGE.TAG:TRUNK form, or what the host has); vif-vifkit-route and vif-vifkit-nat \
-are the routed and NAT modes. VIFKIT_XENSTORE_DIR=DIR reads and writes a directory of key files \
-instead of xenstore (for tests)."
+are the routed and NAT modes. On a Linux bridge, `ip` keeps the guest to those source \
+addresses (nftables, table bridge vifkit). After each action the executable \
+vif-post.d/*.hook files of xen-scripts-dir (vifkit.toml, default /etc/xen/scripts) run with \
+Xen's variables exported; each run is one syslog line (identity vifkit-hotplug). \
+VIFKIT_XENSTORE_DIR=DIR reads and writes a directory of key files instead of xenstore, \
+VIFKIT_SYSLOG_SOCKET=PATH logs to another socket (both for tests)."
     )]
     VifScript {
         /// `online`, `offline`, `add` or `remove`, then `type_if=vif|tap`.

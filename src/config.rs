@@ -10,6 +10,7 @@
 //! | the file itself | `--config FILE` | `VIFKIT_CONFIG` | | `/etc/vifkit/vifkit.toml` |
 //! | the registry | `--registry URL`, `--db PATH` | `VIFKIT_REGISTRY`, `VIFKIT_DB` | `registry = "..."` | `sqlite:/var/lib/vifkit/registry.db` |
 //! | this host's id | | | `host = "..."` | the host name |
+//! | Xen's scripts directory (the hotplug script's `vif-post.d` hooks) | | | `xen-scripts-dir = "..."` | `/etc/xen/scripts` |
 //!
 //! A missing default file means the defaults; a file named by `--config` or
 //! `VIFKIT_CONFIG` must exist. A file that cannot be read or parsed, an unknown key or a
@@ -28,6 +29,8 @@ pub const CONFIG_ENV: &str = "VIFKIT_CONFIG";
 pub const REGISTRY_ENV: &str = "VIFKIT_REGISTRY";
 /// The environment variable naming a SQLite registry file (short for `sqlite:PATH`).
 pub const DB_ENV: &str = registry::DB_ENV;
+/// Where Xen's hotplug scripts (and their `vif-post.d` hooks) are unless the file says.
+pub const DEFAULT_XEN_SCRIPTS: &str = "/etc/xen/scripts";
 /// The registry when nothing names one.
 pub const DEFAULT_REGISTRY: &str = "sqlite:/var/lib/vifkit/registry.db";
 
@@ -36,6 +39,7 @@ pub const SYNTAX: &str = "\
 /etc/vifkit/vifkit.toml (TOML; every key optional):
   registry = \"sqlite:/var/lib/vifkit/registry.db\"   # or sqlite:PATH
   host = \"dom0-a\"                                    # default: the host name
+  xen-scripts-dir = \"/etc/xen/scripts\"               # vif-post.d/*.hook run from here
 Precedence: --registry/--db, then $VIFKIT_REGISTRY/$VIFKIT_DB, then the file, then the
 default. --config FILE or $VIFKIT_CONFIG name another file.";
 
@@ -91,6 +95,8 @@ pub struct Config {
     pub registry: RegistryUrl,
     /// This host's id in a fleet.
     pub host: String,
+    /// Xen's scripts directory: the hotplug script runs `vif-post.d/*.hook` from it.
+    pub xen_scripts_dir: PathBuf,
 }
 
 /// What the command line says (the global options).
@@ -110,6 +116,8 @@ pub struct Overrides<'a> {
 struct File {
     registry: Option<String>,
     host: Option<String>,
+    #[serde(rename = "xen-scripts-dir")]
+    xen_scripts_dir: Option<PathBuf>,
 }
 
 /// The environment a process sees, as far as vifkit reads it.
@@ -159,10 +167,22 @@ pub fn load(over: &Overrides<'_>, env: &dyn Env) -> Result<Config, String> {
         Some(h) => check_host(&path, h)?,
         None => hostname(),
     };
+    let xen_scripts_dir = match parsed.xen_scripts_dir {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => {
+            return Err(format!(
+                "Config {}: xen-scripts-dir = {:?}: must be an absolute path",
+                path.display(),
+                d.display().to_string()
+            ))
+        }
+        None => PathBuf::from(DEFAULT_XEN_SCRIPTS),
+    };
     Ok(Config {
         file,
         registry,
         host,
+        xen_scripts_dir,
     })
 }
 

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request, SystemLog};
+use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request};
 use registry::LazyRegistry;
 
 use translator::diag::one_line;
@@ -33,7 +33,7 @@ pub fn from_program_name() -> Option<ExitCode> {
 /// stdin, acts (opening the registry, named by the configuration file since libvirt clears
 /// a hook's environment, only when a NIC needs it), logs.
 pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String]) -> ExitCode {
-    let log = SystemLog::open(verbose);
+    let log = libvirt_hooks::open_log(verbose);
     let req = match Request::from_args(driver, args) {
         Ok(r) => r,
         Err(e) => {

@@ -114,7 +114,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
             RegistryCommand::Restore { file } => registry_cmd::restore(&registry_path()?, &file),
         },
-        Command::VifScript { args } => hotplug_cmd::run(Some(&registry_path()?), &args),
+        Command::VifScript { args } => hotplug_cmd::run(&over, &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),
         Command::InstallHooks { root, bin } => {

@@ -21,12 +21,18 @@
 //!   `proxy_arp`, a route per guest address;
 //! - NAT (`vif-nat`): in [`nat`].
 //!
+//! Beyond wiring, as Xen's `vif-common.sh` does: the `vifname` rename, Xen's MAC for the
+//! emulated twin, the `ip=` anti-spoofing guard of a bridged vif
+//! ([`hostnet::guard`]), and the administrator's `vif-post.d` hooks ([`hooks`]) after
+//! each action.
+//!
 //! A failure part-way undoes what was done. A bridged NIC on a bridge the registry
 //! knows is also recorded there (which dom0 device is which guest NIC, for
 //! `vifkit show` and the D-Bus pairings): before it is wired, so that a clash refuses
 //! it with nothing done, and dropped again when it goes offline (the `record` module).
 
 mod guest_ip;
+pub mod hooks;
 pub mod nat;
 mod record;
 pub mod xenstore;
@@ -34,12 +40,15 @@ pub mod xenstore;
 pub use record::xen_running;
 
 use std::net::IpAddr;
+use std::path::Path;
 
 use translator::interface::IpElem;
 use translator::vif::parse_ips;
 use translator::vlan::VlanSpec;
 use translator::IfName;
 
+use hostnet::guard::Guard;
+use hostnet::nat::{Nft, NftError};
 use hostnet::netlink::{set_proxy_arp, Change, LinkState, Netlink, NetlinkError, PortVlans};
 use hostnet::ovs::{Ovs, OvsError, PortConfig};
 use hostnet::plumbing::{ensure_registered_bridge, EnsureError};
@@ -127,6 +136,12 @@ pub enum HotplugError {
     /// The NAT mode failed.
     #[error(transparent)]
     Nat(#[from] nat::NatError),
+    /// The `ip=` anti-spoofing rules of a bridged vif could not be set or removed.
+    #[error("Cannot apply the ip= anti-spoofing rules")]
+    Guard(#[source] NftError),
+    /// An administrator's `vif-post.d` hook failed.
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     /// xenstore failed.
     #[error(transparent)]
     XenStore(#[from] XenStoreError),
@@ -361,8 +376,12 @@ pub struct Host<'a> {
     /// The registry: bridged NICs are recorded there, bridges registered as creatable
     /// are created from it, and `vif-vifkit` asks it a bridge's kind.
     pub registry: Option<&'a dyn Registry>,
-    /// Where what the run did beyond wiring is said (a stale record it replaced).
+    /// Where what the run did beyond wiring is said (a stale record it replaced, a
+    /// hook skipped).
     pub log: &'a dyn Fn(&str),
+    /// The `vif-post.d` directory whose hooks run after each action, if any
+    /// ([`hooks`]).
+    pub hooks: Option<&'a Path>,
 }
 
 fn up(
@@ -381,17 +400,40 @@ fn up(
     }
     let bridge = name("bridge", &s.bridge)?;
     let br = bridge_present(nl, host.registry, &bridge)?;
-    let attached = nl.attach_port_to(&req.device, &br, s.mtu)?;
-    if let Some(v) = &s.vlan {
-        if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
-            if attached != Change::Unchanged {
-                // Undo the attach this run made; the VLAN error is what matters.
-                let _ = nl.detach_port(&req.device, &bridge);
+    // The guard goes on before the port joins the bridge: no frame passes unchecked.
+    let guarded = match guard_of(req, s)? {
+        Some(g) => Nft::system()
+            .ensure_guard(&g)
+            .map_err(HotplugError::Guard)?,
+        None => Change::Unchanged,
+    };
+    let wired = (|| -> Result<(), HotplugError> {
+        let attached = nl.attach_port_to(&req.device, &br, s.mtu)?;
+        if let Some(v) = &s.vlan {
+            if let Err(e) = nl.set_port_vlans(&req.device, &PortVlans::from(v)) {
+                if attached != Change::Unchanged {
+                    // Undo the attach this run made; the VLAN error is what matters.
+                    let _ = nl.detach_port(&req.device, &bridge);
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
         }
+        Ok(())
+    })();
+    if wired.is_err() && guarded == Change::Created {
+        let _ = Nft::system().remove_guard(&req.device);
     }
-    Ok(())
+    wired
+}
+
+/// The anti-spoofing guard of a bridged device with `ip=` set ([`hostnet::guard`]).
+fn guard_of(req: &Request, s: &Settings) -> Result<Option<Guard>, HotplugError> {
+    if s.ips.is_empty() {
+        return Ok(None);
+    }
+    Guard::new(&req.device, s.ips.iter().map(|ip| (ip.address, ip.prefix)))
+        .map(Some)
+        .map_err(HotplugError::Guard)
 }
 
 /// `vif-openvswitch` online: the port on the bridge with the tag and trunks of
@@ -425,6 +467,12 @@ fn ovs_up(
         .filter(|u| !u.is_empty());
     cfg.mac = s.mac;
     host.ovs.ensure_port(&bridge, &req.device, &cfg)?;
+    if !s.ips.is_empty() {
+        (host.log)(
+            "ip= is not enforced on an Open vSwitch port (nftables' bridge family does not \
+             see Open vSwitch; see vifkit's docs/hotplug.md)",
+        );
+    }
     Ok(())
 }
 
@@ -645,26 +693,123 @@ fn down(
             if nl.link(&req.device)?.is_some() {
                 nl.detach_port(&req.device, &name("bridge", &s.bridge)?)?;
             }
+            if !s.ips.is_empty() {
+                Nft::system()
+                    .remove_guard(&req.device)
+                    .map_err(HotplugError::Guard)?;
+            }
             Ok(())
         }
     }
 }
 
+/// xl's word for the request: `online`, `offline`, `add` or `remove`.
+pub fn command(req: &Request) -> &'static str {
+    match (req.action, req.if_type) {
+        (Action::Up, IfType::Vif) => "online",
+        (Action::Down, IfType::Vif) => "offline",
+        (Action::Up, IfType::Tap) => "add",
+        (Action::Down, IfType::Tap) => "remove",
+    }
+}
+
+/// The variables Xen's scripts leave to a `vif-post.d` hook ([`hooks`]).
+fn hook_env(nl: &Netlink, store: &dyn XenStore, req: &Request, s: &Settings) -> hooks::HookEnv {
+    let ip: Vec<String> = s
+        .ips
+        .iter()
+        .map(|i| match i.prefix {
+            Some(p) => format!("{}/{p}", i.address),
+            None => i.address.to_string(),
+        })
+        .collect();
+    let mut vars = vec![
+        ("command", command(req).to_owned()),
+        (
+            "type_if",
+            if req.if_type == IfType::Vif {
+                "vif"
+            } else {
+                "tap"
+            }
+            .to_owned(),
+        ),
+        ("vif", req.device.to_string()),
+        ("dev", req.device.to_string()),
+        ("XENBUS_PATH", req.xenbus_path.clone()),
+        ("ip", ip.join(" ")),
+        ("bridge", s.bridge.clone()),
+        ("script", mode(s).to_owned()),
+    ];
+    let main_ip = match mode(s) {
+        "vif-route" => gateway_ip(nl, req).ok(),
+        "vif-nat" => nat::Plan::new(store, req, s)
+            .ok()
+            .map(|p| IpAddr::V4(p.router)),
+        _ => None,
+    };
+    if let Some(m) = main_ip {
+        vars.push(("main_ip", m.to_string()));
+    }
+    if let Some(g) = &req.gateway_dev {
+        vars.push(("netdev", g.to_string()));
+    }
+    hooks::HookEnv { vars }
+}
+
+/// One line saying what a run did, for the system log.
+fn summary(req: &Request, s: &Settings, hooks_run: usize) -> String {
+    let mut line = format!("{}: {} {}", req.device, command(req), mode(s));
+    match mode(s) {
+        "vif-route" | "vif-nat" => {}
+        _ => line.push_str(&format!(" bridge {}", s.bridge)),
+    }
+    if !s.ips.is_empty() {
+        let ips: Vec<String> = s.ips.iter().map(|i| i.address.to_string()).collect();
+        line.push_str(&format!(" ip {}", ips.join(",")));
+    }
+    if hooks_run > 0 {
+        line.push_str(&format!(", {hooks_run} hook(s) run"));
+    }
+    line
+}
+
 /// Runs one hotplug request and reports the outcome in xenstore (for `type_if=vif`, as
 /// Xen's scripts do): `hotplug-status` = `connected`, or `error` with `hotplug-error`.
+/// Returns one line saying what was done (for the system log).
 ///
 /// A bridged NIC on a registered bridge is also recorded in the registry (see the
 /// `record` module): before it is wired, so that a clash refuses it with nothing done.
-pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), HotplugError> {
-    let result = (|| -> Result<(), HotplugError> {
+/// After the wiring, the administrator's `vif-post.d` hooks run ([`hooks`]); one that
+/// fails undoes an `online` or `add`.
+pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<String, HotplugError> {
+    let result = (|| -> Result<String, HotplugError> {
         let s = resolve_script(host, Settings::read(store, req)?)?;
         let req = &named(store, host.nl, req)?;
+        let run_hooks = || -> Result<usize, HotplugError> {
+            match host.hooks {
+                Some(dir) => {
+                    let env = hook_env(host.nl, store, req, &s);
+                    Ok(hooks::run(dir, &env, host.log)?.len())
+                }
+                None => Ok(0),
+            }
+        };
         match req.action {
             Action::Up => {
                 let undo = record::before_up(store, host, req, &s)?;
                 let wired = tap_mac(host.nl, req, &s).and_then(|()| up(host, store, req, &s));
-                match wired {
-                    Ok(()) => record::after_up(host.registry, req),
+                let hooked = wired.and_then(|()| {
+                    run_hooks().inspect_err(|_| {
+                        // The hook's failure is what matters; unwire as offline would.
+                        let _ = down(host, store, req, &s);
+                    })
+                });
+                match hooked {
+                    Ok(n) => {
+                        record::after_up(host.registry, req)?;
+                        Ok(summary(req, &s, n))
+                    }
                     Err(e) => {
                         record::undo(host.registry, undo);
                         Err(e)
@@ -673,13 +818,15 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
             }
             Action::Down => {
                 down(host, store, req, &s)?;
-                record::after_down(host.registry, req)
+                let n = run_hooks()?;
+                record::after_down(host.registry, req)?;
+                Ok(summary(req, &s, n))
             }
         }
     })();
     if req.if_type == IfType::Vif && req.action == Action::Up {
         match &result {
-            Ok(()) => store.write(&req.key("hotplug-status"), "connected")?,
+            Ok(_) => store.write(&req.key("hotplug-status"), "connected")?,
             Err(e) => {
                 // The cause is what matters: a xenstore that cannot take the report must
                 // not replace it (the caller prints it on stderr either way).

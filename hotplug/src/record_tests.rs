@@ -235,6 +235,7 @@ fn a_stale_record_is_replaced_and_said() {
         let log = |l: &str| said.borrow_mut().push(l.to_owned());
         let h = Host {
             log: &log,
+            hooks: None,
             ..host(nl, Some(&reg))
         };
         run(&store, &h, &req(&["online"], PV).unwrap()).unwrap();

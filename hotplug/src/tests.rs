@@ -58,6 +58,7 @@ pub(super) fn host<'a>(nl: &'a Netlink, registry: Option<&'a dyn Registry>) -> H
         ovs: no_ovs(),
         registry,
         log: &|_| {},
+        hooks: None,
     }
 }
 
@@ -546,6 +547,7 @@ fn openvswitch_mode_sets_tag_trunks_and_ids() {
         ovs: &tb.ovs,
         registry: None,
         log: &|_| {},
+        hooks: None,
     };
     let online = req(&["online"], PV_ENV).unwrap();
     run(&store, &h, &online).unwrap();

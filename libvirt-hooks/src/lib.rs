@@ -44,6 +44,7 @@ pub use error::HookError;
 pub use filter::filter_domain;
 pub use host::{Host, LazyNetlink, Output, NETWORK_STATE_DIR};
 pub use lock::{Holder, LockError, LOCK_DIR, LOCK_TIMEOUT};
+pub use log::open as open_log;
 pub use log::{Level, Log, MemoryLog, SystemLog};
 pub use network::HookData;
 pub use plan::{plan_nics, NicKind, NicPlan};

@@ -144,6 +144,12 @@ impl Testbed {
         tb
     }
 
+    /// The private run directory: `OVS_RUNDIR` pointing here makes `ovs-vsctl`'s default
+    /// database this one (for a program under test that uses the default).
+    pub fn rundir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Runs `ovs-vsctl` on the private database (no waiting) and returns its output.
     pub fn vsctl(&self, args: &[&str]) -> String {
         let out = Command::new(&self.vsctl)

@@ -50,6 +50,7 @@ fn host(nl: &Netlink) -> Host<'_> {
         ovs: OVS.get_or_init(|| Ovs::with_db("unix:/nonexistent/vifkit-test.sock")),
         registry: None,
         log: &|_| {},
+        hooks: None,
     }
 }
 
