@@ -16,6 +16,7 @@ pkgs=(
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
   nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
+  debhelper lintian man-db bash-completion   # the Debian package: build, lint, install test
 )
 missing=()
 for p in "${pkgs[@]}"; do

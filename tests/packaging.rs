@@ -160,7 +160,7 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
         .contains("<allow_active>yes"));
     let out = install(root, &["--force", "--bin", "/opt/vk/bin/vifkit"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout.matches("replaced ").count(), 3, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("replaced ").count(), 4, "{}", out.stdout);
     assert_eq!(
         fs::read_to_string(&policy).unwrap(),
         shipped("dbus/org.vifkit.policy")
@@ -170,12 +170,27 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
         unit.contains("\nExecStart=/opt/vk/bin/vifkit serve --system\n"),
         "{unit}"
     );
-    let activation = fs::read_to_string(root.join(FILES[3].1)).unwrap();
+    let boot = fs::read_to_string(root.join(FILES[3].1)).unwrap();
+    assert!(
+        boot.contains("\nExecStart=/opt/vk/bin/vifkit reconcile\n")
+            && boot.contains("\nExecStart=/opt/vk/bin/vifkit bridge ensure --all\n"),
+        "{boot}"
+    );
+    let activation = fs::read_to_string(root.join(FILES[4].1)).unwrap();
     assert!(activation.contains("\nExec=/opt/vk/bin/vifkit serve --system\n"));
-    // No temporary file is left behind.
+    // No temporary file is left behind: each directory holds only what was installed.
     for (_, rel) in FILES {
         let d = root.join(rel).parent().unwrap().to_owned();
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "{}", d.display());
+        let installed = FILES
+            .iter()
+            .filter(|(_, r)| root.join(r).parent() == Some(d.as_path()))
+            .count();
+        assert_eq!(
+            fs::read_dir(&d).unwrap().count(),
+            installed,
+            "{}",
+            d.display()
+        );
     }
 }
 
