@@ -323,7 +323,7 @@ fn networkd(s: &Spec<'_>) -> Vec<OutFile> {
     out
 }
 
-/// A UUID that depends only on `id` (RFC 9562 version 8, from two FNV-1a hashes), so
+/// A UUID that depends only on `id` (RFC 9562 version 8, from two FNV-1a hashes, mixed), so
 /// that exporting again gives the same profile.
 fn uuid(id: &str) -> String {
     let fnv = |seed: &str| {
@@ -332,7 +332,10 @@ fn uuid(id: &str) -> String {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        h
+        // splitmix64's finaliser: names that differ in their last byte differ everywhere.
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
     };
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&fnv("vifkit-export-uuid-1:").to_be_bytes());
@@ -388,7 +391,7 @@ fn nm(s: &Spec<'_>) -> Vec<OutFile> {
         let _ = writeln!(
             p,
             "[connection]\nid={pid}\nuuid={}\ntype={kind}\ninterface-name={dev}\nmaster={}\n\
-             slave-type=bridge",
+             slave-type=bridge\n\n[bridge-port]",
             uuid(&pid),
             s.name
         );
