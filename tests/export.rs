@@ -725,7 +725,7 @@ fn kernel_with_8021q_ifup_builds_the_vlan_bridge_bridge_ensure_builds() {
     let got = bridge_state(&ns, "br900").unwrap();
     let vlan = ns
         .link("bond0.900")
-        .expect(&needs("802.1Q VLAN devices", "8021q"));
+        .unwrap_or_else(|| panic!("{}", needs("802.1Q VLAN devices", "8021q")));
     assert_eq!(vlan["linkinfo"]["info_data"]["id"], 900);
     assert_eq!(got, ensured(&d, &["br900"]).remove(0));
     assert_eq!(got.ports, [("bond0.900".to_owned(), 1500)]);
