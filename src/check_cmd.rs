@@ -110,14 +110,10 @@ impl Problems {
 
 /// `vifkit check`.
 pub fn run(db: &Path, xl_dir: Option<&Path>, connect: Option<&str>) -> Result<String, Failure> {
-    let reg = crate::bridge_cmd::open_existing(Some(db))?;
-    let (bridges, records) = match &reg {
-        Some(r) => (
-            r.bridges().map_err(anyhow::Error::from)?,
-            r.attachments().map_err(anyhow::Error::from)?,
-        ),
-        None => (Vec::new(), Vec::new()),
-    };
+    // Read-only: never waits for a writer, and creates no registry (none: empty).
+    let reg = registry::SqliteRegistry::open_read_only(db).map_err(anyhow::Error::from)?;
+    let bridges = reg.bridges().map_err(anyhow::Error::from)?;
+    let records = reg.attachments().map_err(anyhow::Error::from)?;
     drop(reg);
     let host = Host::read()?;
     let mut p = Problems::default();

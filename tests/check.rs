@@ -221,6 +221,7 @@ fn what_cannot_be_checked_is_an_error_naming_it() {
             .starts_with("error: --xl-dir /nonexistent/xen: cannot list it: "),
         "{out:?}"
     );
+    assert!(!s.db().exists(), "check created a registry");
     let out = output(&mut s.vifkit(&[
         "check",
         "--xl-dir",

@@ -97,10 +97,10 @@ pub fn run(
     if !problems.is_empty() {
         return Err(Failure::Invalid(problems));
     }
-    let registered = match crate::bridge_cmd::open_existing(Some(db))? {
-        Some(reg) => reg.bridges().map_err(anyhow::Error::from)?,
-        None => Vec::new(),
-    };
+    // Read-only: never waits for a writer, and creates no registry (none: no bridges).
+    let registered = registry::SqliteRegistry::open_read_only(db)
+        .and_then(|reg| reg.bridges())
+        .map_err(anyhow::Error::from)?;
     let mut chosen: Vec<&Bridge> = Vec::new();
     if wanted.is_empty() {
         chosen.extend(registered.iter());
