@@ -191,7 +191,13 @@ fn group_records(records: &[Attachment]) -> Vec<Vec<&Attachment>> {
 /// Whether a file in the xl directory is worth reading as a guest config.
 fn config_candidate(path: &Path) -> Option<bool> {
     let name = path.file_name()?.to_str()?;
-    if name.starts_with('.') || name == "xl.conf" || name.ends_with(".sxp") {
+    // xl.conf, xend's *.sxp, and the examples Xen installs there are not guests.
+    if name.starts_with('.')
+        || name == "xl.conf"
+        || name.ends_with(".sxp")
+        || name.starts_with("xlexample")
+        || name.starts_with("xmexample")
+    {
         return None;
     }
     Some(name.ends_with(".cfg"))

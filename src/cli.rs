@@ -405,7 +405,8 @@ org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
     #[command(after_long_help = crate::check_cmd::HELP)]
     Check {
         /// A directory of xl guest configs (every *.cfg file, and every other file that
-        /// reads as an xl config with a `name`); default /etc/xen, skipped if missing.
+        /// reads as an xl config with a `name`, but not Xen's xlexample.* files);
+        /// default /etc/xen, skipped if missing.
         #[arg(long, value_name = "DIR")]
         xl_dir: Option<PathBuf>,
         /// Also check the domains defined at this libvirt connection (read-only, through

@@ -152,6 +152,15 @@ fn macs_names_and_networks_across_configs_domains_and_records() {
     // directory.
     s.cfg("xl.conf", "vif.default.script = \"vif-route\"\n");
     s.cfg("README", "This is not ( a config\n");
+    s.cfg(
+        "xlexample.hvm",
+        "name = \"example.hvm\"\nvif = [ 'mac=00:16:3e:00:00:01,ip=10.0.0.9,script=vif-route' ]\n",
+    );
+    // A guest config without .cfg (SUSE's /etc/xen/vm/NAME style) counts: it has a name.
+    s.cfg(
+        "legacy",
+        "name = \"legacy\"\nvif = [ 'mac=00:16:3e:00:00:04,ip=10.0.0.8,script=vif-route' ]\n",
+    );
     std::fs::create_dir(s.xl().join("auto")).unwrap();
     // A .cfg that does not parse is a problem, with its line.
     s.cfg("broken.cfg", "name = \"broken\"\nvif = [ 'mac=1' \n");
@@ -204,6 +213,10 @@ fn macs_names_and_networks_across_configs_domains_and_records() {
         format!(
             "{uri} domain qguest interface 0: MAC 00:16:3e:00:00:03 is also used by guest db \
              ({x}/db.cfg:4: vif 1 of guest db)"
+        ),
+        format!(
+            "{x}/legacy:2: vif 0 of guest legacy: MAC 00:16:3e:00:00:04 is also used by guest \
+             db ({x}/db.cfg:5: vif 2 of guest db)"
         ),
         format!("{uri} domain qguest interface 1: network nosuchnet is not defined at {uri}"),
     ];
