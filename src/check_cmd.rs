@@ -552,8 +552,10 @@ fn check_bridges(
             }
         }
     }
+    // One line per guest and bridge, though its config and its records both say so.
+    let mut said: BTreeSet<(&str, &str)> = BTreeSet::new();
     for ((_, bridge), on) in per_source {
-        if on.len() < 2 {
+        if on.len() < 2 || !said.insert((on[0].guest.as_str(), bridge)) {
             continue;
         }
         if stp_of(bridge, bridges, host) == Some(false) {

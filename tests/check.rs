@@ -295,6 +295,9 @@ fn bridges_stp_and_mtus_in_a_namespace() {
         "the kernel kept br0's MTU below 9000"
     );
     s.bridge(&["br0", "--uplink", "eth0", "--mtu", "9000"]);
+    // Guest a's running NICs, as its config has them: one guest, one line per problem.
+    s.record("a", 7, 0, "00:16:3e:00:00:01", "br0");
+    s.record("a", 7, 1, "00:16:3e:00:00:02", "br0");
     s.bridge(&[
         "br900",
         "--uplink",
