@@ -156,6 +156,11 @@ fn macs_names_and_networks_across_configs_domains_and_records() {
         "xlexample.hvm",
         "name = \"example.hvm\"\nvif = [ 'mac=00:16:3e:00:00:01,ip=10.0.0.9,script=vif-route' ]\n",
     );
+    // Open vSwitch's BRIDGE.TAG:TRUNK form names bridge BRIDGE.
+    s.cfg(
+        "ovs.cfg",
+        "name = \"ovs\"\nvif = [ 'mac=00:16:3e:00:00:09,bridge=vknone0.10:20,script=vif-openvswitch' ]\n",
+    );
     // A guest config without .cfg (SUSE's /etc/xen/vm/NAME style) counts: it has a name.
     s.cfg(
         "legacy",
@@ -217,6 +222,10 @@ fn macs_names_and_networks_across_configs_domains_and_records() {
         format!(
             "{x}/legacy:2: vif 0 of guest legacy: MAC 00:16:3e:00:00:04 is also used by guest \
              db ({x}/db.cfg:5: vif 2 of guest db)"
+        ),
+        format!(
+            "{x}/ovs.cfg:2: vif 0 of guest ovs: bridge vknone0 is neither on this host nor in \
+             the registry"
         ),
         format!("{uri} domain qguest interface 1: network nosuchnet is not defined at {uri}"),
     ];
