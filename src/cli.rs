@@ -453,6 +453,51 @@ org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         busy_timeout_ms: u64,
     },
+    /// Write the registered bridges as the distribution's own network configuration
+    /// (ifcfg, /etc/network/interfaces, systemd-networkd, NetworkManager), so that they
+    /// come back after a reboot without vifkit.
+    #[command(after_long_help = crate::export::HELP)]
+    Export {
+        /// The configuration system to write for.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: ExportFormat,
+        /// Only this bridge (repeatable; default: every registered bridge).
+        #[arg(long = "bridge", value_name = "NAME", allow_hyphen_values = true)]
+        bridges: Vec<String>,
+        /// Write the files into DIR (e.g. /etc/network/interfaces.d) instead of printing
+        /// them; a file vifkit export did not write is never replaced.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Look for the network problems admins trip on, one line each naming what and
+    /// where: exit 0 when there is none, 1 when there are (or the check could not run).
+    #[command(after_long_help = crate::check_cmd::HELP)]
+    Check {
+        /// A directory of xl guest configs (every *.cfg file, and every other file that
+        /// reads as an xl config with a `name`, but not Xen's xlexample.* files);
+        /// default /etc/xen, skipped if missing.
+        #[arg(long, value_name = "DIR")]
+        xl_dir: Option<PathBuf>,
+        /// Also check the domains defined at this libvirt connection (read-only, through
+        /// the vifkit-libvirt helper).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
+}
+
+/// The formats of `vifkit export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// SUSE's wicked: /etc/sysconfig/network/ifcfg-*.
+    IfcfgSuse,
+    /// Red Hat's initscripts (and NetworkManager's ifcfg-rh): /etc/sysconfig/network-scripts/ifcfg-*.
+    IfcfgRedhat,
+    /// Debian's ifupdown with bridge-utils: /etc/network/interfaces.d/.
+    Ifupdown,
+    /// systemd-networkd: /etc/systemd/network/*.netdev and *.network.
+    Networkd,
+    /// NetworkManager keyfiles: /etc/NetworkManager/system-connections/*.nmconnection.
+    Nmconnection,
 }
 
 /// The `registry` commands.

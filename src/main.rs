@@ -5,10 +5,12 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod bridge_cmd;
+mod check_cmd;
 mod cli;
 mod commands;
 mod config;
 mod docs_cmd;
+mod export;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -200,6 +202,14 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 busy_timeout: std::time::Duration::from_millis(busy_timeout_ms),
             },
         ),
+        Command::Export {
+            format,
+            bridges,
+            out,
+        } => export::run(report, &registry_path()?, format, &bridges, out.as_deref()),
+        Command::Check { xl_dir, connect } => {
+            check_cmd::run(&registry_path()?, xl_dir.as_deref(), connect.as_deref())
+        }
     }
 }
 
