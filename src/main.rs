@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod docs_cmd;
 mod export;
+mod events_cmd;
 mod fsutil;
 mod helper;
 mod hook_cmd;

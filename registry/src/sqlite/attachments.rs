@@ -124,12 +124,12 @@ impl SqliteRegistry {
         };
         let sql = format!(
             "INSERT INTO attachments ({ATTACHMENT_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
              ON CONFLICT (driver, domid, devid) DO UPDATE SET \
              domain_name = excluded.domain_name, domain_uuid = excluded.domain_uuid, \
              backend = excluded.backend, emulated = excluded.emulated, mac = excluded.mac, \
              bridge = excluded.bridge, vlan = excluded.vlan, guest_name = excluded.guest_name, \
-             state = excluded.state, boot_id = excluded.boot_id"
+             state = excluded.state, boot_id = excluded.boot_id, model = excluded.model"
         );
         conn.execute(
             &sql,
@@ -147,6 +147,7 @@ impl SqliteRegistry {
                 a.guest_name.as_ref().map(|g| g.as_str()),
                 a.state.as_str(),
                 a.boot_id.map(|b| b.to_string()),
+                a.model.as_ref().map(|m| m.as_str()),
             ],
         )
         .map_err(self.err("writing a NIC attachment"))?;
@@ -319,7 +320,9 @@ mod tests {
 
     use super::*;
     use crate::testutil::{attachment, bridge, ifname, mac_of, temp_registry};
-    use crate::{DomainName, DomainUuid, GuestName, ModelError, Registry, SqliteRegistry};
+    use crate::{
+        DomainName, DomainUuid, GuestName, ModelError, NicModelName, Registry, SqliteRegistry,
+    };
 
     /// A registry with bridges `br0` and `br1`.
     fn registry() -> (tempfile::TempDir, SqliteRegistry) {
@@ -342,6 +345,7 @@ mod tests {
         a.emulated = Some(ifname("win-eth1-emu"));
         a.vlan = Some("10p/20-22/30u".parse::<VlanSpec>().unwrap());
         a.guest_name = Some(GuestName::new("Ethernet 2").unwrap());
+        a.model = Some(NicModelName::new("e1000").unwrap());
         a.state = AttachmentState::Active;
         a
     }
@@ -514,7 +518,15 @@ mod tests {
         assert_eq!(reg.attachment_by_mac(a.mac).unwrap(), Some(a.clone()));
         // A second connection reads the same.
         let other = SqliteRegistry::open(reg.path()).unwrap();
-        assert_eq!(other.attachments().unwrap(), [a]);
+        assert_eq!(other.attachments().unwrap(), std::slice::from_ref(&a));
+        // A changed model alone is a change.
+        let mut b = a.clone();
+        b.model = Some(NicModelName::new("rtl8139").unwrap());
+        assert_eq!(reg.record(&b).unwrap(), Recorded::Updated);
+        assert_eq!(reg.attachment(Driver::Xen, 7, 1).unwrap(), Some(b.clone()));
+        b.model = None;
+        assert_eq!(reg.record(&b).unwrap(), Recorded::Updated);
+        assert_eq!(reg.attachment(Driver::Xen, 7, 1).unwrap(), Some(b));
     }
 
     #[test]
