@@ -555,8 +555,13 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
                 v["pv_present"] = json!(pv);
                 v["tap_present"] = json!(tap);
                 v["emulated_present"] = json!(a.emulated.as_ref().map(|e| present(e.as_str())));
-                v["pv_counters"] =
-                    json!(counters_of(a.backend.as_str()).as_ref().map(counters_json));
+                let counters = counters_of(a.backend.as_str()).as_ref().map(counters_json);
+                let (pv_c, tap_c) = match Nic::backend_of(a) {
+                    Nic::Tap => (None, counters),
+                    _ => (counters, None),
+                };
+                v["pv_counters"] = json!(pv_c);
+                v["tap_counters"] = json!(tap_c);
                 v["emulated_counters"] = json!(a
                     .emulated
                     .as_ref()
@@ -659,6 +664,81 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
         }
     }
     Ok(out)
+}
+
+/// `show --domain NAME`: the guest's recorded NICs as `virsh domiflist` lists them, one
+/// row per host device (an HVM Xen NIC's emulated twin on a row of its own), in device
+/// order; both drivers' guests of that name. None recorded is an error.
+pub fn show_domain(db: Option<&Path>, name: &str, as_json: bool) -> Result<String, Failure> {
+    let domain = registry::DomainName::new(name).map_err(anyhow::Error::from)?;
+    let reg = open_to_read(db)?;
+    let mut nics: Vec<Attachment> = reg
+        .attachments()
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .filter(|a| a.domain_name == domain)
+        .collect();
+    drop(reg);
+    if nics.is_empty() {
+        return Err(anyhow!(
+            "No NIC of a domain named {} is recorded (vifkit records the NICs it wires: \
+             those on registered bridges)",
+            translator::diag::shown(name)
+        )
+        .into());
+    }
+    nics.sort_by_key(|a| (a.driver.as_str(), a.domid, a.devid));
+    // (interface, nic kind, model, attachment)
+    let mut rows: Vec<(&str, Nic, String, &Attachment)> = Vec::new();
+    for a in &nics {
+        let model = a
+            .model
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |m| m.to_string());
+        match Nic::backend_of(a) {
+            // Xen: the PV half is netfront; the emulated twin has the model.
+            Nic::Pv if a.emulated.is_some() => {
+                rows.push((a.backend.as_str(), Nic::Pv, "netfront".to_owned(), a));
+            }
+            kind => rows.push((a.backend.as_str(), kind, model.clone(), a)),
+        }
+        if let Some(e) = &a.emulated {
+            rows.push((e.as_str(), Nic::Emulated, model, a));
+        }
+    }
+    if as_json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|(dev, kind, model, a)| {
+                json!({
+                    "interface": dev,
+                    "type": "bridge",
+                    "source": a.bridge.as_str(),
+                    "model": (model != "-").then_some(model.as_str()),
+                    "mac": a.mac.to_string(),
+                    "nic": kind.as_str(),
+                    "driver": a.driver.as_str(),
+                    "domid": a.domid,
+                    "devid": a.devid,
+                    "guest_name": a.guest_name.as_ref().map(|g| g.as_str()),
+                })
+            })
+            .collect();
+        return Ok(to_json(&Value::Array(v)));
+    }
+    let mut table_rows = vec![["Interface", "Type", "Source", "Model", "MAC"]
+        .map(str::to_owned)
+        .to_vec()];
+    for (dev, _, model, a) in &rows {
+        table_rows.push(vec![
+            (*dev).to_owned(),
+            "bridge".to_owned(),
+            a.bridge.to_string(),
+            model.clone(),
+            a.mac.to_string(),
+        ]);
+    }
+    Ok(table(&table_rows))
 }
 
 /// The traffic table's header: `rx` is what the device received (what the guest sent),

@@ -379,6 +379,10 @@ instead of xenstore (for tests)."
         /// Print JSON instead of a table.
         #[arg(short, long)]
         json: bool,
+        /// Only this guest's NICs, as `virsh domiflist` lists them (interface, type,
+        /// source, model, MAC), for Xen and QEMU guests alike.
+        #[arg(long, value_name = "NAME")]
+        domain: Option<String>,
     },
     /// Show which guest NIC moves the most traffic, refreshed every interval (every vif
     /// and tap at once, busiest first, named after its guest NIC).

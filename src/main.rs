@@ -10,8 +10,8 @@ mod cli;
 mod commands;
 mod config;
 mod docs_cmd;
-mod export;
 mod events_cmd;
+mod export;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -149,7 +149,11 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 BridgeCommand::Ensure { name: None, .. } => bridge_cmd::ensure_all(db),
             }
         }
-        Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show { json, domain: None } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show {
+            json,
+            domain: Some(d),
+        } => bridge_cmd::show_domain(Some(&registry_path()?), &d, json),
         Command::Top {
             interval,
             count,

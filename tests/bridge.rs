@@ -453,6 +453,67 @@ fn short_json_flag_on_the_listings() {
     assert!(v["bridges"].is_array() && v["nics"].is_array(), "{v}");
 }
 
+/// `show --domain NAME`: the guest's NICs as `virsh domiflist` lists them, for a Xen
+/// HVM guest (the PV half netfront, the emulated twin with its model) and a QEMU guest
+/// of another name; an unknown domain is one error line.
+#[test]
+fn show_domain_lists_a_guests_nics_like_virsh_domiflist() {
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(db, &["bridge", "add", "br0"]));
+    ok(vifkit(db, &["bridge", "add", "br1"]));
+    let reg = SqliteRegistry::open(db).unwrap();
+    let mut hvm = alice_nic("br0", true);
+    hvm.model = Some("e1000".parse().unwrap());
+    reg.record(&hvm).unwrap();
+    let mut q = Attachment::qemu(
+        DomainName::new("carol").unwrap(),
+        3,
+        1,
+        "52:54:00:12:34:56".parse().unwrap(),
+        IfName::new("br1").unwrap(),
+        IfName::new("vnet7").unwrap(),
+    );
+    q.model = Some("virtio".parse().unwrap());
+    reg.record(&q).unwrap();
+    let mut q0 = Attachment::qemu(
+        DomainName::new("carol").unwrap(),
+        3,
+        0,
+        "52:54:00:12:34:55".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        IfName::new("vnet6").unwrap(),
+    );
+    q0.model = None;
+    reg.record(&q0).unwrap();
+    drop(reg);
+
+    assert_eq!(
+        ok(vifkit(db, &["show", "--domain", "alice"])),
+        "Interface   Type    Source  Model     MAC\n\
+         vif5.2      bridge  br0     netfront  00:16:3e:4f:94:a9\n\
+         vif5.2-emu  bridge  br0     e1000     00:16:3e:4f:94:a9\n"
+    );
+    assert_eq!(
+        ok(vifkit(db, &["show", "--domain", "carol"])),
+        "Interface  Type    Source  Model   MAC\n\
+         vnet6      bridge  br0     -       52:54:00:12:34:55\n\
+         vnet7      bridge  br1     virtio  52:54:00:12:34:56\n"
+    );
+    let v: Value =
+        serde_json::from_str(&ok(vifkit(db, &["show", "--domain", "carol", "-j"]))).unwrap();
+    assert_eq!(v[1]["interface"], "vnet7");
+    assert_eq!(v[1]["model"], "virtio");
+    assert_eq!(v[1]["nic"], "tap");
+    assert_eq!(v[0]["model"], Value::Null);
+    let lines = refused(vifkit(db, &["show", "--domain", "dave"]));
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("dave") && lines[0].contains("registered bridges"),
+        "{lines:?}"
+    );
+}
+
 mod bridge {
     mod netns;
 }
