@@ -19,6 +19,9 @@ pkgs=(
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
   nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
+  debhelper lintian man-db bash-completion   # the Debian package: build, lint, install test
+  ifupdown bridge-utils # vifkit export: ifquery reads, ifup brings up (in a test netns) its stanzas
+  python3-gi gir1.2-nm-1.0   # vifkit export: libnm's keyfile reader checks its NetworkManager files
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context as _};
-use hostnet::netlink::{Change, LinkState, Netlink};
+use anyhow::anyhow;
+use hostnet::netlink::{Change, LinkCounters, LinkState, Netlink};
 use hostnet::plumbing;
 use registry::{
     self, parse_if_name, Attachment, Bridge, BridgeKind, Mtu, Registry, SqliteRegistry, VlanId,
@@ -63,6 +63,25 @@ pub struct AddArgs<'a> {
     pub stp: &'a str,
     /// `--creatable`.
     pub creatable: bool,
+    /// `--may-exist`.
+    pub may_exist: bool,
+}
+
+/// The options of `bridge set`, as given (`None`: keep the registered value).
+#[derive(Debug, Default)]
+pub struct SetArgs<'a> {
+    /// `--kind`.
+    pub kind: Option<&'a str>,
+    /// `--uplink`, `none` to clear.
+    pub uplink: Option<&'a str>,
+    /// `--vlan`, `none` to clear.
+    pub vlan: Option<&'a str>,
+    /// `--mtu`, `none` to clear.
+    pub mtu: Option<&'a str>,
+    /// `--stp`.
+    pub stp: Option<&'a str>,
+    /// `--creatable`.
+    pub creatable: Option<&'a str>,
 }
 
 /// Collects one error line per bad value.
@@ -88,14 +107,7 @@ pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
     let uplink = a.uplink.map(|u| p.check(parse_if_name("uplink", u)));
     let vlan = a.vlan.map(|v| p.check(v.parse::<VlanId>()));
     let mtu = a.mtu.map(|m| p.check(m.parse::<Mtu>()));
-    let stp = match a.stp {
-        "on" => Some(true),
-        "off" => Some(false),
-        other => {
-            p.0.push(format!("STP {other:?} is neither `on` nor `off`"));
-            None
-        }
-    };
+    let stp = p.check(parse_on_off(a.stp));
     let (Some(name), Some(kind), Some(stp), true) = (name, kind, stp, p.0.is_empty()) else {
         return Err(Failure::Invalid(p.0));
     };
@@ -110,17 +122,128 @@ pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
         creatable: a.creatable,
     };
     bridge.validate().map_err(anyhow::Error::from)?;
-    open(db)?.add_bridge(&bridge).map_err(anyhow::Error::from)?;
+    let reg = open(db)?;
+    match reg.add_bridge(&bridge) {
+        Ok(()) => Ok(String::new()),
+        Err(registry::RegistryError::BridgeExists(_)) if a.may_exist => {
+            match reg.bridge(&bridge.name).map_err(anyhow::Error::from)? {
+                Some(old) if old == bridge => Ok(String::new()),
+                Some(old) => Err(anyhow!(
+                    "Bridge {} is registered with other settings ({}): --may-exist accepts \
+                     only the same settings; change them with `vifkit bridge set`",
+                    bridge.name,
+                    settings(&old)
+                )
+                .into()),
+                // Removed in between: add it after all.
+                None => Ok(reg
+                    .add_bridge(&bridge)
+                    .map(|()| String::new())
+                    .map_err(anyhow::Error::from)?),
+            }
+        }
+        Err(e) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
+/// `on`/`off` for STP.
+fn parse_on_off(v: &str) -> anyhow::Result<bool> {
+    match v {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(anyhow!("STP {other:?} is neither `on` nor `off`")),
+    }
+}
+
+/// `yes`/`no` for `--creatable`.
+fn parse_yes_no(what: &str, v: &str) -> anyhow::Result<bool> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(anyhow!("{what} {other:?} is neither `yes` nor `no`")),
+    }
+}
+
+/// A bridge's settings in one line, as `bridge list` shows them.
+fn settings(b: &Bridge) -> String {
+    format!(
+        "kind {}, uplink {}, vlan {}, mtu {}, stp {}, creatable {}",
+        b.kind,
+        opt(b.uplink.as_ref()),
+        opt(b.vlan),
+        opt(b.mtu),
+        on_off(b.stp),
+        yes_no(b.creatable)
+    )
+}
+
+/// `bridge set`: the registered bridge with the given settings changed, checked as
+/// `bridge add` checks a new one, written in one step.
+pub fn set(db: Option<&Path>, name: &str, a: &SetArgs<'_>) -> Result<String, Failure> {
+    let mut p = Problems::default();
+    let name = p.check(bridge_name(name));
+    let kind = a.kind.map(|k| p.check(k.parse::<BridgeKind>()));
+    // `Some(Some(None))`: cleared with `none`; `Some(None)`: refused.
+    let uplink = a.uplink.map(|u| match u {
+        "none" => Some(None),
+        u => p.check(parse_if_name("uplink", u)).map(Some),
+    });
+    let vlan = a.vlan.map(|v| match v {
+        "none" => Some(None),
+        v => p.check(v.parse::<VlanId>()).map(Some),
+    });
+    let mtu = a.mtu.map(|m| match m {
+        "none" => Some(None),
+        m => p.check(m.parse::<Mtu>()).map(Some),
+    });
+    let stp = a.stp.map(|v| p.check(parse_on_off(v)));
+    let creatable = a.creatable.map(|v| p.check(parse_yes_no("--creatable", v)));
+    let (Some(name), true) = (name, p.0.is_empty()) else {
+        return Err(Failure::Invalid(p.0));
+    };
+    let reg = open_existing(db)?
+        .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
+    let mut bridge = reg
+        .bridge(&name)
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
+    if let Some(Some(k)) = kind {
+        bridge.kind = k;
+    }
+    if let Some(Some(u)) = uplink {
+        bridge.uplink = u;
+    }
+    if let Some(Some(v)) = vlan {
+        bridge.vlan = v;
+    }
+    if let Some(Some(m)) = mtu {
+        bridge.mtu = m;
+    }
+    if let Some(Some(s)) = stp {
+        bridge.stp = s;
+    }
+    if let Some(Some(c)) = creatable {
+        bridge.creatable = c;
+    }
+    bridge.validate().map_err(anyhow::Error::from)?;
+    reg.update_bridge(&bridge).map_err(anyhow::Error::from)?;
     Ok(String::new())
 }
 
 /// `bridge del`.
-pub fn del(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+pub fn del(db: Option<&Path>, name: &str, if_exists: bool) -> Result<String, Failure> {
     let name = bridge_name(name)?;
-    let reg = open_existing(db)?
-        .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
-    reg.remove_bridge(&name).map_err(anyhow::Error::from)?;
-    Ok(String::new())
+    let Some(reg) = open_existing(db)? else {
+        if if_exists {
+            return Ok(String::new());
+        }
+        return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into());
+    };
+    match reg.remove_bridge(&name) {
+        Ok(_) => Ok(String::new()),
+        Err(registry::RegistryError::UnknownBridge(_)) if if_exists => Ok(String::new()),
+        Err(e) => Err(anyhow::Error::from(e).into()),
+    }
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -226,7 +349,7 @@ fn change_word(c: Change) -> &'static str {
     }
 }
 
-/// `bridge ensure`.
+/// `bridge ensure NAME`.
 pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     let name = bridge_name(name)?;
     let reg = open_existing(db)?;
@@ -238,9 +361,14 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
         None => return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into()),
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
+    Ok(ensure_one(&nl, &reg, &bridge)?)
+}
+
+/// Makes one registered bridge real; one line per device changed or checked.
+fn ensure_one(nl: &Netlink, reg: &SqliteRegistry, bridge: &Bridge) -> anyhow::Result<String> {
     // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
-    let done = plumbing::ensure_registered(&nl, &hostnet::ovs::Ovs::new(), &reg, &bridge)
-        .map_err(anyhow::Error::from)?;
+    let done = plumbing::ensure_registered(nl, &hostnet::ovs::Ovs::new(), reg, bridge)?;
+    let name = &bridge.name;
     let mut out = format!("{name}: {}\n", change_word(done.bridge));
     if let Some((dev, c)) = done.port {
         let _ = writeln!(out, "{dev}: {} (port of {name})", change_word(c));
@@ -248,19 +376,33 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     Ok(out)
 }
 
-/// The names of the network devices in this process's network namespace.
-fn device_names() -> anyhow::Result<Vec<String>> {
-    // /proc/self/net follows the process's namespace (unlike /sys, which follows the
-    // mount).
-    let text = std::fs::read_to_string("/proc/self/net/dev")
-        .context("Cannot list the network devices (/proc/self/net/dev)")?;
-    Ok(text
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, _)| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .collect())
+/// `bridge ensure --all`: every registered bridge, in name order; one that fails is
+/// reported (with its name) and the others are still ensured.
+pub fn ensure_all(db: Option<&Path>) -> Result<String, Failure> {
+    let Some(reg) = open_existing(db)? else {
+        return Ok(String::new());
+    };
+    let bridges = reg.bridges().map_err(anyhow::Error::from)?;
+    if bridges.is_empty() {
+        return Ok(String::new());
+    }
+    let nl = Netlink::new().map_err(anyhow::Error::from)?;
+    let mut out = String::new();
+    let mut failed = Vec::new();
+    for b in &bridges {
+        match ensure_one(&nl, &reg, b) {
+            Ok(lines) => out.push_str(&lines),
+            Err(e) => failed.push(format!("{}: {e:#}", b.name)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(out)
+    } else {
+        Err(Failure::Partial {
+            out,
+            errors: failed,
+        })
+    }
 }
 
 /// Which of an attachment's devices a port is: a Xen PV backend (`pv`), a Xen HVM NIC's
@@ -325,14 +467,14 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
     let attachments = reg.attachments().map_err(anyhow::Error::from)?;
     drop(reg);
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
-    let mut links: Vec<LinkState> = Vec::new();
-    for n in device_names()? {
-        let Ok(ifname) = IfName::new(n) else { continue };
-        // A device removed since the listing is simply not shown.
-        if let Some(l) = nl.link(&ifname).map_err(anyhow::Error::from)? {
-            links.push(l);
-        }
-    }
+    // One dump: every device with its counters, as one reading.
+    let links: Vec<LinkState> = nl.links_with_counters().map_err(anyhow::Error::from)?;
+    let counters_of = |dev: &str| {
+        links
+            .iter()
+            .find(|l| l.name == dev)
+            .and_then(|l| l.counters)
+    };
     let mut by_device: BTreeMap<&str, (&Attachment, Nic)> = BTreeMap::new();
     for a in &attachments {
         by_device.insert(a.backend.as_str(), (a, Nic::backend_of(a)));
@@ -374,6 +516,7 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
                         "mtu": p.mtu,
                         "up": p.up,
                         "guest": guest,
+                        "counters": p.counters.as_ref().map(counters_json),
                     })
                 })
                 .collect();
@@ -412,6 +555,19 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
                 v["pv_present"] = json!(pv);
                 v["tap_present"] = json!(tap);
                 v["emulated_present"] = json!(a.emulated.as_ref().map(|e| present(e.as_str())));
+                let counters = counters_of(a.backend.as_str()).as_ref().map(counters_json);
+                let (pv_c, tap_c) = match Nic::backend_of(a) {
+                    Nic::Tap => (None, counters),
+                    _ => (counters, None),
+                };
+                v["pv_counters"] = json!(pv_c);
+                v["tap_counters"] = json!(tap_c);
+                v["emulated_counters"] = json!(a
+                    .emulated
+                    .as_ref()
+                    .and_then(|e| counters_of(e.as_str()))
+                    .as_ref()
+                    .map(counters_json));
                 v
             })
             .collect();
@@ -489,6 +645,140 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
             let _ = writeln!(line, ", on {}", a.bridge);
             out.push_str(&line);
         }
+        // Each guest NIC's traffic, as the host counts it on the vif or tap.
+        let mut rows = vec![COUNTER_HEADER.map(str::to_owned).to_vec()];
+        for a in &attachments {
+            let devices =
+                std::iter::once(a.backend.as_str()).chain(a.emulated.as_ref().map(IfName::as_str));
+            for dev in devices {
+                if let Some(c) = counters_of(dev) {
+                    let mut row = vec![dev.to_owned(), guest_label(a)];
+                    row.extend(counter_cells(&c));
+                    rows.push(row);
+                }
+            }
+        }
+        if rows.len() > 1 {
+            out.push('\n');
+            out.push_str(&table(&rows));
+        }
     }
     Ok(out)
+}
+
+/// `show --domain NAME`: the guest's recorded NICs as `virsh domiflist` lists them, one
+/// row per host device (an HVM Xen NIC's emulated twin on a row of its own), in device
+/// order; both drivers' guests of that name. None recorded is an error.
+pub fn show_domain(db: Option<&Path>, name: &str, as_json: bool) -> Result<String, Failure> {
+    let domain = registry::DomainName::new(name).map_err(anyhow::Error::from)?;
+    let reg = open_to_read(db)?;
+    let mut nics: Vec<Attachment> = reg
+        .attachments()
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .filter(|a| a.domain_name == domain)
+        .collect();
+    drop(reg);
+    if nics.is_empty() {
+        return Err(anyhow!(
+            "No NIC of a domain named {} is recorded (vifkit records the NICs it wires: \
+             those on registered bridges)",
+            translator::diag::shown(name)
+        )
+        .into());
+    }
+    nics.sort_by_key(|a| (a.driver.as_str(), a.domid, a.devid));
+    // (interface, nic kind, model, attachment)
+    let mut rows: Vec<(&str, Nic, String, &Attachment)> = Vec::new();
+    for a in &nics {
+        let model = a
+            .model
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |m| m.to_string());
+        match Nic::backend_of(a) {
+            // Xen: the PV half is netfront; the emulated twin has the model.
+            Nic::Pv if a.emulated.is_some() => {
+                rows.push((a.backend.as_str(), Nic::Pv, "netfront".to_owned(), a));
+            }
+            kind => rows.push((a.backend.as_str(), kind, model.clone(), a)),
+        }
+        if let Some(e) = &a.emulated {
+            rows.push((e.as_str(), Nic::Emulated, model, a));
+        }
+    }
+    if as_json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|(dev, kind, model, a)| {
+                json!({
+                    "interface": dev,
+                    "type": "bridge",
+                    "source": a.bridge.as_str(),
+                    "model": (model != "-").then_some(model.as_str()),
+                    "mac": a.mac.to_string(),
+                    "nic": kind.as_str(),
+                    "driver": a.driver.as_str(),
+                    "domid": a.domid,
+                    "devid": a.devid,
+                    "guest_name": a.guest_name.as_ref().map(|g| g.as_str()),
+                })
+            })
+            .collect();
+        return Ok(to_json(&Value::Array(v)));
+    }
+    let mut table_rows = vec![["Interface", "Type", "Source", "Model", "MAC"]
+        .map(str::to_owned)
+        .to_vec()];
+    for (dev, _, model, a) in &rows {
+        table_rows.push(vec![
+            (*dev).to_owned(),
+            "bridge".to_owned(),
+            a.bridge.to_string(),
+            model.clone(),
+            a.mac.to_string(),
+        ]);
+    }
+    Ok(table(&table_rows))
+}
+
+/// The traffic table's header: `rx` is what the device received (what the guest sent),
+/// `tx` what it sent (what the guest received).
+const COUNTER_HEADER: [&str; 10] = [
+    "device",
+    "guest",
+    "rx_bytes",
+    "rx_packets",
+    "rx_dropped",
+    "rx_errors",
+    "tx_bytes",
+    "tx_packets",
+    "tx_dropped",
+    "tx_errors",
+];
+
+fn counter_cells(c: &LinkCounters) -> [String; 8] {
+    [
+        c.rx_bytes,
+        c.rx_packets,
+        c.rx_dropped,
+        c.rx_errors,
+        c.tx_bytes,
+        c.tx_packets,
+        c.tx_dropped,
+        c.tx_errors,
+    ]
+    .map(|n| n.to_string())
+}
+
+pub(crate) fn counters_json(c: &LinkCounters) -> Value {
+    json!({
+        "rx_bytes": c.rx_bytes,
+        "rx_packets": c.rx_packets,
+        "rx_dropped": c.rx_dropped,
+        "rx_errors": c.rx_errors,
+        "tx_bytes": c.tx_bytes,
+        "tx_packets": c.tx_packets,
+        "tx_dropped": c.tx_dropped,
+        "tx_errors": c.tx_errors,
+    })
 }

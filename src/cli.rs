@@ -145,6 +145,13 @@ pub struct XmlReadArgs {
     pub strict_loss: bool,
 }
 
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected seconds from 0.1 to 3600, got `{s}`")),
+    }
+}
+
 fn parse_network(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((n, b)) if !n.is_empty() && !b.is_empty() => Ok((n.to_owned(), b.to_owned())),
@@ -237,18 +244,23 @@ pub enum Command {
         count: u32,
     },
     /// Install the D-Bus service's files (system bus policy, bus activation file,
-    /// systemd unit, polkit action) at their Debian paths under --root.
+    /// systemd unit, polkit action) and the boot unit (vifkit-boot.service: reconcile and
+    /// `bridge ensure --all` before guests start) at their Debian paths under --root.
     #[command(
         after_long_help = "Writes /usr/share/dbus-1/system.d/org.vifkit.conf, \
-/usr/share/dbus-1/system-services/org.vifkit.service, /lib/systemd/system/vifkit.service and \
-/usr/share/polkit-1/actions/org.vifkit.policy. Running it again changes nothing. A file that \
+/usr/share/dbus-1/system-services/org.vifkit.service, /usr/share/polkit-1/actions/org.vifkit.policy, \
+and vifkit.service and vifkit-boot.service in systemd's unit directory. Running it again changes nothing. A file that \
 exists with other content is not replaced (nothing is written, exit 1) unless --force. \
-Afterwards: `systemctl daemon-reload; systemctl reload dbus`."
+Afterwards: `systemctl daemon-reload; systemctl reload dbus; systemctl enable vifkit-boot`."
     )]
     InstallService {
         /// Install under this directory instead of / (packaging, a chroot).
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
+        /// systemd's unit directory (default: `pkg-config systemd
+        /// --variable=systemdsystemunitdir`, else /lib/systemd/system).
+        #[arg(long, value_name = "DIR")]
+        unit_dir: Option<PathBuf>,
         /// The installed vifkit binary, written into the unit's and the activation
         /// file's Exec= lines.
         #[arg(long, value_name = "PATH", default_value = "/usr/bin/vifkit")]
@@ -256,6 +268,37 @@ Afterwards: `systemctl daemon-reload; systemctl reload dbus`."
         /// Replace installed files whose content differs (e.g. edited by an administrator).
         #[arg(long)]
         force: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    #[command(
+        after_long_help = "The Debian package installs them; by hand, for example:\n  \
+vifkit completions bash > /usr/share/bash-completion/completions/vifkit\n  \
+vifkit completions zsh > /usr/share/zsh/vendor-completions/_vifkit\n  \
+vifkit completions fish > /usr/share/fish/vendor_completions.d/vifkit.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (vifkit.8 and one per command, vifkit-bridge-add.8, ...) into DIR.
+    Manpages {
+        /// The directory (created if missing; existing pages there are replaced).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Remove the files install-service wrote, where they are exactly as it writes them
+    /// (an edited file stays, with a warning). /etc/vifkit and the registry stay.
+    UninstallService {
+        /// Uninstall under this directory instead of /.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// systemd's unit directory, as for install-service.
+        #[arg(long, value_name = "DIR")]
+        unit_dir: Option<PathBuf>,
+        /// The vifkit path the installed files name (as given to install-service).
+        #[arg(long, value_name = "PATH", default_value = "/usr/bin/vifkit")]
+        bin: String,
     },
     /// The bridge registry, and making the host's bridges match it.
     Bridge {
@@ -338,7 +381,37 @@ VIFKIT_SYSLOG_SOCKET=PATH logs to another socket (both for tests)."
     /// each port is (domain, device id, guest name, MAC) and each PV/emulated pair.
     Show {
         /// Print JSON instead of a table.
+        #[arg(short, long)]
+        json: bool,
+        /// Only this guest's NICs, as `virsh domiflist` lists them (interface, type,
+        /// source, model, MAC), for Xen and QEMU guests alike.
+        #[arg(long, value_name = "NAME")]
+        domain: Option<String>,
+    },
+    /// Show which guest NIC moves the most traffic, refreshed every interval (every vif
+    /// and tap at once, busiest first, named after its guest NIC).
+    #[command(
+        after_long_help = "rx is what the vif or tap received from the guest (what the guest \
+sent), tx what it sent to the guest. On a terminal the screen is redrawn each round; \
+otherwise one block per round is printed (--json: one JSON object per line). Counters \
+come from netlink (IFLA_STATS64); `show` prints their totals."
+    )]
+    Top {
+        /// Seconds between two readings (0.1 to 3600).
+        #[arg(long, short = 'd', value_name = "SECS", default_value_t = 2.0,
+              value_parser = parse_interval)]
+        interval: f64,
+        /// Stop after N rounds (default: until interrupted).
+        #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        count: Option<u32>,
+        /// Every device, not only the guest NICs in the registry.
         #[arg(long)]
+        all: bool,
+        /// At most N devices per round.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// One JSON object per round, one per line.
+        #[arg(short, long)]
         json: bool,
     },
     /// Drop the registry's stale NIC records, saying which: records written in another
@@ -348,7 +421,7 @@ VIFKIT_SYSLOG_SOCKET=PATH logs to another socket (both for tests)."
         after_long_help = "Who can say whether a domain runs: with --connect, libvirt's list \
 of running domains (through the vifkit-libvirt helper, read-only): a listed domain runs, and \
 a QEMU connection lists every QEMU domain; for a Xen record, xenstore \
-(/local/domain/DOMID/name). The systemd unit vifkit-reconcile.service runs this at boot, \
+(/local/domain/DOMID/name). The systemd unit vifkit-boot.service runs this at boot, \
 before libvirtd and xendomains. No registry yet: nothing to do (none is made)."
     )]
     Reconcile {
@@ -388,6 +461,51 @@ org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         busy_timeout_ms: u64,
     },
+    /// Write the registered bridges as the distribution's own network configuration
+    /// (ifcfg, /etc/network/interfaces, systemd-networkd, NetworkManager), so that they
+    /// come back after a reboot without vifkit.
+    #[command(after_long_help = crate::export::HELP)]
+    Export {
+        /// The configuration system to write for.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: ExportFormat,
+        /// Only this bridge (repeatable; default: every registered bridge).
+        #[arg(long = "bridge", value_name = "NAME", allow_hyphen_values = true)]
+        bridges: Vec<String>,
+        /// Write the files into DIR (e.g. /etc/network/interfaces.d) instead of printing
+        /// them; a file vifkit export did not write is never replaced.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Look for the network problems admins trip on, one line each naming what and
+    /// where: exit 0 when there is none, 1 when there are (or the check could not run).
+    #[command(after_long_help = crate::check_cmd::HELP)]
+    Check {
+        /// A directory of xl guest configs (every *.cfg file, and every other file that
+        /// reads as an xl config with a `name`, but not Xen's xlexample.* files);
+        /// default /etc/xen, skipped if missing.
+        #[arg(long, value_name = "DIR")]
+        xl_dir: Option<PathBuf>,
+        /// Also check the domains defined at this libvirt connection (read-only, through
+        /// the vifkit-libvirt helper).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
+}
+
+/// The formats of `vifkit export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// SUSE's wicked: /etc/sysconfig/network/ifcfg-*.
+    IfcfgSuse,
+    /// Red Hat's initscripts (and NetworkManager's ifcfg-rh): /etc/sysconfig/network-scripts/ifcfg-*.
+    IfcfgRedhat,
+    /// Debian's ifupdown with bridge-utils: /etc/network/interfaces.d/.
+    Ifupdown,
+    /// systemd-networkd: /etc/systemd/network/*.netdev and *.network.
+    Networkd,
+    /// NetworkManager keyfiles: /etc/NetworkManager/system-connections/*.nmconnection.
+    Nmconnection,
 }
 
 /// The `registry` commands.
@@ -438,6 +556,35 @@ pub enum BridgeCommand {
         /// vifkit may create the bridge when it is missing.
         #[arg(long)]
         creatable: bool,
+        /// A bridge of that name with exactly these settings is no error (as
+        /// `ovs-vsctl --may-exist add-br`); one with other settings still is.
+        #[arg(long)]
+        may_exist: bool,
+    },
+    /// Change a registered bridge's settings (the host is not touched: see `bridge ensure`).
+    /// Settings not given stay as they are.
+    Set {
+        /// The bridge's name.
+        #[arg(value_name = "NAME", allow_hyphen_values = true)]
+        name: String,
+        /// `linux` or `ovs`.
+        #[arg(long, value_name = "linux|ovs")]
+        kind: Option<String>,
+        /// The uplink device, or `none` for no uplink.
+        #[arg(long, value_name = "DEV|none")]
+        uplink: Option<String>,
+        /// The VLAN on the uplink (1-4094), or `none`.
+        #[arg(long, value_name = "N|none")]
+        vlan: Option<String>,
+        /// The bridge's MTU (68-65535), or `none` to leave it to the host.
+        #[arg(long, value_name = "N|none")]
+        mtu: Option<String>,
+        /// Spanning tree protocol.
+        #[arg(long, value_name = "on|off")]
+        stp: Option<String>,
+        /// Whether vifkit may create the bridge when it is missing.
+        #[arg(long, value_name = "yes|no")]
+        creatable: Option<String>,
     },
     /// Remove a bridge from the registry (refused while NICs are attached to it; the
     /// host's bridge is left alone).
@@ -445,19 +592,36 @@ pub enum BridgeCommand {
         /// The bridge's name.
         #[arg(value_name = "NAME", allow_hyphen_values = true)]
         name: String,
+        /// A bridge that is not registered is no error (as `ovs-vsctl --if-exists del-br`).
+        #[arg(long)]
+        if_exists: bool,
     },
     /// List the registry's bridges.
     List {
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(short, long)]
         json: bool,
     },
-    /// Make the host match the registry's entry for a bridge: create it (if the entry
-    /// is creatable), set its MTU and STP, bring it up, and enslave its uplink (or
-    /// `UPLINK.VLAN`). Exit 0 when it already matches.
+    /// Make the host match the registry's entry for a bridge (or for every registered
+    /// bridge): create it (if the entry is creatable), set its MTU and STP, bring it up,
+    /// and enslave its uplink (or `UPLINK.VLAN`). Exit 0 when it already matches.
+    #[command(
+        after_long_help = "With --all, every registered bridge in turn: one that fails is \
+reported and the others are still ensured (exit 1 if any failed). A bridge that is not on \
+the host and not creatable is reported as missing. The boot unit vifkit-boot.service runs \
+`bridge ensure --all` before libvirtd and xendomains start guests."
+    )]
     Ensure {
         /// The bridge's name.
-        #[arg(value_name = "NAME", allow_hyphen_values = true)]
-        name: String,
+        #[arg(
+            value_name = "NAME",
+            allow_hyphen_values = true,
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        name: Option<String>,
+        /// Every registered bridge.
+        #[arg(long)]
+        all: bool,
     },
 }

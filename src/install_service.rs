@@ -1,17 +1,24 @@
-//! `vifkit install-service`: puts the D-Bus service's four files (packaging/dbus/) where
-//! Debian's dbus, systemd and polkit look for them, under `--root`.
+//! `vifkit install-service` and `uninstall-service`: put the D-Bus service's files
+//! (packaging/dbus/) and the boot unit (packaging/systemd/) where Debian's dbus, systemd
+//! and polkit look for them, under `--root`, and take them away again.
 //!
 //! The files are compiled into the binary, so the installed ones always match the
 //! vifkit that installed them. The vifkit path is written into `Exec=` of the bus
-//! activation file and `ExecStart=` of the unit. Installing is idempotent; a file that
+//! activation file and `ExecStart=` of the units. Installing is idempotent; a file that
 //! exists with other content (an administrator's edit, or another vifkit version's) is
 //! never silently replaced: the whole command is refused, nothing is written, and
-//! `--force` replaces such files.
+//! `--force` replaces such files. Uninstalling removes only files whose content is
+//! exactly what this vifkit installs; an edited one stays, with a warning.
+//!
+//! systemd's unit directory is not hard-coded: `--unit-dir`, else what `pkg-config
+//! systemd --variable=systemdsystemunitdir` says (as Debian's packaging does), else
+//! `/lib/systemd/system` (Debian 12's).
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context as _};
 
@@ -21,35 +28,86 @@ use crate::report::{Failure, Report};
 /// The vifkit path the shipped files name, replaced by `--bin`.
 pub const DEFAULT_BIN: &str = "/usr/bin/vifkit";
 
-/// One installed file: where it goes (relative to the root) and its shipped text.
+/// Where an installed file goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Dest {
+    /// This path under the root, without the leading `/`.
+    Fixed(&'static str),
+    /// This file name in systemd's unit directory.
+    Unit(&'static str),
+}
+
+/// One installed file: where it goes and its shipped text.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceFile {
-    /// The path under the root, without the leading `/`.
-    pub path: &'static str,
-    /// The file as shipped in packaging/dbus/ (naming [`DEFAULT_BIN`]).
+    /// Where it goes.
+    pub dest: Dest,
+    /// The file as shipped in packaging/ (naming [`DEFAULT_BIN`]).
     pub text: &'static str,
 }
 
-/// The four files, in the order they are written (policy before activation, so a bus
-/// that reloads in between never has an activatable name it may not own).
-pub const FILES: [ServiceFile; 4] = [
+/// The files, in the order they are written (policy before activation, so a bus that
+/// reloads in between never has an activatable name it may not own).
+pub const FILES: [ServiceFile; 5] = [
     ServiceFile {
-        path: "usr/share/dbus-1/system.d/org.vifkit.conf",
+        dest: Dest::Fixed("usr/share/dbus-1/system.d/org.vifkit.conf"),
         text: include_str!("../packaging/dbus/org.vifkit.conf"),
     },
     ServiceFile {
-        path: "usr/share/polkit-1/actions/org.vifkit.policy",
+        dest: Dest::Fixed("usr/share/polkit-1/actions/org.vifkit.policy"),
         text: include_str!("../packaging/dbus/org.vifkit.policy"),
     },
     ServiceFile {
-        path: "lib/systemd/system/vifkit.service",
+        dest: Dest::Unit("vifkit.service"),
         text: include_str!("../packaging/dbus/vifkit.service"),
     },
     ServiceFile {
-        path: "usr/share/dbus-1/system-services/org.vifkit.service",
+        dest: Dest::Unit("vifkit-boot.service"),
+        text: include_str!("../packaging/systemd/vifkit-boot.service"),
+    },
+    ServiceFile {
+        dest: Dest::Fixed("usr/share/dbus-1/system-services/org.vifkit.service"),
         text: include_str!("../packaging/dbus/org.vifkit.service"),
     },
 ];
+
+/// Debian 12's systemd unit directory, when neither `--unit-dir` nor pkg-config says.
+pub const FALLBACK_UNIT_DIR: &str = "/lib/systemd/system";
+
+/// systemd's unit directory: `given`, else pkg-config's `systemdsystemunitdir`, else
+/// [`FALLBACK_UNIT_DIR`]. Always absolute.
+pub fn unit_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = given {
+        if !d.is_absolute() {
+            bail!("--unit-dir {}: must be an absolute path", d.display());
+        }
+        return Ok(d.to_path_buf());
+    }
+    let asked = Command::new("pkg-config")
+        .args(["systemd", "--variable=systemdsystemunitdir"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    if let Ok(out) = asked {
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() && dir.starts_with('/') {
+            return Ok(PathBuf::from(dir));
+        }
+    }
+    Ok(PathBuf::from(FALLBACK_UNIT_DIR))
+}
+
+impl ServiceFile {
+    /// Its path under `root`, with systemd's units in `unit_dir`.
+    pub fn path(&self, root: &Path, unit_dir: &Path) -> PathBuf {
+        match self.dest {
+            Dest::Fixed(p) => root.join(p),
+            Dest::Unit(name) => root
+                .join(unit_dir.strip_prefix("/").unwrap_or(unit_dir))
+                .join(name),
+        }
+    }
+}
 
 /// Checks `--bin`: an absolute path that D-Bus's and systemd's `Exec=` lines take as
 /// one word, as it is (no whitespace, quotes, `\`, `%` or `$`, which they would split
@@ -101,8 +159,15 @@ enum Action {
 
 /// `vifkit install-service`: installs [`FILES`] under `root` with `bin` as the vifkit
 /// path. Prints one line per file (`wrote`, `unchanged` or `replaced`, and the path).
-pub fn run(report: &mut Report, root: &Path, bin: &str, force: bool) -> Result<String, Failure> {
+pub fn run(
+    report: &mut Report,
+    root: &Path,
+    unit_dir: Option<&Path>,
+    bin: &str,
+    force: bool,
+) -> Result<String, Failure> {
     check_bin(bin)?;
+    let unit_dir = self::unit_dir(unit_dir)?;
     let meta =
         fs::metadata(root).with_context(|| format!("--root {}: cannot use it", root.display()))?;
     if !meta.is_dir() {
@@ -121,7 +186,7 @@ pub fn run(report: &mut Report, root: &Path, bin: &str, force: bool) -> Result<S
     let mut plan: Vec<(PathBuf, String, Action)> = Vec::with_capacity(FILES.len());
     let mut conflicts = Vec::new();
     for file in &FILES {
-        let dest = root.join(file.path);
+        let dest = file.path(root, &unit_dir);
         let text = render(file, bin);
         let action = match fs::read(&dest) {
             Ok(old) if old == text.as_bytes() => Action::Unchanged,
@@ -169,6 +234,43 @@ pub fn run(report: &mut Report, root: &Path, bin: &str, force: bool) -> Result<S
     Ok(out)
 }
 
+/// `vifkit uninstall-service`: removes the files [`run`] installs (with `bin` as the
+/// vifkit path) that are exactly as it installs them; a file with other content is an
+/// administrator's and stays (a warning says so). Prints one `removed` line per file.
+pub fn uninstall(
+    report: &mut Report,
+    root: &Path,
+    unit_dir: Option<&Path>,
+    bin: &str,
+) -> Result<String, Failure> {
+    check_bin(bin)?;
+    let unit_dir = self::unit_dir(unit_dir)?;
+    let mut out = String::new();
+    // The reverse of the install order: activation goes before the policy.
+    for file in FILES.iter().rev() {
+        let dest = file.path(root, &unit_dir);
+        match fs::read(&dest) {
+            Ok(old) if old == render(file, bin).as_bytes() => {
+                fs::remove_file(&dest)
+                    .with_context(|| format!("Cannot remove {}", dest.display()))?;
+                let _ = writeln!(out, "removed {}", dest.display());
+            }
+            Ok(_) => report.warn(format!(
+                "{} differs from the file this vifkit installs (edited by an administrator?): \
+                 left in place",
+                dest.display()
+            )),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("Cannot read {}", dest.display()))
+                    .into())
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,20 +279,13 @@ mod tests {
     fn every_file_names_the_default_bin_where_render_replaces_it() {
         for f in &FILES {
             let r = render(f, "/opt/vifkit/bin/vifkit");
-            let execs = f.path.ends_with(".service");
-            assert_eq!(
-                r.contains("/opt/vifkit/bin/vifkit serve --system"),
-                execs,
-                "{}",
-                f.path
-            );
-            assert_eq!(
-                f.text.contains("/usr/bin/vifkit serve --system"),
-                execs,
-                "{}",
-                f.path
-            );
-            assert!(!r.contains("/usr/bin/vifkit serve"), "{}", f.path);
+            let (name, execs) = match f.dest {
+                Dest::Fixed(p) => (p, p.ends_with(".service")),
+                Dest::Unit(n) => (n, true),
+            };
+            assert_eq!(r.contains("=/opt/vifkit/bin/vifkit "), execs, "{name}");
+            assert_eq!(f.text.contains("=/usr/bin/vifkit "), execs, "{name}");
+            assert!(!r.contains("=/usr/bin/vifkit "), "{name}");
             assert_eq!(render(f, DEFAULT_BIN), f.text);
         }
     }
@@ -198,7 +293,7 @@ mod tests {
     #[test]
     fn render_touches_only_exec_lines() {
         let f = ServiceFile {
-            path: "x.service",
+            dest: Dest::Fixed("x.service"),
             text:
                 "# runs /usr/bin/vifkit\nExec=/usr/bin/vifkit serve\nExecStart=/usr/bin/vifkitx\n",
         };
@@ -206,6 +301,16 @@ mod tests {
             render(&f, "/b/v"),
             "# runs /usr/bin/vifkit\nExec=/b/v serve\nExecStart=/usr/bin/vifkitx\n"
         );
+    }
+
+    #[test]
+    fn units_go_to_the_unit_dir_under_the_root() {
+        let f = &FILES[3];
+        assert_eq!(
+            f.path(Path::new("/r"), Path::new("/usr/lib/systemd/system")),
+            Path::new("/r/usr/lib/systemd/system/vifkit-boot.service")
+        );
+        assert!(unit_dir(Some(Path::new("lib"))).is_err());
     }
 
     #[test]

@@ -5,10 +5,13 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod bridge_cmd;
+mod check_cmd;
 mod cli;
 mod commands;
 mod config;
+mod docs_cmd;
 mod events_cmd;
+mod export;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -22,6 +25,7 @@ mod reconcile_cmd;
 mod registry_cmd;
 mod report;
 mod serve_cmd;
+mod top_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -71,14 +75,26 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             xen_oui,
             count,
         } => Ok(mac_cmd::run(oui.as_deref(), xen_oui, count)?),
-        Command::InstallService { root, bin, force } => {
+        Command::InstallService {
+            root,
+            unit_dir,
+            bin,
+            force,
+        } => {
             let conf = config::install(&root, &over).map_err(|e| Failure::Invalid(vec![e]))?;
-            let out = install_service::run(report, &root, &bin, force)?;
+            let out = install_service::run(report, &root, unit_dir.as_deref(), &bin, force)?;
             Ok(match conf {
                 Some(c) => format!("{c}\n{out}"),
                 None => out,
             })
         }
+        Command::UninstallService {
+            root,
+            unit_dir,
+            bin,
+        } => install_service::uninstall(report, &root, unit_dir.as_deref(), &bin),
+        Command::Completions { shell } => docs_cmd::completions(shell),
+        Command::Manpages { dir } => docs_cmd::manpages(&dir),
         Command::Bridge { command } => {
             let db = Some(registry_path()?);
             let db = db.as_deref();
@@ -91,6 +107,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                     mtu,
                     stp,
                     creatable,
+                    may_exist,
                 } => bridge_cmd::add(
                     db,
                     &bridge_cmd::AddArgs {
@@ -101,14 +118,58 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                         mtu: mtu.as_deref(),
                         stp: &stp,
                         creatable,
+                        may_exist,
                     },
                 ),
-                BridgeCommand::Del { name } => bridge_cmd::del(db, &name),
+                BridgeCommand::Set {
+                    name,
+                    kind,
+                    uplink,
+                    vlan,
+                    mtu,
+                    stp,
+                    creatable,
+                } => bridge_cmd::set(
+                    db,
+                    &name,
+                    &bridge_cmd::SetArgs {
+                        kind: kind.as_deref(),
+                        uplink: uplink.as_deref(),
+                        vlan: vlan.as_deref(),
+                        mtu: mtu.as_deref(),
+                        stp: stp.as_deref(),
+                        creatable: creatable.as_deref(),
+                    },
+                ),
+                BridgeCommand::Del { name, if_exists } => bridge_cmd::del(db, &name, if_exists),
                 BridgeCommand::List { json } => bridge_cmd::list(db, json),
-                BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
+                BridgeCommand::Ensure {
+                    name: Some(name), ..
+                } => bridge_cmd::ensure(db, &name),
+                BridgeCommand::Ensure { name: None, .. } => bridge_cmd::ensure_all(db),
             }
         }
-        Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show { json, domain: None } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show {
+            json,
+            domain: Some(d),
+        } => bridge_cmd::show_domain(Some(&registry_path()?), &d, json),
+        Command::Top {
+            interval,
+            count,
+            all,
+            limit,
+            json,
+        } => top_cmd::run(
+            &registry_path()?,
+            &top_cmd::TopArgs {
+                interval: std::time::Duration::from_secs_f64(interval),
+                count,
+                all,
+                json,
+                limit,
+            },
+        ),
         Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
         Command::Registry { command } => match command {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
@@ -146,6 +207,14 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 busy_timeout: std::time::Duration::from_millis(busy_timeout_ms),
             },
         ),
+        Command::Export {
+            format,
+            bridges,
+            out,
+        } => export::run(report, &registry_path()?, format, &bridges, out.as_deref()),
+        Command::Check { xl_dir, connect } => {
+            check_cmd::run(&registry_path()?, xl_dir.as_deref(), connect.as_deref())
+        }
     }
 }
 
@@ -153,6 +222,14 @@ fn main() -> ExitCode {
     // Run by libvirt as /etc/libvirt/hooks/qemu or from qemu.d/: no clap at all.
     if let Some(code) = hook_cmd::from_program_name() {
         return code;
+    }
+    // `vifkit --version` alone, as scripts and package checks run it: answered before
+    // clap builds its whole command tree (most of the start-up of a parse); the text is
+    // clap's own (`vifkit VERSION`, tested against it).
+    if let Some(text) = version_only(std::env::args_os()) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        return ExitCode::from(EXIT_OK);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -178,29 +255,75 @@ fn main() -> ExitCode {
     let result = run(cli, &mut report);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(report.render().as_bytes());
-    match result {
-        Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(out.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    let _ = writeln!(
-                        stderr,
-                        "error: Cannot write the output: {}",
-                        one_line(&e.to_string())
-                    );
-                    return ExitCode::from(EXIT_INVALID);
-                }
-            }
-            ExitCode::from(EXIT_OK)
+    let (out, errors) = match result {
+        Ok(out) => (out, Vec::new()),
+        Err(Failure::Invalid(lines)) => (String::new(), lines),
+        Err(Failure::Partial { out, errors }) => (out, errors),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = writeln!(
+                stderr,
+                "error: Cannot write the output: {}",
+                one_line(&e.to_string())
+            );
+            return ExitCode::from(EXIT_INVALID);
         }
-        Err(Failure::Invalid(lines)) => {
-            for l in lines {
-                let _ = writeln!(stderr, "error: {}", one_line(&l));
-            }
-            ExitCode::from(EXIT_INVALID)
+    }
+    for l in &errors {
+        let _ = writeln!(stderr, "error: {}", one_line(l));
+    }
+    ExitCode::from(if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
+    })
+}
+
+/// The `--version` text when the arguments are exactly `--version` or `-V`.
+fn version_only(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<&'static str> {
+    let _program = args.next()?;
+    let first = args.next()?;
+    if args.next().is_some() || !(first == "--version" || first == "-V") {
+        return None;
+    }
+    Some(concat!("vifkit ", env!("CARGO_PKG_VERSION"), "\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    fn args(a: &[&str]) -> impl Iterator<Item = OsString> {
+        a.iter().map(OsString::from).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn the_version_fast_path_prints_what_clap_prints() {
+        let clap_text = Cli::command().render_version();
+        assert_eq!(
+            version_only(args(&["vifkit", "--version"])),
+            Some(clap_text.as_str())
+        );
+        assert_eq!(
+            version_only(args(&["/usr/bin/vifkit", "-V"])),
+            Some(clap_text.as_str())
+        );
+        for other in [
+            &["vifkit"][..],
+            &["vifkit", "--version", "x"],
+            &["vifkit", "show", "--version"],
+            &["vifkit", "--versio"],
+        ] {
+            assert_eq!(version_only(args(other)), None, "{other:?}");
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `vifkit reconcile [--connect URI]`: drops the registry's stale NIC records (and says
-//! which), as the systemd unit `vifkit-reconcile.service` does at boot, before libvirtd
+//! which), as the systemd unit `vifkit-boot.service` does at boot, before libvirtd
 //! and xendomains start guests. `serve --libvirt URI` does the same at its start.
 //!
 //! A record is stale ([`hostnet::stale`]) when it was written in another boot, when its

@@ -15,6 +15,14 @@ pub use translator::diag::error_chain as chain;
 pub enum Failure {
     /// The input is invalid: one line per problem (without the `error: ` prefix).
     Invalid(Vec<String>),
+    /// Part of the work was done: `out` is its output (printed on stdout), `errors` one
+    /// line per part that failed (exit 1).
+    Partial {
+        /// What the parts that worked print.
+        out: String,
+        /// One line per part that failed (without the `error: ` prefix).
+        errors: Vec<String>,
+    },
 }
 
 impl From<anyhow::Error> for Failure {

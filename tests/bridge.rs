@@ -316,6 +316,204 @@ fn ensure_of_an_ovs_bridge_without_open_vswitch_is_one_clear_line() {
 
 // The tests in a network namespace, in tests/bridge/netns.rs: Rust looks for the
 // modules of an inline `mod bridge` in tests/bridge/.
+/// `bridge add --may-exist` and `bridge del --if-exists`, as `ovs-vsctl`'s: the same
+/// bridge again, or a bridge that is not there, is no error; other settings still are.
+#[test]
+fn may_exist_and_if_exists() {
+    let db = db();
+    let db = &db.path;
+    let add = ["bridge", "add", "br0", "--mtu", "9000", "--creatable"];
+    ok(vifkit(db, &add));
+    let lines = refused(vifkit(db, &add));
+    assert!(
+        lines[0].contains("br0") && lines[0].contains("already"),
+        "{lines:?}"
+    );
+    let before = snapshot(db);
+    assert_eq!(ok(vifkit(db, &[&add[..], &["--may-exist"]].concat())), "");
+    assert_eq!(snapshot(db), before);
+    // Other settings: refused, naming the registered ones, and `bridge set`.
+    let lines = refused(vifkit(
+        db,
+        &["bridge", "add", "br0", "--mtu", "1500", "--may-exist"],
+    ));
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("mtu 9000") && lines[0].contains("bridge set"),
+        "{lines:?}"
+    );
+    assert_eq!(snapshot(db), before);
+    // A new bridge with --may-exist is simply added.
+    ok(vifkit(db, &["bridge", "add", "br1", "--may-exist"]));
+
+    ok(vifkit(db, &["bridge", "del", "br1"]));
+    let lines = refused(vifkit(db, &["bridge", "del", "br1"]));
+    assert_eq!(lines, ["error: Bridge br1 is not in the registry"]);
+    assert_eq!(ok(vifkit(db, &["bridge", "del", "br1", "--if-exists"])), "");
+    // --if-exists on a registry that does not exist makes none.
+    let none = tempfile::tempdir().unwrap();
+    let nodb = none.path().join("r.db");
+    assert_eq!(
+        ok(vifkit(&nodb, &["bridge", "del", "br1", "--if-exists"])),
+        ""
+    );
+    assert!(!nodb.exists());
+    // --if-exists does not hide a bad name or a bridge in use.
+    let lines = refused(vifkit(db, &["bridge", "del", "bad name", "--if-exists"]));
+    assert!(lines[0].contains("bad name"), "{lines:?}");
+}
+
+/// `bridge set` changes only what it is given, checks every value first (all errors
+/// at once, nothing written), and `none` clears an optional setting.
+#[test]
+fn set_changes_only_what_it_is_given() {
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(
+        db,
+        &[
+            "bridge", "add", "br0", "--uplink", "eth0", "--vlan", "10", "--mtu", "9000",
+        ],
+    ));
+    ok(vifkit(
+        db,
+        &["bridge", "set", "br0", "--mtu", "1500", "--stp", "on"],
+    ));
+    assert_eq!(
+        list_json(db)[0],
+        serde_json::json!({
+            "name": "br0", "kind": "linux", "uplink": "eth0", "vlan": 10,
+            "mtu": 1500, "stp": true, "creatable": false,
+        })
+    );
+    ok(vifkit(
+        db,
+        &[
+            "bridge",
+            "set",
+            "br0",
+            "--vlan",
+            "none",
+            "--mtu",
+            "none",
+            "--creatable",
+            "yes",
+        ],
+    ));
+    let b = &list_json(db)[0];
+    assert_eq!(
+        (b["vlan"].clone(), b["mtu"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(b["creatable"], true);
+    assert_eq!(b["uplink"], "eth0");
+
+    let before = snapshot(db);
+    let lines = refused(vifkit(
+        db,
+        &[
+            "bridge",
+            "set",
+            "br0",
+            "--mtu",
+            "12",
+            "--stp",
+            "maybe",
+            "--creatable",
+            "1",
+        ],
+    ));
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[1].contains("maybe") && lines[2].contains("--creatable"),
+        "{lines:?}"
+    );
+    // A VLAN without an uplink is refused by the bridge's own checks.
+    let lines = refused(vifkit(
+        db,
+        &["bridge", "set", "br0", "--uplink", "none", "--vlan", "5"],
+    ));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let lines = refused(vifkit(db, &["bridge", "set", "nosuch", "--mtu", "1500"]));
+    assert_eq!(lines, ["error: Bridge nosuch is not in the registry"]);
+    assert_eq!(snapshot(db), before);
+}
+
+/// `-j` is `--json` on the listings.
+#[test]
+fn short_json_flag_on_the_listings() {
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(db, &["bridge", "add", "br0"]));
+    assert_eq!(
+        ok(vifkit(db, &["bridge", "list", "-j"])),
+        ok(vifkit(db, &["bridge", "list", "--json"]))
+    );
+    let v: Value = serde_json::from_str(&ok(vifkit(db, &["show", "-j"]))).unwrap();
+    assert!(v["bridges"].is_array() && v["nics"].is_array(), "{v}");
+}
+
+/// `show --domain NAME`: the guest's NICs as `virsh domiflist` lists them, for a Xen
+/// HVM guest (the PV half netfront, the emulated twin with its model) and a QEMU guest
+/// of another name; an unknown domain is one error line.
+#[test]
+fn show_domain_lists_a_guests_nics_like_virsh_domiflist() {
+    let db = db();
+    let db = &db.path;
+    ok(vifkit(db, &["bridge", "add", "br0"]));
+    ok(vifkit(db, &["bridge", "add", "br1"]));
+    let reg = SqliteRegistry::open(db).unwrap();
+    let mut hvm = alice_nic("br0", true);
+    hvm.model = Some("e1000".parse().unwrap());
+    reg.record(&hvm).unwrap();
+    let mut q = Attachment::qemu(
+        DomainName::new("carol").unwrap(),
+        3,
+        1,
+        "52:54:00:12:34:56".parse().unwrap(),
+        IfName::new("br1").unwrap(),
+        IfName::new("vnet7").unwrap(),
+    );
+    q.model = Some("virtio".parse().unwrap());
+    reg.record(&q).unwrap();
+    let mut q0 = Attachment::qemu(
+        DomainName::new("carol").unwrap(),
+        3,
+        0,
+        "52:54:00:12:34:55".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        IfName::new("vnet6").unwrap(),
+    );
+    q0.model = None;
+    reg.record(&q0).unwrap();
+    drop(reg);
+
+    assert_eq!(
+        ok(vifkit(db, &["show", "--domain", "alice"])),
+        "Interface   Type    Source  Model     MAC\n\
+         vif5.2      bridge  br0     netfront  00:16:3e:4f:94:a9\n\
+         vif5.2-emu  bridge  br0     e1000     00:16:3e:4f:94:a9\n"
+    );
+    assert_eq!(
+        ok(vifkit(db, &["show", "--domain", "carol"])),
+        "Interface  Type    Source  Model   MAC\n\
+         vnet6      bridge  br0     -       52:54:00:12:34:55\n\
+         vnet7      bridge  br1     virtio  52:54:00:12:34:56\n"
+    );
+    let v: Value =
+        serde_json::from_str(&ok(vifkit(db, &["show", "--domain", "carol", "-j"]))).unwrap();
+    assert_eq!(v[1]["interface"], "vnet7");
+    assert_eq!(v[1]["model"], "virtio");
+    assert_eq!(v[1]["nic"], "tap");
+    assert_eq!(v[0]["model"], Value::Null);
+    let lines = refused(vifkit(db, &["show", "--domain", "dave"]));
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].contains("dave") && lines[0].contains("registered bridges"),
+        "{lines:?}"
+    );
+}
+
 mod bridge {
     mod netns;
 }

@@ -307,6 +307,80 @@ fn ensure_makes_the_bridge_in_a_namespace() {
     assert!(ns.link("vkbr8").is_none());
 }
 
+/// `Pairings1.Counters`: each recorded guest NIC device's traffic, read from the host
+/// when the property is read; the guest's pings arrive as the vif's rx, and a device
+/// that is no guest NIC is not listed.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn counters_property_reports_each_guest_nics_traffic() {
+    let bus = Bus::start();
+    let ns = Netns::new();
+    let guest = Netns::new();
+    ns.ip(&[
+        "link", "add", "vif7.0", "type", "veth", "peer", "name", "eth0",
+    ]);
+    ns.ip(&["link", "set", "eth0", "netns", guest.name()]);
+    ns.ip(&["addr", "add", "10.78.0.1/24", "dev", "vif7.0"]);
+    ns.ip(&["link", "set", "vif7.0", "up"]);
+    guest.ip(&["addr", "add", "10.78.0.2/24", "dev", "eth0"]);
+    guest.ip(&["link", "set", "eth0", "up"]);
+    let _serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
+    let monitor = bus.monitor();
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(bus.db())
+        .args(["bridge", "add", "br0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    SqliteRegistry::open(bus.db())
+        .unwrap()
+        .record(&nic(7, "00:16:3e:00:00:07"))
+        .unwrap();
+    assert_eq!(field(&monitor.next("PairingAdded"), "backend"), "vif7.0");
+    let ping = guest
+        .cmd("ping")
+        .args([
+            "-q",
+            "-n",
+            "-c",
+            "5",
+            "-i",
+            "0.01",
+            "-s",
+            "500",
+            "-W",
+            "5",
+            "10.78.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "{ping:?}");
+
+    let out = bus.run(
+        false,
+        "busctl",
+        &[
+            format!("--address={}", bus.address),
+            "--json=short".into(),
+            "get-property".into(),
+            "org.vifkit".into(),
+            "/org/vifkit".into(),
+            "org.vifkit.Pairings1".into(),
+            "Counters".into(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let devices = v["data"].as_object().unwrap();
+    assert_eq!(devices.keys().collect::<Vec<_>>(), ["vif7.0"], "{v}");
+    let c = &devices["vif7.0"];
+    assert!(c["rx_packets"].as_u64().unwrap() >= 5, "{v}");
+    assert!(c["rx_bytes"].as_u64().unwrap() >= 5 * 528, "{v}");
+    assert!(c["tx_packets"].as_u64().unwrap() >= 5, "{v}");
+    assert_eq!(c["rx_errors"], 0);
+}
+
 /// A registry file moved over the one `serve` has open (a backup put back by hand):
 /// `serve` reopens it. Its answers and signals follow the new file, and its writes go
 /// into it, not into the file that is gone.

@@ -17,25 +17,29 @@ use std::process::{Child, Command, Stdio};
 
 use common::vifkit;
 
-/// Where install-service puts each shipped file.
-const FILES: [(&str, &str); 4] = [
+/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`).
+const FILES: [(&str, &str); 5] = [
     (
-        "org.vifkit.conf",
+        "dbus/org.vifkit.conf",
         "usr/share/dbus-1/system.d/org.vifkit.conf",
     ),
     (
-        "org.vifkit.policy",
+        "dbus/org.vifkit.policy",
         "usr/share/polkit-1/actions/org.vifkit.policy",
     ),
-    ("vifkit.service", "lib/systemd/system/vifkit.service"),
+    ("dbus/vifkit.service", "lib/systemd/system/vifkit.service"),
     (
-        "org.vifkit.service",
+        "systemd/vifkit-boot.service",
+        "lib/systemd/system/vifkit-boot.service",
+    ),
+    (
+        "dbus/org.vifkit.service",
         "usr/share/dbus-1/system-services/org.vifkit.service",
     ),
 ];
 
 fn shipped(name: &str) -> String {
-    fs::read_to_string(common::root().join("packaging/dbus").join(name)).unwrap()
+    fs::read_to_string(common::root().join("packaging").join(name)).unwrap()
 }
 
 /// Where the program `name` (of Debian's `package`) is; fails the test without it.
@@ -63,7 +67,13 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 }
 
 fn install(root: &Path, extra: &[&str]) -> common::Output {
-    let mut args = vec!["install-service", "--root", root.to_str().unwrap()];
+    let mut args = vec![
+        "install-service",
+        "--unit-dir",
+        "/lib/systemd/system",
+        "--root",
+        root.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     vifkit(&args, None)
 }
@@ -83,7 +93,7 @@ fn snapshot(root: &Path) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
+fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 
@@ -101,7 +111,7 @@ fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644, "{rel}");
     }
-    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
     // /usr/bin/vifkit is not under the tempdir: a warning, not an error.
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
     let first = snapshot(root);
@@ -111,13 +121,13 @@ fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout.matches("unchanged ").count(),
-        4,
+        5,
         "{}",
         out.stdout
     );
     assert_eq!(snapshot(root), first);
 
-    // Another --bin changes the two Exec= files: refused as a whole, nothing written.
+    // Another --bin changes the three Exec= files: refused as a whole, nothing written.
     let out = install(root, &["--bin", "/opt/vk/bin/vifkit"]);
     assert_eq!(out.status, 1, "{}", out.stdout);
     assert_eq!(out.stdout, "");
@@ -126,9 +136,10 @@ fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
         .lines()
         .filter(|l| l.starts_with("error: "))
         .collect();
-    assert_eq!(errors.len(), 2, "{}", out.stderr);
+    assert_eq!(errors.len(), 3, "{}", out.stderr);
     assert!(errors[0].contains("lib/systemd/system/vifkit.service exists and differs"));
-    assert!(errors[1].contains("system-services/org.vifkit.service exists and differs"));
+    assert!(errors[1].contains("lib/systemd/system/vifkit-boot.service exists and differs"));
+    assert!(errors[2].contains("system-services/org.vifkit.service exists and differs"));
     assert!(errors.iter().all(|e| e.contains("--force")));
     assert_eq!(snapshot(root), first);
 
@@ -136,7 +147,7 @@ fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
     let policy = root.join(FILES[1].1);
     fs::write(
         &policy,
-        shipped("org.vifkit.policy").replace("auth_admin_keep", "yes"),
+        shipped("dbus/org.vifkit.policy").replace("auth_admin_keep", "yes"),
     )
     .unwrap();
     let out = install(root, &[]);
@@ -149,22 +160,37 @@ fn install_service_writes_the_four_files_once_and_never_clobbers_an_edit() {
         .contains("<allow_active>yes"));
     let out = install(root, &["--force", "--bin", "/opt/vk/bin/vifkit"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout.matches("replaced ").count(), 3, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("replaced ").count(), 4, "{}", out.stdout);
     assert_eq!(
         fs::read_to_string(&policy).unwrap(),
-        shipped("org.vifkit.policy")
+        shipped("dbus/org.vifkit.policy")
     );
     let unit = fs::read_to_string(root.join(FILES[2].1)).unwrap();
     assert!(
         unit.contains("\nExecStart=/opt/vk/bin/vifkit serve --system\n"),
         "{unit}"
     );
-    let activation = fs::read_to_string(root.join(FILES[3].1)).unwrap();
+    let boot = fs::read_to_string(root.join(FILES[3].1)).unwrap();
+    assert!(
+        boot.contains("\nExecStart=/opt/vk/bin/vifkit reconcile\n")
+            && boot.contains("\nExecStart=/opt/vk/bin/vifkit bridge ensure --all\n"),
+        "{boot}"
+    );
+    let activation = fs::read_to_string(root.join(FILES[4].1)).unwrap();
     assert!(activation.contains("\nExec=/opt/vk/bin/vifkit serve --system\n"));
-    // No temporary file is left behind.
+    // No temporary file is left behind: each directory holds only what was installed.
     for (_, rel) in FILES {
         let d = root.join(rel).parent().unwrap().to_owned();
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "{}", d.display());
+        let installed = FILES
+            .iter()
+            .filter(|(_, r)| root.join(r).parent() == Some(d.as_path()))
+            .count();
+        assert_eq!(
+            fs::read_dir(&d).unwrap().count(),
+            installed,
+            "{}",
+            d.display()
+        );
     }
 }
 
@@ -253,26 +279,46 @@ fn systemd_accepts_the_unit() {
     eprintln!("{}", score.trim());
 }
 
-/// The boot-time unit that drops stale records: systemd accepts it, it is a oneshot
-/// running `vifkit reconcile` before libvirtd and xendomains start guests.
+/// The boot unit: systemd accepts it; it is a oneshot running `vifkit reconcile` and
+/// `vifkit bridge ensure --all` before libvirtd and xendomains start guests, after the
+/// distribution's own network set-up and Open vSwitch.
 #[test]
-fn systemd_accepts_the_reconcile_unit() {
+fn systemd_accepts_the_boot_unit() {
     let analyze = tool("systemd-analyze", "systemd");
-    let text =
-        fs::read_to_string(common::root().join("packaging/systemd/vifkit-reconcile.service"))
-            .unwrap();
+    let text = shipped("systemd/vifkit-boot.service");
     assert!(text.contains("\nType=oneshot\n"));
-    assert!(text.contains("\nExecStart=/usr/bin/vifkit reconcile\n"));
-    let before = text
+    let execs: Vec<&str> = text
         .lines()
-        .find_map(|l| l.strip_prefix("Before="))
-        .unwrap();
-    for unit in ["libvirtd.service", "xendomains.service"] {
-        assert!(before.split(' ').any(|u| u == unit), "{before}");
+        .filter_map(|l| l.strip_prefix("ExecStart="))
+        .collect();
+    assert_eq!(
+        execs,
+        [
+            "/usr/bin/vifkit reconcile",
+            "/usr/bin/vifkit bridge ensure --all"
+        ]
+    );
+    let words = |key: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(key))
+            .flat_map(|l| l.split(' ').map(str::to_owned))
+            .collect()
+    };
+    let before = words("Before=");
+    for unit in [
+        "libvirtd.service",
+        "virtqemud.service",
+        "xendomains.service",
+    ] {
+        assert!(before.iter().any(|u| u == unit), "{before:?}");
+    }
+    let after = words("After=");
+    for unit in ["networking.service", "openvswitch-switch.service"] {
+        assert!(after.iter().any(|u| u == unit), "{after:?}");
     }
     // verify checks that the program exists: point it at this build.
     let dir = tempfile::tempdir().unwrap();
-    let unit = dir.path().join("vifkit-reconcile.service");
+    let unit = dir.path().join("vifkit-boot.service");
     fs::write(
         &unit,
         text.replace("/usr/bin/vifkit", env!("CARGO_BIN_EXE_vifkit")),
@@ -283,6 +329,44 @@ fn systemd_accepts_the_reconcile_unit() {
         .arg(&unit)
         .env("SYSTEMD_LOG_COLOR", "0"));
     assert!(ok && err.trim().is_empty(), "systemd-analyze verify: {err}");
+}
+
+/// uninstall-service removes exactly what install-service wrote; an edited file stays
+/// with a warning, and nothing else under the root is touched.
+#[test]
+fn uninstall_service_removes_what_install_service_wrote_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let out = install(root, &[]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let edited = root.join(FILES[3].1);
+    fs::write(&edited, "# the admin's own\n").unwrap();
+    let other = root.join("usr/share/dbus-1/system.d/other.conf");
+    fs::write(&other, "<busconfig/>\n").unwrap();
+
+    let root_s = root.to_str().unwrap();
+    let args = [
+        "uninstall-service",
+        "--unit-dir",
+        "/lib/systemd/system",
+        "--root",
+        root_s,
+    ];
+    let out = vifkit(&args, None);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    for (i, (_, rel)) in FILES.iter().enumerate() {
+        assert_eq!(root.join(rel).exists(), i == 3, "{rel}");
+    }
+    assert!(
+        out.stderr.contains("vifkit-boot.service differs") && out.stderr.contains("left in place"),
+        "{}",
+        out.stderr
+    );
+    assert!(other.exists());
+    // Again: nothing left to remove.
+    let out = vifkit(&args, None);
+    assert_eq!((out.status, out.stdout.as_str()), (0, ""), "{}", out.stderr);
 }
 
 /// A private dbus-daemon configured like Debian's system bus (everything denied unless

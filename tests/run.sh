@@ -83,6 +83,13 @@ fi
 echo "== no-xen build"; bash packaging/check-no-xen.sh
 echo "== release build as packaged (static vifkit)"
 bash packaging/build-release.sh --quiet
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== Debian package: build, lintian, install, remove, purge"
+  bash packaging/build-deb.sh
+  bash packaging/test-deb.sh
+else
+  echo "== Debian package: skipped (dpkg -i needs root)"
+fi
 ! readelf -l target/release/vifkit | grep -q INTERP \
   || { echo "target/release/vifkit asks for a dynamic loader: not statically linked" >&2; exit 1; }
 for c in ovs vlan900 alice; do   # the golden output, from the release build as packaged

@@ -3,7 +3,10 @@
 //! device name or by MAC; signals for every pairing recorded or dropped by any process.
 //! Answers come from the watcher's latest snapshot ([`super::cache`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use hostnet::netlink::Netlink;
 
 use zbus::interface;
 use zbus::object_server::SignalEmitter;
@@ -81,6 +84,57 @@ impl Pairings {
         found(self.shared.pairings.get().by_mac(mac), || {
             format!("MAC {mac}")
         })
+    }
+
+    /// Each recorded guest NIC device's traffic counters, as the host counts them
+    /// (netlink's `IFLA_STATS64`, read when the property is read): device name ->
+    /// `rx_bytes`, `rx_packets`, `rx_dropped`, `rx_errors`, `tx_bytes`, `tx_packets`,
+    /// `tx_dropped`, `tx_errors` (t). `rx` is what the guest sent. Devices not on the
+    /// host are left out. It changes all the time, so it emits no `PropertiesChanged`:
+    /// poll it.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn counters(&self) -> zbus::fdo::Result<HashMap<String, HashMap<String, u64>>> {
+        let devices: Vec<String> = self
+            .shared
+            .pairings
+            .get()
+            .all()
+            .flat_map(|a| {
+                std::iter::once(a.backend.to_string())
+                    .chain(a.emulated.as_ref().map(ToString::to_string))
+            })
+            .collect();
+        let links = self
+            .shared
+            .store
+            .work(move || {
+                let nl = Netlink::new().map_err(|e| ServiceError::Host(super::error::chain(&e)))?;
+                nl.links_with_counters()
+                    .map_err(|e| ServiceError::Host(super::error::chain(&e)))
+            })
+            .await
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))?;
+        let mut out = HashMap::new();
+        for l in links {
+            let Some(c) = l.counters else { continue };
+            if !devices.iter().any(|d| *d == l.name) {
+                continue;
+            }
+            out.insert(
+                l.name,
+                HashMap::from([
+                    ("rx_bytes".to_owned(), c.rx_bytes),
+                    ("rx_packets".to_owned(), c.rx_packets),
+                    ("rx_dropped".to_owned(), c.rx_dropped),
+                    ("rx_errors".to_owned(), c.rx_errors),
+                    ("tx_bytes".to_owned(), c.tx_bytes),
+                    ("tx_packets".to_owned(), c.tx_packets),
+                    ("tx_dropped".to_owned(), c.tx_dropped),
+                    ("tx_errors".to_owned(), c.tx_errors),
+                ]),
+            );
+        }
+        Ok(out)
     }
 
     /// A pairing was recorded (a changed pairing is removed, then added).

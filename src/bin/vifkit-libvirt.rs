@@ -14,6 +14,10 @@
 //! and live `xml`), for `vifkit serve --libvirt URI` and `vifkit reconcile --connect
 //! URI`.
 //!
+//! `vifkit-libvirt defined-domains URI` prints one JSON object: `networks` (as above) and
+//! `domains` (every defined domain's `name` and persistent `xml`), for `vifkit check
+//! --connect URI`.
+//!
 //! `vifkit-libvirt events URI` follows the domains' lifecycle and device events, for
 //! `vifkit serve --libvirt URI`: one JSON object per line on stdout, `{"event":
 //! "ready"}` once the callbacks are registered, then for each event `event`
@@ -101,6 +105,37 @@ fn running_domains(uri: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Every defined domain (running or not) with its persistent XML, and the networks'
+/// bridges, as JSON (`vifkit check --connect URI`).
+fn defined_domains(uri: &str) -> Result<String, String> {
+    virt::error::clear_error_callback();
+    let conn = Connect::open_read_only(Some(uri))
+        .map_err(|e| format!("Cannot connect to libvirt at {uri}: {}", e.message()))?;
+    let mut networks = serde_json::Map::new();
+    let nets = conn
+        .list_all_networks(0)
+        .map_err(|e| format!("Listing the networks at {uri}: {}", e.message()))?;
+    for net in nets {
+        if let (Ok(name), Ok(bridge)) = (net.name(), net.bridge_name()) {
+            networks.insert(name, serde_json::Value::String(bridge));
+        }
+    }
+    let doms = conn
+        .list_all_domains(0)
+        .map_err(|e| format!("Listing the domains at {uri}: {}", e.message()))?;
+    let mut domains = Vec::new();
+    for d in doms {
+        // A domain undefined since the listing is simply left out.
+        let (Ok(name), Ok(xml)) = (d.name(), d.xml_desc(virt::sys::VIR_DOMAIN_XML_INACTIVE)) else {
+            continue;
+        };
+        domains.push(serde_json::json!({ "name": name, "xml": xml }));
+    }
+    let mut out = serde_json::json!({ "networks": networks, "domains": domains }).to_string();
+    out.push('\n');
+    Ok(out)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let (Some("events"), Some(uri), 2) =
@@ -113,11 +148,16 @@ fn main() -> ExitCode {
     {
         return finish(running_domains(uri));
     }
+    if let (Some("defined-domains"), Some(uri), 2) =
+        (args.first().map(String::as_str), args.get(1), args.len())
+    {
+        return finish(defined_domains(uri));
+    }
     let (Some("network-bridges"), Some(uri)) = (args.first().map(String::as_str), args.get(1))
     else {
         eprintln!(
             "usage: vifkit-libvirt network-bridges URI NAME... | vifkit-libvirt running-domains \
-             URI | vifkit-libvirt events URI"
+             URI | vifkit-libvirt defined-domains URI | vifkit-libvirt events URI"
         );
         return ExitCode::from(2);
     };

@@ -121,6 +121,63 @@ fn ensure_refusals_change_nothing_on_the_host() {
     assert!(ns.link("br0").is_some());
 }
 
+/// `bridge ensure --all`: every registered bridge, in name order; one that cannot be
+/// made is one error line and the others are still made (exit 1); run again, nothing
+/// changes.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn ensure_all_makes_every_bridge_and_names_the_one_it_cannot() {
+    let ns = Netns::new();
+    let db = db();
+    let db = &db.path;
+    // Nothing registered (no registry at all): nothing to do, and no registry made.
+    assert_eq!(ok(ns.vifkit(db, &["bridge", "ensure", "--all"])), "");
+    assert!(!db.exists());
+    ns.ip(&["link", "add", "up0", "type", "veth", "peer", "name", "up0p"]);
+    ok(vifkit(
+        db,
+        &["bridge", "add", "br-a", "--creatable", "--mtu", "1400"],
+    ));
+    ok(vifkit(
+        db,
+        &["bridge", "add", "br-b", "--creatable", "--uplink", "up0"],
+    ));
+    ok(vifkit(db, &["bridge", "add", "br-c"])); // not creatable, not there
+    ok(vifkit(
+        db,
+        &["bridge", "add", "br-d", "--creatable", "--stp", "on"],
+    ));
+
+    let out = ns.vifkit(db, &["bridge", "ensure", "--all"]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "br-a: created\nbr-b: created\nup0: updated (port of br-b)\nbr-d: created\n"
+    );
+    let errors: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(errors.len(), 1, "{out:?}");
+    assert!(
+        errors[0].starts_with("error: br-c: ") && errors[0].contains("does not exist"),
+        "{errors:?}"
+    );
+    assert_eq!(ns.bridges(), ["br-a", "br-b", "br-d"]);
+    assert_eq!(bridge_settings(&ns.link("br-a").unwrap()), (1400, 0, true));
+    assert_eq!(bridge_settings(&ns.link("br-d").unwrap()).1, 1);
+    assert_eq!(ns.link("up0").unwrap()["master"], "br-b");
+
+    // Once br-c is registered as creatable, everything matches or is made.
+    ok(vifkit(db, &["bridge", "set", "br-c", "--creatable", "yes"]));
+    assert_eq!(
+        ok(ns.vifkit(db, &["bridge", "ensure", "--all"])),
+        "br-a: unchanged\nbr-b: unchanged\nup0: unchanged (port of br-b)\nbr-c: created\nbr-d: unchanged\n"
+    );
+    // NAME and --all together is a usage error.
+    assert_eq!(
+        ns.vifkit(db, &["bridge", "ensure", "br-a", "--all"]).status,
+        2
+    );
+}
+
 #[test]
 #[ignore = "needs root: a network namespace"]
 fn ensure_enslaves_the_uplink() {
@@ -253,6 +310,177 @@ fn sixteen_parallel_ensures_leave_one_bridge() {
     assert!(created <= 1, "{created} processes say they created br0");
     assert_eq!(ns.bridges(), ["br0"]);
     assert_eq!(bridge_settings(&ns.link("br0").unwrap()), (1400, 1, true));
+}
+
+/// A "guest" namespace behind vif5.2 (a veth whose peer is in the guest), on br0 with
+/// the host side at 10.77.0.1 and the guest at 10.77.0.2; returns the guest namespace.
+fn guest_behind_vif(ns: &Netns, db: &Path) -> Netns {
+    ok(vifkit(db, &["bridge", "add", "br0", "--creatable"]));
+    ok(ns.vifkit(db, &["bridge", "ensure", "br0"]));
+    let guest = Netns::new();
+    ns.ip(&[
+        "link", "add", "vif5.2", "type", "veth", "peer", "name", "eth0",
+    ]);
+    ns.ip(&["link", "set", "eth0", "netns", guest.name()]);
+    ns.ip(&["link", "set", "vif5.2", "master", "br0", "up"]);
+    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "br0"]);
+    guest.ip(&["addr", "add", "10.77.0.2/24", "dev", "eth0"]);
+    guest.ip(&["link", "set", "eth0", "up"]);
+    guest.ip(&["link", "set", "lo", "up"]);
+    SqliteRegistry::open(db)
+        .unwrap()
+        .record(&alice_nic("br0", false))
+        .unwrap();
+    guest
+}
+
+/// `ping -c N -s SIZE` from the guest to the host side; succeeds.
+fn ping_from(guest: &Netns, count: &str, size: &str) {
+    let out = guest
+        .cmd("ping")
+        .args([
+            "-q",
+            "-n",
+            "-c",
+            count,
+            "-i",
+            "0.01",
+            "-s",
+            size,
+            "-W",
+            "5",
+            "10.77.0.1",
+        ])
+        .output()
+        .expect("ping runs (iputils-ping, packaging/install-deps.sh)");
+    assert!(out.status.success(), "ping: {out:?}");
+}
+
+/// `show` counts each guest NIC's traffic (netlink's IFLA_STATS64): the bytes and
+/// packets the guest sent arrive as the vif's rx, in the table and in the JSON.
+#[test]
+#[ignore = "needs root: a network namespace"]
+fn show_counts_each_guest_nics_traffic() {
+    let ns = Netns::new();
+    let db = db();
+    let db = &db.path;
+    let guest = guest_behind_vif(&ns, db);
+    let rx_before = |json: &Value| {
+        json["nics"][0]["pv_counters"]["rx_packets"]
+            .as_u64()
+            .unwrap()
+    };
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    let (packets0, bytes0) = (
+        rx_before(&json),
+        json["nics"][0]["pv_counters"]["rx_bytes"].as_u64().unwrap(),
+    );
+    ping_from(&guest, "20", "1000");
+    let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
+    let c = &json["nics"][0]["pv_counters"];
+    // 20 echo requests of 1000 bytes of payload (and ARP), sent by the guest.
+    assert!(c["rx_packets"].as_u64().unwrap() >= packets0 + 20, "{c}");
+    assert!(c["rx_bytes"].as_u64().unwrap() >= bytes0 + 20 * 1028, "{c}");
+    assert!(c["tx_packets"].as_u64().unwrap() >= 20, "{c}");
+    assert_eq!(c["rx_errors"], 0);
+    assert_eq!(json["nics"][0]["emulated_counters"], Value::Null);
+    // The port's counters are the same device's.
+    let br0 = json["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "br0")
+        .unwrap();
+    let port = &br0["ports"][0];
+    assert_eq!(port["name"], "vif5.2");
+    assert!(port["counters"]["rx_bytes"].as_u64().unwrap() >= c["rx_bytes"].as_u64().unwrap());
+
+    let text = ok(ns.vifkit(db, &["show"]));
+    let table: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("device "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(table[0][..3], ["device", "guest", "rx_bytes"], "{text}");
+    assert_eq!(table[1][..2], ["vif5.2", "eth2"], "{text}");
+    assert!(table[1][2].parse::<u64>().unwrap() >= 20 * 1028, "{text}");
+}
+
+/// `top` ranks the guest NICs by traffic over each interval: the one the guest floods
+/// comes first with a rate above zero, an idle one after it; `--count` ends it.
+#[test]
+#[ignore = "needs root: network namespaces"]
+fn top_puts_the_busiest_guest_nic_first() {
+    let ns = Netns::new();
+    let db = db();
+    let db = &db.path;
+    let guest = guest_behind_vif(&ns, db);
+    // An idle second guest NIC.
+    ns.ip(&[
+        "link", "add", "vif6.0", "type", "veth", "peer", "name", "idle0",
+    ]);
+    ns.ip(&["link", "set", "vif6.0", "master", "br0", "up"]);
+    let idle = Attachment::xen(
+        DomainName::new("bob").unwrap(),
+        6,
+        0,
+        "00:16:3e:00:00:06".parse().unwrap(),
+        IfName::new("br0").unwrap(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(idle.backend.as_str(), "vif6.0");
+    SqliteRegistry::open(db).unwrap().record(&idle).unwrap();
+
+    // Traffic all along: top's three rounds each see some.
+    let mut flood = guest
+        .cmd("ping")
+        .args(["-q", "-n", "-i", "0.005", "-s", "1200", "10.77.0.1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = ns.vifkit(db, &["top", "--interval", "0.3", "--count", "3", "--json"]);
+    let _ = flood.kill();
+    let _ = flood.wait();
+    assert_eq!(out.status, 0, "{out:?}");
+    let rounds: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rounds.len(), 3, "{}", out.stdout);
+    for r in &rounds {
+        let devs = r["devices"].as_array().unwrap();
+        let names: Vec<&str> = devs.iter().map(|d| d["device"].as_str().unwrap()).collect();
+        // Only the guest NICs (no br0, no lo), the flooded one first.
+        assert_eq!(names, ["vif5.2", "vif6.0"], "{r}");
+        assert!(devs[0]["rx_bytes_per_s"].as_u64().unwrap() > 1000, "{r}");
+        assert!(
+            devs[0]["guest"]
+                .as_str()
+                .unwrap()
+                .starts_with("eth2 of alice"),
+            "{r}"
+        );
+        assert_eq!(devs[1]["rx_bytes_per_s"], 0, "{r}");
+    }
+    // The table form names the columns; --all adds the other devices.
+    let out = ns.vifkit(db, &["top", "--interval", "0.1", "--count", "1", "--all"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stdout.contains("device") && out.stdout.contains("rx/s"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("br0 ")),
+        "{}",
+        out.stdout
+    );
+    // A bad interval is a usage error naming the range.
+    let out = ns.vifkit(db, &["top", "--interval", "0"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("0.1 to 3600"), "{}", out.stderr);
 }
 
 #[test]

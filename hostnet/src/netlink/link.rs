@@ -27,6 +27,36 @@ pub struct VlanLinkState {
     pub id: u16,
 }
 
+/// A device's traffic counters (`IFLA_STATS64`), as seen from the host: `rx` is what
+/// the device received (for a guest's vif or tap: what the guest sent), `tx` what it
+/// sent (what the guest received).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkCounters {
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Received packets dropped.
+    pub rx_dropped: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Packets dropped on send.
+    pub tx_dropped: u64,
+    /// Send errors.
+    pub tx_errors: u64,
+}
+
+impl LinkCounters {
+    /// Bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.rx_bytes.saturating_add(self.tx_bytes)
+    }
+}
+
 /// One network device as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkState {
@@ -50,6 +80,9 @@ pub struct LinkState {
     pub bridge: Option<BridgeState>,
     /// VLAN settings, for an 802.1Q device.
     pub vlan: Option<VlanLinkState>,
+    /// Traffic counters, when asked for ([`Netlink::links_with_counters`]); reads of one
+    /// device skip them.
+    pub counters: Option<LinkCounters>,
 }
 
 impl LinkState {
@@ -65,9 +98,22 @@ impl LinkState {
             lower: None,
             bridge: None,
             vlan: None,
+            counters: None,
         };
         for attr in &msg.attributes {
             match attr {
+                LinkAttribute::Stats64(c) => {
+                    st.counters = Some(LinkCounters {
+                        rx_bytes: c.rx_bytes,
+                        rx_packets: c.rx_packets,
+                        rx_dropped: c.rx_dropped,
+                        rx_errors: c.rx_errors,
+                        tx_bytes: c.tx_bytes,
+                        tx_packets: c.tx_packets,
+                        tx_dropped: c.tx_dropped,
+                        tx_errors: c.tx_errors,
+                    });
+                }
                 LinkAttribute::IfName(n) => st.name = n.clone(),
                 LinkAttribute::Mtu(m) => st.mtu = *m,
                 LinkAttribute::Controller(m) if *m != 0 => st.master = Some(*m),
@@ -141,6 +187,11 @@ pub(crate) fn get_by_index(index: u32) -> NetlinkMessage<RouteNetlinkMessage> {
     m.attributes
         .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     message(RouteNetlinkMessage::GetLink(m), GET)
+}
+
+/// `RTM_GETLINK` dump of every device, with its statistics.
+pub(crate) fn dump_all() -> NetlinkMessage<RouteNetlinkMessage> {
+    message(RouteNetlinkMessage::GetLink(LinkMessage::default()), DUMP)
 }
 
 /// `RTM_GETLINK` dump of the ports of `master` (the kernel filters on `IFLA_MASTER`;
@@ -231,6 +282,15 @@ impl Netlink {
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every device of this network namespace, with its traffic counters, in one dump
+    /// (one consistent reading, as `ip -s link` gives), by interface index.
+    pub fn links_with_counters(&self) -> Result<Vec<LinkState>, NetlinkError> {
+        let r = self.call(dump_all(), "list", "the network devices")?;
+        let mut all: Vec<LinkState> = links(r).collect();
+        all.sort_by_key(|l| l.index);
+        Ok(all)
     }
 
     /// The devices whose master is `master` (a bridge's ports).

@@ -41,7 +41,7 @@ mod vlan;
 
 pub use bridge::BridgeConfig;
 pub use error::{NetlinkError, Role};
-pub use link::{BridgeState, LinkState, VlanLinkState};
+pub use link::{BridgeState, LinkCounters, LinkState, VlanLinkState};
 pub use port::PortMtu;
 pub use route::{proxy_arp, set_proxy_arp};
 pub use tc::{PortRateLimit, RateLimit, MIN_BURST};

@@ -245,8 +245,9 @@ pub(crate) struct KeptInfoData {
 }
 
 /// The link attributes [`LinkState`](super::LinkState) reads: `IFLA_IFNAME`,
-/// `IFLA_MTU`, `IFLA_LINK`, `IFLA_MASTER`; `IFLA_LINKINFO` is rebuilt apart.
-const KEPT_LINK_ATTRS: [u16; 4] = [3, 4, 5, 10];
+/// `IFLA_MTU`, `IFLA_LINK`, `IFLA_MASTER`, `IFLA_STATS64` (only in replies that did not
+/// skip statistics); `IFLA_LINKINFO` is rebuilt apart.
+const KEPT_LINK_ATTRS: [u16; 5] = [3, 4, 5, 10, 23];
 /// `IFLA_AF_SPEC`: kept in `AF_BRIDGE` messages, where it holds a port's VLANs.
 const IFLA_AF_SPEC: u16 = 26;
 /// `AF_BRIDGE`, in `ifinfomsg.ifi_family`.
