@@ -117,7 +117,7 @@ impl Pairings {
         let mut out = HashMap::new();
         for l in links {
             let Some(c) = l.counters else { continue };
-            if !devices.iter().any(|d| *d == l.name) {
+            if !devices.contains(&l.name) {
                 continue;
             }
             out.insert(
