@@ -16,6 +16,8 @@ pkgs=(
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests
   nftables              # nft: masquerading for NAT guests (vif-nat), tested in a private netns
+  protobuf-compiler libprotobuf-dev   # protoc and its well-known types: etcd-client's build
+  etcd-server etcd-client   # etcd, etcdctl: the three-member clusters of the fleet tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
