@@ -34,8 +34,14 @@ pub const DEFAULT_REGISTRY: &str = "sqlite:/var/lib/vifkit/registry.db";
 /// The syntax of the configuration file, for `--help`.
 pub const SYNTAX: &str = "\
 /etc/vifkit/vifkit.toml (TOML; every key optional):
-  registry = \"sqlite:/var/lib/vifkit/registry.db\"   # or sqlite:PATH
+  registry = \"sqlite:/var/lib/vifkit/registry.db\"   # or etcd://H1:2379,H2:2379,H3:2379
   host = \"dom0-a\"                                    # default: the host name
+  [etcd]                                              # for an etcd:// registry
+  ca = \"/etc/vifkit/etcd-ca.pem\"                      # TLS (then etcds:// is implied)
+  cert = \"/etc/vifkit/etcd-client.pem\"
+  key = \"/etc/vifkit/etcd-client-key.pem\"
+  timeout_ms = 5000                                   # one registry call, at most
+  lease_ttl_s = 30                                    # a dead host's claims expire after
 Precedence: --registry/--db, then $VIFKIT_REGISTRY/$VIFKIT_DB, then the file, then the
 default. --config FILE or $VIFKIT_CONFIG name another file.";
 
@@ -44,6 +50,8 @@ default. --config FILE or $VIFKIT_CONFIG name another file.";
 pub enum RegistryUrl {
     /// A SQLite file on this host.
     Sqlite(PathBuf),
+    /// An etcd cluster shared by a fleet: `etcd://H1:P1,H2:P2` (`etcds://`: TLS).
+    Etcd(String),
 }
 
 impl RegistryUrl {
@@ -57,19 +65,28 @@ impl RegistryUrl {
             return Ok(RegistryUrl::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("etcd://") || text.starts_with("etcds://") {
+            #[cfg(feature = "etcd")]
+            {
+                registry_etcd::EtcdConfig::parse_url(text)?;
+                return Ok(RegistryUrl::Etcd(text.to_owned()));
+            }
+            #[cfg(not(feature = "etcd"))]
             return Err(format!(
-                "{text:?}: this vifkit has no etcd registry; use sqlite:PATH"
+                "{text:?}: this vifkit was built without the etcd registry (feature `etcd`); \
+                 use sqlite:PATH"
             ));
         }
         Err(format!(
-            "{text:?} is not a registry URL (expected sqlite:PATH, e.g. {DEFAULT_REGISTRY})"
+            "{text:?} is not a registry URL (expected sqlite:PATH or etcd://HOST:PORT,..., \
+             e.g. {DEFAULT_REGISTRY})"
         ))
     }
 
-    /// The SQLite file.
-    pub fn sqlite_path(&self) -> &Path {
+    /// The SQLite file; `None` for a shared registry.
+    pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
-            RegistryUrl::Sqlite(p) => p,
+            RegistryUrl::Sqlite(p) => Some(p),
+            RegistryUrl::Etcd(_) => None,
         }
     }
 }
@@ -78,6 +95,7 @@ impl fmt::Display for RegistryUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryUrl::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            RegistryUrl::Etcd(u) => f.write_str(u),
         }
     }
 }
@@ -91,6 +109,26 @@ pub struct Config {
     pub registry: RegistryUrl,
     /// This host's id in a fleet.
     pub host: String,
+    /// How to reach an etcd registry.
+    pub etcd: EtcdFile,
+}
+
+/// The `[etcd]` table: TLS files, the timeout of one call and the host lease's TTL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdFile {
+    /// The CA of the members' certificates (PEM).
+    pub ca: Option<PathBuf>,
+    /// This host's client certificate (PEM).
+    pub cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub key: Option<PathBuf>,
+    /// The most one registry call may take, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// The host lease's time to live, in seconds.
+    pub lease_ttl_s: Option<u64>,
+    /// The prefix of every key (default `/vifkit/v1/`).
+    pub prefix: Option<String>,
 }
 
 /// What the command line says (the global options).
@@ -110,6 +148,8 @@ pub struct Overrides<'a> {
 struct File {
     registry: Option<String>,
     host: Option<String>,
+    #[serde(default)]
+    etcd: EtcdFile,
 }
 
 /// The environment a process sees, as far as vifkit reads it.
@@ -163,14 +203,23 @@ pub fn load(over: &Overrides<'_>, env: &dyn Env) -> Result<Config, String> {
         file,
         registry,
         host,
+        etcd: parsed.etcd,
     })
 }
 
 /// The registry's SQLite file, resolved from the command line, the process's
-/// environment and the configuration file.
+/// environment and the configuration file. A shared (etcd) registry is refused with a
+/// line naming the command that needs a file.
 pub fn registry_path(over: &Overrides<'_>) -> Result<PathBuf, String> {
     let config = load(over, &ProcessEnv)?;
-    Ok(config.registry.sqlite_path().to_path_buf())
+    match config.registry.sqlite_path() {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Err(format!(
+            "Registry {}: this command works on a SQLite registry (sqlite:PATH) only; the \
+             hooks, `vif-script`, `fleet` and `registry migrate` work on etcd",
+            config.registry
+        )),
+    }
 }
 
 /// For `install-hooks` and `install-service` given `--registry` or `--db`: makes

@@ -1,7 +1,5 @@
 //! `vifkit vif-script`: the xl vif hotplug script.
 
-use std::path::Path;
-
 use hostnet::netlink::Netlink;
 use hostnet::ovs::Ovs;
 use hotplug::xenstore::{CommandStore, DirStore, XenStore};
@@ -16,7 +14,7 @@ pub const XENSTORE_DIR_ENV: &str = "VIFKIT_XENSTORE_DIR";
 
 /// Runs one hotplug request from xl's arguments and environment. The outcome is also
 /// written to xenstore (`hotplug-status`), which is what xl reads.
-pub fn run(db: Option<&Path>, args: &[String]) -> Result<String, Failure> {
+pub fn run(config: &crate::config::Config, args: &[String]) -> Result<String, Failure> {
     let invalid = |e: &dyn std::error::Error| Failure::Invalid(vec![chain(e)]);
     let req = Request::from_env(args, &|k| std::env::var(k).ok()).map_err(|e| invalid(&e))?;
     let store: Box<dyn XenStore> = match std::env::var_os(XENSTORE_DIR_ENV) {
@@ -28,7 +26,12 @@ pub fn run(db: Option<&Path>, args: &[String]) -> Result<String, Failure> {
     // The registry only matters for bridges registered as creatable; a host without one
     // works as Xen's scripts do. One that is there but cannot be opened is an error: the
     // NIC is not wired without its MAC checked and recorded.
-    let registry = match crate::bridge_cmd::open_existing(db) {
+    let opened: anyhow::Result<Option<Box<dyn Registry>>> = match &config.registry {
+        crate::config::RegistryUrl::Sqlite(db) => crate::bridge_cmd::open_existing(Some(db))
+            .map(|r| r.map(|r| Box::new(r) as Box<dyn Registry>)),
+        crate::config::RegistryUrl::Etcd(_) => crate::fleet::open(config).map(Some),
+    };
+    let registry = match opened {
         Ok(r) => r,
         Err(e) => {
             let msg = format!("{e:#}");
@@ -54,7 +57,7 @@ pub fn run(db: Option<&Path>, args: &[String]) -> Result<String, Failure> {
     let host = Host {
         nl: &nl,
         ovs: &ovs,
-        registry: registry.as_ref().map(|r| r as &dyn Registry),
+        registry: registry.as_deref(),
         log: &log,
     };
     hotplug::run(store.as_ref(), &host, &req)

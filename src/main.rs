@@ -8,6 +8,7 @@ mod bridge_cmd;
 mod cli;
 mod commands;
 mod config;
+mod fleet;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{BridgeCommand, Cli, Command, RegistryCommand};
+use cli::{BridgeCommand, Cli, Command, FleetCommand, RegistryCommand};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use translator::diag::one_line;
 
@@ -41,6 +42,9 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
     // file does not stop a translation.
     let registry_path = || -> Result<std::path::PathBuf, Failure> {
         config::registry_path(&over).map_err(|e| Failure::Invalid(vec![e]))
+    };
+    let load_config = || -> Result<config::Config, Failure> {
+        config::load(&over, &config::ProcessEnv).map_err(|e| Failure::Invalid(vec![e]))
     };
     match cli.command {
         Command::Vif2xml { guest, read, specs } => {
@@ -112,8 +116,14 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         Command::Registry { command } => match command {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
             RegistryCommand::Restore { file } => registry_cmd::restore(&registry_path()?, &file),
+            RegistryCommand::Migrate { from, to } => {
+                Ok(fleet::migrate(&load_config()?, &from, &to)?)
+            }
         },
-        Command::VifScript { args } => hotplug_cmd::run(Some(&registry_path()?), &args),
+        Command::Fleet {
+            command: FleetCommand::Keepalive,
+        } => Ok(fleet::keepalive(&load_config()?)?),
+        Command::VifScript { args } => hotplug_cmd::run(&load_config()?, &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),
         Command::InstallHooks { root, bin } => {
