@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use hostnet::netlink::{Change, LinkState, Netlink};
@@ -20,26 +20,39 @@ use translator::IfName;
 
 use crate::report::Failure;
 
-/// The registry's path: `--db`, else `$VIFKIT_DB`, else the default.
-fn db_path(db: Option<&Path>) -> PathBuf {
-    db.map_or_else(registry::default_path, Path::to_path_buf)
-}
+use crate::config::{Config, RegistryUrl};
 
-fn open(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
-    Ok(SqliteRegistry::open(db_path(db))?)
+/// The registry the configuration names, to write (a SQLite file is created).
+fn open(cfg: &Config) -> anyhow::Result<Box<dyn Registry>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(Box::new(SqliteRegistry::open(p)?)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg),
+    }
 }
 
 /// The registry to read only: never waits for a writer, works for any user who may read
 /// the file, and reads as empty when there is none yet (nothing registered; a listing
 /// does not create it). An unreachable registry is an error.
-fn open_to_read(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
-    Ok(SqliteRegistry::open_read_only(db_path(db))?)
+fn open_to_read(cfg: &Config) -> anyhow::Result<Box<dyn Registry>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(Box::new(SqliteRegistry::open_read_only(p)?)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg),
+    }
 }
 
-/// The registry, or `None` when its file does not exist yet (nothing at the path). An
-/// unreachable registry (a dangling link, no permission, ...) is an error, never `None`.
-pub(crate) fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
-    Ok(SqliteRegistry::open_existing(db_path(db))?)
+/// The registry, or `None` when its SQLite file does not exist yet (nothing at the
+/// path). An unreachable registry (a dangling link, no permission, ...) is an error,
+/// never `None`.
+pub(crate) fn open_existing(cfg: &Config) -> anyhow::Result<Option<Box<dyn Registry>>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(open_existing_file(p)?.map(|r| Box::new(r) as _)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg).map(Some),
+    }
+}
+
+/// The SQLite registry at `db`, or `None` when the file does not exist yet.
+pub(crate) fn open_existing_file(db: &Path) -> anyhow::Result<Option<SqliteRegistry>> {
+    Ok(SqliteRegistry::open_existing(db)?)
 }
 
 fn bridge_name(name: &str) -> anyhow::Result<IfName> {
@@ -80,7 +93,7 @@ impl Problems {
 }
 
 /// `bridge add`.
-pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
+pub fn add(cfg: &Config, a: &AddArgs<'_>) -> Result<String, Failure> {
     let mut p = Problems::default();
     let name = p.check(bridge_name(a.name));
     let kind = p.check(a.kind.parse::<BridgeKind>());
@@ -110,14 +123,14 @@ pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
         creatable: a.creatable,
     };
     bridge.validate().map_err(anyhow::Error::from)?;
-    open(db)?.add_bridge(&bridge).map_err(anyhow::Error::from)?;
+    open(cfg)?.add_bridge(&bridge).map_err(anyhow::Error::from)?;
     Ok(String::new())
 }
 
 /// `bridge del`.
-pub fn del(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+pub fn del(cfg: &Config, name: &str) -> Result<String, Failure> {
     let name = bridge_name(name)?;
-    let reg = open_existing(db)?
+    let reg = open_existing(cfg)?
         .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
     reg.remove_bridge(&name).map_err(anyhow::Error::from)?;
     Ok(String::new())
@@ -191,8 +204,8 @@ fn to_json(v: &Value) -> String {
 }
 
 /// `bridge list`.
-pub fn list(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let bridges = open_to_read(db)?.bridges().map_err(anyhow::Error::from)?;
+pub fn list(cfg: &Config, as_json: bool) -> Result<String, Failure> {
+    let bridges = open_to_read(cfg)?.bridges().map_err(anyhow::Error::from)?;
     if as_json {
         return Ok(to_json(&Value::Array(
             bridges.iter().map(bridge_json).collect(),
@@ -227,9 +240,9 @@ fn change_word(c: Change) -> &'static str {
 }
 
 /// `bridge ensure`.
-pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+pub fn ensure(cfg: &Config, name: &str) -> Result<String, Failure> {
     let name = bridge_name(name)?;
-    let reg = open_existing(db)?;
+    let reg = open_existing(cfg)?;
     let (reg, bridge) = match reg {
         Some(reg) => match reg.bridge(&name).map_err(anyhow::Error::from)? {
             Some(b) => (reg, b),
@@ -239,7 +252,7 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
-    let done = plumbing::ensure_registered(&nl, &hostnet::ovs::Ovs::new(), &reg, &bridge)
+    let done = plumbing::ensure_registered(&nl, &hostnet::ovs::Ovs::new(), &*reg, &bridge)
         .map_err(anyhow::Error::from)?;
     let mut out = format!("{name}: {}\n", change_word(done.bridge));
     if let Some((dev, c)) = done.port {
@@ -302,8 +315,8 @@ fn attachment_json(a: &Attachment) -> Value {
 }
 
 /// `show`.
-pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let reg = open_to_read(db)?;
+pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
+    let reg = open_to_read(cfg)?;
     let registered = reg.bridges().map_err(anyhow::Error::from)?;
     let attachments = reg.attachments().map_err(anyhow::Error::from)?;
     drop(reg);

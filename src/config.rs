@@ -454,8 +454,22 @@ mod tests {
         assert_eq!(RegistryUrl::parse("sqlite:rel.db"), Ok(sqlite("rel.db")));
         assert!(RegistryUrl::parse("sqlite:").is_err());
         assert!(RegistryUrl::parse("/a/b.db").is_err());
-        let e = RegistryUrl::parse("etcd://h1:2379").unwrap_err();
-        assert!(e.contains("no etcd registry"), "{e}");
+        #[cfg(feature = "etcd")]
+        {
+            let url = "etcd://h1:2379,10.0.0.2:2379,[::1]:2379";
+            assert_eq!(RegistryUrl::parse(url), Ok(RegistryUrl::Etcd(url.into())));
+            assert_eq!(RegistryUrl::parse(url).unwrap().to_string(), url);
+            let e = RegistryUrl::parse("etcd://h1:2379,h2").unwrap_err();
+            assert!(e.contains("member \"h2\" is not HOST:PORT"), "{e}");
+            assert!(RegistryUrl::parse("etcd://").is_err());
+            assert!(RegistryUrl::parse("etcd://h1:0").is_err());
+            assert!(RegistryUrl::parse("etcd://h 1:2379").is_err());
+        }
+        #[cfg(not(feature = "etcd"))]
+        {
+            let e = RegistryUrl::parse("etcd://h1:2379").unwrap_err();
+            assert!(e.contains("built without the etcd registry"), "{e}");
+        }
         assert_eq!(sqlite("/x.db").to_string(), "sqlite:/x.db");
     }
 }

@@ -4,7 +4,6 @@ use hostnet::netlink::Netlink;
 use hostnet::ovs::Ovs;
 use hotplug::xenstore::{CommandStore, DirStore, XenStore};
 use hotplug::{Action, Host, IfType, Request};
-use registry::Registry;
 
 use crate::report::{chain, Failure};
 use translator::diag::one_line;
@@ -26,12 +25,7 @@ pub fn run(config: &crate::config::Config, args: &[String]) -> Result<String, Fa
     // The registry only matters for bridges registered as creatable; a host without one
     // works as Xen's scripts do. One that is there but cannot be opened is an error: the
     // NIC is not wired without its MAC checked and recorded.
-    let opened: anyhow::Result<Option<Box<dyn Registry>>> = match &config.registry {
-        crate::config::RegistryUrl::Sqlite(db) => crate::bridge_cmd::open_existing(Some(db))
-            .map(|r| r.map(|r| Box::new(r) as Box<dyn Registry>)),
-        crate::config::RegistryUrl::Etcd(_) => crate::fleet::open(config).map(Some),
-    };
-    let registry = match opened {
+    let registry = match crate::bridge_cmd::open_existing(config) {
         Ok(r) => r,
         Err(e) => {
             let msg = format!("{e:#}");

@@ -83,8 +83,8 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             })
         }
         Command::Bridge { command } => {
-            let db = Some(registry_path()?);
-            let db = db.as_deref();
+            let cfg = load_config()?;
+            let db = &cfg;
             match command {
                 BridgeCommand::Add {
                     name,
@@ -111,7 +111,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 BridgeCommand::Ensure { name } => bridge_cmd::ensure(db, &name),
             }
         }
-        Command::Show { json } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show { json } => bridge_cmd::show(&load_config()?, json),
         Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
         Command::Registry { command } => match command {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),

@@ -150,7 +150,7 @@ pub fn run(db: &Path, connect: Option<&str>) -> Result<String, Failure> {
         None => None,
     };
     // No registry yet: nothing recorded, nothing stale (and none is made).
-    let Some(reg) = crate::bridge_cmd::open_existing(Some(db))? else {
+    let Some(reg) = crate::bridge_cmd::open_existing_file(db)? else {
         return Ok("0 stale record(s) dropped, 0 kept\n".to_owned());
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;

@@ -673,7 +673,18 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<(), H
             }
             Action::Down => {
                 down(host, store, req, &s)?;
-                record::after_down(host.registry, req)
+                match record::after_down(host.registry, req) {
+                    // A shared registry out of reach never fails an offline: the record
+                    // goes with the host's lease, or `vifkit reconcile` drops it.
+                    Err(HotplugError::Registry(e)) if e.is_unreachable() => {
+                        (host.log)(&format!(
+                            "the registry could not drop the record: {}",
+                            translator::diag::error_chain(&e)
+                        ));
+                        Ok(())
+                    }
+                    other => other,
+                }
             }
         }
     })();
