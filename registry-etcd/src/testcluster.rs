@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 /// A cluster of `etcd` processes on 127.0.0.1.
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    /// The network namespace the members run in (`None`: this process's).
+    pub netns: Option<String>,
+    /// The address the members listen on.
+    pub ip: String,
     pub clients: Vec<u16>,
     peers: Vec<u16>,
     members: Vec<Option<Child>>,
@@ -24,8 +28,14 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// Starts `n` members and waits until the cluster answers.
+    /// Starts `n` members on 127.0.0.1 and waits until the cluster answers.
     pub fn start(n: usize) -> Cluster {
+        Cluster::start_in(n, None, "127.0.0.1")
+    }
+
+    /// Starts `n` members on `ip` inside network namespace `netns` (whose free ports
+    /// are taken as this one's: a fresh namespace has none in use).
+    pub fn start_in(n: usize, netns: Option<&str>, ip: &str) -> Cluster {
         if Command::new("etcd").arg("--version").output().is_err() {
             panic!("etcd is missing: install Debian's etcd-server (packaging/install-deps.sh)");
         }
@@ -34,6 +44,8 @@ impl Cluster {
         let peers: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut c = Cluster {
             dir,
+            netns: netns.map(str::to_owned),
+            ip: ip.to_owned(),
             clients,
             peers,
             members: (0..n).map(|_| None).collect(),
@@ -49,7 +61,7 @@ impl Cluster {
         self.peers
             .iter()
             .enumerate()
-            .map(|(i, p)| format!("m{i}=http://127.0.0.1:{p}"))
+            .map(|(i, p)| format!("m{i}=http://{}:{p}", self.ip))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -63,19 +75,21 @@ impl Cluster {
             .append(true)
             .open(self.dir.path().join(format!("m{i}.log")))
             .unwrap();
-        let child = Command::new("etcd")
+        let ip = self.ip.clone();
+        let child = self
+            .command("etcd")
             .args(["--name", &format!("m{i}")])
             .arg("--data-dir")
             .arg(&data)
             .args([
                 "--listen-client-urls",
-                &format!("http://127.0.0.1:{}", self.clients[i]),
+                &format!("http://{ip}:{}", self.clients[i]),
                 "--advertise-client-urls",
-                &format!("http://127.0.0.1:{}", self.clients[i]),
+                &format!("http://{ip}:{}", self.clients[i]),
                 "--listen-peer-urls",
-                &format!("http://127.0.0.1:{}", self.peers[i]),
+                &format!("http://{ip}:{}", self.peers[i]),
                 "--initial-advertise-peer-urls",
-                &format!("http://127.0.0.1:{}", self.peers[i]),
+                &format!("http://{ip}:{}", self.peers[i]),
                 "--initial-cluster",
                 &self.initial(),
                 "--initial-cluster-state",
@@ -99,6 +113,19 @@ impl Cluster {
         self.members[i] = Some(child);
     }
 
+    /// `program`, in the members' namespace (`ip netns exec` execs it: the child's pid
+    /// is the program's).
+    fn command(&self, program: &str) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, program]);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
     /// Kills member `i` (SIGKILL) and waits for it.
     pub fn kill_member(&mut self, i: usize) {
         if let Some(mut c) = self.members[i].take() {
@@ -112,7 +139,7 @@ impl Cluster {
         let m: Vec<String> = self
             .clients
             .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
+            .map(|p| format!("{}:{p}", self.ip))
             .collect();
         format!("etcd://{}", m.join(","))
     }
@@ -123,10 +150,11 @@ impl Cluster {
         let eps: Vec<String> = self
             .clients
             .iter()
-            .map(|p| format!("http://127.0.0.1:{p}"))
+            .map(|p| format!("http://{}:{p}", self.ip))
             .collect();
         loop {
-            let ok = Command::new("etcdctl")
+            let ok = self
+                .command("etcdctl")
                 .env("ETCDCTL_API", "3")
                 .args([
                     "--endpoints",
