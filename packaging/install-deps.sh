@@ -12,6 +12,9 @@ pkgs=(
   dbus-daemon dbus-bin systemd polkitd libglib2.0-bin   # D-Bus tests: private buses,
                         # busctl, gdbus, dbus-send, systemd-analyze verify, polkit's DTD
   libvirt-dbus          # the peer in packaging/bench-dbus.sh
+  libvirt-daemon-system qemu-system-x86   # a private real libvirtd with TCG guests
+                        # (tests/libvirtd.rs, packaging/bench-libvirtd.sh)
+  util-linux            # unshare, nsenter: the private libvirtd's namespaces
   hyperfine             # whole-process timings in benchmarks
   iputils-ping          # routed-guest reachability tests (ping inside a test netns)
   openvswitch-switch    # ovsdb-server, ovs-vswitchd, ovs-vsctl: private userspace OVS in tests

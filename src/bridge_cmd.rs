@@ -276,11 +276,13 @@ fn device_names() -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Which of an attachment's devices a port is.
+/// Which of an attachment's devices a port is: a Xen PV backend (`pv`), a Xen HVM NIC's
+/// emulated twin (`emulated`), or a QEMU guest's tap (`tap`).
 #[derive(Clone, Copy)]
 enum Nic {
     Pv,
     Emulated,
+    Tap,
 }
 
 impl Nic {
@@ -288,8 +290,21 @@ impl Nic {
         match self {
             Nic::Pv => "pv",
             Nic::Emulated => "emulated",
+            Nic::Tap => "tap",
         }
     }
+
+    /// What an attachment's backend device is.
+    fn backend_of(a: &Attachment) -> Nic {
+        match a.driver {
+            registry::Driver::Xen => Nic::Pv,
+            registry::Driver::Qemu => Nic::Tap,
+        }
+    }
+}
+
+fn model_label(a: &Attachment) -> &str {
+    a.model.as_ref().map_or("-", |m| m.as_str())
 }
 
 fn guest_label(a: &Attachment) -> String {
@@ -309,7 +324,9 @@ fn attachment_json(a: &Attachment) -> Value {
         "mac": a.mac.to_string(),
         "bridge": a.bridge.as_str(),
         "state": a.state.as_str(),
-        "pv": a.backend.as_str(),
+        "model": a.model.as_ref().map(|m| m.as_str()),
+        "pv": matches!(Nic::backend_of(a), Nic::Pv).then_some(a.backend.as_str()),
+        "tap": matches!(Nic::backend_of(a), Nic::Tap).then_some(a.backend.as_str()),
         "emulated": a.emulated.as_ref().map(IfName::as_str),
     })
 }
@@ -331,7 +348,7 @@ pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
     }
     let mut by_device: BTreeMap<&str, (&Attachment, Nic)> = BTreeMap::new();
     for a in &attachments {
-        by_device.insert(a.backend.as_str(), (a, Nic::Pv));
+        by_device.insert(a.backend.as_str(), (a, Nic::backend_of(a)));
         if let Some(e) = &a.emulated {
             by_device.insert(e.as_str(), (a, Nic::Emulated));
         }
@@ -400,7 +417,13 @@ pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
             .iter()
             .map(|a| {
                 let mut v = attachment_json(a);
-                v["pv_present"] = json!(present(a.backend.as_str()));
+                let backend = Some(present(a.backend.as_str()));
+                let (pv, tap) = match Nic::backend_of(a) {
+                    Nic::Tap => (None, backend),
+                    _ => (backend, None),
+                };
+                v["pv_present"] = json!(pv);
+                v["tap_present"] = json!(tap);
                 v["emulated_present"] = json!(a.emulated.as_ref().map(|e| present(e.as_str())));
                 v
             })
@@ -409,8 +432,8 @@ pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
     }
 
     let mut rows = vec![[
-        "bridge", "mtu", "stp", "up", "port", "nic", "guest", "driver", "domain", "domid", "devid",
-        "mac",
+        "bridge", "mtu", "stp", "up", "port", "nic", "model", "guest", "driver", "domain", "domid",
+        "devid", "mac",
     ]
     .map(str::to_owned)
     .to_vec()];
@@ -436,6 +459,7 @@ pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
             match by_device.get(p.name.as_str()) {
                 Some((a, nic)) => row.extend([
                     nic.as_str().to_owned(),
+                    model_label(a).to_owned(),
                     guest_label(a),
                     a.driver.to_string(),
                     a.domain_name.to_string(),
@@ -471,6 +495,9 @@ pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
                 if !present(e.as_str()) {
                     line.push_str(" (absent)");
                 }
+            }
+            if let Some(m) = &a.model {
+                let _ = write!(line, ", model {m}");
             }
             let _ = writeln!(line, ", on {}", a.bridge);
             out.push_str(&line);

@@ -36,7 +36,9 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
     let req = match Request::from_args(driver, args) {
         Ok(r) => r,
         Err(e) => {
-            log.log(Level::Error, &e.to_string());
+            if log.is_syslog() {
+                log.log(Level::Error, &e.to_string());
+            }
             let _ = writeln!(std::io::stderr(), "error: {}", one_line(&e.to_string()));
             return ExitCode::from(EXIT_USAGE);
         }
@@ -48,7 +50,11 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
             if only_logged {
                 log.log(Level::Warning, &format!("{}: {l}", req.op.as_str()));
             } else {
-                log.log(Level::Error, &format!("{}: {l}", req.op.as_str()));
+                // libvirt puts the hook's stderr into its error message: a log on stderr
+                // too (no syslog) would say it twice.
+                if log.is_syslog() {
+                    log.log(Level::Error, &format!("{}: {l}", req.op.as_str()));
+                }
                 let _ = writeln!(stderr, "error: {}", one_line(l));
             }
         }
@@ -81,6 +87,7 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
         nl: &nl,
         ovs: &ovs,
         log: &log,
+        network_state: Path::new(libvirt_hooks::NETWORK_STATE_DIR),
     };
     match libvirt_hooks::run(&host, &req, &input) {
         Ok(None) => ExitCode::from(EXIT_OK),

@@ -14,8 +14,14 @@ use crate::report::Failure;
 /// The link's name in each `.d` directory.
 pub const LINK_NAME: &str = "50-vifkit";
 
-/// What Debian's and Ubuntu's AppArmor profile for libvirtd needs for a netlink hook.
+/// What Debian's and Ubuntu's AppArmor profiles of the daemons that run hooks need for
+/// vifkit's netlink socket: they allow `network netlink raw` only, and a hook runs
+/// under its daemon's profile (`/etc/libvirt/hooks/** rmix`).
 pub const APPARMOR_LINE: &str = "network netlink dgram,";
+
+/// libvirt's AppArmor profiles of the daemons that run hooks: the monolithic
+/// `libvirtd`, and the modular `virtqemud` and `virtxend` (`virtnetworkd` has none).
+pub const APPARMOR_PROFILES: &str = "usr.sbin.libvirtd, usr.sbin.virtqemud, usr.sbin.virtxend";
 
 fn hooks_dir(root: Option<&Path>) -> PathBuf {
     root.unwrap_or(Path::new("/")).join("etc/libvirt/hooks")
@@ -80,8 +86,9 @@ pub fn install(root: Option<&Path>, bin: Option<&Path>) -> Result<String, Failur
     out.push_str(&format!(
         "\nlibvirt reads new hooks only when it starts or on SIGHUP: reload libvirtd (or \
          virtqemud, virtxend, virtnetworkd).\nDebian/Ubuntu AppArmor: add this line to \
-         /etc/apparmor.d/local/usr.sbin.libvirtd and reload the profile \
-         (apparmor_parser -r /etc/apparmor.d/usr.sbin.libvirtd):\n    {APPARMOR_LINE}\n"
+         /etc/apparmor.d/local/P for each profile P of {APPARMOR_PROFILES} that \
+         /etc/apparmor.d has, and reload it (apparmor_parser -r /etc/apparmor.d/P); \
+         virtnetworkd has no profile:\n    {APPARMOR_LINE}\n"
     ));
     Ok(out)
 }

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use registry::{Attachment, DomainName, GuestName, Registry, SqliteRegistry};
+use registry::{Attachment, DomainName, GuestName, NicModelName, Registry, SqliteRegistry};
 use serde_json::Value;
 use translator::IfName;
 

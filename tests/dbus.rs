@@ -83,12 +83,15 @@ fn every_method_answers_and_refuses_by_name() {
     let monitor = bus.monitor();
     let reg = SqliteRegistry::open(bus.db()).unwrap();
     reg.add_bridge(&br("br0")).unwrap();
-    reg.record(&nic(5, "00:16:3e:00:00:05")).unwrap();
+    let mut with_model = nic(5, "00:16:3e:00:00:05");
+    with_model.model = Some(registry::NicModelName::new("rtl8139").unwrap());
+    reg.record(&with_model).unwrap();
     monitor.next("PairingAdded");
     let all = bus.call("Pairings1", "List", &[]);
     assert_eq!(all[0].as_array().unwrap().len(), 1);
     let one = bus.call("Pairings1", "Lookup", &["suu", "xen", "5", "0"]);
     assert_eq!(field(&one[0], "backend"), "vif5.0");
+    assert_eq!(field(&one[0], "model"), "rtl8139");
     assert_eq!(field(&one[0], "emulated"), "vif5.0-emu");
     assert_eq!(field(&one[0], "domid"), 5);
     let by_dev = bus.call("Pairings1", "LookupByDevice", &["s", "vif5.0-emu"]);

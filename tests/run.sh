@@ -19,11 +19,12 @@ echo "== docs";   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --l
 # kernel_without_<feature>_... . Each feature is probed once, in a namespace of its
 # own, and the tests that cannot run on this kernel are passed to --skip, so that they
 # show as filtered out, never as passed.
-kernel_features=(8021q vlan_filtering tc_police)
+kernel_features=(8021q vlan_filtering tc_police sfq)
 declare -A feature_name=(
   [8021q]="802.1Q VLAN devices"
   [vlan_filtering]="bridge VLAN filtering"
   [tc_police]="the tc police action"
+  [sfq]="the sfq qdisc (libvirt's <bandwidth> on a QEMU tap)"
 )
 # probe_FEATURE NS: succeeds if the kernel lets NS use the feature.
 probe_8021q() {
@@ -36,6 +37,10 @@ probe_tc_police() {
     tc -n "$1" qdisc add dev p0 ingress &&
     tc -n "$1" filter add dev p0 parent ffff: protocol all u32 match u32 0 0 \
       police rate 1mbit burst 100k drop
+}
+probe_sfq() {
+  ip -n "$1" link add p0 type veth peer name p1 &&
+    tc -n "$1" qdisc add dev p0 root sfq perturb 10
 }
 # kernel_has FEATURE: probes in a throwaway namespace (errexit is off in an `if`).
 kernel_has() {

@@ -23,9 +23,10 @@ fn strings(items: Vec<String>) -> Result<OwnedVariant, ServiceError> {
 }
 
 /// A pairing: `driver` (s, `xen` or `qemu`), `domain` (s), `domid` (u), `devid` (u),
-/// `backend` (s), `mac` (s), `bridge` (s), `state` (s), and when known `uuid` (s),
-/// `emulated` (s, the emulated twin), `vlan` (s, as `vlan=` writes it) and
-/// `guest_name` (s).
+/// `backend` (s: a Xen PV backend, or a QEMU guest's tap), `mac` (s), `bridge` (s),
+/// `state` (s), and when known `uuid` (s), `emulated` (s, the emulated twin), `vlan` (s,
+/// as `vlan=` writes it), `guest_name` (s) and `model` (s, the NIC's model: `e1000`,
+/// `virtio`, ...).
 pub fn attachment(a: &Attachment) -> Dict {
     let mut d = Dict::new();
     d.insert("driver".into(), string(a.driver.as_str()));
@@ -47,6 +48,9 @@ pub fn attachment(a: &Attachment) -> Dict {
     }
     if let Some(g) = &a.guest_name {
         d.insert("guest_name".into(), string(g.as_str()));
+    }
+    if let Some(m) = &a.model {
+        d.insert("model".into(), string(m.as_str()));
     }
     d
 }

@@ -40,7 +40,7 @@ impl Pairings {
     /// Every pairing, Xen's first, by domain id then device id. Keys: `driver` (s, `xen`
     /// or `qemu`), `domain` (s), `domid` (u), `devid` (u), `backend` (s), `mac` (s),
     /// `bridge` (s), `state` (s), and when known `uuid`, `emulated`, `vlan`,
-    /// `guest_name` (s).
+    /// `guest_name`, `model` (s).
     async fn list(&self) -> Vec<Dict> {
         self.shared
             .pairings

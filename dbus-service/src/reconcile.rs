@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use registry::{
     emulated_name, parse_if_name, Attachment, AttachmentState, DomainName, DomainUuid, Driver,
-    Registry, DOMID_FIRST_RESERVED,
+    NicModelName, Registry, DOMID_FIRST_RESERVED,
 };
 use translator::interface_xml;
 use translator::model;
@@ -150,6 +150,14 @@ pub fn domain_attachments(
             }
         }
         a.domain_uuid = uuid;
+        a.model = match iface.model.as_deref().map(NicModelName::new) {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => {
+                notes.push(format!("{what}: {e}; recorded without its model"));
+                None
+            }
+            None => None,
+        };
         a.state = AttachmentState::Active;
         if let Err(e) = a.validate() {
             notes.push(format!("{what}: {e}, left out"));
@@ -243,6 +251,9 @@ mod tests {
         assert_eq!(a[0].state, AttachmentState::Active);
         assert_eq!(a[1].bridge.as_str(), "virbr0");
         assert_eq!(a[1].emulated, None);
+        // Each NIC's model as the XML names it.
+        assert_eq!(a[0].model, None);
+        assert_eq!(a[1].model.as_ref().map(|m| m.as_str()), Some("netfront"));
     }
 
     #[test]
@@ -264,7 +275,7 @@ mod tests {
         // QEMU's domain 3: one NIC with its tap, one without (left out).
         let xml = "<domain type='kvm' id='3'><name>q</name><devices>\
             <interface type='bridge'><mac address='52:54:00:00:00:03'/>\
-            <source bridge='br0'/><target dev='vnet3'/></interface>\
+            <source bridge='br0'/><target dev='vnet3'/><model type='e1000'/></interface>\
             <interface type='bridge'><mac address='52:54:00:00:00:04'/>\
             <source bridge='br0'/></interface></devices></domain>";
         assert_eq!(driver_of(xml), Driver::Qemu);
@@ -288,5 +299,6 @@ mod tests {
             (all[1].driver, all[1].domid, all[1].backend.as_str()),
             (Driver::Qemu, 3, "vnet3")
         );
+        assert_eq!(all[1].model.as_ref().map(|m| m.as_str()), Some("e1000"));
     }
 }

@@ -237,7 +237,9 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         registry::BridgeKind::Linux,
     ))
     .unwrap();
-    hook.record(&nic(5, "00:16:3e:00:00:05", true)).unwrap();
+    let mut with_model = nic(5, "00:16:3e:00:00:05", true);
+    with_model.model = Some(registry::NicModelName::new("e1000").unwrap());
+    hook.record(&with_model).unwrap();
     let mut added = None;
     while added.is_none() {
         let (member, m) = next_signal(&mut stream).await;
@@ -248,6 +250,7 @@ async fn pairings_from_another_writer_arrive_as_signals() {
     let added = added.unwrap();
     assert_eq!(s(&added, "backend"), "vif5.0");
     assert_eq!(s(&added, "emulated"), "vif5.0-emu");
+    assert_eq!(s(&added, "model"), "e1000");
     assert_eq!(s(&added, "mac"), "00:16:3e:00:00:05");
     assert_eq!(
         u32::try_from(added["domid"].try_clone().unwrap()).unwrap(),
@@ -262,6 +265,7 @@ async fn pairings_from_another_writer_arrive_as_signals() {
         .unwrap();
     assert_eq!(s(&one, "domain"), "guest");
     assert_eq!(s(&one, "driver"), "xen");
+    assert_eq!(s(&one, "model"), "e1000");
     // Domain 5 of QEMU is another domain.
     let (name, msg) = p
         .call::<_, Dict>("org.vifkit.Pairings1", "Lookup", &("qemu", 5u32, 0u32))

@@ -112,6 +112,8 @@ fn attachment(
         bridge,
         vlan: s.vlan.clone(),
         guest_name: existing.and_then(|a| a.guest_name.clone()),
+        // The vif script is not told the model: the one libvirt's hook recorded stays.
+        model: existing.and_then(|a| a.model.clone()),
         state: existing.map_or(AttachmentState::Prepared, |a| a.state),
         boot_id: BootId::current(),
     }))

@@ -14,7 +14,7 @@ use crate::{filter, prepare, teardown};
 use hostnet::netlink::{NetlinkError, PortRateLimit, PortVlans, RateLimit};
 use registry::{
     backend_name, emulated_name, parse_if_name, Attachment, AttachmentState, Bridge, BridgeKind,
-    DomainKey, DomainName, DomainUuid, RegistryError, DOMID_FIRST_RESERVED,
+    DomainKey, DomainName, DomainUuid, NicModelName, RegistryError, DOMID_FIRST_RESERVED,
 };
 
 /// Runs a guest hook.
@@ -36,8 +36,8 @@ pub(crate) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<Output,
     let records = req.driver.records().unwrap_or(registry::Driver::Qemu);
     match req.op {
         Op::Prepare => prepare::prepare(host, req.driver, &parse()?).map(|()| None),
-        Op::Started => started(host, req.driver, &parse()?, false).map(|()| None),
-        Op::Reconnect => started(host, req.driver, &parse()?, true).map(|()| None),
+        Op::Started => started(host, req.driver, &parse()?, Sync::Started).map(|()| None),
+        Op::Reconnect => started(host, req.driver, &parse()?, Sync::Reconnect).map(|()| None),
         Op::Stopped | Op::Release => {
             teardown::stopped(host, records, &req.object, Some(input)).map(|()| None)
         }
@@ -84,14 +84,31 @@ fn devices(
 /// `started` (and `reconnect`, which only re-syncs the records): records every NIC on a
 /// bridge, in one registry write, after applying VLANs and rate limits libvirt does
 /// not apply (not at `reconnect`, which must not touch the guest's ports).
-fn started(
+/// Why a guest's records are written from its live XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sync {
+    /// The `started` hook: ports plumbed, then recorded.
+    Started,
+    /// The `reconnect` hook: recorded only (the guest's ports are not touched).
+    Reconnect,
+    /// A NIC hot-plugged or unplugged (libvirt's device events): ports plumbed (a port
+    /// set again is unchanged), then recorded.
+    Devices,
+}
+
+pub(crate) fn started(
     host: &Host<'_>,
     driver: Driver,
     dom: &Domain,
-    reconnect: bool,
+    sync: Sync,
 ) -> Result<(), HookError> {
     let guest = dom.name.as_str();
-    let op = if reconnect { "reconnect" } else { "started" };
+    let reconnect = sync == Sync::Reconnect;
+    let op = match sync {
+        Sync::Started => "started",
+        Sync::Reconnect => "reconnect",
+        Sync::Devices => "devices changed",
+    };
     let domid = dom.id.ok_or_else(|| HookError::NoId {
         guest: guest.to_owned(),
         op,
@@ -173,6 +190,7 @@ fn started(
             bridge: bridge.clone(),
             vlan: if kind_ovs { None } else { p.vlan.clone() },
             guest_name: None,
+            model: nic_model(host, guest, p),
             state: AttachmentState::Active,
             boot_id: registry::BootId::current(),
         };
@@ -239,6 +257,24 @@ fn started(
         names.join(" ")
     ));
     Ok(())
+}
+
+/// The NIC's `<model type>` as a record's model. libvirt refuses model names with
+/// other characters than a record takes, so a refused one is only logged: the NIC is
+/// recorded without a model.
+pub(crate) fn nic_model(host: &Host<'_>, guest: &str, p: &NicPlan) -> Option<NicModelName> {
+    let raw = p.model.as_deref()?;
+    match NicModelName::new(raw) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            host.log.warn(&format!(
+                "{guest}: interface[{}]: recorded without its model: {}",
+                p.index,
+                translator::diag::one_line(&e.to_string())
+            ));
+            None
+        }
+    }
 }
 
 /// Adds a bridge that is on the host but not in the registry, as an entry vifkit may

@@ -1,6 +1,7 @@
 //! What a hook works on: the registry, the kernel (opened on first use) and the log.
 
 use std::cell::OnceCell;
+use std::path::Path;
 
 use hostnet::netlink::{Netlink, NetlinkError};
 use hostnet::ovs::Ovs;
@@ -53,7 +54,14 @@ pub struct Host<'a> {
     pub ovs: &'a Ovs,
     /// Where actions are reported.
     pub log: &'a dyn Log,
+    /// libvirt's state directory of active networks, [`NETWORK_STATE_DIR`] (one
+    /// `NAME.xml` per active network): a bridge an active network uses is never removed.
+    pub network_state: &'a Path,
 }
+
+/// Where the system libvirt (`libvirtd` or `virtnetworkd`) keeps the state of each active
+/// network, `NAME.xml`, written when the network starts and removed when it stops.
+pub const NETWORK_STATE_DIR: &str = "/run/libvirt/network";
 
 /// What the hook prints on stdout: only the filters (`migrate`, `restore`) print, and
 /// only a changed domain XML.

@@ -11,6 +11,8 @@
 //! - The network hook ([`Driver::Network`]): `start`/`stopped` of a network forwarding
 //!   to a host bridge (`<forward mode='bridge'/>`) ensure and release that bridge as the
 //!   registry says; `port-created`/`port-deleted` check and drop the NIC of a port.
+//! - Hot-plugged NICs ([`hotplug`]), which no hook reports: `vifkit serve --libvirt URI`
+//!   follows libvirt's device and lifecycle events and records, refuses or drops them.
 //!
 //! A hook never calls back into libvirt (that would deadlock libvirtd) and never waits
 //! on the D-Bus service: the registry is shared through its SQLite file. A record of
@@ -23,6 +25,7 @@ mod error;
 mod filter;
 mod guest;
 mod host;
+pub mod hotplug;
 mod lock;
 mod log;
 mod network;
@@ -39,7 +42,7 @@ mod tests;
 pub use domain::{Bandwidth, Domain, DomainError, DomainNic};
 pub use error::HookError;
 pub use filter::filter_domain;
-pub use host::{Host, LazyNetlink, Output};
+pub use host::{Host, LazyNetlink, Output, NETWORK_STATE_DIR};
 pub use lock::{Holder, LockError, LOCK_DIR, LOCK_TIMEOUT};
 pub use log::{Level, Log, MemoryLog, SystemLog};
 pub use network::HookData;

@@ -10,6 +10,8 @@
 //! the live XML's `<source bridge>` and `<target dev>`); `port-created` makes sure its
 //! bridge is in the registry and its MAC is not another guest's.
 
+use std::path::Path;
+
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use translator::{IfName, MacAddr};
@@ -100,6 +102,74 @@ impl HookData {
     }
 }
 
+/// The active libvirt networks but `except` whose bridge is `bridge`, by name, from
+/// libvirt's state files in `dir` (`NAME.xml`, `<networkstatus><network>..<bridge
+/// name=..>`). A missing directory means none (no network driver); a file that cannot be
+/// read or parsed is an error (the caller then keeps the bridge).
+pub(crate) fn active_networks_on(
+    dir: &Path,
+    bridge: &IfName,
+    except: Option<&str>,
+) -> Result<Vec<String>, String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".xml"))
+        else {
+            continue;
+        };
+        if Some(name) == except {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if network_bridge(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .is_some_and(|b| b == bridge.as_str())
+        {
+            out.push(name.to_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The `<network><bridge name=..>` of a network's XML (bare or in libvirt's
+/// `<networkstatus>`).
+fn network_bridge(xml: &str) -> Result<Option<String>, String> {
+    let mut r = Reader::from_str(xml);
+    let mut parent_is_network = Vec::new();
+    loop {
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("malformed XML at byte {}: {e}", r.error_position()))?;
+        match &ev {
+            Event::Start(e) | Event::Empty(e) => {
+                if e.name().0 == "bridge" && parent_is_network.last() == Some(&true) {
+                    return Ok(attr(e, "name"));
+                }
+                if matches!(ev, Event::Start(_)) {
+                    parent_is_network.push(e.name().0 == "network");
+                }
+            }
+            Event::End(_) => {
+                parent_is_network.pop();
+            }
+            Event::Eof => return Ok(None),
+            _ => {}
+        }
+    }
+}
+
 fn problem(network: &str, what: impl Into<String>) -> HookError {
     HookError::Network {
         network: network.to_owned(),
@@ -147,7 +217,7 @@ pub(super) fn run(host: &Host<'_>, req: &Request, input: &str) -> Result<(), Hoo
             start(host, net, &b)
         }
         Op::Stopped => match host_bridge()? {
-            Some(b) => release_made_bridges(host, &format!("network {net}"), &[b]),
+            Some(b) => release_made_bridges(host, &format!("network {net}"), Some(net), &[b]),
             None => Ok(()),
         },
         Op::PortCreated => port_created(host, net, &data),
@@ -201,45 +271,49 @@ fn start(host: &Host<'_>, net: &str, b: &IfName) -> Result<(), HookError> {
     Ok(())
 }
 
-/// The kind of the host's bridge `b`, as the host has it: a Linux bridge, or an Open
-/// vSwitch one (its kernel datapath device, or a bridge Open vSwitch knows: the
-/// userspace datapath has no such device). `None` (logged) when it is neither.
-fn host_kind(host: &Host<'_>, net: &str, b: &IfName) -> Result<Option<BridgeKind>, HookError> {
+/// What the host has as bridge `b`.
+enum OnHost {
+    /// A bridge of this kind: a Linux bridge, or an Open vSwitch one (its kernel
+    /// datapath device, or a bridge Open vSwitch knows: the userspace datapath has no
+    /// such device).
+    Bridge(BridgeKind),
+    /// Nothing of that name (and no Open vSwitch that knows such a bridge).
+    Missing,
+    /// Something else, or a device Open vSwitch cannot be asked about: why.
+    Unknown(String),
+}
+
+/// The kind of the host's bridge `b`, as the host has it.
+fn on_host(host: &Host<'_>, net: &str, b: &IfName) -> Result<OnHost, HookError> {
     let nl_err = |source| HookError::Netlink {
         object: format!("Network {net}"),
         source: Box::new(source),
     };
     let link = host.nl.get().map_err(nl_err)?.link(b).map_err(nl_err)?;
     match &link {
-        Some(l) if l.is_bridge() => return Ok(Some(BridgeKind::Linux)),
-        Some(l) if l.kind.as_deref() == Some("openvswitch") => return Ok(Some(BridgeKind::Ovs)),
+        Some(l) if l.is_bridge() => return Ok(OnHost::Bridge(BridgeKind::Linux)),
+        Some(l) if l.kind.as_deref() == Some("openvswitch") => {
+            return Ok(OnHost::Bridge(BridgeKind::Ovs))
+        }
         _ => {}
     }
-    match host.ovs.bridge(b) {
-        Ok(Some(_)) => Ok(Some(BridgeKind::Ovs)),
-        Ok(None) => {
-            host.log.warn(&format!(
-                "network {net}: {b} is {}: not registered",
-                match link {
-                    Some(_) => "neither a Linux bridge nor an Open vSwitch bridge",
-                    None => "not on this host",
-                }
-            ));
-            Ok(None)
-        }
-        Err(e) => {
-            host.log.warn(&format!(
-                "network {net}: {b} is not a Linux bridge, and Open vSwitch cannot be asked \
-                 about it ({}): not registered",
-                translator::diag::error_chain(&e)
-            ));
-            Ok(None)
-        }
-    }
+    Ok(match host.ovs.bridge(b) {
+        Ok(Some(_)) => OnHost::Bridge(BridgeKind::Ovs),
+        // No device, and no Open vSwitch that knows one (libvirt could not plug a port
+        // into it either).
+        Ok(None) | Err(_) if link.is_none() => OnHost::Missing,
+        Ok(None) => OnHost::Unknown("neither a Linux bridge nor an Open vSwitch bridge".to_owned()),
+        Err(e) => OnHost::Unknown(format!(
+            "not a Linux bridge, and Open vSwitch cannot be asked about it ({})",
+            translator::diag::error_chain(&e)
+        )),
+    })
 }
 
-/// `port-created`: the port's bridge joins the registry (not creatable, of the kind the
-/// host has) and its MAC must not be another guest's.
+/// `port-created`: the port's bridge must be on the host (a bridge removed while its
+/// network is active fails the start here, with the way out, rather than in libvirt's
+/// own MTU lookup); it joins the registry (not creatable, of the kind the host has); its
+/// MAC must not be another guest's.
 fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookError> {
     let owner = d.port_owner.as_deref().unwrap_or("?");
     if let Some(mac) = &d.port_mac {
@@ -265,8 +339,24 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
     };
     let b = parse_if_name("bridge name", b)
         .map_err(|e| problem(net, translator::diag::error_chain(&e)))?;
-    if host.registry.bridge(&b).map_err(reg_err(net))?.is_none() {
-        if let Some(kind) = host_kind(host, net, &b)? {
+    let kind = match on_host(host, net, &b)? {
+        OnHost::Bridge(kind) => Some(kind),
+        OnHost::Missing => {
+            return Err(problem(
+                net,
+                format!(
+                    "port of guest {owner}: bridge {b} does not exist on this host (removed                      while the network is active? `virsh net-destroy {net}` then `virsh                      net-start {net}` make it again if it is registered creatable)"
+                ),
+            ))
+        }
+        OnHost::Unknown(why) => {
+            host.log
+                .warn(&format!("network {net}: {b} is {why}: not registered"));
+            None
+        }
+    };
+    if let Some(kind) = kind {
+        if host.registry.bridge(&b).map_err(reg_err(net))?.is_none() {
             match host.registry.add_bridge(&Bridge::new(b.clone(), kind)) {
                 Ok(()) => host.log.info(&format!(
                     "network {net}: registered its bridge {b} (kind {kind}, not creatable)"

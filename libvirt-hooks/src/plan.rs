@@ -45,6 +45,8 @@ pub struct NicPlan {
     pub vlan: Option<VlanSpec>,
     /// `<target dev>`.
     pub target: Option<String>,
+    /// `<model type>`, as written (libvirt fills in its default model in live XML).
+    pub model: Option<String>,
     /// libxl HVM NIC with an emulated twin (`vifD.N-emu`): any model but netfront.
     pub emulated: bool,
     /// `<bandwidth><inbound>`, towards the guest.
@@ -75,6 +77,7 @@ pub fn plan_nics(driver: Driver, dom: &Domain) -> Result<Vec<NicPlan>, HookError
             ovs,
             vlan: None,
             target: iface.target_dev.as_deref().map(str::to_owned),
+            model: iface.model.as_deref().map(str::to_owned),
             emulated: driver == Driver::Libxl
                 && dom.guest_type == GuestType::Hvm
                 && iface.model.as_deref() != Some(NETFRONT),

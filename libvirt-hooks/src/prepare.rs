@@ -103,8 +103,8 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
     if wanted.is_empty() {
         // No bridge to claim or make: neither the lock nor the registry is needed.
         host.log.info(&format!(
-            "{guest}: prepared {} interface(s), none on a bridge",
-            plans.len()
+            "{guest}: prepared no interface: none on a bridge{}",
+            left_to_libvirt(plans.len())
         ));
         return Ok(());
     }
@@ -153,17 +153,28 @@ pub(super) fn prepare(host: &Host<'_>, driver: Driver, dom: &Domain) -> Result<(
         let _ = reg.release_claims(records, &claimant);
         return Err(e);
     }
+    // Only the NICs on a bridge are vifkit's to prepare; the others (user, a libvirt
+    // network's until libvirt picks its bridge, ...) are libvirt's.
+    let bridged = plans.iter().filter(|p| p.bridge.is_some()).count();
     host.log.info(&format!(
-        "{guest}: prepared {} interface(s){}",
-        plans.len(),
+        "{guest}: prepared {bridged} interface(s){}{}",
         if made.is_empty() {
             String::new()
         } else {
             let names: Vec<&str> = made.iter().map(|b| b.name.as_str()).collect();
             format!(", created bridge(s) {}", names.join(" "))
-        }
+        },
+        left_to_libvirt(plans.len() - bridged)
     ));
     Ok(())
+}
+
+/// `; N left to libvirt` when `n` interfaces are libvirt's own, else nothing.
+fn left_to_libvirt(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        n => format!("; {n} left to libvirt"),
+    }
 }
 
 /// Makes one bridge exist; returns its entry when this call created it.

@@ -7,6 +7,7 @@ use crate::domain::Domain;
 use crate::error::{netlink_err, registry_err, HookError};
 use crate::host::Host;
 use crate::lock::BridgeLock;
+use crate::network::active_networks_on;
 use crate::prepare::remove_bridge;
 use hostnet::netlink::NetlinkError;
 use registry::{BridgeKind, DomainKey, DomainName, Driver};
@@ -57,17 +58,19 @@ pub(super) fn stopped(
     }
     bridges.sort();
     bridges.dedup();
-    if let Err(e) = release_made_bridges(host, guest, &bridges) {
+    if let Err(e) = release_made_bridges(host, guest, None, &bridges) {
         errors.extend(e.into_list());
     }
     HookError::from_list(errors)
 }
 
 /// Removes those of `bridges` that vifkit made, that the registry still lets it create,
-/// and that no NIC record and no port but the uplink uses.
+/// and that no NIC record, no claim, no active libvirt network (but `network`, the one
+/// stopping) and no port but the uplink uses. Each bridge kept says why, in one line.
 pub(super) fn release_made_bridges(
     host: &Host<'_>,
     who: &str,
+    network: Option<&str>,
     bridges: &[IfName],
 ) -> Result<(), HookError> {
     let reg = host.registry;
@@ -101,9 +104,12 @@ pub(super) fn release_made_bridges(
     let nl = host.nl.get().map_err(netlink_err(who))?;
     let mut errors = Vec::new();
     for b in candidates {
-        if in_use.contains(&b.name) {
-            host.log
-                .debug(&format!("{who}: bridge {} still has NICs: kept", b.name));
+        let nics = in_use.iter().filter(|n| **n == b.name).count();
+        if nics > 0 {
+            host.log.info(&format!(
+                "{who}: bridge {} kept: {nics} NIC record(s) on it",
+                b.name
+            ));
             continue;
         }
         let claims = reg.bridge_claims(&b.name).map_err(registry_err(who))?;
@@ -118,6 +124,24 @@ pub(super) fn release_made_bridges(
                 names.join(" ")
             ));
             continue;
+        }
+        match active_networks_on(host.network_state, &b.name, network) {
+            Ok(nets) if nets.is_empty() => {}
+            Ok(nets) => {
+                host.log.info(&format!(
+                    "{who}: bridge {} kept: active libvirt network(s) {} on it",
+                    b.name,
+                    nets.join(" ")
+                ));
+                continue;
+            }
+            Err(e) => {
+                host.log.warn(&format!(
+                    "{who}: bridge {} kept: cannot tell whether a libvirt network uses it: {e}",
+                    b.name
+                ));
+                continue;
+            }
         }
         match remove_bridge(nl, &b) {
             Ok(_) => {

@@ -19,6 +19,7 @@ fn with_host<T>(f: impl FnOnce(&Host<'_>, &MemoryLog) -> T) -> T {
         nl: &nl,
         ovs: &ovs,
         log: &log,
+        network_state: std::path::Path::new("/nonexistent/vifkit-test/network"),
     };
     let out = f(&host, &log);
     assert!(!nl.is_open(), "no netlink needed here");
@@ -222,6 +223,76 @@ fn started_records_in_one_step_and_skips_ids_xen_cannot_have() {
     });
 }
 
+/// `started` records each NIC's `<model type>` (libvirt writes its default model into
+/// live XML); a NIC without one is recorded without, and a model a record cannot take
+/// is logged and left out, never failing the start.
+#[test]
+fn started_records_each_nics_model() {
+    use registry::{Bridge, BridgeKind};
+    with_host(|host, log| {
+        let br0 = translator::IfName::new("br0").unwrap();
+        host.registry
+            .add_bridge(&Bridge::new(br0, BridgeKind::Linux))
+            .unwrap();
+        let nic = |n: u8, model: &str| {
+            format!(
+                "<interface type='bridge'><mac address='52:54:00:00:00:0{n}'/>\
+                 <source bridge='br0'/><target dev='vnet{n}'/>{model}</interface>"
+            )
+        };
+        let xml = format!(
+            "<domain type='qemu' id='2'><name>m</name><devices>{}{}{}{}{}</devices></domain>",
+            nic(1, "<model type='e1000'/>"),
+            nic(2, "<model type='rtl8139'/>"),
+            nic(3, "<model type='virtio'/>"),
+            nic(4, ""),
+            nic(5, "<model type='e1000 x'/>"),
+        );
+        let req = Request::from_args(Driver::Qemu, &["m", "started", "begin", "-"]).unwrap();
+        run(host, &req, &xml).unwrap();
+        let models: Vec<(u32, Option<String>)> = host
+            .registry
+            .attachments()
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.devid, a.model.map(|m| m.to_string())))
+            .collect();
+        let s = |m: &str| Some(m.to_owned());
+        assert_eq!(
+            models,
+            [
+                (0, s("e1000")),
+                (1, s("rtl8139")),
+                (2, s("virtio")),
+                (3, None),
+                (4, None)
+            ]
+        );
+        assert_eq!(
+            log.texts(Level::Warning),
+            [
+                "m: interface[4]: recorded without its model: NIC model \"e1000 x\" is refused: \
+              it holds a character other than ASCII letters, digits, `_`, `-` and `.`"
+            ]
+        );
+        // libxl records the model too (the emulated twin's hardware).
+        let xen = "<domain type='xen' id='3'><name>h</name><os><type>hvm</type></os>\
+                   <devices><interface type='bridge'><mac address='00:16:3e:00:00:01'/>\
+                   <source bridge='br0'/><model type='e1000'/></interface></devices></domain>";
+        let req = Request::from_args(Driver::Libxl, &["h", "started", "begin", "-"]).unwrap();
+        run(host, &req, xen).unwrap();
+        let a = host
+            .registry
+            .attachment(registry::Driver::Xen, 3, 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.emulated.unwrap().as_str(), a.model.unwrap().as_str()),
+            ("vif3.0-emu", "e1000")
+        );
+    });
+}
+
 /// A record written in another boot is of a guest gone with that boot: `started` of a
 /// guest with its MAC drops it and says so (no netlink needed), and so does the network
 /// hook's `port-created`. (`prepare`, which needs the kernel, is in tests/hooks.rs.)
@@ -366,6 +437,7 @@ fn a_guest_without_a_bridged_nic_needs_no_registry() {
             nl: &nl,
             ovs: &ovs,
             log: &log,
+            network_state: std::path::Path::new("/nonexistent/vifkit-test/network"),
         };
         let xml = "<domain type='kvm' id='3'><name>q</name><devices></devices></domain>";
         let outs: Vec<_> = ops

@@ -88,6 +88,14 @@ pub enum ModelError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A NIC model name that cannot be stored.
+    #[error("NIC model {value:?} is refused: {reason}")]
+    NicModel {
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A bridge with a VLAN id but no uplink device to build `UPLINK.VLAN` on.
     #[error("Bridge {bridge} has VLAN {vlan} but no uplink to carry it")]
     VlanWithoutUplink {

@@ -415,6 +415,61 @@ impl fmt::Display for GuestName {
     }
 }
 
+/// A guest NIC's model as libvirt's `<model type>` or xl's `model=` names it (`e1000`,
+/// `rtl8139`, `virtio`, ...): 1 to [`NicModelName::MAX`] bytes of ASCII letters, digits,
+/// `_`, `-` and `.` (the characters of QEMU's device names and libvirt's model names, so
+/// it is safe in a command line and a log line).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NicModelName(String);
+
+impl NicModelName {
+    /// Longest name accepted, in bytes.
+    pub const MAX: usize = 64;
+
+    /// Validates and wraps a model name.
+    pub fn new(name: impl Into<String>) -> Result<NicModelName, ModelError> {
+        let name = name.into();
+        let reason = if name.is_empty() {
+            Some("it is empty")
+        } else if name.len() > Self::MAX {
+            Some("it is too long")
+        } else if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            Some("it holds a character other than ASCII letters, digits, `_`, `-` and `.`")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ModelError::NicModel {
+                value: name,
+                reason,
+            }),
+            None => Ok(NicModelName(name)),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for NicModelName {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NicModelName::new(s)
+    }
+}
+
+impl fmt::Display for NicModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a NIC attachment is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AttachmentState {
@@ -570,6 +625,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn nic_model_names() {
+        for good in [
+            "e1000",
+            "rtl8139",
+            "virtio",
+            "virtio-net-pci",
+            "ne2k_pci",
+            "a.b",
+        ] {
+            assert_eq!(NicModelName::new(good).unwrap().as_str(), good);
+            assert_eq!(good.parse::<NicModelName>().unwrap().to_string(), good);
+        }
+        let reason = |s: &str| match NicModelName::new(s).unwrap_err() {
+            ModelError::NicModel { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(""), "it is empty");
+        assert_eq!(reason(&"e".repeat(65)), "it is too long");
+        for bad in ["e1000,x", "a b", "e1000\n", "virtio;", "caf\u{e9}"] {
+            assert_eq!(
+                reason(bad),
+                "it holds a character other than ASCII letters, digits, `_`, `-` and `.`",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            NicModelName::new("a,b").unwrap_err().to_string(),
+            "NIC model \"a,b\" is refused: it holds a character other than ASCII letters, \
+             digits, `_`, `-` and `.`"
+        );
     }
 
     #[test]

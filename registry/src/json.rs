@@ -10,7 +10,8 @@ use translator::vlan::VlanSpec;
 use translator::{IfName, MacAddr};
 
 use crate::{
-    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu,
+    NicModelName, VlanId,
 };
 
 /// A value with a text form that reads back.
@@ -40,7 +41,8 @@ text_by_from_str!(
     DomainUuid,
     GuestName,
     AttachmentState,
-    BootId
+    BootId,
+    NicModelName
 );
 
 impl Text for IfName {

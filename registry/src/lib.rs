@@ -27,8 +27,8 @@ use translator::{IfName, MacAddr};
 
 pub use error::ModelError;
 pub use fields::{
-    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
-    BOOT_ID_PATH,
+    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu,
+    NicModelName, VlanId, BOOT_ID_PATH,
 };
 pub use lazy::LazyRegistry;
 pub use model::{

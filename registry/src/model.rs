@@ -14,7 +14,8 @@ use translator::{IfName, MacAddr};
 
 use crate::error::ModelError;
 use crate::fields::{
-    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu, VlanId,
+    AttachmentState, BootId, BridgeKind, DomainName, DomainUuid, Driver, GuestName, Mtu,
+    NicModelName, VlanId,
 };
 
 /// Xen's first reserved domain id (`DOMID_FIRST_RESERVED`): real domains are below it.
@@ -245,6 +246,10 @@ pub struct Attachment {
     /// The NIC's name inside the guest (`ethN`), when known.
     #[serde(with = "crate::json::opt_text", default)]
     pub guest_name: Option<GuestName>,
+    /// The NIC's model (`e1000`, `rtl8139`, `virtio`, ...) as the domain's
+    /// configuration names it, when known.
+    #[serde(with = "crate::json::opt_text", default)]
+    pub model: Option<NicModelName>,
     /// Where the attachment is in its life.
     #[serde(with = "crate::json::text")]
     pub state: AttachmentState,
@@ -257,7 +262,7 @@ pub struct Attachment {
 impl Attachment {
     /// An attachment with Xen's default names: backend `vif{domid}.{devid}`, and an
     /// emulated twin `vif{domid}.{devid}-emu` when `emulated` (an HVM guest's `ioemu`
-    /// NIC). No UUID, VLANs or guest name; state [`AttachmentState::Prepared`]; this
+    /// NIC). No UUID, VLANs, guest name or model; state [`AttachmentState::Prepared`]; this
     /// boot's id.
     pub fn xen(
         domain_name: DomainName,
@@ -287,12 +292,13 @@ impl Attachment {
             bridge,
             vlan: None,
             guest_name: None,
+            model: None,
             state: AttachmentState::Prepared,
             boot_id: BootId::current(),
         })
     }
 
-    /// A QEMU guest's NIC on its tap device. No UUID, VLANs or guest name; state
+    /// A QEMU guest's NIC on its tap device. No UUID, VLANs, guest name or model; state
     /// [`AttachmentState::Prepared`]; this boot's id.
     pub fn qemu(
         domain_name: DomainName,
@@ -314,6 +320,7 @@ impl Attachment {
             bridge,
             vlan: None,
             guest_name: None,
+            model: None,
             state: AttachmentState::Prepared,
             boot_id: BootId::current(),
         }

@@ -19,7 +19,7 @@ use translator::MacAddr;
 use crate::testutil::{attachment, bridge, ifname, mac_of};
 use crate::{
     Attachment, AttachmentState, Bridge, BridgeKind, DomainKey, DomainName, DomainUuid, Driver,
-    GuestName, ModelError, Mtu, Owner, Recorded, Registry, RegistryError, VlanId,
+    GuestName, ModelError, Mtu, NicModelName, Owner, Recorded, Registry, RegistryError, VlanId,
 };
 
 /// A fresh, empty registry, with what keeps its store alive.
@@ -410,6 +410,7 @@ fn full() -> Attachment {
     a.emulated = Some(ifname("win-eth1-emu"));
     a.vlan = Some("10p/20-22/30u".parse::<VlanSpec>().unwrap());
     a.guest_name = Some(GuestName::new("Ethernet 2").unwrap());
+    a.model = Some(NicModelName::new("e1000").unwrap());
     a.state = AttachmentState::Active;
     a
 }
@@ -588,7 +589,15 @@ pub fn every_field_round_trips(make: &Make) {
     assert_eq!(reg.attachment_by_mac(a.mac).unwrap(), Some(a.clone()));
     // A second connection reads the same.
     let other = (s.again)();
-    assert_eq!(other.attachments().unwrap(), [a]);
+    assert_eq!(other.attachments().unwrap(), [a.clone()]);
+    // A changed model alone is a change.
+    let mut b = a.clone();
+    b.model = Some(NicModelName::new("rtl8139").unwrap());
+    assert_eq!(reg.record(&b).unwrap(), Recorded::Updated);
+    assert_eq!(reg.attachment(Driver::Xen, 7, 1).unwrap(), Some(b.clone()));
+    b.model = None;
+    assert_eq!(reg.record(&b).unwrap(), Recorded::Updated);
+    assert_eq!(reg.attachment(Driver::Xen, 7, 1).unwrap(), Some(b));
 }
 
 /// Part of the suite.

@@ -283,8 +283,8 @@ fn show_names_the_guest_nic_of_each_port() {
     assert_eq!(
         rows[0],
         [
-            "bridge", "mtu", "stp", "up", "port", "nic", "guest", "driver", "domain", "domid",
-            "devid", "mac"
+            "bridge", "mtu", "stp", "up", "port", "nic", "model", "guest", "driver", "domain",
+            "domid", "devid", "mac"
         ]
     );
     assert_eq!(
@@ -297,6 +297,7 @@ fn show_names_the_guest_nic_of_each_port() {
         [
             "vif5.2",
             "pv",
+            "-",
             "eth2",
             "xen",
             "alice",
@@ -351,12 +352,15 @@ fn show_names_the_guest_nic_of_each_port() {
     assert_eq!(g["mac"], "00:16:3e:4f:94:a9");
     assert_eq!(json["nics"][0]["pv"], "vif5.2");
     assert_eq!(json["nics"][0]["pv_present"], true);
+    assert_eq!(json["nics"][0]["tap"], Value::Null);
+    assert_eq!(json["nics"][0]["tap_present"], Value::Null);
+    assert_eq!(json["nics"][0]["model"], Value::Null);
 
-    // An HVM NIC: the emulated twin is shown as such, and the pair is named.
-    SqliteRegistry::open(db)
-        .unwrap()
-        .record(&alice_nic("br0", true))
-        .unwrap();
+    // An HVM NIC: the emulated twin is shown as such, with its model, and the pair is
+    // named.
+    let mut hvm = alice_nic("br0", true);
+    hvm.model = Some(NicModelName::new("rtl8139").unwrap());
+    SqliteRegistry::open(db).unwrap().record(&hvm).unwrap();
     ns.ip(&["link", "set", "peer0", "nomaster"]);
     ns.ip(&["link", "set", "peer0", "name", "vif5.2-emu"]);
     ns.ip(&["link", "set", "vif5.2-emu", "master", "br0"]);
@@ -367,6 +371,7 @@ fn show_names_the_guest_nic_of_each_port() {
         [
             "vif5.2-emu",
             "emulated",
+            "rtl8139",
             "eth2",
             "xen",
             "alice",
@@ -378,13 +383,15 @@ fn show_names_the_guest_nic_of_each_port() {
     );
     assert!(
         text.contains(
-            "\neth2 of Xen domain 5 (alice) is vif5.2, emulated twin vif5.2-emu, on br0\n"
+            "\neth2 of Xen domain 5 (alice) is vif5.2, emulated twin vif5.2-emu, model \
+             rtl8139, on br0\n"
         ),
         "{text}"
     );
     let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
     assert_eq!(json["nics"][0]["emulated"], "vif5.2-emu");
     assert_eq!(json["nics"][0]["emulated_present"], true);
+    assert_eq!(json["nics"][0]["model"], "rtl8139");
 
     // Names are escaped in JSON: a domain name with quotes, a backslash and non-ASCII.
     let odd = "b\"o\\b \u{e9}t\u{e9}";
@@ -412,12 +419,12 @@ fn show_names_the_guest_nic_of_each_port() {
     );
 
     // QEMU's domain 5 is another guest than Xen's domain 5: both are shown, each with
-    // its driver.
+    // its driver. A QEMU NIC is a tap with a model, never a PV vif.
     ns.ip(&[
         "link", "add", "vnet0", "type", "veth", "peer", "name", "peer1",
     ]);
     ns.ip(&["link", "set", "vnet0", "master", "br0"]);
-    let bob = Attachment::qemu(
+    let mut bob = Attachment::qemu(
         DomainName::new("bob").unwrap(),
         5,
         0,
@@ -425,6 +432,7 @@ fn show_names_the_guest_nic_of_each_port() {
         IfName::new("br0").unwrap(),
         IfName::new("vnet0").unwrap(),
     );
+    bob.model = Some(NicModelName::new("e1000").unwrap());
     SqliteRegistry::open(db).unwrap().record(&bob).unwrap();
     let text = ok(ns.vifkit(db, &["show"]));
     let row: Vec<&str> = text
@@ -437,7 +445,8 @@ fn show_names_the_guest_nic_of_each_port() {
         row,
         [
             "vnet0",
-            "pv",
+            "tap",
+            "e1000",
             "device",
             "0",
             "qemu",
@@ -450,7 +459,7 @@ fn show_names_the_guest_nic_of_each_port() {
     );
     assert!(
         text.contains("\neth2 of Xen domain 5 (alice) is vif5.2, emulated twin vif5.2-emu")
-            && text.contains("\ndevice 0 of QEMU domain 5 (bob) is vnet0, on br0\n"),
+            && text.contains("\ndevice 0 of QEMU domain 5 (bob) is vnet0, model e1000, on br0\n"),
         "{text}"
     );
     let json: Value = serde_json::from_str(&ok(ns.vifkit(db, &["show", "--json"]))).unwrap();
@@ -461,6 +470,39 @@ fn show_names_the_guest_nic_of_each_port() {
         .map(|n| (n["driver"].as_str().unwrap(), n["domid"].as_u64().unwrap()))
         .collect();
     assert_eq!(drivers, [("xen", 5), ("xen", 6), ("qemu", 5)]);
+    let q = &json["nics"][2];
+    assert_eq!(
+        (
+            &q["tap"],
+            &q["tap_present"],
+            &q["pv"],
+            &q["pv_present"],
+            &q["model"]
+        ),
+        (
+            &Value::from("vnet0"),
+            &Value::from(true),
+            &Value::Null,
+            &Value::Null,
+            &Value::from("e1000")
+        )
+    );
+    let port = json["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "br0")
+        .unwrap()["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "vnet0")
+        .unwrap()["guest"]
+        .clone();
+    assert_eq!(
+        (&port["nic"], &port["model"]),
+        (&Value::from("tap"), &Value::from("e1000"))
+    );
 }
 
 /// `vifkit vif-script` as xl runs it (arguments, environment, xenstore as a directory

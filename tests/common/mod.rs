@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: run the real binary, read the shared
-//! corpus, compare XML as XML, and a network namespace of the test's own ([`netns`]).
+//! corpus, compare XML as XML, a network namespace of the test's own ([`netns`]), and a
+//! private libvirtd in one ([`libvirtd`]).
 #![allow(dead_code)]
 
+pub mod libvirtd;
 pub mod netns;
 
 use std::io::Write;

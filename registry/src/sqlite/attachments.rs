@@ -124,12 +124,12 @@ impl SqliteRegistry {
         };
         let sql = format!(
             "INSERT INTO attachments ({ATTACHMENT_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
              ON CONFLICT (driver, domid, devid) DO UPDATE SET \
              domain_name = excluded.domain_name, domain_uuid = excluded.domain_uuid, \
              backend = excluded.backend, emulated = excluded.emulated, mac = excluded.mac, \
              bridge = excluded.bridge, vlan = excluded.vlan, guest_name = excluded.guest_name, \
-             state = excluded.state, boot_id = excluded.boot_id"
+             state = excluded.state, boot_id = excluded.boot_id, model = excluded.model"
         );
         conn.execute(
             &sql,
@@ -147,6 +147,7 @@ impl SqliteRegistry {
                 a.guest_name.as_ref().map(|g| g.as_str()),
                 a.state.as_str(),
                 a.boot_id.map(|b| b.to_string()),
+                a.model.as_ref().map(|m| m.as_str()),
             ],
         )
         .map_err(self.err("writing a NIC attachment"))?;

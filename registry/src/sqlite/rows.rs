@@ -9,7 +9,7 @@ use rusqlite::Row;
 use crate::model::{parse_if_name, parse_mac, parse_vlan_spec};
 use crate::{
     Attachment, AttachmentState, BootId, Bridge, DomainKey, DomainName, DomainUuid, Driver,
-    GuestName, ModelError, Mtu, Owner, RegistryError, VlanId,
+    GuestName, ModelError, Mtu, NicModelName, Owner, RegistryError, VlanId,
 };
 
 /// The `bridges` columns [`BridgeRow::read`] reads, in order.
@@ -18,7 +18,7 @@ pub(super) const BRIDGE_COLUMNS: &str = "name, kind, uplink, vlan, mtu, stp, cre
 /// The `attachments` columns [`AttachmentRow::read`] reads, in order.
 pub(super) const ATTACHMENT_COLUMNS: &str = "driver, domid, devid, domain_name, domain_uuid, \
                                              backend, emulated, mac, bridge, vlan, guest_name, \
-                                             state, boot_id";
+                                             state, boot_id, model";
 
 /// The order attachments are listed in: Xen's first, then by domain id and device id.
 pub(super) const ATTACHMENT_ORDER: &str = "ORDER BY driver = 'qemu', domid, devid";
@@ -148,6 +148,7 @@ pub(super) struct AttachmentRow {
     guest_name: Option<String>,
     state: String,
     boot_id: Option<String>,
+    model: Option<String>,
 }
 
 impl AttachmentRow {
@@ -166,6 +167,7 @@ impl AttachmentRow {
             guest_name: r.get(10)?,
             state: r.get(11)?,
             boot_id: r.get(12)?,
+            model: r.get(13)?,
         })
     }
 
@@ -201,6 +203,7 @@ impl AttachmentRow {
                 .map(|v| parse_vlan_spec("VLAN set", &v))
                 .transpose()?,
             guest_name: self.guest_name.map(GuestName::new).transpose()?,
+            model: self.model.map(NicModelName::new).transpose()?,
             state: self.state.parse::<AttachmentState>()?,
             boot_id: self.boot_id.map(|b| b.parse::<BootId>()).transpose()?,
         };
@@ -266,8 +269,11 @@ mod tests {
     #[test]
     fn every_attachment_column_is_checked() {
         type Check = fn(&ModelError) -> bool;
-        let cases: [(&str, Check); 10] = [
+        let cases: [(&str, Check); 11] = [
             ("boot_id = 'x'", |e| matches!(e, ModelError::BootId(_))),
+            ("model = 'e1000,x'", |e| {
+                matches!(e, ModelError::NicModel { .. })
+            }),
             ("domain_name = ''", |e| {
                 matches!(e, ModelError::DomainName { .. })
             }),

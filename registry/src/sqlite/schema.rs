@@ -20,7 +20,7 @@ pub(super) const APPLICATION_ID: i32 = 0x7669_666b;
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i + 1` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     // 1: bridges and NIC attachments.
     "
     PRAGMA application_id = 1986618987;
@@ -136,6 +136,11 @@ const MIGRATIONS: [&str; 7] = [
     "
     ALTER TABLE attachments ADD COLUMN boot_id TEXT;
     ",
+    // 8: the NIC's model (`e1000`, `virtio`, ...) as the domain's configuration names
+    // it. Older rows do not say.
+    "
+    ALTER TABLE attachments ADD COLUMN model TEXT;
+    ",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`] in one immediate transaction, refusing a
@@ -241,7 +246,7 @@ mod tests {
         drop(reg);
         let conn = Connection::open(&path).unwrap();
         assert_eq!(version(&conn), SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 7);
+        assert_eq!(SCHEMA_VERSION, 8);
         assert_eq!(
             tables(&conn),
             ["attachments", "bridge_claims", "bridges", "generation"]
@@ -360,6 +365,47 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 6);
+    }
+
+    #[test]
+    fn a_version_7_database_keeps_its_records_with_no_model() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate_to(&conn, &path, 7).unwrap();
+            conn.execute_batch(
+                "INSERT INTO bridges (name, kind, uplink, vlan, mtu, stp, creatable)
+                     VALUES ('br0', 'linux', NULL, NULL, NULL, 0, 0);
+                 INSERT INTO attachments (driver, domid, devid, domain_name, domain_uuid,
+                     backend, emulated, mac, bridge, vlan, guest_name, state, boot_id)
+                     VALUES ('qemu', 3, 1, 'web', NULL, 'vnet4', NULL, '52:54:00:00:03:01',
+                     'br0', NULL, NULL, 'active', NULL);",
+            )
+            .unwrap();
+        }
+        let reg = SqliteRegistry::open(&path).unwrap();
+        let mut want = crate::Attachment::qemu(
+            crate::DomainName::new("web").unwrap(),
+            3,
+            1,
+            "52:54:00:00:03:01".parse().unwrap(),
+            translator::IfName::new("br0").unwrap(),
+            translator::IfName::new("vnet4").unwrap(),
+        );
+        want.state = crate::AttachmentState::Active;
+        want.boot_id = None;
+        assert_eq!(want.model, None);
+        assert_eq!(reg.attachments().unwrap(), [want.clone()]);
+        // The migrated row takes a model like a new one.
+        want.model = Some(crate::NicModelName::new("e1000").unwrap());
+        assert_eq!(reg.record(&want).unwrap(), crate::Recorded::Updated);
+        drop(reg);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(version(&conn), SCHEMA_VERSION);
+        let model: String = conn
+            .query_row("SELECT model FROM attachments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(model, "e1000");
     }
 
     #[test]
