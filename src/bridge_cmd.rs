@@ -51,7 +51,7 @@ pub(crate) fn open_existing(cfg: &Config) -> anyhow::Result<Option<Box<dyn Regis
 }
 
 /// The SQLite registry at `db`, or `None` when the file does not exist yet.
-pub(crate) fn open_existing_file(db: &Path) -> anyhow::Result<Option<SqliteRegistry>> {
+fn open_existing_file(db: &Path) -> anyhow::Result<Option<SqliteRegistry>> {
     Ok(SqliteRegistry::open_existing(db)?)
 }
 

@@ -112,7 +112,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             }
         }
         Command::Show { json } => bridge_cmd::show(&load_config()?, json),
-        Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
+        Command::Reconcile { connect } => reconcile_cmd::run(&load_config()?, connect.as_deref()),
         Command::Registry { command } => match command {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
             RegistryCommand::Restore { file } => registry_cmd::restore(&registry_path()?, &file),

@@ -393,6 +393,14 @@ fn a_fleet_of_two_hosts_through_the_hooks_and_the_hotplug_script() {
         lan.keys("hosts/h1/devices/"),
         ["hosts/h1/devices/vif7.0"]
     );
+    // The domain is gone (xenstore, its device): `vifkit reconcile` drops the record.
+    h1.ns.ip(&["link", "del", "vif7.0"]);
+    std::fs::remove_dir_all(xs.join("local/domain/7")).unwrap();
+    let mut c = h1.command(BIN, &["reconcile"]);
+    c.env("VIFKIT_XENSTORE_DIR", &xs);
+    let out = ok(output(c, ""));
+    assert!(out.stdout.contains("1 stale record(s) dropped"), "{out:?}");
+    assert_eq!(lan.mac_host("00:16:3e:00:07:00"), None);
 
     // h2 dies without cleaning up: its claims expire with its lease (3 s).
     lan.hosts[1].kill_keepalive();
