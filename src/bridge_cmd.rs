@@ -123,7 +123,9 @@ pub fn add(cfg: &Config, a: &AddArgs<'_>) -> Result<String, Failure> {
         creatable: a.creatable,
     };
     bridge.validate().map_err(anyhow::Error::from)?;
-    open(cfg)?.add_bridge(&bridge).map_err(anyhow::Error::from)?;
+    open(cfg)?
+        .add_bridge(&bridge)
+        .map_err(anyhow::Error::from)?;
     Ok(String::new())
 }
 

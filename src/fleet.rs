@@ -35,7 +35,9 @@ pub fn etcd(cfg: &Config, url: &str) -> anyhow::Result<registry_etcd::EtcdRegist
 
 #[cfg(not(feature = "etcd"))]
 fn no_etcd(url: &str) -> anyhow::Error {
-    anyhow::anyhow!("Registry {url}: this vifkit was built without the etcd registry (feature `etcd`)")
+    anyhow::anyhow!(
+        "Registry {url}: this vifkit was built without the etcd registry (feature `etcd`)"
+    )
 }
 
 /// The registry the configuration names, opened on first use (a hook for a guest
@@ -63,7 +65,10 @@ pub fn keepalive(cfg: &Config) -> anyhow::Result<String> {
             let reg = etcd(cfg, u)?;
             let stop = stop_flag()?;
             let mut event = |line: &str| eprintln!("{}", translator::diag::one_line(line));
-            reg.keep_alive(&|| stop.load(std::sync::atomic::Ordering::Relaxed), &mut event)?;
+            reg.keep_alive(
+                &|| stop.load(std::sync::atomic::Ordering::Relaxed),
+                &mut event,
+            )?;
             Ok(String::new())
         }
         #[cfg(not(feature = "etcd"))]

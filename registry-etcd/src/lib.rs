@@ -93,7 +93,9 @@ impl EtcdConfig {
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.is_empty() {
-            return Err(format!("{url:?}: no member (expected etcd://HOST:PORT,...)"));
+            return Err(format!(
+                "{url:?}: no member (expected etcd://HOST:PORT,...)"
+            ));
         }
         let mut out = Vec::new();
         for m in rest.split(',') {
@@ -237,7 +239,10 @@ impl Snap {
     }
 
     /// The keys under `prefix` that were read, with their values.
-    pub(crate) fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> {
+    pub(crate) fn under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a [u8])> {
         self.kvs
             .range(prefix.to_owned()..)
             .take_while(move |(k, _)| k.starts_with(prefix))
@@ -248,7 +253,8 @@ impl Snap {
         for kv in kvs {
             let key = String::from_utf8_lossy(kv.key()).into_owned();
             self.seen.insert(key.clone(), kv.mod_revision());
-            self.kvs.insert(key, (kv.value().to_vec(), kv.mod_revision()));
+            self.kvs
+                .insert(key, (kv.value().to_vec(), kv.mod_revision()));
         }
     }
 }
@@ -317,10 +323,7 @@ impl EtcdRegistry {
             }
             match (&tls.cert, &tls.key) {
                 (Some(c), Some(k)) => {
-                    t = t.identity(Identity::from_pem(
-                        read(c, "certificate")?,
-                        read(k, "key")?,
-                    ))
+                    t = t.identity(Identity::from_pem(read(c, "certificate")?, read(k, "key")?))
                 }
                 (None, None) => {}
                 _ => {
@@ -340,7 +343,11 @@ impl EtcdRegistry {
         if let Some(c) = self.client.get() {
             return Ok(c.clone());
         }
-        let scheme = if self.cfg.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.cfg.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let eps: Vec<String> = self
             .cfg
             .endpoints
@@ -453,10 +460,16 @@ impl EtcdRegistry {
         keys: &[String],
         prefixes: &[String],
     ) -> Result<(), Fail> {
-        let keys: Vec<&String> = keys.iter().filter(|k| !snap.seen.contains_key(*k)).collect();
+        let keys: Vec<&String> = keys
+            .iter()
+            .filter(|k| !snap.seen.contains_key(*k))
+            .collect();
         let mut ops: Vec<TxnOp> = keys.iter().map(|k| TxnOp::get(k.as_str(), None)).collect();
         for p in prefixes {
-            ops.push(TxnOp::get(p.as_str(), Some(GetOptions::new().with_prefix())));
+            ops.push(TxnOp::get(
+                p.as_str(),
+                Some(GetOptions::new().with_prefix()),
+            ));
         }
         if ops.is_empty() {
             return Ok(());
@@ -511,7 +524,10 @@ impl EtcdRegistry {
     /// host has none (no keepalive runs).
     pub(crate) fn lease_in(&self, snap: &Snap) -> Result<i64, RegistryError> {
         let key = self.keys.lease();
-        match snap.get(&key).and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()) {
+        match snap
+            .get(&key)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        {
             Some(id) => {
                 self.lease.store(id, Ordering::Relaxed);
                 Ok(id)
@@ -541,7 +557,10 @@ impl EtcdRegistry {
             async move {
                 let got = c.get(key.as_str(), None).await?;
                 if let Some(kv) = got.kvs().first() {
-                    if let Some(id) = std::str::from_utf8(kv.value()).ok().and_then(|s| s.parse().ok()) {
+                    if let Some(id) = std::str::from_utf8(kv.value())
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                    {
                         return Ok(Some(id));
                     }
                 }
@@ -549,7 +568,11 @@ impl EtcdRegistry {
                 let id = lease.id();
                 let txn = Txn::new()
                     .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
-                    .and_then([Self::put_leased(key.clone(), id.to_string().into_bytes(), id)]);
+                    .and_then([Self::put_leased(
+                        key.clone(),
+                        id.to_string().into_bytes(),
+                        id,
+                    )]);
                 let r = c.txn(txn).await?;
                 if r.succeeded() {
                     Ok(Some(id))
@@ -578,7 +601,11 @@ impl EtcdRegistry {
             if id == 0 {
                 match self.ensure_lease() {
                     Ok(new) => {
-                        event(&format!("host {}: lease {new:x} (TTL {} s)", self.cfg.host, self.cfg.lease_ttl.as_secs()));
+                        event(&format!(
+                            "host {}: lease {new:x} (TTL {} s)",
+                            self.cfg.host,
+                            self.cfg.lease_ttl.as_secs()
+                        ));
                         id = new;
                     }
                     Err(e) => event(&format!(
@@ -672,13 +699,14 @@ impl EtcdRegistry {
     ) -> Result<(), RegistryError> {
         let key = self.keys.override_here(bridge);
         let bkey = self.keys.bridge(bridge);
-        let value = over.map(serde_json::to_vec).transpose().map_err(|e| {
-            RegistryError::Store {
+        let value = over
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| RegistryError::Store {
                 store: self.store(),
                 op: "writing a bridge override",
                 source: Box::new(e),
-            }
-        })?;
+            })?;
         self.run("writing a bridge override", |c| {
             let (key, bkey, value) = (key.clone(), bkey.clone(), value.clone());
             async move {
@@ -714,4 +742,3 @@ impl EtcdRegistry {
         serde_json::to_vec(v).expect("records serialise")
     }
 }
-

@@ -31,7 +31,11 @@ impl EtcdRegistry {
         snap.get(key).map(|v| self.decode(key, v)).transpose()
     }
 
-    fn attachments_under(&self, snap: &Snap, prefix: &str) -> Result<Vec<Attachment>, RegistryError> {
+    fn attachments_under(
+        &self,
+        snap: &Snap,
+        prefix: &str,
+    ) -> Result<Vec<Attachment>, RegistryError> {
         let mut v: Vec<Attachment> = snap
             .under(prefix)
             .map(|(k, v)| self.decode(k, v))
@@ -74,7 +78,11 @@ impl EtcdRegistry {
     /// `add_bridge` and `update_bridge`.
     fn put_bridge(&self, bridge: &Bridge, insert: bool) -> Result<(), RegistryError> {
         bridge.validate()?;
-        let op = if insert { "adding a bridge" } else { "updating a bridge" };
+        let op = if insert {
+            "adding a bridge"
+        } else {
+            "updating a bridge"
+        };
         let key = self.keys.bridge(&bridge.name);
         let value = self.encode(bridge);
         self.run(op, |c| {
@@ -86,8 +94,12 @@ impl EtcdRegistry {
                 let all = self.shared_bridges(&snap)?;
                 let old = all.iter().find(|b| b.name == bridge.name);
                 match (old, insert) {
-                    (Some(_), true) => return Err(RegistryError::BridgeExists(bridge.name.clone()).into()),
-                    (None, false) => return Err(RegistryError::UnknownBridge(bridge.name.clone()).into()),
+                    (Some(_), true) => {
+                        return Err(RegistryError::BridgeExists(bridge.name.clone()).into())
+                    }
+                    (None, false) => {
+                        return Err(RegistryError::UnknownBridge(bridge.name.clone()).into())
+                    }
                     (Some(o), false) if o == bridge => return Ok(Some(())),
                     _ => {}
                 }
@@ -186,8 +198,13 @@ impl Registry for EtcdRegistry {
             let (key, users) = (key.clone(), users.clone());
             async move {
                 let mut snap = Snap::default();
-                Self::read(c.clone(), &mut snap, std::slice::from_ref(&key), &[users.clone()])
-                    .await?;
+                Self::read(
+                    c.clone(),
+                    &mut snap,
+                    std::slice::from_ref(&key),
+                    &[users.clone()],
+                )
+                .await?;
                 let Some(v) = snap.get(&key) else {
                     return Err(RegistryError::UnknownBridge(name.clone()).into());
                 };
@@ -235,7 +252,11 @@ impl Registry for EtcdRegistry {
             vec![],
             vec![self.keys.bridges(), self.keys.overrides()],
         )?;
-        let names: Vec<IfName> = self.shared_bridges(&snap)?.into_iter().map(|b| b.name).collect();
+        let names: Vec<IfName> = self
+            .shared_bridges(&snap)?
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
         let mut out = Vec::with_capacity(names.len());
         for n in &names {
             out.extend(self.merged(&snap, n)?);
@@ -262,7 +283,10 @@ impl Registry for EtcdRegistry {
                     true => TxnOp::put(mkey, "", None),
                     false => TxnOp::delete(mkey, None),
                 };
-                let w = Write { ops: vec![op], counts: true };
+                let w = Write {
+                    ops: vec![op],
+                    counts: true,
+                };
                 Ok(self.commit(c, &snap, w).await?.then_some(()))
             }
         })
@@ -310,12 +334,19 @@ impl Registry for EtcdRegistry {
                 } else {
                     let lease = self.lease_in(&snap)?;
                     for b in &new {
-                        ops.push(Self::put_leased(self.keys.claim(b, driver, domain), Vec::new(), lease));
+                        ops.push(Self::put_leased(
+                            self.keys.claim(b, driver, domain),
+                            Vec::new(),
+                            lease,
+                        ));
                     }
                     let list: Vec<&str> = new.iter().map(|b| b.as_str()).collect();
                     ops.push(Self::put_leased(ckey, self.encode(&list), lease));
                 }
-                Ok(self.commit(c, &snap, Write { ops, counts: false }).await?.then_some(()))
+                Ok(self
+                    .commit(c, &snap, Write { ops, counts: false })
+                    .await?
+                    .then_some(()))
             }
         })
     }
@@ -339,9 +370,9 @@ impl Registry for EtcdRegistry {
         let mut out = Vec::new();
         for (k, _) in snap.under(&prefix) {
             let rest = &k[prefix.len()..];
-            let parsed = rest.split_once('/').and_then(|(d, n)| {
-                Some((d.parse::<Driver>().ok()?, DomainName::new(n).ok()?))
-            });
+            let parsed = rest
+                .split_once('/')
+                .and_then(|(d, n)| Some((d.parse::<Driver>().ok()?, DomainName::new(n).ok()?)));
             match parsed {
                 Some(p) => out.push(p),
                 None => {
@@ -402,7 +433,12 @@ impl Registry for EtcdRegistry {
                 let mut snap = Snap::default();
                 Self::read(c.clone(), &mut snap, std::slice::from_ref(&nkey), &[]).await?;
                 let Some(old) = self.attachment_at(&snap, &nkey)? else {
-                    return Err(RegistryError::UnknownAttachment { driver, domid, devid }.into());
+                    return Err(RegistryError::UnknownAttachment {
+                        driver,
+                        domid,
+                        devid,
+                    }
+                    .into());
                 };
                 if old.state == state {
                     return Ok(Some(()));
@@ -501,8 +537,10 @@ impl Registry for EtcdRegistry {
     ) -> Result<Vec<Attachment>, RegistryError> {
         let new = check_replacement(driver, domid, attachments)?;
         let prefix = self.keys.nics_of_domain(driver, domid);
-        let mut names: Vec<(Driver, DomainName)> =
-            new.iter().map(|a| (driver, a.domain_name.clone())).collect();
+        let mut names: Vec<(Driver, DomainName)> = new
+            .iter()
+            .map(|a| (driver, a.domain_name.clone()))
+            .collect();
         names.sort();
         names.dedup();
         self.run("replacing a domain's NICs", |c| {
@@ -510,8 +548,10 @@ impl Registry for EtcdRegistry {
             let (new, names) = (&new, &names);
             async move {
                 let mut snap = Snap::default();
-                let mut keys: Vec<String> =
-                    names.iter().map(|(d, n)| self.keys.claimed(*d, n)).collect();
+                let mut keys: Vec<String> = names
+                    .iter()
+                    .map(|(d, n)| self.keys.claimed(*d, n))
+                    .collect();
                 for a in new {
                     keys.extend(self.derived_keys(a));
                 }
@@ -614,7 +654,6 @@ impl EtcdRegistry {
         Write { ops, counts: false }
     }
 }
-
 
 /// The interface names of a stored list; any that is not one is skipped.
 fn names_of(list: Vec<String>) -> Vec<IfName> {

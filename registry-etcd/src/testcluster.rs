@@ -181,7 +181,10 @@ impl Cluster {
                             .unwrap_or_default()
                     })
                     .collect();
-                panic!("the etcd cluster did not become healthy; logs:\n{}", logs.join("\n---\n"));
+                panic!(
+                    "the etcd cluster did not become healthy; logs:\n{}",
+                    logs.join("\n---\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }

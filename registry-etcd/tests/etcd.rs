@@ -78,20 +78,20 @@ fn fleet_rules_on_three_members() {
     // The same MAC from two hosts at once, 100 rounds: exactly one wins each time.
     let barrier = Arc::new(Barrier::new(2));
     let run = |reg: &EtcdRegistry, domid: u32| {
-            let barrier = barrier.clone();
-            let mut won = Vec::new();
-            for round in 0..100 {
-                let mut a = attachment(domid, round, "br0");
-                a.mac = mac(round);
-                barrier.wait();
-                match reg.record(&a) {
-                    Ok(_) => won.push(round),
-                    Err(RegistryError::MacClashOnHost { .. }) => {}
-                    Err(e) => panic!("round {round}: {e}"),
-                }
+        let barrier = barrier.clone();
+        let mut won = Vec::new();
+        for round in 0..100 {
+            let mut a = attachment(domid, round, "br0");
+            a.mac = mac(round);
+            barrier.wait();
+            match reg.record(&a) {
+                Ok(_) => won.push(round),
+                Err(RegistryError::MacClashOnHost { .. }) => {}
+                Err(e) => panic!("round {round}: {e}"),
             }
-            won
-        };
+        }
+        won
+    };
     let wins = std::thread::scope(|s| {
         let (run, h1, h2) = (&run, &h1, &h2);
         let a = s.spawn(move || run(h1, 10));
@@ -116,17 +116,24 @@ fn fleet_rules_on_three_members() {
     let mut src = attachment(7, 0, "br0");
     src.mac = mac(5000);
     src.domain_uuid = Some(uuid);
-    h1.replace_domain(Driver::Xen, 7, std::slice::from_ref(&src)).unwrap();
+    h1.replace_domain(Driver::Xen, 7, std::slice::from_ref(&src))
+        .unwrap();
     let mut dst = attachment(3, 0, "br0");
     dst.mac = mac(5000);
     dst.domain_uuid = Some(uuid);
     dst.domain_name = src.domain_name.clone();
-    h2.replace_domain(Driver::Xen, 3, std::slice::from_ref(&dst)).unwrap();
+    h2.replace_domain(Driver::Xen, 3, std::slice::from_ref(&dst))
+        .unwrap();
     assert_eq!(h1.mac_owner(mac(5000)).unwrap().unwrap().host, "h2");
-    h1.remove_domain(Driver::Xen, &DomainKey::Uuid(uuid)).unwrap();
+    h1.remove_domain(Driver::Xen, &DomainKey::Uuid(uuid))
+        .unwrap();
     assert_eq!(h1.mac_owner(mac(5000)).unwrap().unwrap().host, "h2");
     assert_eq!(h2.attachment_by_mac(mac(5000)).unwrap(), Some(dst.clone()));
-    assert_eq!(h1.domain_attachments(Driver::Xen, &DomainKey::Uuid(uuid)).unwrap(), []);
+    assert_eq!(
+        h1.domain_attachments(Driver::Xen, &DomainKey::Uuid(uuid))
+            .unwrap(),
+        []
+    );
     // Another guest (another UUID) cannot take it.
     let mut thief = attachment(8, 0, "br0");
     thief.mac = mac(5000);
@@ -134,7 +141,10 @@ fn fleet_rules_on_three_members() {
     let err = h1.record(&thief).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("MAC {} is already used by Xen domain \"dom7\" (id 3) device 0 on host h2", mac(5000))
+        format!(
+            "MAC {} is already used by Xen domain \"dom7\" (id 3) device 0 on host h2",
+            mac(5000)
+        )
     );
 
     // One member killed: everything keeps working.
@@ -151,9 +161,16 @@ fn fleet_rules_on_three_members() {
     b.mac = mac(6001);
     let err = h1.record(&b).unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
-    assert!(before.elapsed() < Duration::from_secs(10), "{:?}", before.elapsed());
     assert!(
-        err.to_string().starts_with(&format!("Registry {}: no answer within 3000 ms while recording a NIC", cluster.url())),
+        before.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        before.elapsed()
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "Registry {}: no answer within 3000 ms while recording a NIC",
+            cluster.url()
+        )),
         "{err}"
     );
     let err = h1.remove_attachment(Driver::Xen, 40, 0).unwrap_err();
@@ -196,7 +213,8 @@ fn a_dead_hosts_claims_expire_with_its_lease() {
     let mut a = attachment(5, 0, "br0");
     a.mac = mac(7000);
     h3.record(&a).unwrap();
-    h3.claim_bridges(Driver::Xen, &a.domain_name, &[a.bridge.clone()]).unwrap();
+    h3.claim_bridges(Driver::Xen, &a.domain_name, &[a.bridge.clone()])
+        .unwrap();
     assert_eq!(h1.mac_owner(a.mac).unwrap().unwrap().host, "h3");
     // h3 dies: nobody keeps its lease alive.
     drop(h3);

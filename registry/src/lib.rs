@@ -14,10 +14,10 @@ mod json;
 mod lazy;
 mod model;
 mod sqlite;
-#[cfg(any(test, feature = "test-suite"))]
-pub mod suite;
 #[cfg(test)]
 mod stress;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod testutil;
 

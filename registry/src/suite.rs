@@ -38,7 +38,10 @@ pub type Make = dyn Fn() -> Subject;
 /// A generation that grew since `before`; returns it.
 fn grew(reg: &dyn Registry, before: u64) -> u64 {
     let now = reg.generation().unwrap();
-    assert!(now > before, "the generation did not grow: {before} then {now}");
+    assert!(
+        now > before,
+        "the generation did not grow: {before} then {now}"
+    );
     now
 }
 
@@ -48,7 +51,88 @@ fn same(reg: &dyn Registry, before: u64) {
 }
 
 /// Every case, by name.
-pub const ALL: &[(&str, fn(&Make))] = &[("made_by_vifkit_is_marked_and_cleared", made_by_vifkit_is_marked_and_cleared), ("add_get_list", add_get_list), ("adding_twice_is_refused", adding_twice_is_refused), ("update", update), ("invalid_bridges_are_refused", invalid_bridges_are_refused), ("an_uplink_device_belongs_to_one_bridge", an_uplink_device_belongs_to_one_bridge), ("a_bridge_is_no_uplink", a_bridge_is_no_uplink), ("remove", remove), ("a_bridge_in_use_is_not_removed", a_bridge_in_use_is_not_removed), ("claims_are_per_guest_and_only_on_registered_bridges", claims_are_per_guest_and_only_on_registered_bridges), ("a_qemu_guest_never_touches_the_claims_of_the_xen_guest_of_its_name", a_qemu_guest_never_touches_the_claims_of_the_xen_guest_of_its_name), ("a_domains_records_release_its_claims", a_domains_records_release_its_claims), ("record_inserts_updates_and_leaves_alone", record_inserts_updates_and_leaves_alone), ("a_qemu_domain_never_touches_the_xen_domain_of_its_id_or_name", a_qemu_domain_never_touches_the_xen_domain_of_its_id_or_name), ("a_mac_and_a_device_name_are_the_hosts_whatever_the_driver", a_mac_and_a_device_name_are_the_hosts_whatever_the_driver), ("recording_a_domain_again_never_duplicates", recording_a_domain_again_never_duplicates), ("every_field_round_trips", every_field_round_trips), ("lookups", lookups), ("mac_clash_is_a_clear_error", mac_clash_is_a_clear_error), ("a_mac_moves_when_its_nic_is_rerecorded", a_mac_moves_when_its_nic_is_rerecorded), ("device_name_clash_is_a_clear_error", device_name_clash_is_a_clear_error), ("an_unknown_bridge_is_refused", an_unknown_bridge_is_refused), ("an_invalid_attachment_is_refused_before_any_write", an_invalid_attachment_is_refused_before_any_write), ("set_state", set_state), ("remove_attachment", remove_attachment), ("remove_if_unchanged_keeps_a_record_rewritten_meanwhile", remove_if_unchanged_keeps_a_record_rewritten_meanwhile), ("remove_domain_by_id_name_and_uuid", remove_domain_by_id_name_and_uuid), ("replace_domain_resyncs_in_one_step", replace_domain_resyncs_in_one_step), ("replace_domain_errors_change_nothing", replace_domain_errors_change_nothing), ];
+pub const ALL: &[(&str, fn(&Make))] = &[
+    (
+        "made_by_vifkit_is_marked_and_cleared",
+        made_by_vifkit_is_marked_and_cleared,
+    ),
+    ("add_get_list", add_get_list),
+    ("adding_twice_is_refused", adding_twice_is_refused),
+    ("update", update),
+    ("invalid_bridges_are_refused", invalid_bridges_are_refused),
+    (
+        "an_uplink_device_belongs_to_one_bridge",
+        an_uplink_device_belongs_to_one_bridge,
+    ),
+    ("a_bridge_is_no_uplink", a_bridge_is_no_uplink),
+    ("remove", remove),
+    (
+        "a_bridge_in_use_is_not_removed",
+        a_bridge_in_use_is_not_removed,
+    ),
+    (
+        "claims_are_per_guest_and_only_on_registered_bridges",
+        claims_are_per_guest_and_only_on_registered_bridges,
+    ),
+    (
+        "a_qemu_guest_never_touches_the_claims_of_the_xen_guest_of_its_name",
+        a_qemu_guest_never_touches_the_claims_of_the_xen_guest_of_its_name,
+    ),
+    (
+        "a_domains_records_release_its_claims",
+        a_domains_records_release_its_claims,
+    ),
+    (
+        "record_inserts_updates_and_leaves_alone",
+        record_inserts_updates_and_leaves_alone,
+    ),
+    (
+        "a_qemu_domain_never_touches_the_xen_domain_of_its_id_or_name",
+        a_qemu_domain_never_touches_the_xen_domain_of_its_id_or_name,
+    ),
+    (
+        "a_mac_and_a_device_name_are_the_hosts_whatever_the_driver",
+        a_mac_and_a_device_name_are_the_hosts_whatever_the_driver,
+    ),
+    (
+        "recording_a_domain_again_never_duplicates",
+        recording_a_domain_again_never_duplicates,
+    ),
+    ("every_field_round_trips", every_field_round_trips),
+    ("lookups", lookups),
+    ("mac_clash_is_a_clear_error", mac_clash_is_a_clear_error),
+    (
+        "a_mac_moves_when_its_nic_is_rerecorded",
+        a_mac_moves_when_its_nic_is_rerecorded,
+    ),
+    (
+        "device_name_clash_is_a_clear_error",
+        device_name_clash_is_a_clear_error,
+    ),
+    ("an_unknown_bridge_is_refused", an_unknown_bridge_is_refused),
+    (
+        "an_invalid_attachment_is_refused_before_any_write",
+        an_invalid_attachment_is_refused_before_any_write,
+    ),
+    ("set_state", set_state),
+    ("remove_attachment", remove_attachment),
+    (
+        "remove_if_unchanged_keeps_a_record_rewritten_meanwhile",
+        remove_if_unchanged_keeps_a_record_rewritten_meanwhile,
+    ),
+    (
+        "remove_domain_by_id_name_and_uuid",
+        remove_domain_by_id_name_and_uuid,
+    ),
+    (
+        "replace_domain_resyncs_in_one_step",
+        replace_domain_resyncs_in_one_step,
+    ),
+    (
+        "replace_domain_errors_change_nothing",
+        replace_domain_errors_change_nothing,
+    ),
+];
 
 /// One `#[test]` per case of the suite, each calling `$make` (a `fn() -> Subject`).
 #[macro_export]
@@ -67,7 +151,6 @@ macro_rules! registry_suite {
 }
 
 // ---- from registry/src/sqlite/bridges.rs
-
 
 fn br900() -> Bridge {
     Bridge {
@@ -293,7 +376,6 @@ pub fn a_bridge_in_use_is_not_removed(make: &Make) {
 
 // ---- from registry/src/sqlite/claims.rs
 
-
 fn dom(n: &str) -> DomainName {
     DomainName::new(n).unwrap()
 }
@@ -384,10 +466,6 @@ pub fn a_domains_records_release_its_claims(make: &Make) {
 }
 
 // ---- from registry/src/sqlite/attachments.rs
-
-
-
-
 
 /// A registry with bridges `br0` and `br1`.
 fn with_bridges(make: &Make) -> Subject {
