@@ -245,7 +245,7 @@ mod tests {
         let n0 = nic(0, "52:54:00:00:0b:01", "e1000");
         let n1 = nic(1, "52:54:00:00:0b:02", "rtl8139");
         let clash = nic(2, "52:54:00:00:0a:01", "virtio");
-        let c = devices_changed(&host, Driver::Qemu, &live(&[n0.clone()])).unwrap();
+        let c = devices_changed(&host, Driver::Qemu, &live(std::slice::from_ref(&n0))).unwrap();
         assert!(c.refused.is_empty());
         assert_eq!(
             macs(&c.recorded),
@@ -285,7 +285,7 @@ mod tests {
             "a"
         );
         // The first NIC detached: its record goes, the second is device 0 now.
-        let c = devices_changed(&host, Driver::Qemu, &live(&[n1.clone()])).unwrap();
+        let c = devices_changed(&host, Driver::Qemu, &live(std::slice::from_ref(&n1))).unwrap();
         assert_eq!(
             macs(&c.recorded),
             [(0, "52:54:00:00:0b:02".into(), "rtl8139".into())]

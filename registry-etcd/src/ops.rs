@@ -202,7 +202,7 @@ impl Registry for EtcdRegistry {
                     c.clone(),
                     &mut snap,
                     std::slice::from_ref(&key),
-                    &[users.clone()],
+                    std::slice::from_ref(&users),
                 )
                 .await?;
                 let Some(v) = snap.get(&key) else {
