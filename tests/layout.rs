@@ -50,6 +50,8 @@ const CONFINED: &[(&str, &[&str])] = &[
         "rusqlite",
         &[
             "registry",
+            // Through `registry`, which holds the SQLite store; it names no rusqlite.
+            "registry-etcd",
             "hostnet",
             "hotplug",
             "libvirt-hooks",
