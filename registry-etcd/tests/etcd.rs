@@ -18,7 +18,7 @@ static PREFIX: AtomicUsize = AtomicUsize::new(0);
 fn config(cluster: &Cluster, prefix: &str, host: &str) -> EtcdConfig {
     let mut cfg = EtcdConfig::from_url(&cluster.url(), host).unwrap();
     cfg.prefix = prefix.to_owned();
-    cfg.timeout = Duration::from_secs(3);
+    cfg.timeout = Duration::from_secs(8);
     cfg.lease_ttl = Duration::from_secs(60);
     cfg
 }
@@ -168,7 +168,7 @@ fn fleet_rules_on_three_members() {
     );
     assert!(
         err.to_string().starts_with(&format!(
-            "Registry {}: no answer within 3000 ms while recording a NIC",
+            "Registry {}: no answer within 8000 ms while recording a NIC",
             cluster.url()
         )),
         "{err}"
