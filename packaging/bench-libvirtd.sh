@@ -31,12 +31,17 @@ caps="$target/tmp/libvirt-qemu-caps"
 work=$(mktemp -d /tmp/vk-bench-libvirtd.XXXXXX)
 declare -A unshare_pid init_pid
 cleanup() {
+  # Killing a namespace's init kills all of it; its unshare then exits.
   for k in "${!init_pid[@]}"; do kill -KILL "${init_pid[$k]}" 2>/dev/null || true; done
+  for k in "${!unshare_pid[@]}"; do
+    [ -n "${init_pid[$k]:-}" ] || kill -KILL "${unshare_pid[$k]}" 2>/dev/null || true
+  done
   for k in "${!unshare_pid[@]}"; do wait "${unshare_pid[$k]}" 2>/dev/null || true; done
   for k in vifkit true none; do ip netns del "vk-bench-lv-$$-$k" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # daemon NAME: a private libvirtd in namespaces of its own, hooks as NAME says.
 daemon() {
@@ -49,7 +54,7 @@ daemon() {
   for _ in $(seq 500); do [ -e "$dir/ready" ] && break; sleep 0.02; done
   [ -e "$dir/ready" ] || { cat "$dir/root.err" >&2; exit 1; }
   local init
-  init=$(cat "/proc/${unshare_pid[$name]}/task/${unshare_pid[$name]}/children")
+  read -r init _ <"/proc/${unshare_pid[$name]}/task/${unshare_pid[$name]}/children" || true
   init_pid[$name]=$init
   in_ns() { nsenter -t "$init" -m -p -n -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
   case $name in
@@ -68,7 +73,11 @@ daemon() {
   in_ns LIBVIRT_LOG_FILTERS="1:util.hook 1:util.command 3:*" \
     LIBVIRT_LOG_OUTPUTS="1:file:$dir/libvirtd.log" libvirtd -d -p /run/libvirtd.pid
   local uri="qemu:///system?socket=$dir/run/libvirt/libvirt-sock"
-  for _ in $(seq 6000); do virsh -q -c "$uri" list >/dev/null 2>&1 && break; sleep 0.02; done
+  local t=0
+  until virsh -q -c "$uri" list >/dev/null 2>&1; do
+    ((t++ < 600)) || { echo "$name: libvirtd does not answer" >&2; tail "$dir/libvirtd.log" >&2; exit 1; }
+    sleep 0.1
+  done
   cat >"$dir/g.xml" <<EOF
 <domain type='qemu'>
   <name>g</name>

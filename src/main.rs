@@ -8,6 +8,7 @@ mod bridge_cmd;
 mod cli;
 mod commands;
 mod config;
+mod events_cmd;
 mod fleet;
 mod fsutil;
 mod helper;

@@ -4,7 +4,8 @@
 //! With `--libvirt URI` the stale pairings are first dropped (as `vifkit reconcile
 //! --connect URI` drops them) and those of the domains running there made to match their
 //! live XML, which the `vifkit-libvirt` helper reads (`vifkit` itself never links
-//! libvirt).
+//! libvirt); then libvirt's domain events are followed ([`crate::events_cmd`]): NICs
+//! hot-plugged and unplugged are recorded, refused (detached again) or dropped.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,7 +74,15 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
     let service = Service::start(&conn, &cfg)
         .await
         .context("Cannot start the service")?;
+    let mut _follower = None;
     if let Some(uri) = args.libvirt {
+        // Events from now on, then the reconcile: a change in between is seen either way.
+        match crate::events_cmd::follow(Arc::clone(&service.shared.store), uri, say).await {
+            Ok(f) => _follower = Some(f),
+            Err(e) => say(&format!(
+                "warning: Cannot follow libvirt's domain events at {uri}: {e:#}"
+            )),
+        }
         // A libvirt that cannot be read is reported; the service runs all the same.
         if let Err(e) = reconcile_with(&service.shared.store, uri).await {
             say(&format!("warning: Reconciling pairings with {uri}: {e:#}"));

@@ -345,6 +345,11 @@ fn managedsave_and_restore_keep_the_records_right() {
         log.iter().any(|l| l.contains("g: prepared 3 interface(s)")),
         "{log:#?}"
     );
+    let calls = d.hook_calls();
+    assert!(
+        calls.contains(&("g".to_owned(), "restore".to_owned())),
+        "no restore hook: {calls:?}"
+    );
     d.destroy("g");
     d.virsh_ok(&["managedsave-remove", "g"]);
     assert!(records(&d).is_empty());

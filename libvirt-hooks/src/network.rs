@@ -345,7 +345,9 @@ fn port_created(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
             return Err(problem(
                 net,
                 format!(
-                    "port of guest {owner}: bridge {b} does not exist on this host (removed                      while the network is active? `virsh net-destroy {net}` then `virsh                      net-start {net}` make it again if it is registered creatable)"
+                    "port of guest {owner}: bridge {b} does not exist on this host (removed \
+                     while the network is active? `virsh net-destroy {net}` then `virsh \
+                     net-start {net}` make it again if it is registered creatable)"
                 ),
             ))
         }
@@ -397,6 +399,47 @@ fn port_deleted(host: &Host<'_>, net: &str, d: &HookData) -> Result<(), HookErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_networks_are_read_from_libvirts_state_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = |bridge: &str| {
+            format!(
+                "<networkstatus>\n  <class_id bitmap='0-2'/>\n  <floor sum='0'/>\n  \
+                 <network>\n    <name>x</name>\n    <forward mode='bridge'/>\n    \
+                 <bridge name='{bridge}'/>\n  </network>\n</networkstatus>\n"
+            )
+        };
+        let br = |s: &str| IfName::new(s).unwrap();
+        // No directory: no network driver, no active network.
+        let missing = dir.path().join("none");
+        assert!(active_networks_on(&missing, &br("br0"), None)
+            .unwrap()
+            .is_empty());
+        std::fs::write(dir.path().join("lan.xml"), status("br0")).unwrap();
+        std::fs::write(dir.path().join("dmz.xml"), status("br0")).unwrap();
+        std::fs::write(dir.path().join("other.xml"), status("br1")).unwrap();
+        std::fs::write(dir.path().join("lan.pid"), "12").unwrap();
+        // A <bridge> inside another element is not the network's.
+        std::fs::write(
+            dir.path().join("nat.xml"),
+            "<networkstatus><network><name>nat</name><ip><bridge name='br0'/></ip>\
+             </network></networkstatus>",
+        )
+        .unwrap();
+        assert_eq!(
+            active_networks_on(dir.path(), &br("br0"), None).unwrap(),
+            ["dmz", "lan"]
+        );
+        assert_eq!(
+            active_networks_on(dir.path(), &br("br0"), Some("lan")).unwrap(),
+            ["dmz"]
+        );
+        std::fs::write(dir.path().join("bad.xml"), "<networkstatus><network>").unwrap();
+        std::fs::write(dir.path().join("worse.xml"), "<a></b>").unwrap();
+        let e = active_networks_on(dir.path(), &br("br9"), None).unwrap_err();
+        assert!(e.contains("worse.xml: malformed XML"), "{e}");
+    }
 
     #[test]
     fn reads_hook_data() {

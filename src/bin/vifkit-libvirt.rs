@@ -13,12 +13,27 @@
 //! network's bridge, by name) and `domains` (each running domain's `id`, `name`, `uuid`
 //! and live `xml`), for `vifkit serve --libvirt URI` and `vifkit reconcile --connect
 //! URI`.
+//!
+//! `vifkit-libvirt events URI` follows the domains' lifecycle and device events, for
+//! `vifkit serve --libvirt URI`: one JSON object per line on stdout, `{"event":
+//! "ready"}` once the callbacks are registered, then for each event `event`
+//! (`started`, `stopped`, `device-added`, `device-removed`), `domain`, `id`, `uuid`,
+//! `alias` (a device event's device) and the domain's live `xml` (not for `stopped`).
+//! It takes requests on stdin, one JSON object per line: `{"detach": {"domain": NAME,
+//! "mac": MAC, "xml": ELEMENT}}` detaches that interface (its `<interface>` element as
+//! the live XML has it) from the running domain and
+//! answers `{"event": "detached", "domain", "mac", "error"}` (`error` null when libvirt
+//! took the request). It ends when stdin closes, and with an `error:` line (exit 1) when
+//! the connection is lost.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use virt::connect::Connect;
 use virt::error::ErrorNumber;
+
+#[path = "vifkit-libvirt/events.rs"]
+mod events;
 
 fn lookup(uri: &str, names: &[String]) -> Result<String, String> {
     // libvirt prints every error to stderr by default; we report them ourselves.
@@ -88,6 +103,11 @@ fn running_domains(uri: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let (Some("events"), Some(uri), 2) =
+        (args.first().map(String::as_str), args.get(1), args.len())
+    {
+        return finish(events::follow(uri));
+    }
     if let (Some("running-domains"), Some(uri), 2) =
         (args.first().map(String::as_str), args.get(1), args.len())
     {
@@ -96,7 +116,8 @@ fn main() -> ExitCode {
     let (Some("network-bridges"), Some(uri)) = (args.first().map(String::as_str), args.get(1))
     else {
         eprintln!(
-            "usage: vifkit-libvirt network-bridges URI NAME... | vifkit-libvirt running-domains URI"
+            "usage: vifkit-libvirt network-bridges URI NAME... | vifkit-libvirt running-domains \
+             URI | vifkit-libvirt events URI"
         );
         return ExitCode::from(2);
     };

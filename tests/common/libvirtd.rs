@@ -167,6 +167,13 @@ impl Libvirtd {
                 "{program} is missing: install {package} (packaging/install-deps.sh)"
             );
         }
+        // The hooks log to syslog where there is one: their lines would go to the
+        // host's log, not to libvirtd's debug log where these tests read them.
+        assert!(
+            !Path::new("/dev/log").exists(),
+            "/dev/log exists: vifkit's hooks would log to this host's syslog, and the \
+             real-daemon tests read their lines from libvirtd's debug log (stderr)"
+        );
         let ns = Netns::new();
         let dir = tempfile::Builder::new()
             .prefix("vk-libvirtd-")
@@ -436,6 +443,23 @@ impl Libvirtd {
         let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         log.lines()
             .filter_map(|l| l.find("vifkit-hook: ").map(|i| l[i..].to_owned()))
+            .collect()
+    }
+
+    /// Every hook libvirtd ran, in order, as `(object, op)` (`("g1", "prepare")`), from
+    /// its debug log's `Calling hook` lines.
+    pub fn hook_calls(&self) -> Vec<(String, String)> {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("Calling hook "))
+            .filter_map(|l| {
+                let field = |k: &str| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix(k))
+                        .map(str::to_owned)
+                };
+                Some((field("id=")?, field("op=")?))
+            })
             .collect()
     }
 
