@@ -36,7 +36,8 @@ initial=""
 for i in 0 1 2; do initial+="m$i=http://127.0.0.1:$((23800 + i)),"; done
 initial=${initial%,}
 for i in 0 1 2; do
-  inns etcd --name "m$i" --data-dir "$work/m$i" \
+  # `ip netns exec` execs etcd (not a shell function in a subshell): $! is etcd's pid.
+  ip netns exec "$ns" etcd --name "m$i" --data-dir "$work/m$i" \
     --listen-client-urls "http://127.0.0.1:$((23790 + i))" \
     --advertise-client-urls "http://127.0.0.1:$((23790 + i))" \
     --listen-peer-urls "http://127.0.0.1:$((23800 + i))" \
@@ -60,7 +61,7 @@ host = "bench"
 lease_ttl_s = 120
 TOML
 printf 'registry = "sqlite:%s"\nhost = "bench"\n' "$work/registry.db" >"$work/sqlite.toml"
-inns env VIFKIT_CONFIG="$work/etcd.toml" "$bin" fleet keepalive 2>/dev/null &
+ip netns exec "$ns" env VIFKIT_CONFIG="$work/etcd.toml" "$bin" fleet keepalive 2>/dev/null &
 pids+=($!)
 for _ in $(seq 100); do
   ETCDCTL_API=3 inns etcdctl --endpoints "$eps" get /vifkit/v1/hosts/bench/lease | grep -q lease && break
