@@ -50,6 +50,13 @@ out=$("$vifkit" cfg2xml --xl-parser=xen examples/alice.cfg 2>&1) || status=$?
 echo "   $out"
 "$vifkit" cfg2xml examples/alice.cfg >/dev/null 2>&1 || fail "the default parser does not work"
 
+echo "== an etcd registry without the etcd feature (also off here)"
+status=0
+out=$("$vifkit" --registry etcd://127.0.0.1:2379 bridge list 2>&1) || status=$?
+[[ $status -eq 1 ]] || fail "exit status $status, expected 1: $out"
+[[ $out == *"built without the etcd registry"* ]] || fail "unclear message: $out"
+echo "   $out"
+
 echo "== the feature-off CLI test"
 cargo test -p vifkit --no-default-features --locked --test xl_parser
 

@@ -22,6 +22,8 @@ pkgs=(
   debhelper lintian man-db bash-completion   # the Debian package: build, lint, install test
   ifupdown bridge-utils # vifkit export: ifquery reads, ifup brings up (in a test netns) its stanzas
   python3-gi gir1.2-nm-1.0   # vifkit export: libnm's keyfile reader checks its NetworkManager files
+  protobuf-compiler libprotobuf-dev   # protoc and its well-known types: etcd-client's build
+  etcd-server etcd-client   # etcd, etcdctl: the three-member clusters of the fleet tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

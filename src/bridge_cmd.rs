@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::anyhow;
 use hostnet::netlink::{Change, LinkCounters, LinkState, Netlink};
@@ -20,26 +20,39 @@ use translator::IfName;
 
 use crate::report::Failure;
 
-/// The registry's path: `--db`, else `$VIFKIT_DB`, else the default.
-fn db_path(db: Option<&Path>) -> PathBuf {
-    db.map_or_else(registry::default_path, Path::to_path_buf)
-}
+use crate::config::{Config, RegistryUrl};
 
-fn open(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
-    Ok(SqliteRegistry::open(db_path(db))?)
+/// The registry the configuration names, to write (a SQLite file is created).
+fn open(cfg: &Config) -> anyhow::Result<Box<dyn Registry>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(Box::new(SqliteRegistry::open(p)?)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg),
+    }
 }
 
 /// The registry to read only: never waits for a writer, works for any user who may read
 /// the file, and reads as empty when there is none yet (nothing registered; a listing
 /// does not create it). An unreachable registry is an error.
-fn open_to_read(db: Option<&Path>) -> anyhow::Result<SqliteRegistry> {
-    Ok(SqliteRegistry::open_read_only(db_path(db))?)
+pub(crate) fn open_to_read(cfg: &Config) -> anyhow::Result<Box<dyn Registry>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(Box::new(SqliteRegistry::open_read_only(p)?)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg),
+    }
 }
 
-/// The registry, or `None` when its file does not exist yet (nothing at the path). An
-/// unreachable registry (a dangling link, no permission, ...) is an error, never `None`.
-pub(crate) fn open_existing(db: Option<&Path>) -> anyhow::Result<Option<SqliteRegistry>> {
-    Ok(SqliteRegistry::open_existing(db_path(db))?)
+/// The registry, or `None` when its SQLite file does not exist yet (nothing at the
+/// path). An unreachable registry (a dangling link, no permission, ...) is an error,
+/// never `None`.
+pub(crate) fn open_existing(cfg: &Config) -> anyhow::Result<Option<Box<dyn Registry>>> {
+    match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Ok(open_existing_file(p)?.map(|r| Box::new(r) as _)),
+        RegistryUrl::Etcd(_) => crate::fleet::open(cfg).map(Some),
+    }
+}
+
+/// The SQLite registry at `db`, or `None` when the file does not exist yet.
+fn open_existing_file(db: &Path) -> anyhow::Result<Option<SqliteRegistry>> {
+    Ok(SqliteRegistry::open_existing(db)?)
 }
 
 fn bridge_name(name: &str) -> anyhow::Result<IfName> {
@@ -99,7 +112,7 @@ impl Problems {
 }
 
 /// `bridge add`.
-pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
+pub fn add(cfg: &Config, a: &AddArgs<'_>) -> Result<String, Failure> {
     let mut p = Problems::default();
     let name = p.check(bridge_name(a.name));
     let kind = p.check(a.kind.parse::<BridgeKind>());
@@ -122,7 +135,7 @@ pub fn add(db: Option<&Path>, a: &AddArgs<'_>) -> Result<String, Failure> {
         creatable: a.creatable,
     };
     bridge.validate().map_err(anyhow::Error::from)?;
-    let reg = open(db)?;
+    let reg = open(cfg)?;
     match reg.add_bridge(&bridge) {
         Ok(()) => Ok(String::new()),
         Err(registry::RegistryError::BridgeExists(_)) if a.may_exist => {
@@ -179,7 +192,7 @@ fn settings(b: &Bridge) -> String {
 
 /// `bridge set`: the registered bridge with the given settings changed, checked as
 /// `bridge add` checks a new one, written in one step.
-pub fn set(db: Option<&Path>, name: &str, a: &SetArgs<'_>) -> Result<String, Failure> {
+pub fn set(cfg: &Config, name: &str, a: &SetArgs<'_>) -> Result<String, Failure> {
     let mut p = Problems::default();
     let name = p.check(bridge_name(name));
     let kind = a.kind.map(|k| p.check(k.parse::<BridgeKind>()));
@@ -201,7 +214,7 @@ pub fn set(db: Option<&Path>, name: &str, a: &SetArgs<'_>) -> Result<String, Fai
     let (Some(name), true) = (name, p.0.is_empty()) else {
         return Err(Failure::Invalid(p.0));
     };
-    let reg = open_existing(db)?
+    let reg = open_existing(cfg)?
         .ok_or_else(|| anyhow!(registry::RegistryError::UnknownBridge(name.clone())))?;
     let mut bridge = reg
         .bridge(&name)
@@ -231,9 +244,9 @@ pub fn set(db: Option<&Path>, name: &str, a: &SetArgs<'_>) -> Result<String, Fai
 }
 
 /// `bridge del`.
-pub fn del(db: Option<&Path>, name: &str, if_exists: bool) -> Result<String, Failure> {
+pub fn del(cfg: &Config, name: &str, if_exists: bool) -> Result<String, Failure> {
     let name = bridge_name(name)?;
-    let Some(reg) = open_existing(db)? else {
+    let Some(reg) = open_existing(cfg)? else {
         if if_exists {
             return Ok(String::new());
         }
@@ -314,8 +327,8 @@ fn to_json(v: &Value) -> String {
 }
 
 /// `bridge list`.
-pub fn list(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let bridges = open_to_read(db)?.bridges().map_err(anyhow::Error::from)?;
+pub fn list(cfg: &Config, as_json: bool) -> Result<String, Failure> {
+    let bridges = open_to_read(cfg)?.bridges().map_err(anyhow::Error::from)?;
     if as_json {
         return Ok(to_json(&Value::Array(
             bridges.iter().map(bridge_json).collect(),
@@ -350,9 +363,9 @@ fn change_word(c: Change) -> &'static str {
 }
 
 /// `bridge ensure NAME`.
-pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
+pub fn ensure(cfg: &Config, name: &str) -> Result<String, Failure> {
     let name = bridge_name(name)?;
-    let reg = open_existing(db)?;
+    let reg = open_existing(cfg)?;
     let (reg, bridge) = match reg {
         Some(reg) => match reg.bridge(&name).map_err(anyhow::Error::from)? {
             Some(b) => (reg, b),
@@ -361,11 +374,11 @@ pub fn ensure(db: Option<&Path>, name: &str) -> Result<String, Failure> {
         None => return Err(anyhow!(registry::RegistryError::UnknownBridge(name)).into()),
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
-    Ok(ensure_one(&nl, &reg, &bridge)?)
+    Ok(ensure_one(&nl, &*reg, &bridge)?)
 }
 
 /// Makes one registered bridge real; one line per device changed or checked.
-fn ensure_one(nl: &Netlink, reg: &SqliteRegistry, bridge: &Bridge) -> anyhow::Result<String> {
+fn ensure_one(nl: &Netlink, reg: &dyn Registry, bridge: &Bridge) -> anyhow::Result<String> {
     // `ovs-vsctl`'s own defaults say which Open vSwitch database (OVS_RUNDIR, its socket).
     let done = plumbing::ensure_registered(nl, &hostnet::ovs::Ovs::new(), reg, bridge)?;
     let name = &bridge.name;
@@ -378,8 +391,8 @@ fn ensure_one(nl: &Netlink, reg: &SqliteRegistry, bridge: &Bridge) -> anyhow::Re
 
 /// `bridge ensure --all`: every registered bridge, in name order; one that fails is
 /// reported (with its name) and the others are still ensured.
-pub fn ensure_all(db: Option<&Path>) -> Result<String, Failure> {
-    let Some(reg) = open_existing(db)? else {
+pub fn ensure_all(cfg: &Config) -> Result<String, Failure> {
+    let Some(reg) = open_existing(cfg)? else {
         return Ok(String::new());
     };
     let bridges = reg.bridges().map_err(anyhow::Error::from)?;
@@ -390,7 +403,7 @@ pub fn ensure_all(db: Option<&Path>) -> Result<String, Failure> {
     let mut out = String::new();
     let mut failed = Vec::new();
     for b in &bridges {
-        match ensure_one(&nl, &reg, b) {
+        match ensure_one(&nl, &*reg, b) {
             Ok(lines) => out.push_str(&lines),
             Err(e) => failed.push(format!("{}: {e:#}", b.name)),
         }
@@ -461,8 +474,8 @@ fn attachment_json(a: &Attachment) -> Value {
 }
 
 /// `show`.
-pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
-    let reg = open_to_read(db)?;
+pub fn show(cfg: &Config, as_json: bool) -> Result<String, Failure> {
+    let reg = open_to_read(cfg)?;
     let registered = reg.bridges().map_err(anyhow::Error::from)?;
     let attachments = reg.attachments().map_err(anyhow::Error::from)?;
     drop(reg);
@@ -669,9 +682,9 @@ pub fn show(db: Option<&Path>, as_json: bool) -> Result<String, Failure> {
 /// `show --domain NAME`: the guest's recorded NICs as `virsh domiflist` lists them, one
 /// row per host device (an HVM Xen NIC's emulated twin on a row of its own), in device
 /// order; both drivers' guests of that name. None recorded is an error.
-pub fn show_domain(db: Option<&Path>, name: &str, as_json: bool) -> Result<String, Failure> {
+pub fn show_domain(cfg: &Config, name: &str, as_json: bool) -> Result<String, Failure> {
     let domain = registry::DomainName::new(name).map_err(anyhow::Error::from)?;
-    let reg = open_to_read(db)?;
+    let reg = open_to_read(cfg)?;
     let mut nics: Vec<Attachment> = reg
         .attachments()
         .map_err(anyhow::Error::from)?

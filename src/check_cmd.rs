@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
 use hostnet::netlink::{LinkState, Netlink};
-use registry::{Attachment, Bridge, BridgeKind, Registry as _};
+use registry::{Attachment, Bridge, BridgeKind};
 use translator::bridge_spec::OvsBridge;
 use translator::cfg::{self, VifDefaults};
 use translator::diag::shown;
@@ -19,6 +19,7 @@ use translator::interface::InterfaceType;
 use translator::vif::{NicType, ParseOptions, VifError};
 use translator::{GuestType, IfName, MacAddr, VifSpec};
 
+use crate::config::Config;
 use crate::report::{chain, Failure};
 
 /// `--help` text of `vifkit check`.
@@ -109,9 +110,9 @@ impl Problems {
 }
 
 /// `vifkit check`.
-pub fn run(db: &Path, xl_dir: Option<&Path>, connect: Option<&str>) -> Result<String, Failure> {
+pub fn run(cfg: &Config, xl_dir: Option<&Path>, connect: Option<&str>) -> Result<String, Failure> {
     // Read-only: never waits for a writer, and creates no registry (none: empty).
-    let reg = registry::SqliteRegistry::open_read_only(db).map_err(anyhow::Error::from)?;
+    let reg = crate::bridge_cmd::open_to_read(cfg)?;
     let bridges = reg.bridges().map_err(anyhow::Error::from)?;
     let records = reg.attachments().map_err(anyhow::Error::from)?;
     drop(reg);

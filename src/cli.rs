@@ -429,11 +429,18 @@ before libvirtd and xendomains. No registry yet: nothing to do (none is made)."
         #[arg(long, value_name = "URI")]
         connect: Option<String>,
     },
-    /// Back the registry up to a file, or restore it from one.
+    /// Back the registry up to a file, restore it from one, or migrate it between
+    /// SQLite and etcd.
     Registry {
         /// What to do.
         #[command(subcommand)]
         command: RegistryCommand,
+    },
+    /// A fleet sharing an etcd registry (docs/fleet.md).
+    Fleet {
+        /// What to do.
+        #[command(subcommand)]
+        command: FleetCommand,
     },
     /// Run the D-Bus service org.vifkit at /org/vifkit (interfaces org.vifkit.Bridges1,
     /// NicModels1, Pairings1, Translator1) until SIGTERM or SIGINT.
@@ -527,6 +534,25 @@ pub enum RegistryCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Copy this host's bridges, marks and NIC records from one registry to another
+    /// (sqlite:PATH <-> etcd://...). Idempotent: running it again changes nothing.
+    Migrate {
+        /// The registry to read.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The registry to write.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
+/// The `fleet` commands.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Keep this host's lease in the etcd registry alive until SIGTERM or SIGINT (run
+    /// it as a service on every host of the fleet): the host's NIC records, MACs and
+    /// bridge claims are tied to it, and expire when it stops being renewed.
+    Keepalive,
 }
 
 /// The `bridge` commands. Values are checked by vifkit (exit 1 on a bad one), and a

@@ -37,9 +37,15 @@ pub const DEFAULT_REGISTRY: &str = "sqlite:/var/lib/vifkit/registry.db";
 /// The syntax of the configuration file, for `--help`.
 pub const SYNTAX: &str = "\
 /etc/vifkit/vifkit.toml (TOML; every key optional):
-  registry = \"sqlite:/var/lib/vifkit/registry.db\"   # or sqlite:PATH
+  registry = \"sqlite:/var/lib/vifkit/registry.db\"   # or etcd://H1:2379,H2:2379,H3:2379
   host = \"dom0-a\"                                    # default: the host name
   xen-scripts-dir = \"/etc/xen/scripts\"               # vif-post.d/*.hook run from here
+  [etcd]                                              # for an etcd:// registry
+  ca = \"/etc/vifkit/etcd-ca.pem\"                      # TLS (then etcds:// is implied)
+  cert = \"/etc/vifkit/etcd-client.pem\"
+  key = \"/etc/vifkit/etcd-client-key.pem\"
+  timeout_ms = 5000                                   # one registry call, at most
+  lease_ttl_s = 30                                    # a dead host's claims expire after
 Precedence: --registry/--db, then $VIFKIT_REGISTRY/$VIFKIT_DB, then the file, then the
 default. --config FILE or $VIFKIT_CONFIG name another file.";
 
@@ -48,6 +54,8 @@ default. --config FILE or $VIFKIT_CONFIG name another file.";
 pub enum RegistryUrl {
     /// A SQLite file on this host.
     Sqlite(PathBuf),
+    /// An etcd cluster shared by a fleet: `etcd://H1:P1,H2:P2` (`etcds://`: TLS).
+    Etcd(String),
 }
 
 impl RegistryUrl {
@@ -61,19 +69,28 @@ impl RegistryUrl {
             return Ok(RegistryUrl::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("etcd://") || text.starts_with("etcds://") {
+            #[cfg(feature = "etcd")]
+            {
+                registry_etcd::EtcdConfig::parse_url(text)?;
+                return Ok(RegistryUrl::Etcd(text.to_owned()));
+            }
+            #[cfg(not(feature = "etcd"))]
             return Err(format!(
-                "{text:?}: this vifkit has no etcd registry; use sqlite:PATH"
+                "{text:?}: this vifkit was built without the etcd registry (feature `etcd`); \
+                 use sqlite:PATH"
             ));
         }
         Err(format!(
-            "{text:?} is not a registry URL (expected sqlite:PATH, e.g. {DEFAULT_REGISTRY})"
+            "{text:?} is not a registry URL (expected sqlite:PATH or etcd://HOST:PORT,..., \
+             e.g. {DEFAULT_REGISTRY})"
         ))
     }
 
-    /// The SQLite file.
-    pub fn sqlite_path(&self) -> &Path {
+    /// The SQLite file; `None` for a shared registry.
+    pub fn sqlite_path(&self) -> Option<&Path> {
         match self {
-            RegistryUrl::Sqlite(p) => p,
+            RegistryUrl::Sqlite(p) => Some(p),
+            RegistryUrl::Etcd(_) => None,
         }
     }
 }
@@ -82,6 +99,7 @@ impl fmt::Display for RegistryUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryUrl::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            RegistryUrl::Etcd(u) => f.write_str(u),
         }
     }
 }
@@ -97,6 +115,26 @@ pub struct Config {
     pub host: String,
     /// Xen's scripts directory: the hotplug script runs `vif-post.d/*.hook` from it.
     pub xen_scripts_dir: PathBuf,
+    /// How to reach an etcd registry.
+    pub etcd: EtcdFile,
+}
+
+/// The `[etcd]` table: TLS files, the timeout of one call and the host lease's TTL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdFile {
+    /// The CA of the members' certificates (PEM).
+    pub ca: Option<PathBuf>,
+    /// This host's client certificate (PEM).
+    pub cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub key: Option<PathBuf>,
+    /// The most one registry call may take, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// The host lease's time to live, in seconds.
+    pub lease_ttl_s: Option<u64>,
+    /// The prefix of every key (default `/vifkit/v1/`).
+    pub prefix: Option<String>,
 }
 
 /// What the command line says (the global options).
@@ -118,6 +156,8 @@ struct File {
     host: Option<String>,
     #[serde(rename = "xen-scripts-dir")]
     xen_scripts_dir: Option<PathBuf>,
+    #[serde(default)]
+    etcd: EtcdFile,
 }
 
 /// The environment a process sees, as far as vifkit reads it.
@@ -183,14 +223,24 @@ pub fn load(over: &Overrides<'_>, env: &dyn Env) -> Result<Config, String> {
         registry,
         host,
         xen_scripts_dir,
+        etcd: parsed.etcd,
     })
 }
 
 /// The registry's SQLite file, resolved from the command line, the process's
-/// environment and the configuration file.
+/// environment and the configuration file. A shared (etcd) registry is refused with a
+/// line naming the command that needs a file.
 pub fn registry_path(over: &Overrides<'_>) -> Result<PathBuf, String> {
     let config = load(over, &ProcessEnv)?;
-    Ok(config.registry.sqlite_path().to_path_buf())
+    match config.registry.sqlite_path() {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Err(format!(
+            "Registry {}: this command works on a SQLite registry (sqlite:PATH) only \
+             (`registry migrate --from etcd://... --to sqlite:PATH` makes one); every other \
+             command works on etcd too",
+            config.registry
+        )),
+    }
 }
 
 /// For `install-hooks` and `install-service` given `--registry` or `--db`: makes
@@ -425,8 +475,22 @@ mod tests {
         assert_eq!(RegistryUrl::parse("sqlite:rel.db"), Ok(sqlite("rel.db")));
         assert!(RegistryUrl::parse("sqlite:").is_err());
         assert!(RegistryUrl::parse("/a/b.db").is_err());
-        let e = RegistryUrl::parse("etcd://h1:2379").unwrap_err();
-        assert!(e.contains("no etcd registry"), "{e}");
+        #[cfg(feature = "etcd")]
+        {
+            let url = "etcd://h1:2379,10.0.0.2:2379,[::1]:2379";
+            assert_eq!(RegistryUrl::parse(url), Ok(RegistryUrl::Etcd(url.into())));
+            assert_eq!(RegistryUrl::parse(url).unwrap().to_string(), url);
+            let e = RegistryUrl::parse("etcd://h1:2379,h2").unwrap_err();
+            assert!(e.contains("member \"h2\" is not HOST:PORT"), "{e}");
+            assert!(RegistryUrl::parse("etcd://").is_err());
+            assert!(RegistryUrl::parse("etcd://h1:0").is_err());
+            assert!(RegistryUrl::parse("etcd://h 1:2379").is_err());
+        }
+        #[cfg(not(feature = "etcd"))]
+        {
+            let e = RegistryUrl::parse("etcd://h1:2379").unwrap_err();
+            assert!(e.contains("built without the etcd registry"), "{e}");
+        }
         assert_eq!(sqlite("/x.db").to_string(), "sqlite:/x.db");
     }
 }

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use libvirt_hooks::{Driver, Host, LazyNetlink, Level, Log, Request};
-use registry::LazyRegistry;
 
 use translator::diag::one_line;
 
@@ -68,19 +67,23 @@ pub fn run(over: &Overrides<'_>, verbose: bool, driver: Driver, args: &[String])
             req.driver, req.object
         )]);
     }
-    let path = match crate::config::registry_path(over) {
-        Ok(p) => p,
+    let config = match crate::config::load(over, &crate::config::ProcessEnv) {
+        Ok(c) => c,
         Err(e) => return fail(vec![e]),
     };
-    // Opened when a NIC needs it (read-only until the first write): a guest without a
-    // bridged NIC starts whatever state the registry is in.
-    let registry = LazyRegistry::new(&path);
+    // Opened when a NIC needs it (SQLite: read-only until the first write; etcd:
+    // connected on first use): a guest without a bridged NIC starts whatever state the
+    // registry is in.
+    let registry = match crate::fleet::open(&config) {
+        Ok(r) => r,
+        Err(e) => return fail(vec![format!("{e:#}")]),
+    };
     let nl = LazyNetlink::new();
     // `ovs-vsctl`'s own defaults say which Open vSwitch database; it runs only to ask
     // about a bridge the kernel does not show as a Linux bridge.
     let ovs = hostnet::ovs::Ovs::new();
     let host = Host {
-        registry: &registry,
+        registry: &*registry,
         nl: &nl,
         ovs: &ovs,
         log: &log,

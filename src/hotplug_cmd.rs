@@ -5,7 +5,6 @@ use hostnet::ovs::Ovs;
 use hostnet::syslog::{Fallback, Level, Log, SystemLog};
 use hotplug::xenstore::{CommandStore, DirStore, XenStore};
 use hotplug::{Action, Host, IfType, Request};
-use registry::Registry;
 
 use crate::config::{Overrides, ProcessEnv};
 use crate::report::{chain, Failure};
@@ -49,8 +48,7 @@ pub fn run(over: &Overrides<'_>, args: &[String]) -> Result<String, Failure> {
     // The registry only matters for bridges registered as creatable; a host without one
     // works as Xen's scripts do. One that is there but cannot be opened is an error: the
     // NIC is not wired without its MAC checked and recorded.
-    let registry = crate::bridge_cmd::open_existing(Some(config.registry.sqlite_path()))
-        .map_err(|e| fail(format!("{e:#}")))?;
+    let registry = crate::bridge_cmd::open_existing(&config).map_err(|e| fail(format!("{e:#}")))?;
     // xl keeps what a hotplug script writes on stderr in its log.
     let log = |line: &str| {
         use std::io::Write as _;
@@ -66,7 +64,7 @@ pub fn run(over: &Overrides<'_>, args: &[String]) -> Result<String, Failure> {
     let host = Host {
         nl: &nl,
         ovs: &ovs,
-        registry: registry.as_ref().map(|r| r as &dyn Registry),
+        registry: registry.as_deref(),
         log: &log,
         hooks: Some(&hooks),
     };

@@ -12,6 +12,7 @@ mod config;
 mod docs_cmd;
 mod events_cmd;
 mod export;
+mod fleet;
 mod fsutil;
 mod helper;
 mod hook_cmd;
@@ -32,7 +33,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{BridgeCommand, Cli, Command, RegistryCommand};
+use cli::{BridgeCommand, Cli, Command, FleetCommand, RegistryCommand};
 use report::{Failure, Report, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use translator::diag::one_line;
 
@@ -46,6 +47,9 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
     // file does not stop a translation.
     let registry_path = || -> Result<std::path::PathBuf, Failure> {
         config::registry_path(&over).map_err(|e| Failure::Invalid(vec![e]))
+    };
+    let load_config = || -> Result<config::Config, Failure> {
+        config::load(&over, &config::ProcessEnv).map_err(|e| Failure::Invalid(vec![e]))
     };
     match cli.command {
         Command::Vif2xml { guest, read, specs } => {
@@ -96,8 +100,8 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         Command::Completions { shell } => docs_cmd::completions(shell),
         Command::Manpages { dir } => docs_cmd::manpages(&dir),
         Command::Bridge { command } => {
-            let db = Some(registry_path()?);
-            let db = db.as_deref();
+            let cfg = load_config()?;
+            let db = &cfg;
             match command {
                 BridgeCommand::Add {
                     name,
@@ -149,11 +153,11 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 BridgeCommand::Ensure { name: None, .. } => bridge_cmd::ensure_all(db),
             }
         }
-        Command::Show { json, domain: None } => bridge_cmd::show(Some(&registry_path()?), json),
+        Command::Show { json, domain: None } => bridge_cmd::show(&load_config()?, json),
         Command::Show {
             json,
             domain: Some(d),
-        } => bridge_cmd::show_domain(Some(&registry_path()?), &d, json),
+        } => bridge_cmd::show_domain(&load_config()?, &d, json),
         Command::Top {
             interval,
             count,
@@ -161,7 +165,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             limit,
             json,
         } => top_cmd::run(
-            &registry_path()?,
+            &load_config()?,
             &top_cmd::TopArgs {
                 interval: std::time::Duration::from_secs_f64(interval),
                 count,
@@ -170,11 +174,17 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
                 limit,
             },
         ),
-        Command::Reconcile { connect } => reconcile_cmd::run(&registry_path()?, connect.as_deref()),
+        Command::Reconcile { connect } => reconcile_cmd::run(&load_config()?, connect.as_deref()),
         Command::Registry { command } => match command {
             RegistryCommand::Backup { file } => registry_cmd::backup(&registry_path()?, &file),
             RegistryCommand::Restore { file } => registry_cmd::restore(&registry_path()?, &file),
+            RegistryCommand::Migrate { from, to } => {
+                Ok(fleet::migrate(&load_config()?, &from, &to)?)
+            }
         },
+        Command::Fleet {
+            command: FleetCommand::Keepalive,
+        } => Ok(fleet::keepalive(&load_config()?)?),
         Command::VifScript { args } => hotplug_cmd::run(&over, &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),
@@ -211,9 +221,9 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             format,
             bridges,
             out,
-        } => export::run(report, &registry_path()?, format, &bridges, out.as_deref()),
+        } => export::run(report, &load_config()?, format, &bridges, out.as_deref()),
         Command::Check { xl_dir, connect } => {
-            check_cmd::run(&registry_path()?, xl_dir.as_deref(), connect.as_deref())
+            check_cmd::run(&load_config()?, xl_dir.as_deref(), connect.as_deref())
         }
     }
 }

@@ -13,7 +13,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _};
 use dbus_service::reconcile::{driver_of, RunningDomain};
@@ -142,7 +141,7 @@ pub fn sweep(
 }
 
 /// `reconcile`.
-pub fn run(db: &Path, connect: Option<&str>) -> Result<String, Failure> {
+pub fn run(cfg: &crate::config::Config, connect: Option<&str>) -> Result<String, Failure> {
     let libvirt = match connect {
         Some(uri) => Some(
             ask_libvirt(uri, "--connect").map_err(|e| Failure::Invalid(vec![format!("{e:#}")]))?,
@@ -150,12 +149,12 @@ pub fn run(db: &Path, connect: Option<&str>) -> Result<String, Failure> {
         None => None,
     };
     // No registry yet: nothing recorded, nothing stale (and none is made).
-    let Some(reg) = crate::bridge_cmd::open_existing(Some(db))? else {
+    let Some(reg) = crate::bridge_cmd::open_existing(cfg)? else {
         return Ok("0 stale record(s) dropped, 0 kept\n".to_owned());
     };
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     let swept =
-        sweep(&reg, &nl, libvirt.as_ref(), xenstore().as_ref()).map_err(anyhow::Error::from)?;
+        sweep(&*reg, &nl, libvirt.as_ref(), xenstore().as_ref()).map_err(anyhow::Error::from)?;
     let mut out = String::new();
     for (a, why) in &swept.dropped {
         let _ = writeln!(out, "{}", stale::dropped_line(a, why));

@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hostnet::netlink::{LinkCounters, LinkState, Netlink};
-use registry::{Attachment, Registry as _, SqliteRegistry};
+use registry::Attachment;
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::report::Failure;
 
 /// The options of `vifkit top`.
@@ -225,7 +225,7 @@ fn render_json(round: &[Rate], secs: f64, limit: usize) -> String {
 }
 
 /// `vifkit top`: prints one block per interval (a refreshing screen on a terminal).
-pub fn run(db: &Path, a: &TopArgs) -> Result<String, Failure> {
+pub fn run(cfg: &Config, a: &TopArgs) -> Result<String, Failure> {
     let nl = Netlink::new().map_err(anyhow::Error::from)?;
     let tty = std::io::stdout().is_terminal() && !a.json;
     let mut before = nl.links_with_counters().map_err(anyhow::Error::from)?;
@@ -234,7 +234,7 @@ pub fn run(db: &Path, a: &TopArgs) -> Result<String, Failure> {
     while a.count.is_none_or(|n| done < n) {
         std::thread::sleep(a.interval);
         // The registry is read each round: guests come and go.
-        let attachments = match SqliteRegistry::open_existing(db).map_err(anyhow::Error::from)? {
+        let attachments = match crate::bridge_cmd::open_existing(cfg)? {
             Some(reg) => reg.attachments().map_err(anyhow::Error::from)?,
             None => Vec::new(),
         };

@@ -819,7 +819,17 @@ pub fn run(store: &dyn XenStore, host: &Host<'_>, req: &Request) -> Result<Strin
             Action::Down => {
                 down(host, store, req, &s)?;
                 let n = run_hooks()?;
-                record::after_down(host.registry, req)?;
+                match record::after_down(host.registry, req) {
+                    // A shared registry out of reach never fails an offline: the record
+                    // goes with the host's lease, or `vifkit reconcile` drops it.
+                    Err(HotplugError::Registry(e)) if e.is_unreachable() => {
+                        (host.log)(&format!(
+                            "the registry could not drop the record: {}",
+                            translator::diag::error_chain(&e)
+                        ));
+                    }
+                    other => other?,
+                }
                 Ok(summary(req, &s, n))
             }
         }

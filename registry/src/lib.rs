@@ -10,13 +10,16 @@
 
 mod error;
 mod fields;
+mod json;
 mod lazy;
 mod model;
 mod sqlite;
 #[cfg(test)]
 mod stress;
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod testutil;
 
 use std::path::PathBuf;
 
@@ -244,6 +247,65 @@ pub enum RegistryError {
         /// The journal mode SQLite reported.
         mode: String,
     },
+    /// A MAC that a NIC on another host of the fleet already has (a shared registry).
+    #[error("MAC {mac} is already used by {owner} on host {host}")]
+    MacClashOnHost {
+        /// The MAC.
+        mac: MacAddr,
+        /// Who has it.
+        owner: Owner,
+        /// The host whose NIC it is.
+        host: String,
+    },
+    /// A shared store (etcd) that gave no answer in time: unreachable, or without a
+    /// quorum. Nothing was written by this request, unless the store applies it later.
+    #[error(
+        "Registry {store}: no answer within {} ms while {op} (are the members reachable, \
+         with a quorum?)",
+        timeout.as_millis()
+    )]
+    Unreachable {
+        /// The store (its URL).
+        store: String,
+        /// What the registry was doing.
+        op: &'static str,
+        /// How long it waited.
+        timeout: std::time::Duration,
+        /// The store client's last error, if it gave one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A shared store (etcd) refused or failed a request.
+    #[error("Registry {store}: failed while {op}")]
+    Store {
+        /// The store (its URL).
+        store: String,
+        /// What the registry was doing.
+        op: &'static str,
+        /// The store client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A shared store that cannot serve this host as it is (no lease for the host, a
+    /// setting it refuses, ...): the message says what and how to fix it.
+    #[error("Registry {store}: {problem}")]
+    StoreProblem {
+        /// The store (its URL).
+        store: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A value in a shared store that does not read back as a valid record (written by
+    /// hand, or by something other than vifkit).
+    #[error("Registry {store}: the value of key {key} is corrupt: {reason}")]
+    BadValue {
+        /// The store (its URL).
+        store: String,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A stored row that does not read back as a valid record (edited by hand, or
     /// written by something other than vifkit).
     #[error("Registry {}: {table} row {key} is corrupt", path.display())]
@@ -405,6 +467,23 @@ impl RegistryError {
             RegistryError::Busy { .. } => true,
             RegistryError::Sqlite { source, .. } => sqlite::is_busy(source),
             _ => false,
+        }
+    }
+
+    /// Whether a shared store could not be reached or had no quorum: the request may
+    /// or may not have been applied.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, RegistryError::Unreachable { .. })
+    }
+
+    /// The owner of the MAC a [`MacClash`](RegistryError::MacClash) or
+    /// [`MacClashOnHost`](RegistryError::MacClashOnHost) names.
+    pub fn mac_owner(&self) -> Option<&Owner> {
+        match self {
+            RegistryError::MacClash { owner, .. } | RegistryError::MacClashOnHost { owner, .. } => {
+                Some(owner)
+            }
+            _ => None,
         }
     }
 }

@@ -83,19 +83,25 @@ fn canonical_u32(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// A bridge vifkit knows about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A bridge vifkit knows about. As JSON (a document store's form), each field is its
+/// text and `null` when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Bridge {
     /// The bridge device's name (the registry's key).
+    #[serde(with = "crate::json::text")]
     pub name: IfName,
     /// Linux bridge or Open vSwitch.
+    #[serde(with = "crate::json::text")]
     pub kind: BridgeKind,
     /// The device that connects the bridge to the outside (a NIC or bond), if any.
+    #[serde(with = "crate::json::opt_text", default)]
     pub uplink: Option<IfName>,
     /// A VLAN on the uplink: vifkit builds `UPLINK.VLAN` and enslaves that instead of
     /// the uplink (`bond0` with VLAN 900 gives `bond0.900` in `br900`). Needs `uplink`.
+    #[serde(with = "crate::json::opt_text", default)]
     pub vlan: Option<VlanId>,
     /// The bridge's MTU, if vifkit sets it.
+    #[serde(with = "crate::json::opt_text", default)]
     pub mtu: Option<Mtu>,
     /// Spanning tree protocol on (default off).
     pub stp: bool,
@@ -154,11 +160,13 @@ impl Bridge {
 }
 
 /// Whose a MAC or device name is: the attachment that holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     /// Whose domain it is.
+    #[serde(with = "crate::json::text")]
     pub driver: Driver,
     /// The domain's name.
+    #[serde(with = "crate::json::text")]
     pub domain_name: DomainName,
     /// The domain id.
     pub domid: u32,
@@ -202,14 +210,17 @@ impl fmt::Display for DomainKey {
 
 /// One guest NIC: its PV backend in dom0 (or a QEMU guest's tap), the emulated twin of
 /// a Xen `ioemu` NIC, its MAC, bridge and VLANs. The registry's key is
-/// `(driver, domid, devid)`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// `(driver, domid, devid)`. As JSON, as [`Bridge`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Attachment {
     /// Whose domain it is: Xen's or QEMU's.
+    #[serde(with = "crate::json::text")]
     pub driver: Driver,
     /// The guest's name.
+    #[serde(with = "crate::json::text")]
     pub domain_name: DomainName,
     /// The guest's UUID, when known.
+    #[serde(with = "crate::json::opt_text", default)]
     pub domain_uuid: Option<DomainUuid>,
     /// The domain id (Xen's, or libvirt's for a QEMU guest).
     pub domid: u32,
@@ -218,24 +229,33 @@ pub struct Attachment {
     pub devid: u32,
     /// The PV backend device: `vif{domid}.{devid}`, or the `vifname=` given; a QEMU
     /// guest's tap (`vnetN`).
+    #[serde(with = "crate::json::text")]
     pub backend: IfName,
     /// The emulated twin of a Xen `ioemu` NIC: `{backend}-emu`. Never for QEMU.
+    #[serde(with = "crate::json::opt_text", default)]
     pub emulated: Option<IfName>,
     /// The NIC's MAC, unique across the registry.
+    #[serde(with = "crate::json::text")]
     pub mac: MacAddr,
     /// The bridge the NIC is plugged into (a bridge in the registry).
+    #[serde(with = "crate::json::text")]
     pub bridge: IfName,
     /// The VLANs on the bridge port (`vlan=`), if any.
+    #[serde(with = "crate::json::opt_text", default)]
     pub vlan: Option<VlanSpec>,
     /// The NIC's name inside the guest (`ethN`), when known.
+    #[serde(with = "crate::json::opt_text", default)]
     pub guest_name: Option<GuestName>,
     /// The NIC's model (`e1000`, `rtl8139`, `virtio`, ...) as the domain's
     /// configuration names it, when known.
+    #[serde(with = "crate::json::opt_text", default)]
     pub model: Option<NicModelName>,
     /// Where the attachment is in its life.
+    #[serde(with = "crate::json::text")]
     pub state: AttachmentState,
     /// The boot it was written in ([`BootId::current`] when it was made); `None` when
     /// not known (written before vifkit recorded boots).
+    #[serde(with = "crate::json::opt_text", default)]
     pub boot_id: Option<BootId>,
 }
 

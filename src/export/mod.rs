@@ -20,10 +20,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use registry::{parse_if_name, Bridge, Registry as _};
+use registry::{parse_if_name, Bridge};
 use translator::diag::shown;
 
 use crate::cli::ExportFormat;
+use crate::config::Config;
 use crate::report::{Failure, Report};
 
 /// The start of the first line of every file `vifkit export` writes.
@@ -80,7 +81,7 @@ pub(crate) fn header(format: ExportFormat, what: &str) -> String {
 /// `vifkit export`.
 pub fn run(
     report: &mut Report,
-    db: &Path,
+    cfg: &Config,
     format: ExportFormat,
     names: &[String],
     out: Option<&Path>,
@@ -98,8 +99,8 @@ pub fn run(
         return Err(Failure::Invalid(problems));
     }
     // Read-only: never waits for a writer, and creates no registry (none: no bridges).
-    let registered = registry::SqliteRegistry::open_read_only(db)
-        .and_then(|reg| reg.bridges())
+    let registered = crate::bridge_cmd::open_to_read(cfg)?
+        .bridges()
         .map_err(anyhow::Error::from)?;
     let mut chosen: Vec<&Bridge> = Vec::new();
     if wanted.is_empty() {

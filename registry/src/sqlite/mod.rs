@@ -1026,3 +1026,23 @@ mod tests {
         assert!(!waiter.wait(0));
     }
 }
+
+/// The suite every backend runs ([`crate::suite`]), on a fresh SQLite file each.
+#[cfg(test)]
+mod suite {
+    use crate::suite::Subject;
+    use crate::testutil::temp_registry;
+    use crate::SqliteRegistry;
+
+    fn sqlite() -> Subject {
+        let (dir, reg) = temp_registry();
+        let path = reg.path().to_path_buf();
+        Subject {
+            reg: Box::new(reg),
+            again: Box::new(move || Box::new(SqliteRegistry::open(&path).unwrap())),
+            guard: Box::new(dir),
+        }
+    }
+
+    crate::registry_suite!(sqlite);
+}
