@@ -398,3 +398,71 @@ fn running_libvirt_domains_become_pairings() {
     );
     assert!(serve.stop().success());
 }
+
+/// A second `vifkit serve` on the same bus neither takes nor queues for org.vifkit: it
+/// says so and exits 1, and the first keeps the name; nor can anyone else replace it.
+#[test]
+fn a_second_serve_does_not_take_the_name() {
+    let bus = Bus::start_as_anyone();
+    let first = bus.serve(&[], &[]);
+    let owner = |bus: &Bus| {
+        bus.call_on(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "GetNameOwner",
+            &["s", "org.vifkit"],
+        )[0]
+        .as_str()
+        .unwrap()
+        .to_owned()
+    };
+    let before = owner(&bus);
+    let other_db = bus.db().with_file_name("other.db");
+    let mut second = Command::new(BIN)
+        .env_remove("VIFKIT_DB")
+        .arg("--db")
+        .arg(&other_db)
+        .args(["serve", "--address", &bus.address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = lines_of(second.stderr.take().unwrap());
+    // It must give up by itself; one still running owns or waits for the name.
+    let end = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > end {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!(
+                "the second serve still runs: {:?}",
+                said.try_iter().collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let err = said.iter().collect::<Vec<_>>().join("\n");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("org.vifkit is already owned on the bus at")
+            && err.contains("another vifkit serve is running there"),
+        "{err}"
+    );
+    assert_eq!(owner(&bus), before);
+    // RequestName(org.vifkit, REPLACE_EXISTING | DO_NOT_QUEUE) by anyone else: 3, Exists.
+    let r = bus.call_on(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "RequestName",
+        &["su", "org.vifkit", "6"],
+    );
+    assert_eq!(r[0], 3, "{r}");
+    assert_eq!(owner(&bus), before);
+    assert!(first.stop().success());
+}
