@@ -402,3 +402,27 @@ async fn stopping_ends_the_watcher() {
     let mut p = peer(Duration::from_secs(1)).await;
     p.service.take().unwrap().stop(true).await;
 }
+
+/// A call with more arguments than its method takes is refused, not answered.
+#[tokio::test]
+async fn extra_arguments_are_refused() {
+    let p = peer(Duration::from_secs(1)).await;
+    let (name, msg) = p
+        .call::<_, Vec<(String, Dict)>>("org.vifkit.Bridges1", "List", &("extra",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(msg, "Signature mismatch: got `s`, expected ``");
+    let (name, msg) = p
+        .call::<_, Vec<Dict>>("org.vifkit.Pairings1", "List", &(7u32,))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs", "{msg}");
+    let (name, msg) = p
+        .call::<_, Vec<(String, String, bool)>>("org.vifkit.NicModels1", "List", &("pv", 1u32))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(msg, "Signature mismatch: got `(su)`, expected `s`");
+}
