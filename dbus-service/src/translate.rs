@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use zbus::interface;
+use zbus::message::Header;
 
+use super::admission::Ticket;
 use super::error::{chain, ServiceError};
 use super::nic_models::guest_type;
 use super::{limits, Shared};
@@ -89,6 +91,14 @@ pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), Servi
     ))
 }
 
+impl Translator {
+    /// Admits a request of `len` bytes from the call's sender (see [`crate::admission`]).
+    fn admit(&self, hdr: &Header<'_>, len: usize) -> Result<Option<Ticket>, ServiceError> {
+        let caller = hdr.sender().map_or("", |s| s.as_str());
+        self.shared.gate.admit(caller, len)
+    }
+}
+
 #[interface(name = "org.vifkit.Translator1")]
 impl Translator {
     /// Translates one xl vif spec for a guest of type `guest_type` (`hvm`, `pv`,
@@ -96,13 +106,19 @@ impl Translator {
     #[zbus(out_args("xml", "warnings"))]
     async fn vif_to_xml(
         &self,
-        spec: String,
-        guest_type: String,
+        spec: &str,
+        guest_type: &str,
+        #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(String, Vec<String>), ServiceError> {
         too_large("vif spec", spec.len(), limits::MAX_SPEC)?;
+        let ticket = self.admit(&hdr, spec.len() + guest_type.len())?;
+        let (spec, guest_type) = (spec.to_owned(), guest_type.to_owned());
         self.shared
             .store
-            .work(move || vif_to_xml(&spec, &guest_type))
+            .work(move || {
+                let _ticket = ticket;
+                vif_to_xml(&spec, &guest_type)
+            })
             .await
     }
 
@@ -112,13 +128,20 @@ impl Translator {
     #[zbus(out_args("spec", "warnings"))]
     async fn xml_to_vif(
         &self,
-        xml: String,
-        guest_type: String,
+        xml: &str,
+        guest_type: &str,
+        #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(String, Vec<String>), ServiceError> {
         too_large("XML", xml.len(), limits::MAX_XML)?;
+        let ticket = self.admit(&hdr, xml.len() + guest_type.len())?;
+        let (xml, guest_type) = (xml.to_owned(), guest_type.to_owned());
         self.shared
             .store
-            .work(move || xml_to_vif(&xml, &guest_type))
+            .work(move || {
+                // Held until the work ends, even when the caller has gone.
+                let _ticket = ticket;
+                xml_to_vif(&xml, &guest_type)
+            })
             .await
     }
 }
