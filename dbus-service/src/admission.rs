@@ -129,6 +129,17 @@ impl Drop for Ticket {
         drop(s);
         if last {
             trim_heap();
+            // Once more after the reply, which is freed on the executor after it is sent,
+            // if no other large request has started by then.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let gate = Arc::clone(&self.gate);
+                rt.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if gate.in_flight() == 0 {
+                        let _ = tokio::task::spawn_blocking(trim_heap).await;
+                    }
+                });
+            }
         }
     }
 }

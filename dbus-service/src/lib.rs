@@ -60,6 +60,9 @@ pub mod limits {
     pub const MAX_SPEC: usize = 64 * 1024;
     /// The longest XML document taken (1 MiB).
     pub const MAX_XML: usize = 1024 * 1024;
+    /// The most `<interface>` elements an XML document may hold: translating one takes
+    /// tens of kilobytes, so 1 MiB of them would take hundreds of megabytes.
+    pub const MAX_INTERFACES: usize = 256;
 }
 
 /// What every interface shares: the registry and the access rules.

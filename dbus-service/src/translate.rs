@@ -63,6 +63,14 @@ pub fn vif_to_xml(spec: &str, guest: &str) -> Result<(String, Vec<String>), Serv
 /// empty the document's `<os><type>` (HVM without one).
 pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), ServiceError> {
     too_large("XML", xml.len(), limits::MAX_XML)?;
+    // Counted in the text, before anything is parsed (a comment's `<interface` too).
+    let elements = xml.matches("<interface").count();
+    if elements > limits::MAX_INTERFACES {
+        return Err(ServiceError::TooLarge(format!(
+            "The XML has {elements} <interface> elements; at most {} are taken",
+            limits::MAX_INTERFACES
+        )));
+    }
     let given = if guest.is_empty() {
         None
     } else {
@@ -168,6 +176,15 @@ mod tests {
         );
         let e = vif_to_xml("bridge=x", "kvm").unwrap_err();
         assert!(matches!(e, ServiceError::InvalidArgs(_)), "{e}");
+        let many = "<interface type='bridge'><source bridge='b'/></interface>"
+            .repeat(limits::MAX_INTERFACES + 1);
+        let e = xml_to_vif(&format!("<devices>{many}</devices>"), "hvm").unwrap_err();
+        assert_eq!(
+            e,
+            ServiceError::TooLarge(
+                "The XML has 257 <interface> elements; at most 256 are taken".into()
+            )
+        );
         let big = "x".repeat(limits::MAX_SPEC + 1);
         assert!(matches!(
             vif_to_xml(&big, "pv"),
