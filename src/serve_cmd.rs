@@ -18,6 +18,7 @@ use hostnet::netlink::Netlink;
 use hostnet::stale;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;
+use zbus::fdo::{RequestNameFlags, RequestNameReply};
 
 use crate::report::{chain, Failure};
 
@@ -95,10 +96,23 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("{}", e.message().to_owned()))
             .context("Cannot read the registry")?;
     }
-    conn.request_name(BUS_NAME).await.map_err(|e| match e {
-        zbus::Error::NameTaken => anyhow!("{BUS_NAME} is already owned on {which}"),
-        e => anyhow!(e).context(format!("Cannot own {BUS_NAME} on {which}")),
-    })?;
+    // Not zbus's default flags, which let the next requester take the name: never
+    // queued, never replaced, and never replacing a running service.
+    let reply = conn
+        .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
+        .await
+        .map_err(|e| match e {
+            zbus::Error::NameTaken => anyhow!(
+                "{BUS_NAME} is already owned on {which}: another vifkit serve is running there"
+            ),
+            e => anyhow!(e).context(format!("Cannot own {BUS_NAME} on {which}")),
+        })?;
+    if !matches!(
+        reply,
+        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner
+    ) {
+        bail!("Cannot own {BUS_NAME} on {which}: the bus answered {reply:?}");
+    }
     say(&format!(
         "vifkit serve: {BUS_NAME} on {which}, registry {}",
         db.display()

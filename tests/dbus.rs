@@ -475,3 +475,183 @@ fn running_libvirt_domains_become_pairings() {
     );
     assert!(serve.stop().success());
 }
+
+/// A second `vifkit serve` on the same bus neither takes nor queues for org.vifkit: it
+/// says so and exits 1, and the first keeps the name; nor can anyone else replace it.
+#[test]
+fn a_second_serve_does_not_take_the_name() {
+    let bus = Bus::start_as_anyone();
+    let first = bus.serve(&[], &[]);
+    let owner = |bus: &Bus| {
+        bus.call_on(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "GetNameOwner",
+            &["s", "org.vifkit"],
+        )[0]
+        .as_str()
+        .unwrap()
+        .to_owned()
+    };
+    let before = owner(&bus);
+    let other_db = bus.db().with_file_name("other.db");
+    let mut second = Command::new(BIN)
+        .env_remove("VIFKIT_DB")
+        .arg("--db")
+        .arg(&other_db)
+        .args(["serve", "--address", &bus.address])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = lines_of(second.stderr.take().unwrap());
+    // It must give up by itself; one still running owns or waits for the name.
+    let end = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > end {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!(
+                "the second serve still runs: {:?}",
+                said.try_iter().collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let err = said.iter().collect::<Vec<_>>().join("\n");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("org.vifkit is already owned on the bus at")
+            && err.contains("another vifkit serve is running there"),
+        "{err}"
+    );
+    assert_eq!(owner(&bus), before);
+    // RequestName(org.vifkit, REPLACE_EXISTING | DO_NOT_QUEUE) by anyone else: 3, Exists.
+    let r = bus.call_on(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "RequestName",
+        &["su", "org.vifkit", "6"],
+    );
+    assert_eq!(r[0], 3, "{r}");
+    assert_eq!(owner(&bus), before);
+    assert!(first.stop().success());
+}
+
+/// Every method of every org.vifkit interface, as introspected, refuses a call with
+/// one argument more than it takes.
+#[test]
+fn every_method_checks_its_signature() {
+    let bus = Bus::start_as_anyone();
+    let _serve = bus.serve(&[], &[]);
+    let xml = bus.run(
+        false,
+        "busctl",
+        &[
+            format!("--address={}", bus.address),
+            "--xml-interface".into(),
+            "introspect".into(),
+            "org.vifkit".into(),
+            "/org/vifkit".into(),
+        ],
+    );
+    assert!(xml.status.success(), "{xml:?}");
+    let xml = String::from_utf8(xml.stdout).unwrap();
+    let mut checked = Vec::new();
+    for (iface, method, ins) in introspected_methods(&xml) {
+        if !iface.starts_with("org.vifkit.") {
+            continue;
+        }
+        let mut args = vec![format!("{ins}s")];
+        for t in split_signature(&ins) {
+            args.push(
+                match t.as_str() {
+                    "s" => "x",
+                    "u" | "q" | "a{sv}" => "0",
+                    "b" => "false",
+                    other => panic!("{iface}.{method}: no sample value for {other}"),
+                }
+                .to_owned(),
+            );
+        }
+        args.push("extra".into());
+        let mut call = vec![
+            format!("--address={}", bus.address),
+            "call".into(),
+            "org.vifkit".into(),
+            "/org/vifkit".into(),
+            iface.clone(),
+            method.clone(),
+        ];
+        call.extend(args);
+        let out = bus.run(false, "busctl", &call);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{iface}.{method} took an extra argument"
+        );
+        assert!(
+            err.contains(&format!("Signature mismatch: got `({ins}s)`"))
+                || err.contains("Signature mismatch: got `s`, expected ``"),
+            "{iface}.{method}: {err}"
+        );
+        checked.push(format!("{iface}.{method}"));
+    }
+    assert!(
+        checked.contains(&"org.vifkit.Bridges1.List".to_owned()),
+        "{checked:?}"
+    );
+    assert!(checked.len() >= 10, "{checked:?}");
+}
+
+/// (interface, method, in-argument signature) of each method in introspection XML.
+fn introspected_methods(xml: &str) -> Vec<(String, String, String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(tag[at..].split('"').next()?.to_owned())
+    };
+    let mut out = Vec::new();
+    let (mut iface, mut method) = (String::new(), None::<(String, String)>);
+    for tag in xml.split('<').map(|t| t.split('>').next().unwrap_or("")) {
+        if tag.starts_with("interface ") {
+            iface = attr(tag, "name").unwrap();
+        } else if tag.starts_with("method ") {
+            method = Some((attr(tag, "name").unwrap(), String::new()));
+            if tag.ends_with('/') {
+                out.push((iface.clone(), method.take().unwrap().0, String::new()));
+            }
+        } else if tag.starts_with("arg ") {
+            if let Some((_, sig)) = method.as_mut() {
+                if attr(tag, "direction").as_deref() != Some("out") {
+                    sig.push_str(&attr(tag, "type").unwrap());
+                }
+            }
+        } else if tag == "/method" {
+            let (m, sig) = method.take().unwrap();
+            out.push((iface.clone(), m, sig));
+        }
+    }
+    out
+}
+
+/// The complete types of a signature made of basic types and `a{sv}`.
+fn split_signature(sig: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = sig;
+    while !rest.is_empty() {
+        let n = if rest.starts_with("a{") {
+            rest.find('}').unwrap() + 1
+        } else {
+            1
+        };
+        out.push(rest[..n].to_owned());
+        rest = &rest[n..];
+    }
+    out
+}

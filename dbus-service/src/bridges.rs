@@ -91,7 +91,13 @@ impl Bridges {
     /// Every registered bridge by name, with its properties: `kind` (s), `uplink` (s),
     /// `vlan` (q), `mtu` (u) when set, `stp` (b), `creatable` (b), `present` (b: the
     /// host has the bridge) and `ports` (as: its ports on the host).
-    async fn list(&self) -> Result<Vec<(String, Dict)>, ServiceError> {
+    ///
+    /// (The unused header makes zbus check the call's arguments: for a method without
+    /// any input it reads no body at all, so extra arguments went unnoticed.)
+    async fn list(
+        &self,
+        #[zbus(header)] _args_checked: Header<'_>,
+    ) -> Result<Vec<(String, Dict)>, ServiceError> {
         self.shared.store.read(|reg| list(reg)).await
     }
 

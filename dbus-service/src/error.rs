@@ -42,6 +42,9 @@ pub enum ServiceError {
     Failed(String),
     /// `org.freedesktop.DBus.Error.AccessDenied`: the caller may not do this.
     AccessDenied(String),
+    /// `org.freedesktop.DBus.Error.LimitsExceeded`: too many large requests in flight,
+    /// from this caller or from all (see [`crate::limits`]); try again later.
+    LimitsExceeded(String),
 }
 
 impl ServiceError {
@@ -62,6 +65,7 @@ impl ServiceError {
             ServiceError::Registry(_) => "org.vifkit.Error.Registry",
             ServiceError::Failed(_) => "org.vifkit.Error.Failed",
             ServiceError::AccessDenied(_) => "org.freedesktop.DBus.Error.AccessDenied",
+            ServiceError::LimitsExceeded(_) => "org.freedesktop.DBus.Error.LimitsExceeded",
         }
     }
 
@@ -80,7 +84,8 @@ impl ServiceError {
             | ServiceError::Host(m)
             | ServiceError::Registry(m)
             | ServiceError::Failed(m)
-            | ServiceError::AccessDenied(m) => m,
+            | ServiceError::AccessDenied(m)
+            | ServiceError::LimitsExceeded(m) => m,
         }
     }
 }

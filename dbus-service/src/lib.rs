@@ -10,8 +10,11 @@
 //! Errors are `org.vifkit.Error.<Name>` ([`ServiceError`]). No method blocks the
 //! executor: registry, netlink and translation work runs on tokio's blocking pool
 //! ([`Store`]), bounded, so every method answers while a hook holds the registry locked.
+//! Large requests are admitted a few at a time, per connection and in all
+//! ([`admission`]); the others are refused with `LimitsExceeded`.
 
 mod access;
+pub mod admission;
 mod bridges;
 pub mod cache;
 mod dicts;
@@ -57,6 +60,9 @@ pub mod limits {
     pub const MAX_SPEC: usize = 64 * 1024;
     /// The longest XML document taken (1 MiB).
     pub const MAX_XML: usize = 1024 * 1024;
+    /// The most `<interface>` elements an XML document may hold: translating one takes
+    /// tens of kilobytes, so 1 MiB of them would take hundreds of megabytes.
+    pub const MAX_INTERFACES: usize = 256;
 }
 
 /// What every interface shares: the registry and the access rules.
@@ -68,6 +74,8 @@ pub struct Shared {
     pub access: Access,
     /// The pairings `Pairings1` answers from (see [`cache`]).
     pub pairings: Arc<cache::PairingCache>,
+    /// The gate of large requests (see [`admission`]).
+    pub gate: Arc<admission::Gate>,
 }
 
 impl Shared {
@@ -146,6 +154,7 @@ impl Service {
             store,
             access: Access::new(cfg.system_bus),
             pairings: Arc::default(),
+            gate: Arc::default(),
         });
         // A file replaced from here on is a later epoch: the watcher reads it whole.
         let epoch = shared.store.epoch();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use hostnet::netlink::Netlink;
 
 use zbus::interface;
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
 use super::dicts::{self, Dict};
@@ -44,7 +45,10 @@ impl Pairings {
     /// or `qemu`), `domain` (s), `domid` (u), `devid` (u), `backend` (s), `mac` (s),
     /// `bridge` (s), `state` (s), and when known `uuid`, `emulated`, `vlan`,
     /// `guest_name`, `model` (s).
-    async fn list(&self) -> Vec<Dict> {
+    ///
+    /// (The unused header makes zbus check the call's arguments: for a method without
+    /// any input it reads no body at all, so extra arguments went unnoticed.)
+    async fn list(&self, #[zbus(header)] _args_checked: Header<'_>) -> Vec<Dict> {
         self.shared
             .pairings
             .get()

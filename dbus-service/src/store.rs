@@ -29,7 +29,7 @@ const READERS: usize = 8;
 /// How many registry writes run at once (each may wait for another process's lock).
 const WRITERS: usize = 4;
 /// How many blocking jobs that are neither (translation, netlink) run at once.
-const WORKERS: usize = 4;
+pub(crate) const WORKERS: usize = 4;
 
 /// A connection to write with, or a read-only one.
 fn open_for(path: &Path, write: bool) -> Result<SqliteRegistry, RegistryError> {

@@ -406,3 +406,101 @@ async fn stopping_ends_the_watcher() {
     let mut p = peer(Duration::from_secs(1)).await;
     p.service.take().unwrap().stop(true).await;
 }
+
+/// Large requests beyond the per-connection bound are refused at once, not queued:
+/// with every translation worker held busy, two large calls of one connection wait
+/// in flight and the others get `LimitsExceeded`; once the workers are free the two
+/// are answered and nothing is left in flight.
+#[tokio::test]
+async fn large_requests_in_flight_are_bounded() {
+    let p = peer(Duration::from_secs(1)).await;
+    let shared = Arc::clone(&p.service.as_ref().unwrap().shared);
+    // Hold every worker until `release` is dropped.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Arc::new(std::sync::Mutex::new(held));
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let blockers: Vec<_> = (0..store::WORKERS)
+        .map(|_| {
+            let (store, held, started_tx) = (
+                Arc::clone(&shared.store),
+                Arc::clone(&held),
+                started_tx.clone(),
+            );
+            tokio::spawn(async move {
+                store
+                    .work(move || {
+                        started_tx.send(()).unwrap();
+                        let _ = held.lock().unwrap().recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for _ in 0..store::WORKERS {
+        started.recv().await.unwrap();
+    }
+    let xml = format!(
+        "<domain><description>{}</description><devices><interface type='bridge'>\
+         <source bridge='xenbr0'/></interface></devices></domain>",
+        "x".repeat(admission::LARGE)
+    );
+    let calls = 6;
+    let body = (xml.as_str(), "hvm");
+    let mut pending: futures::stream::FuturesUnordered<_> = (0..calls)
+        .map(|_| p.call::<_, (String, Vec<String>)>("org.vifkit.Translator1", "XmlToVif", &body))
+        .collect();
+    // The refusals come while the admitted calls wait for a worker.
+    for _ in 0..calls - admission::PER_CALLER {
+        // Without the gate, every call would wait for a worker: none would come.
+        let (name, msg) = tokio::time::timeout(Duration::from_secs(20), pending.next())
+            .await
+            .expect("a refusal while the workers are busy")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(name, "org.freedesktop.DBus.Error.LimitsExceeded", "{msg}");
+        assert!(
+            msg.starts_with("Too many large requests: this connection has 2"),
+            "{msg}"
+        );
+    }
+    assert_eq!(shared.gate.in_flight(), admission::PER_CALLER);
+    drop(release);
+    for b in blockers {
+        b.await.unwrap().unwrap();
+    }
+    while let Some(r) = pending.next().await {
+        let (spec, _) = r.unwrap();
+        assert!(spec.contains("bridge=xenbr0"), "{spec}");
+    }
+    assert_eq!(shared.gate.in_flight(), 0);
+    assert_eq!(shared.gate.most_in_flight(), admission::PER_CALLER);
+    assert_eq!(
+        shared.gate.refused(),
+        u64::try_from(calls - admission::PER_CALLER).unwrap()
+    );
+}
+
+/// A call with more arguments than its method takes is refused, not answered.
+#[tokio::test]
+async fn extra_arguments_are_refused() {
+    let p = peer(Duration::from_secs(1)).await;
+    let (name, msg) = p
+        .call::<_, Vec<(String, Dict)>>("org.vifkit.Bridges1", "List", &("extra",))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(msg, "Signature mismatch: got `s`, expected ``");
+    let (name, msg) = p
+        .call::<_, Vec<Dict>>("org.vifkit.Pairings1", "List", &(7u32,))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs", "{msg}");
+    let (name, msg) = p
+        .call::<_, Vec<(String, String, bool)>>("org.vifkit.NicModels1", "List", &("pv", 1u32))
+        .await
+        .unwrap_err();
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(name, "org.freedesktop.DBus.Error.InvalidArgs");
+    assert_eq!(msg, "Signature mismatch: got `(su)`, expected `s`");
+}

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use zbus::interface;
+use zbus::message::Header;
 
+use super::admission::Ticket;
 use super::error::{chain, ServiceError};
 use super::nic_models::guest_type;
 use super::{limits, Shared};
@@ -61,6 +63,14 @@ pub fn vif_to_xml(spec: &str, guest: &str) -> Result<(String, Vec<String>), Serv
 /// empty the document's `<os><type>` (HVM without one).
 pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), ServiceError> {
     too_large("XML", xml.len(), limits::MAX_XML)?;
+    // Counted in the text, before anything is parsed (a comment's `<interface` too).
+    let elements = xml.matches("<interface").count();
+    if elements > limits::MAX_INTERFACES {
+        return Err(ServiceError::TooLarge(format!(
+            "The XML has {elements} <interface> elements; at most {} are taken",
+            limits::MAX_INTERFACES
+        )));
+    }
     let given = if guest.is_empty() {
         None
     } else {
@@ -89,6 +99,14 @@ pub fn xml_to_vif(xml: &str, guest: &str) -> Result<(String, Vec<String>), Servi
     ))
 }
 
+impl Translator {
+    /// Admits a request of `len` bytes from the call's sender (see [`crate::admission`]).
+    fn admit(&self, hdr: &Header<'_>, len: usize) -> Result<Option<Ticket>, ServiceError> {
+        let caller = hdr.sender().map_or("", |s| s.as_str());
+        self.shared.gate.admit(caller, len)
+    }
+}
+
 #[interface(name = "org.vifkit.Translator1")]
 impl Translator {
     /// Translates one xl vif spec for a guest of type `guest_type` (`hvm`, `pv`,
@@ -96,13 +114,19 @@ impl Translator {
     #[zbus(out_args("xml", "warnings"))]
     async fn vif_to_xml(
         &self,
-        spec: String,
-        guest_type: String,
+        spec: &str,
+        guest_type: &str,
+        #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(String, Vec<String>), ServiceError> {
         too_large("vif spec", spec.len(), limits::MAX_SPEC)?;
+        let ticket = self.admit(&hdr, spec.len() + guest_type.len())?;
+        let (spec, guest_type) = (spec.to_owned(), guest_type.to_owned());
         self.shared
             .store
-            .work(move || vif_to_xml(&spec, &guest_type))
+            .work(move || {
+                let _ticket = ticket;
+                vif_to_xml(&spec, &guest_type)
+            })
             .await
     }
 
@@ -112,13 +136,20 @@ impl Translator {
     #[zbus(out_args("spec", "warnings"))]
     async fn xml_to_vif(
         &self,
-        xml: String,
-        guest_type: String,
+        xml: &str,
+        guest_type: &str,
+        #[zbus(header)] hdr: Header<'_>,
     ) -> Result<(String, Vec<String>), ServiceError> {
         too_large("XML", xml.len(), limits::MAX_XML)?;
+        let ticket = self.admit(&hdr, xml.len() + guest_type.len())?;
+        let (xml, guest_type) = (xml.to_owned(), guest_type.to_owned());
         self.shared
             .store
-            .work(move || xml_to_vif(&xml, &guest_type))
+            .work(move || {
+                // Held until the work ends, even when the caller has gone.
+                let _ticket = ticket;
+                xml_to_vif(&xml, &guest_type)
+            })
             .await
     }
 }
@@ -145,6 +176,15 @@ mod tests {
         );
         let e = vif_to_xml("bridge=x", "kvm").unwrap_err();
         assert!(matches!(e, ServiceError::InvalidArgs(_)), "{e}");
+        let many = "<interface type='bridge'><source bridge='b'/></interface>"
+            .repeat(limits::MAX_INTERFACES + 1);
+        let e = xml_to_vif(&format!("<devices>{many}</devices>"), "hvm").unwrap_err();
+        assert_eq!(
+            e,
+            ServiceError::TooLarge(
+                "The XML has 257 <interface> elements; at most 256 are taken".into()
+            )
+        );
         let big = "x".repeat(limits::MAX_SPEC + 1);
         assert!(matches!(
             vif_to_xml(&big, "pv"),

@@ -215,6 +215,35 @@ impl Bus {
         v["data"].clone()
     }
 
+    /// A call through `busctl` to any service that must succeed: its reply's `data`.
+    pub(crate) fn call_on(
+        &self,
+        dest: &str,
+        path: &str,
+        iface: &str,
+        method: &str,
+        args: &[&str],
+    ) -> Value {
+        let mut v = vec![
+            format!("--address={}", self.address),
+            "--json=short".into(),
+            "call".into(),
+            dest.into(),
+            path.into(),
+            iface.into(),
+            method.into(),
+        ];
+        v.extend(args.iter().map(|s| (*s).to_owned()));
+        let out = self.run(false, "busctl", &v);
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["data"].clone()
+    }
+
     pub(crate) fn call(&self, iface: &str, method: &str, args: &[&str]) -> Value {
         self.call_as(false, iface, method, args)
     }
