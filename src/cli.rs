@@ -553,6 +553,24 @@ pub enum FleetCommand {
     /// it as a service on every host of the fleet): the host's NIC records, MACs and
     /// bridge claims are tied to it, and expire when it stops being renewed.
     Keepalive,
+    /// Show or set this host's override of a shared bridge (an etcd registry): where
+    /// hosts differ, e.g. the uplink is bond0 here and eno1 there. This host then sees
+    /// the bridge with its override in `bridge list`, `show`, `bridge ensure` and the
+    /// hooks; the other hosts keep the shared definition. Options not given keep the
+    /// override's other value; without options, prints the override.
+    Override {
+        /// The registered bridge.
+        name: String,
+        /// This host's uplink device for the bridge (`none`: as shared).
+        #[arg(long, value_name = "IFNAME|none")]
+        uplink: Option<String>,
+        /// This host's MTU for the bridge (`none`: as shared).
+        #[arg(long, value_name = "MTU|none")]
+        mtu: Option<String>,
+        /// Drop this host's override: the shared definition applies.
+        #[arg(long, conflicts_with_all = ["uplink", "mtu"])]
+        clear: bool,
+    },
 }
 
 /// The `bridge` commands. Values are checked by vifkit (exit 1 on a bad one), and a

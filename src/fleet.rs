@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use registry::{DomainKey, LazyRegistry, Registry, RegistryError, SqliteRegistry};
 
 use crate::config::{Config, RegistryUrl};
+use crate::report::Failure;
 
 /// The etcd registry of `url` for this host, with the `[etcd]` settings.
 #[cfg(feature = "etcd")]
@@ -160,4 +161,101 @@ pub fn migrate(cfg: &Config, from: &str, to: &str) -> anyhow::Result<String> {
         "{from} -> {to}: {added} bridge(s) added, {updated} updated, {nics} NIC(s) of \
          {domains} domain(s) written\n"
     ))
+}
+
+/// The options of `fleet override`, as given.
+#[derive(Debug)]
+pub struct OverrideArgs<'a> {
+    /// `NAME`.
+    pub name: &'a str,
+    /// `--uplink`, `none` for as shared.
+    pub uplink: Option<&'a str>,
+    /// `--mtu`, `none` for as shared.
+    pub mtu: Option<&'a str>,
+    /// `--clear`.
+    pub clear: bool,
+}
+
+/// `vifkit fleet override`: shows, sets or drops this host's override of a shared
+/// bridge. Every value is checked before the registry is opened.
+pub fn set_override(cfg: &Config, a: &OverrideArgs<'_>) -> Result<String, Failure> {
+    let mut problems = Vec::new();
+    let name = registry::parse_if_name("bridge name", a.name)
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    // `Some(None)`: `none`, as shared.
+    let uplink = match a.uplink {
+        None => None,
+        Some("none") => Some(None),
+        Some(u) => registry::parse_if_name("--uplink", u)
+            .map(|n| Some(Some(n.to_string())))
+            .unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                None
+            }),
+    };
+    let mtu = match a.mtu {
+        None => None,
+        Some("none") => Some(None),
+        Some(m) => match m.parse::<registry::Mtu>() {
+            Ok(m) => Some(Some(m.get())),
+            Err(e) => {
+                problems.push(format!("--mtu: {e}"));
+                None
+            }
+        },
+    };
+    let Some(name) = name.filter(|_| problems.is_empty()) else {
+        return Err(Failure::Invalid(problems));
+    };
+    let reg = match &cfg.registry {
+        RegistryUrl::Sqlite(p) => {
+            return Err(Failure::Invalid(vec![format!(
+                "Registry sqlite:{}: per-host overrides belong to a shared (etcd) registry; \
+                 on one host, change the bridge itself with `vifkit bridge set`",
+                p.display()
+            )]))
+        }
+        #[cfg(feature = "etcd")]
+        RegistryUrl::Etcd(u) => etcd(cfg, u)?,
+        #[cfg(not(feature = "etcd"))]
+        RegistryUrl::Etcd(u) => return Err(no_etcd(u).into()),
+    };
+    #[cfg(feature = "etcd")]
+    {
+        let shown = |o: &Option<registry_etcd::BridgeOverride>| match o {
+            None => format!("{name} on host {}: as shared (no override)\n", cfg.host),
+            Some(o) => format!(
+                "{name} on host {}: uplink {}, mtu {}\n",
+                cfg.host,
+                o.uplink.as_deref().unwrap_or("as shared"),
+                o.mtu
+                    .map_or_else(|| "as shared".to_owned(), |m| m.to_string())
+            ),
+        };
+        let ctx = || format!("Bridge {name}'s override on host {}", cfg.host);
+        if a.clear {
+            reg.set_override(&name, None).with_context(ctx)?;
+            return Ok(shown(&None));
+        }
+        let mut over = reg.override_here(&name).with_context(ctx)?;
+        if uplink.is_none() && mtu.is_none() {
+            // Reading needs the bridge to be registered, as writing does.
+            if reg.bridge(&name).with_context(ctx)?.is_none() {
+                return Err(anyhow::Error::from(RegistryError::UnknownBridge(name)).into());
+            }
+            return Ok(shown(&over));
+        }
+        let mut o = over.take().unwrap_or_default();
+        if let Some(u) = uplink {
+            o.uplink = u;
+        }
+        if let Some(m) = mtu {
+            o.mtu = m;
+        }
+        // An override that says nothing is no override.
+        let o = (o != registry_etcd::BridgeOverride::default()).then_some(o);
+        reg.set_override(&name, o.as_ref()).with_context(ctx)?;
+        Ok(shown(&o))
+    }
 }

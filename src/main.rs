@@ -185,6 +185,23 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
         Command::Fleet {
             command: FleetCommand::Keepalive,
         } => Ok(fleet::keepalive(&load_config()?)?),
+        Command::Fleet {
+            command:
+                FleetCommand::Override {
+                    name,
+                    uplink,
+                    mtu,
+                    clear,
+                },
+        } => fleet::set_override(
+            &load_config()?,
+            &fleet::OverrideArgs {
+                name: &name,
+                uplink: uplink.as_deref(),
+                mtu: mtu.as_deref(),
+                clear,
+            },
+        ),
         Command::VifScript { args } => hotplug_cmd::run(&over, &args),
         // Handled in `main`: a hook has its own exit codes and output.
         Command::Hook { .. } => Ok(String::new()),

@@ -297,6 +297,45 @@ fn a_fleet_of_two_hosts_through_the_hooks_and_the_hotplug_script() {
     let list = ok(lan.hosts[1].vifkit(&["bridge", "list"])).stdout;
     assert!(list.contains("xenbr0"), "{list}");
 
+    // Where hosts differ, a host's override: h2's uplink of br900 is eno1 with MTU
+    // 9000, h1 keeps the shared definition; dropping the override restores it on h2.
+    ok(lan.hosts[0].vifkit(&["bridge", "add", "br900", "--uplink", "bond0"]));
+    let br900 = |h: &HostNs| -> (serde_json::Value, serde_json::Value) {
+        let out = ok(h.vifkit(&["bridge", "list", "-j"])).stdout;
+        let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let b = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "br900")
+            .unwrap_or_else(|| panic!("no br900 in {out}"))
+            .clone();
+        (b["uplink"].clone(), b["mtu"].clone())
+    };
+    let set = ok(lan.hosts[1].vifkit(&["fleet", "override", "br900", "--uplink", "eno1"]));
+    assert_eq!(set.stdout, "br900 on host h2: uplink eno1, mtu as shared\n");
+    let set = ok(lan.hosts[1].vifkit(&["fleet", "override", "br900", "--mtu", "9000"]));
+    assert_eq!(set.stdout, "br900 on host h2: uplink eno1, mtu 9000\n");
+    assert_eq!(br900(&lan.hosts[1]), ("eno1".into(), 9000.into()));
+    assert_eq!(
+        br900(&lan.hosts[0]),
+        ("bond0".into(), serde_json::Value::Null)
+    );
+    let shown = ok(lan.hosts[0].vifkit(&["fleet", "override", "br900"])).stdout;
+    assert_eq!(shown, "br900 on host h1: as shared (no override)\n");
+    let bad = lan.hosts[1].vifkit(&["fleet", "override", "br900", "--uplink", "a/b"]);
+    assert_eq!(bad.status, 1, "{bad:?}");
+    assert!(bad.stderr.contains("--uplink"), "{bad:?}");
+    let unknown = lan.hosts[1].vifkit(&["fleet", "override", "br901", "--mtu", "1400"]);
+    assert_eq!(unknown.status, 1, "{unknown:?}");
+    assert!(unknown.stderr.contains("br901"), "{unknown:?}");
+    ok(lan.hosts[1].vifkit(&["fleet", "override", "br900", "--clear"]));
+    assert_eq!(
+        br900(&lan.hosts[1]),
+        ("bond0".into(), serde_json::Value::Null)
+    );
+    ok(lan.hosts[0].vifkit(&["bridge", "del", "br900"]));
+
     // pv1 starts on h1: the bridge is made there, its NIC recorded, its MAC h1's.
     let h1 = &lan.hosts[0];
     ok(h1.hook(&["pv1", "prepare", "begin", "-"], &pv));

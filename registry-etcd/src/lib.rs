@@ -691,6 +691,23 @@ impl EtcdRegistry {
         got.map(|v| self.decode(&key, &v)).transpose()
     }
 
+    /// This host's override of a shared bridge, if it has one.
+    pub fn override_here(
+        &self,
+        bridge: &translator::IfName,
+    ) -> Result<Option<BridgeOverride>, RegistryError> {
+        let key = self.keys.override_here(bridge);
+        let got = self.run("reading a bridge override", |c| {
+            let key = key.clone();
+            async move {
+                let mut snap = Snap::default();
+                Self::read(c, &mut snap, std::slice::from_ref(&key), &[]).await?;
+                Ok(Some(snap.get(&key).map(<[u8]>::to_vec)))
+            }
+        })?;
+        got.map(|v| self.decode(&key, &v)).transpose()
+    }
+
     /// Sets (or with `None` drops) this host's override of a shared bridge.
     pub fn set_override(
         &self,
