@@ -333,7 +333,7 @@ fn run_shared(
     // The watch is down (said once), a read failed (said once), a read is owed.
     let (mut lost, mut failing, mut owed) = (false, false, false);
     let mut take = |n: Notice, owed: &mut bool| match n {
-        Notice::Quiet => false,
+        Notice::Quiet => {}
         Notice::Changed => {
             if lost {
                 super::warn(&format!(
@@ -342,7 +342,6 @@ fn run_shared(
                 lost = false;
             }
             *owed = true;
-            true
         }
         Notice::Lost(why) => {
             if !lost {
@@ -351,17 +350,18 @@ fn run_shared(
                 ));
             }
             lost = true;
-            true
         }
     };
     while !tx.is_closed() {
         // A failed read is tried again every TICK.
         let n = feed.wait(TICK);
         take(n, &mut owed);
-        // Every notice already queued is answered by the one read below.
+        // Every change already queued is answered by the one read below.
         loop {
             let n = feed.wait(Duration::ZERO);
-            if !take(n, &mut owed) {
+            let more = n == Notice::Changed;
+            take(n, &mut owed);
+            if !more {
                 break;
             }
         }

@@ -7,10 +7,12 @@
 //! client either. The thread ends within [`STOP_CHECK`] of the feed being dropped.
 //!
 //! A watch that fails (a member killed, a stream closed, a watch cancelled by etcd
-//! because the revision it wanted was compacted or the member lost its leader) is set up
+//! because its member lost its leader) is set up
 //! again, on any member, after a pause that doubles up to [`BACKOFF_MAX`]; the feed says
 //! [`Notice::Lost`] when it breaks and [`Notice::Changed`] once it is back, since
 //! changes made meanwhile were not seen: the reader reads the registry whole again.
+//! Each watch starts at the store's current revision, never an old one, so compaction
+//! cannot cancel it (a cancellation naming a compacted revision is handled all the same).
 //! Nothing here ever ends the process.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -351,7 +351,8 @@ impl Monitor {
     }
 
     /// Every signal from /org/vifkit, in order, up to and including the first `member`
-    /// whose first argument is `arg`.
+    /// whose first argument is `arg`. (tests/dbus_etcd.rs uses it, tests/dbus.rs not.)
+    #[allow(dead_code)]
     pub(crate) fn signals_until(&self, member: &str, arg: &str) -> Vec<Value> {
         let end = Instant::now() + DEADLINE;
         let mut got = Vec::new();
