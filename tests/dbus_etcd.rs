@@ -185,7 +185,7 @@ fn serve_on_etcd_signals_every_hosts_changes() {
         ns: &ns,
         config: config(dir.path(), "h2", &url, &prefix, 8000),
     };
-    let _k1 = h1.keepalive();
+    let k1 = h1.keepalive();
     let _k2 = h2.keepalive();
     wait_key(&ns, &cluster, &format!("{prefix}hosts/h1/lease"));
     wait_key(&ns, &cluster, &format!("{prefix}hosts/h2/lease"));
@@ -267,6 +267,15 @@ fn serve_on_etcd_signals_every_hosts_changes() {
     h1.hook(&["pv1", "stopped", "end", "-"], &pv);
     let removed = monitor.next("PairingRemoved");
     assert_eq!(field(&removed, "mac"), "00:16:3e:5e:6c:01");
+
+    // Recorded again, then this host's keepalive dies: the record expires with the
+    // lease (10 s), which moves no generation, and that is a PairingRemoved too.
+    h1.port("vif5.0", "xenbr0");
+    h1.hook(&["pv1", "started", "begin", "-"], &pv);
+    assert_eq!(field(&monitor.next("PairingAdded"), "backend"), "vif5.0");
+    drop(k1);
+    let expired = monitor.next("PairingRemoved");
+    assert_eq!(field(&expired, "mac"), "00:16:3e:5e:6c:01");
 
     assert!(serve.stop().success());
 }
