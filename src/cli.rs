@@ -447,7 +447,9 @@ before libvirtd and xendomains. No registry yet: nothing to do (none is made)."
     #[command(
         after_long_help = "Reading is open to every local user; Register, Unregister and Ensure \
 need uid 0 or the polkit action org.vifkit.manage (others get \
-org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
+org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>. The registry is \
+the configuration's: on SQLite, signals follow inotify; on etcd, an etcd watch (the fleet's \
+bridges, this host's pairings; run `vifkit fleet keepalive` beside it)."
     )]
     Serve {
         /// Serve on the system bus (the default).
@@ -463,8 +465,9 @@ org.freedesktop.DBus.Error.AccessDenied). Errors are org.vifkit.Error.<Name>."
         /// match their live XML (read-only; through the vifkit-libvirt helper).
         #[arg(long, value_name = "URI")]
         libvirt: Option<String>,
-        /// How long a registry write waits for another process's lock, per attempt (three
-        /// attempts), before the call fails with org.vifkit.Error.Busy.
+        /// How long a SQLite registry write waits for another process's lock, per attempt
+        /// (three attempts), before the call fails with org.vifkit.Error.Busy (on etcd,
+        /// the `[etcd]` table's timeout_ms bounds each call).
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         busy_timeout_ms: u64,
     },

@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use dbus_service::{reconcile, ServiceError, Store};
 use libvirt_hooks::hotplug::{self, Refused};
 use libvirt_hooks::{Domain, Host, LazyNetlink, Level, MemoryLog};
-use registry::SqliteRegistry;
+use registry::Registry;
 use serde_json::{json, Value};
 
 use crate::report::chain;
@@ -116,7 +116,7 @@ where
     F: FnOnce(&Host<'_>) -> Result<Vec<Refused>, libvirt_hooks::HookError> + Send + 'static,
 {
     store
-        .write(move |reg: &SqliteRegistry| {
+        .write(move |reg: &dyn Registry| {
             let nl = LazyNetlink::new();
             let ovs = hostnet::ovs::Ovs::new();
             let log = MemoryLog::default();

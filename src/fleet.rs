@@ -53,6 +53,22 @@ pub fn open(cfg: &Config) -> anyhow::Result<Box<dyn Registry>> {
     }
 }
 
+/// The etcd registry of `url` for this host, for the D-Bus service (which watches it).
+pub fn shared(
+    cfg: &Config,
+    url: &str,
+) -> anyhow::Result<std::sync::Arc<dyn registry::SharedRegistry>> {
+    #[cfg(feature = "etcd")]
+    {
+        Ok(std::sync::Arc::new(etcd(cfg, url)?))
+    }
+    #[cfg(not(feature = "etcd"))]
+    {
+        let _ = cfg;
+        Err(no_etcd(url))
+    }
+}
+
 /// `vifkit fleet keepalive`: keeps this host's lease alive until SIGTERM or SIGINT.
 pub fn keepalive(cfg: &Config) -> anyhow::Result<String> {
     match &cfg.registry {

@@ -226,7 +226,7 @@ fn run(cli: Cli, report: &mut Report) -> Result<String, Failure> {
             libvirt,
             busy_timeout_ms,
         } => serve_cmd::run(
-            Some(&registry_path()?),
+            &load_config()?,
             &serve_cmd::ServeArgs {
                 session,
                 address: address.as_deref(),

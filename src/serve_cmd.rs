@@ -6,20 +6,24 @@
 //! live XML, which the `vifkit-libvirt` helper reads (`vifkit` itself never links
 //! libvirt); then libvirt's domain events are followed ([`crate::events_cmd`]): NICs
 //! hot-plugged and unplugged are recorded, refused (detached again) or dropped.
+//!
+//! The registry is the configuration's: a SQLite file, or an etcd cluster (whose watch
+//! then drives the signals, changes by every host of the fleet included; docs/dbus.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use dbus_service::reconcile;
-use dbus_service::{Config, Service, ServiceError, Store, BUS_NAME};
+use dbus_service::{Backend, Config, Service, ServiceError, Store, BUS_NAME};
 use hostnet::netlink::Netlink;
 use hostnet::stale;
 use tokio::signal::unix::{signal, SignalKind};
 use zbus::connection::Builder;
 use zbus::fdo::{RequestNameFlags, RequestNameReply};
 
+use crate::config::RegistryUrl;
 use crate::report::{chain, Failure};
 
 /// The options of `serve`.
@@ -41,20 +45,35 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{}", translator::diag::one_line(line));
 }
 
+/// The registry the service runs on.
+enum Reg {
+    File(PathBuf),
+    Shared(Arc<dyn registry::SharedRegistry>),
+}
+
 /// `serve`.
-pub fn run(db: Option<&Path>, args: &ServeArgs<'_>) -> Result<String, Failure> {
-    let db = db.map_or_else(registry::default_path, Path::to_path_buf);
+pub fn run(cfg: &crate::config::Config, args: &ServeArgs<'_>) -> Result<String, Failure> {
+    let db = match &cfg.registry {
+        RegistryUrl::Sqlite(p) => Reg::File(p.clone()),
+        RegistryUrl::Etcd(u) => Reg::Shared(crate::fleet::shared(cfg, u)?),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("Cannot start the async runtime")?;
+    // The etcd client owns a runtime, which must not be dropped on this one's thread
+    // while it runs: the last handle is this one, dropped after `block_on`.
+    let _keep = match &db {
+        Reg::Shared(r) => Some(Arc::clone(r)),
+        Reg::File(_) => None,
+    };
     rt.block_on(serve(db, args))?;
     // The watcher thread may be asleep in poll: do not wait for it.
     rt.shutdown_background();
     Ok(String::new())
 }
 
-async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
+async fn serve(db: Reg, args: &ServeArgs<'_>) -> anyhow::Result<()> {
     let (builder, which) = match (args.address, args.session) {
         (Some(a), _) => (Builder::address(a), format!("the bus at {a}")),
         (None, true) => (Builder::session(), "the session bus".to_owned()),
@@ -67,8 +86,12 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
         .with_context(|| format!("Cannot connect to {which}"))?;
     let mut term = signal(SignalKind::terminate()).context("Cannot catch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("Cannot catch SIGINT")?;
+    let (registry, shown) = match &db {
+        Reg::File(p) => (Backend::Sqlite(p), p.display().to_string()),
+        Reg::Shared(r) => (Backend::Shared(Arc::clone(r)), r.store_name()),
+    };
     let cfg = Config {
-        db: &db,
+        registry,
         busy_timeout: args.busy_timeout,
         system_bus,
     };
@@ -114,8 +137,7 @@ async fn serve(db: PathBuf, args: &ServeArgs<'_>) -> anyhow::Result<()> {
         bail!("Cannot own {BUS_NAME} on {which}: the bus answered {reply:?}");
     }
     say(&format!(
-        "vifkit serve: {BUS_NAME} on {which}, registry {}",
-        db.display()
+        "vifkit serve: {BUS_NAME} on {which}, registry {shown}"
     ));
     tokio::select! {
         _ = term.recv() => {}

@@ -3,7 +3,8 @@
 //! `Pairings1` answers from memory: no registry read, no hop to the blocking pool, per
 //! call. The watcher installs each new snapshot before it sends that snapshot's signals,
 //! so a client that saw `PairingAdded` finds the pairing; a write by another process is
-//! seen as soon as the watcher wakes for it (inotify), as its signal is.
+//! seen as soon as the watcher wakes for it (inotify, or an etcd watch), as its signal
+//! is.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};

@@ -42,7 +42,7 @@ pub use pairings::Pairings;
 pub use store::{Lease, Store};
 pub use translate::Translator;
 
-use registry::RegistryError;
+use registry::{RegistryError, SharedRegistry};
 use watch::{Event, Snapshot};
 
 /// The service's well-known bus name.
@@ -99,6 +99,14 @@ pub enum StartError {
     /// The registry could not be opened.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A start-up job (on the blocking pool) failed.
+    #[error("A start-up job failed while {op}: {why}")]
+    Job {
+        /// What the service was doing.
+        op: &'static str,
+        /// Why.
+        why: String,
+    },
     /// D-Bus failed.
     #[error("D-Bus failed while {op}")]
     Bus {
@@ -114,12 +122,32 @@ fn bus(op: &'static str) -> impl FnOnce(zbus::Error) -> StartError {
     move |source| StartError::Bus { op, source }
 }
 
+/// The registry the service runs on.
+#[derive(Clone)]
+pub enum Backend<'a> {
+    /// A SQLite file (created if missing), watched with inotify.
+    Sqlite(&'a Path),
+    /// A shared registry (etcd), watched with its own watch: changes by every host of
+    /// the fleet are seen (which of them the service shows: docs/dbus.md).
+    Shared(Arc<dyn SharedRegistry>),
+}
+
+impl std::fmt::Debug for Backend<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Backend::Shared(r) => f.debug_tuple("Shared").field(&r.store_name()).finish(),
+        }
+    }
+}
+
 /// How the service runs.
 #[derive(Debug, Clone)]
 pub struct Config<'a> {
-    /// The registry's database file.
-    pub db: &'a Path,
-    /// How long a write waits for another process's lock, per attempt (three attempts).
+    /// The registry.
+    pub registry: Backend<'a>,
+    /// How long a write to a SQLite registry waits for another process's lock, per
+    /// attempt (three attempts). A shared registry bounds each call by its own timeout.
     pub busy_timeout: Duration,
     /// Whether `conn` is the system bus (polkit subjects are bus names there).
     pub system_bus: bool,
@@ -140,16 +168,19 @@ impl Service {
     /// registry (signals for every change from now on). The caller requests
     /// [`BUS_NAME`] afterwards, once everything is in place.
     pub async fn start(conn: &Connection, cfg: &Config<'_>) -> Result<Service, StartError> {
-        let db = cfg.db.to_owned();
-        let busy = cfg.busy_timeout;
-        let store = tokio::task::spawn_blocking(move || Store::open(&db, busy))
-            .await
-            .map_err(|e| {
-                StartError::Registry(RegistryError::CreateDir {
-                    path: cfg.db.to_owned(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })??;
+        let store = match &cfg.registry {
+            Backend::Sqlite(db) => {
+                let db = db.to_path_buf();
+                let busy = cfg.busy_timeout;
+                tokio::task::spawn_blocking(move || Store::open(&db, busy))
+                    .await
+                    .map_err(|e| StartError::Job {
+                        op: "opening the registry",
+                        why: e.to_string(),
+                    })??
+            }
+            Backend::Shared(reg) => Store::shared(Arc::clone(reg)),
+        };
         let shared = Arc::new(Shared {
             store,
             access: Access::new(cfg.system_bus),
@@ -158,14 +189,15 @@ impl Service {
         });
         // A file replaced from here on is a later epoch: the watcher reads it whole.
         let epoch = shared.store.epoch();
+        // A shared registry out of reach fails here, within its timeout.
         let start = {
             let s = Arc::clone(&shared.store);
-            s.read(|reg| Ok(Snapshot::read(reg)?))
+            tokio::task::spawn_blocking(move || Snapshot::read(s.lease(false)?.registry()))
                 .await
-                .map_err(|e| StartError::Bus {
+                .map_err(|e| StartError::Job {
                     op: "reading the registry",
-                    source: zbus::Error::Failure(e.to_string()),
-                })?
+                    why: e.to_string(),
+                })??
         };
         let server = conn.object_server();
         server

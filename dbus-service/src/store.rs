@@ -13,6 +13,10 @@
 //! that is gone. All connections to the old file close before one opens the new file:
 //! in one process, a connection to the new file would share the old one's `-shm` and
 //! read its WAL. Each such reopening is a new [`epoch`](Store::epoch).
+//!
+//! A shared registry (etcd, [`Store::shared`]) is one `Sync` client that every job uses
+//! at once (each call bounded by its own timeout); it has no file, so no epochs, and the
+//! same bounds on reads and writes apply.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -22,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::error::ServiceError;
-use registry::{RegistryError, SqliteRegistry};
+use registry::{Registry, RegistryError, SharedRegistry, SqliteRegistry};
 
 /// How many registry reads run at once; further calls wait (asynchronously) for a slot.
 const READERS: usize = 8;
@@ -62,20 +66,31 @@ struct Pools {
     out: usize,
 }
 
+/// What a lease holds.
+enum Held {
+    /// A SQLite connection from the pools (given back when the lease is dropped).
+    Sqlite(Option<SqliteRegistry>),
+    /// The shared registry's client.
+    Shared(Arc<dyn SharedRegistry>),
+}
+
 /// A connection taken from the pools, with the epoch it belongs to.
 pub struct Lease<'a> {
     store: &'a Store,
     write: bool,
     epoch: u64,
-    reg: Option<SqliteRegistry>,
+    reg: Held,
 }
 
 impl Lease<'_> {
     /// The connection.
-    pub fn registry(&self) -> &SqliteRegistry {
-        self.reg
-            .as_ref()
-            .expect("a lease holds its connection until dropped")
+    pub fn registry(&self) -> &dyn Registry {
+        match &self.reg {
+            Held::Sqlite(r) => r
+                .as_ref()
+                .expect("a lease holds its connection until dropped"),
+            Held::Shared(r) => &**r,
+        }
     }
 
     /// The epoch (the file) the connection belongs to.
@@ -86,8 +101,10 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(reg) = self.reg.take() {
-            self.store.give_back(self.write, self.epoch, reg);
+        if let Held::Sqlite(r) = &mut self.reg {
+            if let Some(reg) = r.take() {
+                self.store.give_back(self.write, self.epoch, reg);
+            }
         }
     }
 }
@@ -101,14 +118,35 @@ impl std::fmt::Debug for Lease<'_> {
     }
 }
 
-/// The registry behind the service.
+/// A SQLite registry's file and connections.
 #[derive(Debug)]
-pub struct Store {
+struct Sqlite {
     path: PathBuf,
     busy_timeout: Duration,
     pools: Mutex<Pools>,
     /// Signalled when a connection comes back.
     returned: Condvar,
+}
+
+/// Which registry.
+enum Backend {
+    Sqlite(Sqlite),
+    Shared(Arc<dyn SharedRegistry>),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite(s) => s.fmt(f),
+            Backend::Shared(r) => f.debug_tuple("Shared").field(&r.store_name()).finish(),
+        }
+    }
+}
+
+/// The registry behind the service.
+#[derive(Debug)]
+pub struct Store {
+    backend: Backend,
     reads: Semaphore,
     writes: Semaphore,
     work: Semaphore,
@@ -131,7 +169,7 @@ impl Store {
         // The writers first: they create the registry the readers then open.
         let writers = open(WRITERS, true)?;
         let readers = open(READERS, false)?;
-        Ok(Arc::new(Store {
+        Ok(Store::with(Backend::Sqlite(Sqlite {
             path: path.to_owned(),
             busy_timeout,
             pools: Mutex::new(Pools {
@@ -142,30 +180,89 @@ impl Store {
                 out: 0,
             }),
             returned: Condvar::new(),
+        })))
+    }
+
+    /// The shared registry `reg` (etcd): every job uses its one client.
+    pub fn shared(reg: Arc<dyn SharedRegistry>) -> Arc<Store> {
+        Store::with(Backend::Shared(reg))
+    }
+
+    fn with(backend: Backend) -> Arc<Store> {
+        Arc::new(Store {
+            backend,
             reads: Semaphore::new(READERS),
             writes: Semaphore::new(WRITERS),
             work: Semaphore::new(WORKERS),
-        }))
+        })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The database file (`None`: a shared registry).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(s) => Some(&s.path),
+            Backend::Shared(_) => None,
+        }
     }
 
-    /// How long a write waits for another process's lock, per attempt.
-    pub fn busy_timeout(&self) -> Duration {
-        self.busy_timeout
+    /// The shared registry, if that is what the store is on.
+    pub fn shared_registry(&self) -> Option<&Arc<dyn SharedRegistry>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Shared(r) => Some(r),
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Pools> {
-        self.pools.lock().unwrap_or_else(|p| p.into_inner())
+    /// The registry as messages name it: the file, or the store's URL.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(s) => s.path.display().to_string(),
+            Backend::Shared(r) => r.store_name(),
+        }
+    }
+
+    /// How long a write waits for another process's lock, per attempt (`None`: a
+    /// shared registry, whose calls are bounded by its own timeout).
+    pub fn busy_timeout(&self) -> Option<Duration> {
+        match &self.backend {
+            Backend::Sqlite(s) => Some(s.busy_timeout),
+            Backend::Shared(_) => None,
+        }
     }
 
     /// How many times the connections were reopened on a file that replaced the
-    /// registry's (0 until then).
+    /// registry's (0 until then; always 0 on a shared registry).
     pub fn epoch(&self) -> u64 {
-        self.lock().epoch
+        match &self.backend {
+            Backend::Sqlite(s) => s.lock().epoch,
+            Backend::Shared(_) => 0,
+        }
+    }
+
+    /// A connection, on the file now at the path (reopened first if it changed); on a
+    /// shared registry, its client.
+    pub fn lease(&self, write: bool) -> Result<Lease<'_>, RegistryError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.lease(self, write),
+            Backend::Shared(r) => Ok(Lease {
+                store: self,
+                write,
+                epoch: 0,
+                reg: Held::Shared(Arc::clone(r)),
+            }),
+        }
+    }
+
+    fn give_back(&self, write: bool, epoch: u64, reg: SqliteRegistry) {
+        if let Backend::Sqlite(s) = &self.backend {
+            s.give_back(write, epoch, reg);
+        }
+    }
+}
+
+impl Sqlite {
+    fn lock(&self) -> MutexGuard<'_, Pools> {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Closes every connection to the old file (waiting for those in use), empties its
@@ -188,8 +285,7 @@ impl Store {
         p
     }
 
-    /// A connection, on the file now at the path (reopened first if it changed).
-    pub fn lease(&self, write: bool) -> Result<Lease<'_>, RegistryError> {
+    fn lease<'a>(&self, store: &'a Store, write: bool) -> Result<Lease<'a>, RegistryError> {
         let now = file_id(&self.path);
         let mut p = self.lock();
         if p.file != now {
@@ -212,10 +308,10 @@ impl Store {
         };
         match reg {
             Ok(reg) => Ok(Lease {
-                store: self,
+                store,
                 write,
                 epoch,
-                reg: Some(reg),
+                reg: Held::Sqlite(Some(reg)),
             }),
             Err(e) => {
                 let mut p = self.lock();
@@ -246,11 +342,13 @@ impl Store {
         drop(p);
         self.returned.notify_all();
     }
+}
 
+impl Store {
     async fn run<T, F>(self: &Arc<Self>, write: bool, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&dyn Registry) -> Result<T, ServiceError> + Send + 'static,
     {
         let sem = if write { &self.writes } else { &self.reads };
         let _permit = sem
@@ -272,7 +370,7 @@ impl Store {
     pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&dyn Registry) -> Result<T, ServiceError> + Send + 'static,
     {
         self.run(false, f).await
     }
@@ -281,7 +379,7 @@ impl Store {
     pub async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteRegistry) -> Result<T, ServiceError> + Send + 'static,
+        F: FnOnce(&dyn Registry) -> Result<T, ServiceError> + Send + 'static,
     {
         self.run(true, f).await
     }
@@ -307,14 +405,14 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry::{Bridge, BridgeKind, Registry};
+    use registry::{Bridge, BridgeKind};
     use translator::IfName;
 
     fn br(name: &str) -> Bridge {
         Bridge::new(IfName::new(name).unwrap(), BridgeKind::Linux)
     }
 
-    fn names(reg: &SqliteRegistry) -> Vec<String> {
+    fn names(reg: &dyn Registry) -> Vec<String> {
         reg.bridges()
             .unwrap()
             .iter()

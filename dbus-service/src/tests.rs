@@ -34,7 +34,7 @@ async fn peer(busy: Duration) -> Peer {
     .await;
     let server = server.unwrap();
     let cfg = Config {
-        db: &db,
+        registry: Backend::Sqlite(&db),
         busy_timeout: busy,
         system_bus: false,
     };

@@ -7,6 +7,14 @@
 //! through the [`Store`]'s connections: when the registry file was replaced, the store
 //! reopens it (a new epoch), and the watcher reads the whole registry again and sends
 //! what differs from what it last saw, whatever the generations say.
+//!
+//! On a shared registry (etcd) the registry's own watch wakes the thread instead
+//! ([`ChangeFeed`]: an etcd watch on the prefix, so every change by any host of the
+//! fleet): it reads the registry whole on each wake, notices that queued meanwhile
+//! answered by that one read, and sends the same [`Event`]s. The generation is no
+//! shortcut there: keys that expire with a host's lease go without a new generation. A
+//! lost watch is said once on stderr and set up again by the feed; once it is back the
+//! registry is read whole again, so nothing changed meanwhile is missed.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr};
@@ -20,7 +28,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::cache::{PairingCache, PairingIndex};
 use super::store::Store;
-use registry::{Attachment, Bridge, Driver, Registry, RegistryError};
+use registry::{Attachment, Bridge, ChangeFeed, Driver, Notice, Registry, RegistryError};
 
 /// How often the watcher looks at the registry when no inotify event woke it.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -198,10 +206,20 @@ impl Inotify {
     }
 }
 
+fn thread(f: impl FnOnce() + Send + 'static) -> Result<std::thread::JoinHandle<()>, RegistryError> {
+    std::thread::Builder::new()
+        .name("vifkit-watch".into())
+        .spawn(f)
+        .map_err(|source| RegistryError::CreateDir {
+            path: PathBuf::from(OsStr::new("(watcher thread)")),
+            source,
+        })
+}
+
 /// Starts the watcher thread: it reads the registry through `store` from `start` (read
 /// at epoch `epoch`) on and sends each batch of changes on `tx`, until `tx`'s receiver
 /// is dropped (noticed within [`TICK`]). Without inotify it says so on stderr and looks
-/// every [`TICK`] only.
+/// every [`TICK`] only. On a shared registry, the registry's watch wakes it.
 pub fn spawn(
     store: Arc<Store>,
     start: Snapshot,
@@ -209,7 +227,15 @@ pub fn spawn(
     cache: Arc<PairingCache>,
     tx: UnboundedSender<Vec<Event>>,
 ) -> Result<std::thread::JoinHandle<()>, RegistryError> {
-    let db = store.path().to_owned();
+    if let Some(reg) = store.shared_registry() {
+        let feed = reg.watch()?;
+        let shown = store.describe();
+        return thread(move || run_shared(&store, feed, start, &cache, &tx, &shown));
+    }
+    let Some(db) = store.path().map(Path::to_owned) else {
+        // A store is on a file or on a shared registry: not reached.
+        return Err(RegistryError::EmptyPath);
+    };
     let inotify = match Inotify::new(&db) {
         Ok(i) => Some(i),
         Err(e) => {
@@ -222,22 +248,16 @@ pub fn spawn(
         }
     };
     let shown = db.display().to_string();
-    std::thread::Builder::new()
-        .name("vifkit-watch".into())
-        .spawn(move || {
-            run(
-                &store,
-                inotify.as_ref(),
-                (start, epoch),
-                &cache,
-                &tx,
-                &shown,
-            )
-        })
-        .map_err(|source| RegistryError::CreateDir {
-            path: PathBuf::from(OsStr::new("(watcher thread)")),
-            source,
-        })
+    thread(move || {
+        run(
+            &store,
+            inotify.as_ref(),
+            (start, epoch),
+            &cache,
+            &tx,
+            &shown,
+        )
+    })
 }
 
 /// The registry again, with the epoch it was read in, if it moved since `last`
@@ -293,6 +313,83 @@ fn run(
             Err(e) => {
                 if !failing {
                     super::warn(&format!("Watching {shown}: {}", super::error::chain(&e)));
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+/// The watcher of a shared registry (see the module's documentation).
+fn run_shared(
+    store: &Store,
+    mut feed: Box<dyn ChangeFeed>,
+    start: Snapshot,
+    cache: &PairingCache,
+    tx: &UnboundedSender<Vec<Event>>,
+    shown: &str,
+) {
+    let mut last = start;
+    // The watch is down (said once), a read failed (said once), a read is owed.
+    let (mut lost, mut failing, mut owed) = (false, false, false);
+    let mut take = |n: Notice, owed: &mut bool| match n {
+        Notice::Quiet => {}
+        Notice::Changed => {
+            if lost {
+                super::warn(&format!(
+                    "Watching {shown}: the watch is set up again; reading the registry whole"
+                ));
+                lost = false;
+            }
+            *owed = true;
+        }
+        Notice::Lost(why) => {
+            if !lost {
+                super::warn(&format!(
+                    "Watching {shown}: {why}; setting it up again (no signals until then)"
+                ));
+            }
+            lost = true;
+        }
+    };
+    while !tx.is_closed() {
+        // A failed read is tried again every TICK.
+        let n = feed.wait(TICK);
+        take(n, &mut owed);
+        // Every change already queued is answered by the one read below.
+        loop {
+            let n = feed.wait(Duration::ZERO);
+            let more = n == Notice::Changed;
+            take(n, &mut owed);
+            if !more {
+                break;
+            }
+        }
+        if !owed {
+            continue;
+        }
+        let read = store
+            .lease(false)
+            .and_then(|lease| Snapshot::read(lease.registry()));
+        match read {
+            Ok(now) => {
+                failing = false;
+                owed = false;
+                let events = last.diff(&now);
+                // The lookups see the new pairings before anyone hears of them.
+                cache.install(now.pairing_index());
+                last = now;
+                if !events.is_empty() && tx.send(events).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    super::warn(&format!(
+                        "Reading {shown} after a change: {}; trying again every {} s",
+                        super::error::chain(&e),
+                        TICK.as_secs()
+                    ));
                 }
                 failing = true;
             }

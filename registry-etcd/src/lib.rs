@@ -24,6 +24,7 @@ mod ops;
 mod plan;
 #[cfg(feature = "test-support")]
 pub mod testcluster;
+mod watch;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ use registry::{Owner, RegistryError};
 use serde::{Deserialize, Serialize};
 
 pub use registry::Registry;
+pub use watch::ChangeWatch;
 
 use keys::Keys;
 
@@ -339,21 +341,25 @@ impl EtcdRegistry {
         Ok(o)
     }
 
-    fn client(&self) -> Result<Client, RegistryError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c.clone());
-        }
+    /// The members as the client dials them (`http://H:P` or `https://H:P`).
+    fn endpoint_urls(&self) -> Vec<String> {
         let scheme = if self.cfg.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        let eps: Vec<String> = self
-            .cfg
+        self.cfg
             .endpoints
             .iter()
             .map(|e| format!("{scheme}://{e}"))
-            .collect();
+            .collect()
+    }
+
+    fn client(&self) -> Result<Client, RegistryError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let eps = self.endpoint_urls();
         let opts = self.connect_options()?;
         let timeout = self.cfg.timeout;
         let c = self

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use registry::suite::{Subject, ALL};
 use registry::testutil::{attachment, bridge};
-use registry::{DomainKey, Driver, Registry, RegistryError};
+use registry::{ChangeFeed, DomainKey, Driver, Notice, Registry, RegistryError};
 use registry_etcd::testcluster::Cluster;
 use registry_etcd::{EtcdConfig, EtcdRegistry};
 use translator::MacAddr;
@@ -248,4 +248,58 @@ fn a_host_without_a_lease_cannot_record() {
         )
     );
     assert_eq!(h4.attachments().unwrap(), []);
+}
+
+/// The notices of `feed` up to the first that `want` accepts, failing after 30 s.
+fn notices_until(
+    feed: &mut dyn ChangeFeed,
+    what: &str,
+    want: impl Fn(&Notice) -> bool,
+) -> Vec<Notice> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "waiting for {what}: saw {seen:?}");
+        let n = feed.wait(left.min(Duration::from_millis(500)));
+        if n == Notice::Quiet {
+            continue;
+        }
+        let done = want(&n);
+        seen.push(n);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn the_watch_sees_other_hosts_and_comes_back_after_its_member_died() {
+    let mut cluster = Cluster::start(1);
+    let prefix = fresh_prefix();
+    let h1 = host(&cluster, &prefix, "h1");
+    let h2 = host(&cluster, &prefix, "h2");
+    let mut feed = h1.watch_changes().unwrap();
+    // Set up: a change (read whole), before anything was written.
+    notices_until(&mut feed, "the watch set up", |n| *n == Notice::Changed);
+    // Another host's write.
+    h2.add_bridge(&bridge("br7")).unwrap();
+    notices_until(&mut feed, "h2's bridge", |n| *n == Notice::Changed);
+    // Its only member killed: lost, saying where; back once the member is.
+    cluster.kill_member(0);
+    let lost = notices_until(&mut feed, "the watch lost", |n| {
+        matches!(n, Notice::Lost(_))
+    });
+    let Some(Notice::Lost(why)) = lost.last() else {
+        unreachable!()
+    };
+    assert!(
+        why.starts_with(&format!("the etcd watch of {}: ", cluster.url())),
+        "{why}"
+    );
+    cluster.start_member(0);
+    cluster.wait_healthy(Duration::from_secs(30));
+    notices_until(&mut feed, "the watch back", |n| *n == Notice::Changed);
+    h2.add_bridge(&bridge("br8")).unwrap();
+    notices_until(&mut feed, "h2's second bridge", |n| *n == Notice::Changed);
 }

@@ -459,6 +459,35 @@ pub trait Registry {
     fn generation(&self) -> Result<u64, RegistryError>;
 }
 
+/// What a watch of a shared registry says ([`ChangeFeed::wait`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Something under the registry's keys changed (or the watch was set up again after
+    /// it was lost, so changes may have been missed): read the registry again, whole.
+    Changed,
+    /// The watch was lost (the message says why); it is being set up again, and a
+    /// [`Changed`](Notice::Changed) follows once it is.
+    Lost(String),
+    /// Nothing happened within the time given.
+    Quiet,
+}
+
+/// A watch of every key of a shared registry, as a blocking feed of [`Notice`]s: the
+/// registry's own watch runs on a thread of its own, and stops when the feed is dropped.
+pub trait ChangeFeed: Send {
+    /// Waits up to `timeout` for the next notice (none pending: [`Notice::Quiet`]).
+    fn wait(&mut self, timeout: std::time::Duration) -> Notice;
+}
+
+/// A registry shared by several hosts (etcd), which others change: it can be watched.
+pub trait SharedRegistry: Registry + Send + Sync {
+    /// The store as messages name it (`etcd://H1:P1,...`).
+    fn store_name(&self) -> String;
+
+    /// Starts watching every key of the registry.
+    fn watch(&self) -> Result<Box<dyn ChangeFeed>, RegistryError>;
+}
+
 impl RegistryError {
     /// Whether the store was locked by another writer (SQLite's `BUSY`/`LOCKED`), so the
     /// same request may succeed later.

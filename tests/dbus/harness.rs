@@ -137,6 +137,13 @@ impl Bus {
     /// `vifkit --db DB serve --address ADDR ARGS...`, `prefix` (e.g. `ip netns exec NS`)
     /// before it; returns once it owns org.vifkit.
     pub(crate) fn serve(&self, prefix: &[&str], args: &[&str]) -> Serve {
+        let db = self.db().display().to_string();
+        self.serve_with(prefix, &["--db", &db], args)
+    }
+
+    /// `vifkit GLOBAL... serve --address ADDR ARGS...` (`GLOBAL` names the registry:
+    /// `--db DB`, `--config FILE`), `prefix` before it; returns once it owns org.vifkit.
+    pub(crate) fn serve_with(&self, prefix: &[&str], global: &[&str], args: &[&str]) -> Serve {
         let mut cmd = match prefix.split_first() {
             Some((p, rest)) => {
                 let mut c = Command::new(p);
@@ -147,8 +154,9 @@ impl Bus {
         };
         let mut child = cmd
             .env_remove("VIFKIT_DB")
-            .arg("--db")
-            .arg(self.db())
+            .env_remove("VIFKIT_REGISTRY")
+            .env_remove("VIFKIT_CONFIG")
+            .args(global)
             .args(["serve", "--address", &self.address])
             .args(args)
             .stdin(Stdio::null())
@@ -340,6 +348,32 @@ impl Monitor {
             serde_json::from_str::<Value>(l).is_ok_and(|v| want(&v))
         });
         serde_json::from_str(&line).unwrap()
+    }
+
+    /// Every signal from /org/vifkit, in order, up to and including the first `member`
+    /// whose first argument is `arg`. (tests/dbus_etcd.rs uses it, tests/dbus.rs not.)
+    #[allow(dead_code)]
+    pub(crate) fn signals_until(&self, member: &str, arg: &str) -> Vec<Value> {
+        let end = Instant::now() + DEADLINE;
+        let mut got = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(l) => l,
+                Err(e) => panic!("waiting for {member} {arg}: {e}; saw {got:#?}"),
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if v["type"] != "signal" || v["path"] != "/org/vifkit" {
+                continue;
+            }
+            let last = v["member"] == member && v["payload"]["data"][0] == arg;
+            got.push(v);
+            if last {
+                return got;
+            }
+        }
     }
 
     /// The payload of the next signal `member` from /org/vifkit.
