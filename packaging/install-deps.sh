@@ -24,6 +24,8 @@ pkgs=(
   python3-gi gir1.2-nm-1.0   # vifkit export: libnm's keyfile reader checks its NetworkManager files
   protobuf-compiler libprotobuf-dev   # protoc and its well-known types: etcd-client's build
   etcd-server etcd-client   # etcd, etcdctl: the three-member clusters of the fleet tests
+  cockpit-ws cockpit-bridge chromium   # tests/cockpit.rs: the Cockpit page served by
+                        # cockpit-ws with a local session, in headless Chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do
