@@ -16,7 +16,6 @@
 (function () {
     const SERVICE = "org.vifkit";
     const ROOT = "/org/vifkit";
-    const KEYS = ["kind", "mtu", "uplink", "vlan", "stp", "creatable"];
 
     const client = cockpit.dbus(SERVICE, { bus: "system", superuser: "try" });
     const bridges = client.proxies("org.vifkit.Bridge2", ROOT);
@@ -175,21 +174,25 @@
         (b ? f.kind : f.name).focus();
     }
 
-    /* The options of Register and Set: a{sv}, only the fields given; a number that is
-     * not one goes as a string, so that the service names the option it refuses. */
-    function options(form) {
+    /* The options of Register and Set (a{sv}). An empty field is left out of Register
+     * and unsets the setting in Set ("" or 0). A number that is not one goes as a
+     * string, so that the service names the option it refuses. */
+    function options(form, change) {
         const f = form.elements;
         const opts = {
             kind: cockpit.variant("s", f.kind.value),
             stp: cockpit.variant("b", f.stp.checked),
             creatable: cockpit.variant("b", f.creatable.checked),
         };
-        if (f.uplink.value.trim())
-            opts.uplink = cockpit.variant("s", f.uplink.value.trim());
+        const uplink = f.uplink.value.trim();
+        if (uplink || change)
+            opts.uplink = cockpit.variant("s", uplink);
         for (const [key, type] of [["mtu", "u"], ["vlan", "q"]]) {
             const v = f[key].value.trim();
             if (v)
                 opts[key] = /^[0-9]{1,10}$/.test(v) ? cockpit.variant(type, Number(v)) : cockpit.variant("s", v);
+            else if (change)
+                opts[key] = cockpit.variant(type, 0);
         }
         return opts;
     }
@@ -198,7 +201,7 @@
         ev.preventDefault();
         const form = $("bridge-form");
         clearDiags(form);
-        const opts = options(form);
+        const opts = options(form, !!editing);
         const done = editing
             ? client.call(editing.path, "org.vifkit.Bridge2", "Set", [opts], { type: "a{sv}" })
             : client.call(ROOT, "org.vifkit.Bridges1", "Register",
@@ -223,6 +226,15 @@
         list.replaceChildren();
         const method = what === "cfg" ? "CfgToXml" : "VifToXml";
         client.call(ROOT, "org.vifkit.Translator2", method, [input, guest], { type: "ss" })
+                .catch((ex) => {
+                    /* A service without Translator2: Translator1 has VifToXml, with its
+                     * warnings as sentences. */
+                    if (what === "cfg" || !/UnknownInterface|UnknownMethod/.test(ex.name || ""))
+                        throw ex;
+                    return client.call(ROOT, "org.vifkit.Translator1", "VifToXml", [input, guest],
+                                       { type: "ss" })
+                            .then(([xml, warnings]) => [xml, warnings.map((w) => ["", -1, "", "", w])]);
+                })
                 .then(([xml, diags]) => {
                     out.textContent = xml;
                     out.hidden = false;
