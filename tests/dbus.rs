@@ -610,6 +610,171 @@ fn every_method_checks_its_signature() {
     assert!(checked.len() >= 10, "{checked:?}");
 }
 
+/// The object model: `GetManagedObjects` shows the registered bridges and recorded
+/// NICs; registrations, changes and removals by another process (the CLI, a hook's
+/// direct write) and through `Bridge2` arrive as `InterfacesAdded`, `PropertiesChanged`
+/// and `InterfacesRemoved`; a bridge made on the host shows as `Present` with its
+/// `Ports`; `nobody` may read but not `Set` or `Unregister`.
+#[test]
+#[ignore = "needs root: changes through the service, a network namespace, nobody"]
+fn objects_follow_the_registry_and_the_host() {
+    let bus = Bus::start();
+    let ns = Netns::new();
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("br0")).unwrap();
+    let mut five = nic(5, "00:16:3e:00:00:05");
+    five.model = Some(registry::NicModelName::new("rtl8139").unwrap());
+    reg.record(&five).unwrap();
+    let _serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
+    let objects = bus.managed_objects();
+    let b = &objects["/org/vifkit/bridges/br0"]["org.vifkit.Bridge2"];
+    assert_eq!(field(b, "Name"), "br0", "{objects}");
+    assert_eq!(field(b, "Kind"), "linux");
+    assert_eq!(field(b, "Mtu"), 0);
+    assert_eq!(field(b, "Uplink"), "");
+    assert_eq!(field(b, "Present"), false);
+    assert_eq!(field(b, "Ports"), &serde_json::json!([]));
+    assert_eq!(b["Ports"]["type"], "as");
+    assert_eq!(b["Vlan"]["type"], "q");
+    let n = &objects["/org/vifkit/nics/xen_5_0"]["org.vifkit.Nic2"];
+    assert_eq!(field(n, "Driver"), "xen", "{objects}");
+    assert_eq!(field(n, "Guest"), "guest");
+    assert_eq!(field(n, "DomainId"), 5);
+    assert_eq!(field(n, "Device"), 0);
+    assert_eq!(field(n, "Mac"), "00:16:3e:00:00:05");
+    assert_eq!(field(n, "Backend"), "vif5.0");
+    assert_eq!(field(n, "Emulated"), "vif5.0-emu");
+    assert_eq!(field(n, "Model"), "rtl8139");
+    assert_eq!(field(n, "Bridge"), "br0");
+    assert_eq!(field(n, "BridgeObject"), "/org/vifkit/bridges/br0");
+    assert_eq!(n["BridgeObject"]["type"], "o");
+    assert_eq!(field(n, "Vlan"), 0);
+    assert_eq!(field(n, "State"), "prepared");
+    // Not on the (namespace's) host: no counters.
+    assert_eq!(field(n, "Counters"), &serde_json::json!({}));
+    assert_eq!(n["Counters"]["type"], "a{st}");
+
+    let monitor = bus.monitor();
+    let vifkit = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(bus.db())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    // Another process registers a bridge.
+    vifkit(&["bridge", "add", "br-x"]);
+    let added = monitor.wait("InterfacesAdded for br-x", |v| {
+        v["member"] == "InterfacesAdded" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(added[0], "/org/vifkit/bridges/br_2dx", "{added}");
+    assert_eq!(field(&added[1]["org.vifkit.Bridge2"], "Name"), "br-x");
+    let path = "/org/vifkit/bridges/br_2dx";
+    // ... and changes it.
+    vifkit(&["bridge", "set", "br-x", "--mtu", "9000"]);
+    let changed = monitor.properties_changed(path);
+    assert_eq!(changed[0], "org.vifkit.Bridge2");
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Mtu": {"type": "u", "data": 9000}})
+    );
+    // Bridge2.Set: only the keys given change.
+    bus.call_on(
+        "org.vifkit",
+        path,
+        "org.vifkit.Bridge2",
+        "Set",
+        &["a{sv}", "1", "stp", "b", "true"],
+    );
+    let changed = monitor.properties_changed(path);
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Stp": {"type": "b", "data": true}})
+    );
+    let (name, msg) = bus.error_at(false, path, "Bridge2.Set", &["{'colour': <'red'>}"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert!(msg.starts_with("Unknown option `colour`"), "{msg}");
+    // nobody reads, but may not change anything.
+    for (method, args) in [
+        ("Bridge2.Set", vec!["{'mtu': <uint32 1500>}"]),
+        ("Bridge2.Unregister", vec![]),
+    ] {
+        let (name, msg) = bus.error_at(true, path, method, &args);
+        assert_eq!(name, "org.freedesktop.DBus.Error.AccessDenied", "{method}");
+        assert!(msg.contains("uid 65534 is not authorized"), "{msg}");
+    }
+    // The bridge made on the host, with a port: Present and Ports follow.
+    ns.ip(&["link", "add", "br-x", "type", "bridge"]);
+    ns.ip(&[
+        "link", "add", "vkp0", "type", "veth", "peer", "name", "vkp1",
+    ]);
+    ns.ip(&["link", "set", "vkp0", "master", "br-x"]);
+    // In one signal or two, as the host's changes and the service's readings fall.
+    let seen = std::cell::RefCell::new(serde_json::Map::new());
+    monitor.wait("Present and Ports of br-x", |v| {
+        if v["path"] != path || v["member"] != "PropertiesChanged" {
+            return false;
+        }
+        let mut seen = seen.borrow_mut();
+        for (k, val) in v["payload"]["data"][1].as_object().unwrap() {
+            seen.insert(k.clone(), val["data"].clone());
+        }
+        seen.get("Present") == Some(&serde_json::json!(true))
+            && seen.get("Ports") == Some(&serde_json::json!(["vkp0"]))
+    });
+    // A NIC recorded by a "hook", changed, dropped.
+    let mut seven = nic(7, "00:16:3e:00:00:07");
+    seven.bridge = translator::IfName::new("br-x").unwrap();
+    reg.record(&seven).unwrap();
+    let added = monitor.wait("InterfacesAdded for NIC 7", |v| {
+        v["member"] == "InterfacesAdded" && v["payload"]["data"][0] == "/org/vifkit/nics/xen_7_0"
+    })["payload"]["data"][1]["org.vifkit.Nic2"]
+        .clone();
+    assert_eq!(field(&added, "BridgeObject"), path, "{added}");
+    assert_eq!(field(&added, "Mac"), "00:16:3e:00:00:07");
+    let mut seven_b = seven.clone();
+    seven_b.mac = "00:16:3e:00:00:77".parse().unwrap();
+    reg.record(&seven_b).unwrap();
+    let changed = monitor.properties_changed("/org/vifkit/nics/xen_7_0");
+    assert_eq!(changed[0], "org.vifkit.Nic2");
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Mac": {"type": "s", "data": "00:16:3e:00:00:77"}})
+    );
+    reg.remove_attachment(Driver::Xen, 7, 0).unwrap();
+    let removed = monitor.wait("InterfacesRemoved for NIC 7", |v| {
+        v["member"] == "InterfacesRemoved" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(
+        removed,
+        serde_json::json!(["/org/vifkit/nics/xen_7_0", ["org.vifkit.Nic2"]])
+    );
+    // Bridge2.Unregister.
+    bus.call_on("org.vifkit", path, "org.vifkit.Bridge2", "Unregister", &[]);
+    let removed = monitor.wait("InterfacesRemoved for br-x", |v| {
+        v["member"] == "InterfacesRemoved" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(removed, serde_json::json!([path, ["org.vifkit.Bridge2"]]));
+    let objects = bus.managed_objects();
+    let paths: Vec<&String> = objects
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, ifaces)| !ifaces.as_object().unwrap().is_empty())
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/org/vifkit/bridges/br0", "/org/vifkit/nics/xen_5_0"],
+        "{objects}"
+    );
+}
+
 /// (interface, method, in-argument signature) of each method in introspection XML.
 fn introspected_methods(xml: &str) -> Vec<(String, String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {

@@ -5,7 +5,10 @@
 //! - `org.vifkit.NicModels1` ([`NicModels`]): the NIC models of a guest type;
 //! - `org.vifkit.Pairings1` ([`Pairings`]): the NIC attachments, with signals for every
 //!   change by any process ([`watch`]);
-//! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`.
+//! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`;
+//! - `org.freedesktop.DBus.ObjectManager`, with an object per registered bridge
+//!   (`org.vifkit.Bridge2`) and per recorded guest NIC (`org.vifkit.Nic2`) below
+//!   `/org/vifkit` ([`objects`]).
 //!
 //! Errors are `org.vifkit.Error.<Name>` ([`ServiceError`]). No method blocks the
 //! executor: registry, netlink and translation work runs on tokio's blocking pool
@@ -20,6 +23,7 @@ pub mod cache;
 mod dicts;
 mod error;
 mod nic_models;
+pub mod objects;
 mod pairings;
 pub mod reconcile;
 mod store;
@@ -76,6 +80,9 @@ pub struct Shared {
     pub pairings: Arc<cache::PairingCache>,
     /// The gate of large requests (see [`admission`]).
     pub gate: Arc<admission::Gate>,
+    /// Woken when the service changed the host (`Ensure`): the bridge objects' `Present`
+    /// and `Ports` are read again at once.
+    pub host_changed: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -155,6 +162,7 @@ impl Service {
             access: Access::new(cfg.system_bus),
             pairings: Arc::default(),
             gate: Arc::default(),
+            host_changed: tokio::sync::Notify::new(),
         });
         // A file replaced from here on is a later epoch: the watcher reads it whole.
         let epoch = shared.store.epoch();
@@ -201,6 +209,12 @@ impl Service {
             .map_err(bus("serving org.vifkit.Translator1"))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         shared.pairings.install(start.pairing_index());
+        let model = objects::Model::start(conn, &shared, &shared.pairings.get())
+            .await
+            .map_err(|e| StartError::Bus {
+                op: "serving the objects",
+                source: zbus::Error::Failure(e.message().to_owned()),
+            })?;
         let watcher = watch::spawn(
             Arc::clone(&shared.store),
             start,
@@ -211,7 +225,7 @@ impl Service {
         let emitter = SignalEmitter::new(conn, OBJECT_PATH)
             .map_err(bus("making the signal emitter"))?
             .into_owned();
-        let emitter_task = tokio::spawn(emit_events(emitter, rx));
+        let emitter_task = tokio::spawn(emit_events(emitter, rx, model, Arc::clone(&shared)));
         Ok(Service {
             shared,
             watcher: Some(watcher),
@@ -242,12 +256,32 @@ fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr(), "warning: {msg}");
 }
 
-/// Sends each batch of registry changes as signals.
+/// Sends each batch of registry changes as signals, and makes the objects follow them
+/// (and the host, every [`objects::HOST_TICK`] and when the service changed it).
 async fn emit_events(
     emitter: SignalEmitter<'static>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Event>>,
+    mut model: objects::Model,
+    shared: Arc<Shared>,
 ) {
-    while let Some(events) = rx.recv().await {
+    let mut tick = tokio::time::interval(objects::HOST_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let events = tokio::select! {
+            got = rx.recv() => match got {
+                Some(events) => events,
+                None => return,
+            },
+            _ = tick.tick() => {
+                model.refresh_host().await;
+                continue;
+            }
+            () = shared.host_changed.notified() => {
+                model.refresh_host().await;
+                continue;
+            }
+        };
+        model.apply(&events).await;
         for e in events {
             let sent = match &e {
                 Event::BridgeAdded(n) => Bridges::bridge_added(&emitter, n).await,

@@ -240,8 +240,24 @@ impl Bus {
             "{method}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if out.stdout.trim_ascii().is_empty() {
+            return Value::Null;
+        }
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["data"].clone()
+    }
+
+    /// `GetManagedObjects` through `busctl`: path -> interface -> property -> busctl's
+    /// `{"type": ..., "data": ...}`.
+    pub(crate) fn managed_objects(&self) -> Value {
+        self.call_on(
+            "org.vifkit",
+            "/org/vifkit",
+            "org.freedesktop.DBus.ObjectManager",
+            "GetManagedObjects",
+            &[],
+        )[0]
+        .clone()
     }
 
     pub(crate) fn call(&self, iface: &str, method: &str, args: &[&str]) -> Value {
@@ -250,6 +266,18 @@ impl Bus {
 
     /// A call through `gdbus` that must fail: the error's name and message.
     pub(crate) fn error_as(&self, nobody: bool, method: &str, args: &[&str]) -> (String, String) {
+        self.error_at(nobody, "/org/vifkit", method, args)
+    }
+
+    /// A call through `gdbus` to the object `path` that must fail: the error's name and
+    /// message.
+    pub(crate) fn error_at(
+        &self,
+        nobody: bool,
+        path: &str,
+        method: &str,
+        args: &[&str],
+    ) -> (String, String) {
         let mut v = vec![
             "call".to_owned(),
             "--address".into(),
@@ -257,7 +285,7 @@ impl Bus {
             "--dest".into(),
             "org.vifkit".into(),
             "--object-path".into(),
-            "/org/vifkit".into(),
+            path.into(),
             "--method".into(),
             format!("org.vifkit.{method}"),
         ];
@@ -340,6 +368,15 @@ impl Monitor {
             serde_json::from_str::<Value>(l).is_ok_and(|v| want(&v))
         });
         serde_json::from_str(&line).unwrap()
+    }
+
+    /// The payload of the next `PropertiesChanged` from the object `path`: the
+    /// interface, the changed properties and the invalidated ones.
+    pub(crate) fn properties_changed(&self, path: &str) -> Value {
+        self.wait(&format!("PropertiesChanged from {path}"), |v| {
+            v["type"] == "signal" && v["path"] == path && v["member"] == "PropertiesChanged"
+        })["payload"]["data"]
+            .clone()
     }
 
     /// The payload of the next signal `member` from /org/vifkit.
