@@ -21,8 +21,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-use registry::{Registry as _, SqliteRegistry};
+use registry::{
+    Attachment, AttachmentState, DomainName, NicModelName, Registry as _, SqliteRegistry,
+};
 use serde_json::{json, Value};
+use translator::IfName;
 
 // The D-Bus tests' harness, of which this test uses a part.
 #[allow(dead_code)]
@@ -366,6 +369,44 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         p,
         "vkcli0 gone from the list",
         r#"!document.querySelector('#bridges tr[data-bridge="vkcli0"]')"#,
+    );
+
+    // A NIC recorded after the page loaded (a QEMU guest's tap, VLAN 42 on br-lan, as
+    // a hook in another process records it) appears from InterfacesAdded.
+    let mut web = Attachment::qemu(
+        DomainName::new("web1").unwrap(),
+        3,
+        0,
+        "52:54:00:6b:3c:58".parse().unwrap(),
+        IfName::new("br-lan").unwrap(),
+        IfName::new("vnet12").unwrap(),
+    );
+    web.vlan = Some(registry::parse_vlan_spec("vlan", "42").unwrap());
+    web.model = Some(NicModelName::new("virtio").unwrap());
+    web.state = AttachmentState::Active;
+    SqliteRegistry::open(bus.db())
+        .unwrap()
+        .record(&web)
+        .unwrap();
+    b.wait_for(
+        p,
+        "web1's NIC in the list",
+        r#"document.querySelector('#nics tr[data-nic="vnet12"]')"#,
+    );
+    let nics = rows(&mut b, p, "nics");
+    let web = &row(&nics, "vnet12")["cells"];
+    assert_eq!(
+        web.as_array().unwrap()[1..],
+        [
+            json!("0"),
+            json!("52:54:00:6b:3c:58"),
+            json!("virtio"),
+            json!("vnet12"),
+            json!("br-lan"),
+            json!("42"),
+            json!("active"),
+        ],
+        "{web}"
     );
 
     // Translating a pasted vif spec.
