@@ -16,6 +16,7 @@
 mod common;
 use common::netns::Netns;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -41,19 +42,31 @@ const COCKPIT_WS: &str = "/usr/lib/cockpit/cockpit-ws";
 /// The web server's port, on the namespace's loopback only.
 const PORT: &str = "9090";
 
-/// `cockpit-ws` serving one local session (a `cockpit-bridge` running as the test's
-/// user) on 127.0.0.1 in `ns`, without TLS.
+/// `cockpit-ws` serving one local session (a `cockpit-bridge` running as root, or as
+/// `nobody`) on 127.0.0.1 in `ns`, without TLS.
 struct Ws {
     child: Child,
     stderr: Receiver<String>,
 }
 
 impl Ws {
-    fn start(ns: &Netns, bus: &Bus, dir: &Path, data: &Path) -> Ws {
+    fn start(ns: &Netns, bus: &Bus, dir: &Path, data: &Path, nobody: bool) -> Ws {
         let home = dir.join("ws-home");
         std::fs::create_dir_all(&home).unwrap();
-        let mut child = ns
-            .cmd(COCKPIT_WS)
+        let mut cmd = if nobody {
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+            let mut c = ns.cmd("setpriv");
+            c.args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                COCKPIT_WS,
+            ]);
+            c
+        } else {
+            ns.cmd(COCKPIT_WS)
+        };
+        let mut child = cmd
             .args(["--no-tls", "--address", "127.0.0.1", "--port", PORT])
             .arg("--local-session=cockpit-bridge")
             .env_clear()
@@ -204,15 +217,28 @@ fn registered(bus: &Bus, name: &str) -> Option<registry::Bridge> {
         .find(|b| b.name.as_str() == name)
 }
 
-#[test]
-#[ignore = "needs root: a network namespace, changes through the service"]
-fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
+/// Everything a test of the page needs, dropped browser first.
+struct Setup {
+    b: Browser,
+    page: String,
+    _ws: Ws,
+    _serve: Serve,
+    _ns: Netns,
+    bus: Bus,
+    _dir: tempfile::TempDir,
+}
+
+/// The host, the registry, the service, Cockpit (its session as root, or as `nobody`)
+/// and the browser, with the page loaded and showing what the service has.
+fn setup(nobody: bool) -> Setup {
     have_file(COCKPIT_WS, "cockpit-ws");
     have_file("/usr/bin/cockpit-bridge", "cockpit-bridge");
     have_file("/usr/bin/chromium", "chromium");
     let bus = Bus::start();
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
+    // Reachable by nobody (the page's files, the session's home below it).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     ns.ip(&["link", "set", "lo", "up"]);
 
     // The host: xenbr0 with guest hvm1's devices (NIC 0 as the PV vif and its emulated
@@ -254,7 +280,7 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         &["hook", "libxl", "hvm1", "started", "begin", "-"],
         Some(&hvm),
     );
-    let _serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
+    let serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
 
     // The page, where install-service puts it.
     let root = dir.path().join("root");
@@ -270,19 +296,34 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         None,
     );
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let _ws = Ws::start(&ns, &bus, dir.path(), &root.join("usr/share"));
+    let ws = Ws::start(&ns, &bus, dir.path(), &root.join("usr/share"), nobody);
     let mut b = Browser::launch(&ns, dir.path());
     let url = format!("http://127.0.0.1:{PORT}/cockpit/@localhost/vifkit/index.html");
     let page = b.open(&url);
-    let p = page.as_str();
     b.wait_for(
-        p,
+        &page,
         "the page to read org.vifkit",
         "document.body.dataset.ready === '1'",
     );
+    Setup {
+        b,
+        page,
+        _ws: ws,
+        _serve: serve,
+        _ns: ns,
+        bus,
+        _dir: dir,
+    }
+}
+
+#[test]
+#[ignore = "needs root: a network namespace, changes through the service"]
+fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
+    let mut s = setup(false);
+    let (b, p, bus) = (&mut s.b, s.page.as_str(), &s.bus);
 
     // The bridges the registry holds, with the host's ports.
-    let bridges = rows(&mut b, p, "bridges");
+    let bridges = rows(b, p, "bridges");
     let names: Vec<&Value> = bridges.iter().map(|r| &r["key"]).collect();
     assert_eq!(names, [&json!("br-lan"), &json!("xenbr0")], "{bridges:#?}");
     let xenbr0 = row(&bridges, "xenbr0");
@@ -307,7 +348,7 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         "{lan:#}"
     );
     // hvm1's NICs: the PV vif paired with its emulated twin, model and MAC.
-    let nics = rows(&mut b, p, "nics");
+    let nics = rows(b, p, "nics");
     assert_eq!(nics.len(), 2, "{nics:#?}");
     let nic0 = &row(&nics, "vif6.0")["cells"];
     assert!(nic0[0].as_str().unwrap().starts_with("hvm1"), "{nic0}");
@@ -323,21 +364,21 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
     // Registering through the page: a bad MTU is refused by the service, and its
     // message shows beside the MTU field; nothing is registered.
     b.eval(p, r#"document.getElementById("register-open").click()"#);
-    submit_bridge(&mut b, p, json!({ "name": "vkweb0", "mtu": "big" }));
+    submit_bridge(b, p, json!({ "name": "vkweb0", "mtu": "big" }));
     b.wait_for(
         p,
         "the service's refusal beside the MTU field",
         r#"document.querySelector('.diag[data-for="mtu"]').textContent.includes("mtu")"#,
     );
-    assert!(registered(&bus, "vkweb0").is_none());
+    assert!(registered(bus, "vkweb0").is_none());
     // Then a good one: it appears in the list from the service's signal.
-    submit_bridge(&mut b, p, json!({ "mtu": "1400", "stp": true }));
+    submit_bridge(b, p, json!({ "mtu": "1400", "stp": true }));
     b.wait_for(
         p,
         "vkweb0 in the list",
         r#"document.querySelector('#bridges tr[data-bridge="vkweb0"]')"#,
     );
-    let new = registered(&bus, "vkweb0").expect("vkweb0 is registered");
+    let new = registered(bus, "vkweb0").expect("vkweb0 is registered");
     assert_eq!(new.mtu.map(|m| m.get()), Some(1400));
     assert!(new.stp);
     assert!(b.eval(p, r#"document.getElementById("bridge-form").hidden"#) == json!(true));
@@ -346,14 +387,14 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         p,
         r#"document.querySelector('#bridges tr[data-bridge="vkweb0"] button').click()"#,
     );
-    submit_bridge(&mut b, p, json!({ "mtu": "1500" }));
+    submit_bridge(b, p, json!({ "mtu": "1500" }));
     b.wait_for(
         p,
         "vkweb0's new MTU in the list",
         r#"document.querySelector('#bridges tr[data-bridge="vkweb0"]').cells[2].textContent === "1500""#,
     );
     assert_eq!(
-        registered(&bus, "vkweb0").unwrap().mtu.map(|m| m.get()),
+        registered(bus, "vkweb0").unwrap().mtu.map(|m| m.get()),
         Some(1500)
     );
 
@@ -393,7 +434,7 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         "web1's NIC in the list",
         r#"document.querySelector('#nics tr[data-nic="vnet12"]')"#,
     );
-    let nics = rows(&mut b, p, "nics");
+    let nics = rows(b, p, "nics");
     let web = &row(&nics, "vnet12")["cells"];
     assert_eq!(
         web.as_array().unwrap()[1..],
@@ -437,5 +478,44 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
     eprintln!("screenshot: {} ({} bytes)", shot.display(), png.len());
     let said = b.said();
     assert!(!said.contains("exception:"), "{said}");
+    b.close();
+}
+
+/// A Cockpit session of an unprivileged user (`nobody`, no administrative access): the
+/// page reads everything, and a registration is refused by the service (no root, no
+/// polkit yes) with the refusal shown under the form and nothing registered.
+#[test]
+#[ignore = "needs root: a network namespace, Cockpit's session as nobody"]
+fn cockpit_page_of_an_unprivileged_user_reads_and_is_refused_changes() {
+    let mut s = setup(true);
+    let (b, p, bus) = (&mut s.b, s.page.as_str(), &s.bus);
+    let bridges = rows(b, p, "bridges");
+    assert_eq!(bridges.len(), 2, "{bridges:#?}");
+    assert_eq!(rows(b, p, "nics").len(), 2);
+    b.eval(p, r#"document.getElementById("register-open").click()"#);
+    submit_bridge(b, p, json!({ "name": "vkweb0", "mtu": "1400" }));
+    b.wait_for(
+        p,
+        "the refusal under the form",
+        r#"document.querySelector('.diag[data-for=""]').textContent.includes("administrative access")"#,
+    );
+    let said = b.eval(
+        p,
+        r#"document.querySelector('.diag[data-for=""]').textContent"#,
+    );
+    // The session's bridge ran as nobody (65534): the service says whom it refused.
+    let said = said.as_str().unwrap();
+    assert!(
+        said.contains("org.vifkit.manage") && said.contains("uid 65534"),
+        "{said}"
+    );
+    assert!(registered(bus, "vkweb0").is_none());
+    assert_eq!(
+        b.eval(
+            p,
+            r##"document.querySelectorAll("#bridges tbody tr").length"##
+        ),
+        2
+    );
     b.close();
 }

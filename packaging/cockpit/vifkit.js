@@ -150,6 +150,10 @@
             field = "name";
         const d = form.querySelector('.diag[data-for="' + field + '"]');
         d.textContent = msg;
+        /* Cockpit's bridge does not mark calls as allowing interactive authorization:
+         * without administrative access polkit answers without asking. */
+        if (ex.name === "org.freedesktop.DBus.Error.AccessDenied")
+            d.textContent += " Turn on administrative access (top right) and try again.";
         const input = form.elements[field];
         if (input)
             input.classList.add("invalid");

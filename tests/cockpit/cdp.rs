@@ -267,7 +267,7 @@ impl Browser {
     }
 
     /// `Browser.close`, and the browser's exit.
-    pub(crate) fn close(mut self) {
+    pub(crate) fn close(&mut self) {
         self.call(None, "Browser.close", json!({}));
         let _ = self.child.wait();
     }
