@@ -775,6 +775,72 @@ fn objects_follow_the_registry_and_the_host() {
     );
 }
 
+/// Translator2 through the real service: warnings and errors as `(code, nic_index,
+/// key, value, message)`, InvalidSpec's message the first error's, `Check` answering
+/// the errors as a reply, and a whole xl config.
+#[test]
+fn translator2_gives_structured_diagnostics() {
+    let bus = Bus::start_as_anyone();
+    let _serve = bus.serve(&[], &[]);
+    let r = bus.call(
+        "Translator2",
+        "VifToXml",
+        &["ss", "mac=00:16:3e:01:02:03,bridge=xenbr0,devid=3", "pv"],
+    );
+    assert!(r[0].as_str().unwrap().contains("xenbr0"), "{r}");
+    assert_eq!(
+        r[1],
+        serde_json::json!([[
+            "dropped-key",
+            0,
+            "devid",
+            "",
+            "devid=3: libvirt numbers NICs by their order: dropped"
+        ]])
+    );
+    let (name, msg) = bus.error("Translator2.VifToXml", &["mac=zz", "pv"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    let r = bus.call("Translator2", "Check", &["sss", "vif", "mac=zz", "pv"]);
+    assert_eq!(r[0], false, "{r}");
+    let e = &r[1][0];
+    assert_eq!(
+        (&e[0], &e[1], &e[2], &e[3]),
+        (
+            &serde_json::json!("bad-mac"),
+            &serde_json::json!(0),
+            &serde_json::json!("mac"),
+            &serde_json::json!("zz")
+        ),
+        "{r}"
+    );
+    assert_eq!(e[4], msg.as_str());
+    assert_eq!(r[2], serde_json::json!([]));
+    let xml = bus.call("Translator2", "VifToXml", &["ss", "bridge=br1", "hvm"])[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = bus.call("Translator2", "XmlToVif", &["ss", &xml, ""]);
+    assert_eq!(
+        r[0][0].as_str().map(|s| s.contains("bridge=br1")),
+        Some(true),
+        "{r}"
+    );
+    let cfg = "name = \"g\"\ntype = \"hvm\"\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0',\n        'bridge=br1,devid=4' ]\n";
+    let r = bus.call("Translator2", "CfgToXml", &["ss", cfg, ""]);
+    assert_eq!(
+        r[0].as_str().unwrap().matches("<interface").count(),
+        2,
+        "{r}"
+    );
+    assert_eq!(r[1][0][0], "dropped-key", "{r}");
+    assert_eq!(r[1][0][1], 1, "{r}");
+    let (name, msg) = bus.error("Translator2.CfgToXml", &["vif = [ 'a'\n", ""]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    assert!(msg.starts_with("Line "), "{msg}");
+    let (name, _) = bus.error("Translator2.Check", &["json", "", ""]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+}
+
 /// (interface, method, in-argument signature) of each method in introspection XML.
 fn introspected_methods(xml: &str) -> Vec<(String, String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {
