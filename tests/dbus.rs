@@ -841,6 +841,245 @@ fn translator2_gives_structured_diagnostics() {
     assert_eq!(name, "org.vifkit.Error.InvalidArgs");
 }
 
+/// The shipped introspection files (packaging/dbus/interfaces/, which install-service
+/// installs under /usr/share/dbus-1/interfaces/), by interface name.
+fn interface_files() -> std::collections::BTreeMap<String, String> {
+    let dir = common::root().join("packaging/dbus/interfaces");
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let iface = name
+            .strip_suffix(".xml")
+            .unwrap_or_else(|| panic!("{name}"));
+        out.insert(iface.to_owned(), std::fs::read_to_string(&path).unwrap());
+    }
+    out
+}
+
+/// The `org.vifkit.*` interfaces of the top node of introspection XML, each as its tags
+/// in order, whitespace trimmed, without comments. Comments are documentation (the
+/// service's come from its Rust doc comments and are left out of the per-object
+/// interfaces, which repeat for every NIC), whitespace is layout: neither is part of
+/// the interface. Everything else (every method, argument with its name, type and
+/// direction, signal, property with its access, annotation) must match.
+fn vifkit_interfaces(xml: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut text = xml.to_owned();
+    while let Some(start) = text.find("<!--") {
+        let end = text[start..].find("-->").expect("a comment ends") + start + 3;
+        text.replace_range(start..end, "");
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let mut depth = 0;
+    let mut current: Option<(String, Vec<String>)> = None;
+    for piece in text.split('<').skip(1) {
+        let tag = format!("<{}", piece.split('>').next().unwrap().trim());
+        let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ") + ">";
+        if tag.starts_with("<!DOCTYPE") {
+            continue;
+        }
+        if tag.starts_with("<node") {
+            if !tag.ends_with("/>") {
+                depth += 1;
+            }
+            continue;
+        }
+        if tag == "</node>" {
+            depth -= 1;
+            continue;
+        }
+        if depth != 1 {
+            continue;
+        }
+        if let Some(name) = tag
+            .strip_prefix("<interface name=\"")
+            .and_then(|r| r.strip_suffix("\">"))
+        {
+            current = Some((name.to_owned(), Vec::new()));
+        } else if tag == "</interface>" {
+            let (name, tags) = current.take().expect("an interface was open");
+            if name.starts_with("org.vifkit.") {
+                out.insert(name, tags);
+            }
+        } else if let Some((_, tags)) = current.as_mut() {
+            tags.push(tag);
+        }
+    }
+    out
+}
+
+/// Every interface the live service serves (at /org/vifkit and on a bridge and a NIC
+/// object) is described by its file in packaging/dbus/interfaces/, exactly (but for
+/// comments and whitespace), and every file describes a live interface.
+#[test]
+fn interface_files_match_the_live_service() {
+    let bus = Bus::start_as_anyone();
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("br0")).unwrap();
+    reg.record(&nic(5, "00:16:3e:00:00:05")).unwrap();
+    drop(reg);
+    let _serve = bus.serve(&[], &[]);
+    let mut live = std::collections::BTreeMap::new();
+    for path in [
+        "/org/vifkit",
+        "/org/vifkit/bridges/br0",
+        "/org/vifkit/nics/xen_5_0",
+    ] {
+        let out = bus.run(
+            false,
+            "gdbus",
+            &[
+                "introspect".into(),
+                "--address".into(),
+                bus.address.clone(),
+                "--dest".into(),
+                "org.vifkit".into(),
+                "--object-path".into(),
+                path.into(),
+                "--xml".into(),
+            ],
+        );
+        assert!(out.status.success(), "{path}: {out:?}");
+        live.extend(vifkit_interfaces(&String::from_utf8(out.stdout).unwrap()));
+    }
+    let files = interface_files();
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>(),
+        "packaging/dbus/interfaces/ and the live service"
+    );
+    for (name, text) in &files {
+        let shipped = vifkit_interfaces(text);
+        assert_eq!(
+            shipped.keys().collect::<Vec<_>>(),
+            [name],
+            "{name}.xml describes {name} only"
+        );
+        assert_eq!(shipped[name], live[name], "{name}.xml vs the live service");
+    }
+}
+
+/// A C client generated from the interface files with gdbus-codegen names every
+/// method, compiles against GIO, and calls the live service: Translator2.VifToXml with
+/// its diagnostics, and a bridge object's properties.
+#[test]
+fn gdbus_codegen_makes_a_working_client() {
+    for (p, package) in [
+        ("gdbus-codegen", "libglib2.0-dev-bin"),
+        ("pkg-config", "pkg-config"),
+        ("cc", "build-essential"),
+    ] {
+        assert!(
+            have(p),
+            "{p} is missing: install {package} (packaging/install-deps.sh)"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = interface_files()
+        .keys()
+        .map(|n| common::root().join(format!("packaging/dbus/interfaces/{n}.xml")))
+        .collect();
+    let out = Command::new("gdbus-codegen")
+        .current_dir(dir.path())
+        .args([
+            "--generate-c-code",
+            "vifkit",
+            "--c-namespace",
+            "Vifkit",
+            "--interface-prefix",
+            "org.vifkit.",
+        ])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gdbus-codegen: {out:?}");
+    let header = std::fs::read_to_string(dir.path().join("vifkit.h")).unwrap();
+    for f in [
+        "vifkit_bridges1_call_register_sync",
+        "vifkit_bridges1_call_ensure_sync",
+        "vifkit_pairings1_call_lookup_by_mac_sync",
+        "vifkit_nic_models1_call_list_sync",
+        "vifkit_translator1_call_vif_to_xml_sync",
+        "vifkit_translator2_call_cfg_to_xml_sync",
+        "vifkit_translator2_call_check_sync",
+        "vifkit_bridge2_call_set_sync",
+        "vifkit_bridge2_call_unregister_sync",
+        "vifkit_bridge2_get_ports",
+        "vifkit_nic2_get_bridge_object",
+        "vifkit_nic2_get_counters",
+    ] {
+        assert!(header.contains(f), "vifkit.h has no {f}");
+    }
+    std::fs::write(
+        dir.path().join("client.c"),
+        r#"#include <stdio.h>
+#include "vifkit.h"
+
+int main(int argc, char **argv) {
+    GError *err = NULL;
+    GDBusConnection *c = g_dbus_connection_new_for_address_sync(argv[1],
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    if (!c) { fprintf(stderr, "connect: %s\n", err->message); return 1; }
+    VifkitTranslator2 *t = vifkit_translator2_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_NONE,
+        "org.vifkit", "/org/vifkit", NULL, &err);
+    if (!t) { fprintf(stderr, "proxy: %s\n", err->message); return 1; }
+    gchar *xml = NULL;
+    GVariant *warnings = NULL;
+    if (!vifkit_translator2_call_vif_to_xml_sync(t, "bridge=xenbr0,devid=3", "pv", &xml,
+            &warnings, NULL, &err)) {
+        fprintf(stderr, "VifToXml: %s\n", err->message);
+        return 1;
+    }
+    gchar *shown = g_variant_print(warnings, FALSE);
+    printf("warnings %s\n", shown);
+    VifkitBridge2 *b = vifkit_bridge2_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_NONE,
+        "org.vifkit", "/org/vifkit/bridges/vkcg0", NULL, &err);
+    if (!b) { fprintf(stderr, "bridge: %s\n", err->message); return 1; }
+    printf("bridge %s %s present=%d\n", vifkit_bridge2_get_name(b),
+        vifkit_bridge2_get_kind(b), vifkit_bridge2_get_present(b));
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gio-2.0", "gio-unix-2.0"])
+        .output()
+        .unwrap();
+    assert!(
+        flags.status.success(),
+        "GIO's headers are missing: install libglib2.0-dev (packaging/install-deps.sh)"
+    );
+    let flags = String::from_utf8(flags.stdout).unwrap();
+    let out = Command::new("cc")
+        .current_dir(dir.path())
+        .args(["-Wall", "-o", "client", "client.c", "vifkit.c"])
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cc: {out:?}");
+
+    let bus = Bus::start_as_anyone();
+    // A name no host has, so that Present is false.
+    SqliteRegistry::open(bus.db())
+        .unwrap()
+        .add_bridge(&br("vkcg0"))
+        .unwrap();
+    let _serve = bus.serve(&[], &[]);
+    let out = Command::new(dir.path().join("client"))
+        .arg(&bus.address)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "client: {out:?}");
+    assert_eq!(
+        stdout,
+        "warnings [('dropped-key', 0, 'devid', '', 'devid=3: libvirt numbers NICs by their \
+         order: dropped')]\nbridge vkcg0 linux present=0\n"
+    );
+}
+
 /// (interface, method, in-argument signature) of each method in introspection XML.
 fn introspected_methods(xml: &str) -> Vec<(String, String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {

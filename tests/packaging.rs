@@ -17,8 +17,9 @@ use std::process::{Child, Command, Stdio};
 
 use common::vifkit;
 
-/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`).
-const FILES: [(&str, &str); 5] = [
+/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`),
+/// the introspection files last (so the indices below stay those of the other five).
+const FILES: [(&str, &str); 12] = [
     (
         "dbus/org.vifkit.conf",
         "usr/share/dbus-1/system.d/org.vifkit.conf",
@@ -35,6 +36,34 @@ const FILES: [(&str, &str); 5] = [
     (
         "dbus/org.vifkit.service",
         "usr/share/dbus-1/system-services/org.vifkit.service",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Bridges1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridges1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.NicModels1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.NicModels1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Pairings1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Pairings1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Bridge2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridge2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Nic2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Nic2.xml",
     ),
 ];
 
@@ -93,7 +122,7 @@ fn snapshot(root: &Path) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
+fn install_service_writes_its_files_once_and_never_clobbers_an_edit() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 
@@ -111,7 +140,7 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644, "{rel}");
     }
-    assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
+    assert_eq!(out.stdout.lines().count(), FILES.len(), "{}", out.stdout);
     // /usr/bin/vifkit is not under the tempdir: a warning, not an error.
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
     let first = snapshot(root);
@@ -121,7 +150,7 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout.matches("unchanged ").count(),
-        5,
+        FILES.len(),
         "{}",
         out.stdout
     );
@@ -218,6 +247,15 @@ fn xml_files_are_valid() {
         .arg("--noout")
         .arg(dir.join("org.vifkit.conf"))
         .arg(dir.join("org.vifkit.policy")));
+    assert!(ok, "{err}");
+    // The introspection files (checked against the live service in tests/dbus.rs).
+    let mut interfaces: Vec<PathBuf> = fs::read_dir(dir.join("interfaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    interfaces.sort();
+    assert_eq!(interfaces.len(), 7, "{interfaces:?}");
+    let (ok, _, err) = run(Command::new(&xmllint).arg("--noout").args(&interfaces));
     assert!(ok, "{err}");
     let dtd = Path::new("/usr/share/polkit-1/policyconfig-1.dtd");
     assert!(
@@ -354,7 +392,12 @@ fn uninstall_service_removes_what_install_service_wrote_and_nothing_else() {
     ];
     let out = vifkit(&args, None);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    assert_eq!(
+        out.stdout.lines().count(),
+        FILES.len() - 1,
+        "{}",
+        out.stdout
+    );
     for (i, (_, rel)) in FILES.iter().enumerate() {
         assert_eq!(root.join(rel).exists(), i == 3, "{rel}");
     }
