@@ -735,6 +735,48 @@ fn objects_follow_the_registry_and_the_host() {
         .clone();
     assert_eq!(field(&added, "BridgeObject"), path, "{added}");
     assert_eq!(field(&added, "Mac"), "00:16:3e:00:00:07");
+    // Its backend on the host: Counters has every key (read at most a second late).
+    ns.ip(&[
+        "link", "add", "vif7.0", "type", "veth", "peer", "name", "vkp7",
+    ]);
+    let end = std::time::Instant::now() + DEADLINE;
+    let counters = loop {
+        let out = bus.run(
+            false,
+            "busctl",
+            &[
+                format!("--address={}", bus.address),
+                "--json=short".into(),
+                "get-property".into(),
+                "org.vifkit".into(),
+                "/org/vifkit/nics/xen_7_0".into(),
+                "org.vifkit.Nic2".into(),
+                "Counters".into(),
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if v["data"].as_object().is_some_and(|m| !m.is_empty()) || std::time::Instant::now() > end {
+            break v["data"].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut keys: Vec<&String> = counters.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "rx_bytes",
+            "rx_dropped",
+            "rx_errors",
+            "rx_packets",
+            "tx_bytes",
+            "tx_dropped",
+            "tx_errors",
+            "tx_packets"
+        ],
+        "{counters}"
+    );
     let mut seven_b = seven.clone();
     seven_b.mac = "00:16:3e:00:00:77".parse().unwrap();
     reg.record(&seven_b).unwrap();
