@@ -12,6 +12,8 @@ pkgs=(
   dbus-daemon dbus-bin systemd polkitd libglib2.0-bin   # D-Bus tests: private buses,
                         # busctl, gdbus, dbus-send, systemd-analyze verify, polkit's DTD
   libvirt-dbus          # the peer in packaging/bench-dbus.sh
+  libglib2.0-dev-bin libglib2.0-dev   # gdbus-codegen and GIO's headers: a C client made
+                        # from packaging/dbus/interfaces/ (tests/dbus.rs)
   libvirt-daemon-system qemu-system-x86   # a private real libvirtd with TCG guests
                         # (tests/libvirtd.rs, packaging/bench-libvirtd.sh)
   util-linux            # unshare, nsenter: the private libvirtd's namespaces

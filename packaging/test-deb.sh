@@ -38,6 +38,7 @@ want=(
   /usr/share/dbus-1/system.d/org.vifkit.conf
   /usr/share/dbus-1/system-services/org.vifkit.service
   /usr/share/polkit-1/actions/org.vifkit.policy
+  /usr/share/dbus-1/interfaces/org.vifkit.{Bridges1,NicModels1,Pairings1,Translator1,Translator2,Bridge2,Nic2}.xml
   /usr/share/cockpit/vifkit/manifest.json /usr/share/cockpit/vifkit/index.html
   /usr/share/cockpit/vifkit/vifkit.js /usr/share/cockpit/vifkit/vifkit.css
   "$(pkg-config systemd --variable=systemdsystemunitdir)/vifkit.service"

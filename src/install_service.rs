@@ -1,5 +1,6 @@
 //! `vifkit install-service` and `uninstall-service`: put the D-Bus service's files
-//! (packaging/dbus/), the boot unit (packaging/systemd/) and the Cockpit page
+//! (packaging/dbus/, with the introspection XML of every interface from
+//! packaging/dbus/interfaces/), the boot unit (packaging/systemd/) and the Cockpit page
 //! (packaging/cockpit/) where Debian's dbus, systemd, polkit and Cockpit look for them,
 //! under `--root`, and take them away again.
 //!
@@ -47,9 +48,28 @@ pub struct ServiceFile {
     pub text: &'static str,
 }
 
+/// An introspection file of packaging/dbus/interfaces/, installed under
+/// `/usr/share/dbus-1/interfaces/` (for `gdbus-codegen` and other client generators).
+macro_rules! interface_file {
+    ($name:literal) => {
+        ServiceFile {
+            dest: Dest::Fixed(concat!("usr/share/dbus-1/interfaces/", $name, ".xml")),
+            text: include_str!(concat!("../packaging/dbus/interfaces/", $name, ".xml")),
+        }
+    };
+}
+
 /// The files, in the order they are written (policy before activation, so a bus that
-/// reloads in between never has an activatable name it may not own).
-pub const FILES: [ServiceFile; 5] = [
+/// reloads in between never has an activatable name it may not own; the interfaces'
+/// descriptions first).
+pub const FILES: [ServiceFile; 12] = [
+    interface_file!("org.vifkit.Bridges1"),
+    interface_file!("org.vifkit.NicModels1"),
+    interface_file!("org.vifkit.Pairings1"),
+    interface_file!("org.vifkit.Translator1"),
+    interface_file!("org.vifkit.Translator2"),
+    interface_file!("org.vifkit.Bridge2"),
+    interface_file!("org.vifkit.Nic2"),
     ServiceFile {
         dest: Dest::Fixed("usr/share/dbus-1/system.d/org.vifkit.conf"),
         text: include_str!("../packaging/dbus/org.vifkit.conf"),
@@ -340,7 +360,10 @@ mod tests {
 
     #[test]
     fn units_go_to_the_unit_dir_under_the_root() {
-        let f = &FILES[3];
+        let f = FILES
+            .iter()
+            .find(|f| matches!(f.dest, Dest::Unit("vifkit-boot.service")))
+            .unwrap();
         assert_eq!(
             f.path(Path::new("/r"), Path::new("/usr/lib/systemd/system")),
             Path::new("/r/usr/lib/systemd/system/vifkit-boot.service")

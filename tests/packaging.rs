@@ -17,8 +17,10 @@ use std::process::{Child, Command, Stdio};
 
 use common::vifkit;
 
-/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`).
-const FILES: [(&str, &str); 9] = [
+/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`),
+/// the introspection files and the Cockpit page last (so the indices below stay those of
+/// the other five).
+const FILES: [(&str, &str); 16] = [
     (
         "dbus/org.vifkit.conf",
         "usr/share/dbus-1/system.d/org.vifkit.conf",
@@ -35,6 +37,34 @@ const FILES: [(&str, &str); 9] = [
     (
         "dbus/org.vifkit.service",
         "usr/share/dbus-1/system-services/org.vifkit.service",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Bridges1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridges1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.NicModels1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.NicModels1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Pairings1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Pairings1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Bridge2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridge2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Nic2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Nic2.xml",
     ),
     (
         "cockpit/manifest.json",
@@ -100,7 +130,7 @@ fn snapshot(root: &Path) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn install_service_writes_each_file_once_and_never_clobbers_an_edit() {
+fn install_service_writes_its_files_once_and_never_clobbers_an_edit() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 
@@ -225,6 +255,15 @@ fn xml_files_are_valid() {
         .arg("--noout")
         .arg(dir.join("org.vifkit.conf"))
         .arg(dir.join("org.vifkit.policy")));
+    assert!(ok, "{err}");
+    // The introspection files (checked against the live service in tests/dbus.rs).
+    let mut interfaces: Vec<PathBuf> = fs::read_dir(dir.join("interfaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    interfaces.sort();
+    assert_eq!(interfaces.len(), 7, "{interfaces:?}");
+    let (ok, _, err) = run(Command::new(&xmllint).arg("--noout").args(&interfaces));
     assert!(ok, "{err}");
     let dtd = Path::new("/usr/share/polkit-1/policyconfig-1.dtd");
     assert!(
@@ -547,6 +586,10 @@ fn system_bus_policy_lets_root_own_the_name_and_everyone_call_it() {
         ("org.vifkit.Pairings1", "Lookup"),
         ("org.vifkit.Translator1", "VifToXml"),
         ("org.vifkit.Translator1", "XmlToVif"),
+        ("org.vifkit.Translator2", "Check"),
+        ("org.vifkit.Bridge2", "Set"),
+        ("org.vifkit.Bridge2", "Unregister"),
+        ("org.freedesktop.DBus.ObjectManager", "GetManagedObjects"),
         ("org.freedesktop.DBus.Introspectable", "Introspect"),
         ("org.freedesktop.DBus.Peer", "Ping"),
         ("org.freedesktop.DBus.Properties", "GetAll"),

@@ -6,6 +6,8 @@
 //! - `org.vifkit.Pairings1` ([`Pairings`]): the NIC attachments, with signals for every
 //!   change by any process ([`watch`]);
 //! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`;
+//! - `org.vifkit.Translator2` ([`Translator2`]): the same and a whole xl config, with
+//!   structured diagnostics ([`translate2`]);
 //! - `org.freedesktop.DBus.ObjectManager`, with an object per registered bridge
 //!   (`org.vifkit.Bridge2`) and per recorded guest NIC (`org.vifkit.Nic2`) below
 //!   `/org/vifkit` ([`objects`]).
@@ -28,6 +30,7 @@ mod pairings;
 pub mod reconcile;
 mod store;
 mod translate;
+pub mod translate2;
 pub mod watch;
 
 use std::path::Path;
@@ -45,6 +48,7 @@ pub use nic_models::NicModels;
 pub use pairings::Pairings;
 pub use store::{Lease, Store};
 pub use translate::Translator;
+pub use translate2::Translator2;
 
 use registry::RegistryError;
 use watch::{Event, Snapshot};
@@ -143,7 +147,7 @@ pub struct Service {
 }
 
 impl Service {
-    /// Serves the four interfaces at [`OBJECT_PATH`] on `conn` and starts watching the
+    /// Serves the interfaces at [`OBJECT_PATH`] (and the objects below it) on `conn` and starts watching the
     /// registry (signals for every change from now on). The caller requests
     /// [`BUS_NAME`] afterwards, once everything is in place.
     pub async fn start(conn: &Connection, cfg: &Config<'_>) -> Result<Service, StartError> {
@@ -207,6 +211,15 @@ impl Service {
             )
             .await
             .map_err(bus("serving org.vifkit.Translator1"))?;
+        server
+            .at(
+                OBJECT_PATH,
+                Translator2 {
+                    shared: Arc::clone(&shared),
+                },
+            )
+            .await
+            .map_err(bus("serving org.vifkit.Translator2"))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         shared.pairings.install(start.pairing_index());
         let model = objects::Model::start(conn, &shared, &shared.pairings.get())

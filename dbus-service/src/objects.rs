@@ -338,7 +338,7 @@ pub struct BridgeObject {
     props: Shared2<BridgeProps>,
 }
 
-#[interface(name = "org.vifkit.Bridge2")]
+#[interface(name = "org.vifkit.Bridge2", introspection_docs = false)]
 impl BridgeObject {
     /// Changes the registered bridge: the options of `Bridges1.Register` (`kind` s,
     /// `uplink` s, `vlan` q, `mtu` u, `stp` b, `creatable` b), those not given left as
@@ -450,7 +450,7 @@ pub struct NicObject {
     counters: Arc<HostCounters>,
 }
 
-#[interface(name = "org.vifkit.Nic2")]
+#[interface(name = "org.vifkit.Nic2", introspection_docs = false)]
 impl NicObject {
     /// `xen` or `qemu`.
     #[zbus(property)]
