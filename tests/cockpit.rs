@@ -208,6 +208,35 @@ fn submit_bridge(b: &mut Browser, page: &str, fields: Value) {
     );
 }
 
+/// Chooses what to translate (`spec` or `cfg`) and the guest type, pastes `input` and
+/// submits the form.
+fn translate(b: &mut Browser, page: &str, what: &str, guest: &str, input: &str) {
+    b.eval(
+        page,
+        &format!(
+            r#"(() => {{
+                const r = document.querySelector('input[name="what"][value="{what}"]');
+                r.checked = true;
+                r.dispatchEvent(new Event("change"));
+                document.getElementById("t-guest").value = {guest};
+                document.getElementById("t-input").value = {input};
+                document.getElementById("translate-form").requestSubmit();
+            }})()"#,
+            guest = json!(guest),
+            input = json!(input),
+        ),
+    );
+}
+
+/// The translation's diagnostics as shown: (class, code, where).
+fn diags(b: &mut Browser, page: &str) -> Value {
+    b.eval(
+        page,
+        r##"[...document.querySelectorAll("#t-diags li")].map((li) =>
+            [li.className, li.dataset.code, li.querySelector(".where").textContent])"##,
+    )
+}
+
 fn registered(bus: &Bus, name: &str) -> Option<registry::Bridge> {
     SqliteRegistry::open_read_only(bus.db())
         .unwrap()
@@ -450,26 +479,50 @@ fn cockpit_page_shows_the_registry_and_registers_a_bridge() {
         "{web}"
     );
 
-    // Translating a pasted vif spec.
-    b.eval(
+    // Translating a pasted vif spec that does not translate: each of Check's
+    // diagnostics, with the vif and key it names.
+    translate(b, p, "spec", "hvm", "mac=zz,bridge=xenbr0,colour=red");
+    b.wait_for(
         p,
-        r#"(() => {
-            document.getElementById("t-input").value =
-                "mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000";
-            document.getElementById("translate-form").requestSubmit();
-        })()"#,
+        "the spec's errors",
+        r##"document.querySelectorAll("#t-diags li.error").length === 2"##,
+    );
+    assert_eq!(
+        diags(b, p),
+        json!([
+            ["error", "bad-mac", "vif[0]mac=zz"],
+            ["error", "unknown-key", "vif[0]colour=colour=red"],
+        ])
+    );
+    assert_eq!(
+        b.eval(p, r#"document.getElementById("t-output").hidden"#),
+        true
+    );
+    // A pasted xl config: its vif list as <interface> elements, the guest type from
+    // the config, and a warning naming the second vif's bridge.
+    translate(
+        b,
+        p,
+        "cfg",
+        "",
+        "name = \"web1\"\ntype = \"hvm\"\nvif = [ 'mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000',\n        'mac=00:16:3e:01:02:04,bridge=ovsbr0.10:20' ]\n",
     );
     b.wait_for(
         p,
-        "the translation",
+        "the config's translation",
         r#"!document.getElementById("t-output").hidden"#,
     );
     let xml = b.eval(p, r#"document.getElementById("t-output").textContent"#);
     let xml = xml.as_str().unwrap();
+    assert_eq!(xml.matches("<interface").count(), 2, "{xml}");
     assert!(
-        xml.contains("<interface") && xml.contains("00:16:3e:01:02:03") && xml.contains("e1000"),
+        xml.contains("00:16:3e:01:02:03") && xml.contains("e1000") && xml.contains("ovsbr0"),
         "{xml}"
     );
+    let d = diags(b, p);
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d[0][0], "warning");
+    assert_eq!(d[0][2], "vif[1]bridge");
 
     let png = b.screenshot(p, 1100);
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");

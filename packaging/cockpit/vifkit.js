@@ -228,28 +228,45 @@
         const out = $("t-output");
         const list = $("t-diags");
         list.replaceChildren();
+        out.hidden = true;
         const method = what === "cfg" ? "CfgToXml" : "VifToXml";
         client.call(ROOT, "org.vifkit.Translator2", method, [input, guest], { type: "ss" })
-                .catch((ex) => {
-                    /* A service without Translator2: Translator1 has VifToXml, with its
-                     * warnings as sentences. */
-                    if (what === "cfg" || !/UnknownInterface|UnknownMethod/.test(ex.name || ""))
-                        throw ex;
-                    return client.call(ROOT, "org.vifkit.Translator1", "VifToXml", [input, guest],
-                                       { type: "ss" })
-                            .then(([xml, warnings]) => [xml, warnings.map((w) => ["", -1, "", "", w])]);
-                })
-                .then(([xml, diags]) => {
+                .then(([xml, warnings]) => {
                     out.textContent = xml;
                     out.hidden = false;
-                    showDiags(list, diags, "warning");
+                    showDiags(list, warnings, "warning");
                 })
                 .catch((ex) => {
-                    out.hidden = true;
-                    /* Translator2's errors are InvalidSpec with the first diagnostic's
-                     * message; the reply of a call that fails carries no list. */
-                    list.append(el("li", { class: "error" }, ex.message || String(ex)));
+                    /* A spec or config that does not translate is InvalidSpec with the
+                     * first diagnostic's message: Check gives them all, with their
+                     * fields. Anything else is said as it is. */
+                    if (ex.name !== "org.vifkit.Error.InvalidSpec") {
+                        list.append(el("li", { class: "error" }, ex.message || String(ex)));
+                        return;
+                    }
+                    const kind = what === "cfg" ? "cfg" : "vif";
+                    return client.call(ROOT, "org.vifkit.Translator2", "Check", [kind, input, guest],
+                                       { type: "sss" })
+                            .then(([, errors, warnings]) => {
+                                showDiags(list, errors, "error");
+                                showDiags(list, warnings, "warning");
+                            })
+                            .catch(() => list.append(el("li", { class: "error" }, ex.message)));
                 });
+    }
+
+    /* The guest type of an xl config may come from the config itself (`type=`). */
+    function whatChanged() {
+        const cfg = document.querySelector('input[name="what"]:checked').value === "cfg";
+        const fromCfg = $("t-guest").querySelector('option[value=""]');
+        fromCfg.disabled = !cfg;
+        if (cfg)
+            $("t-guest").value = "";
+        else if ($("t-guest").value === "")
+            $("t-guest").value = "hvm";
+        $("t-input").placeholder = cfg
+            ? "type = \"hvm\"\nvif = [ 'mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000' ]"
+            : "mac=00:16:3e:01:02:03,bridge=xenbr0,model=e1000";
     }
 
     /* Each diagnostic (code, nic_index, key, value, message), naming the vif and key. */
@@ -274,6 +291,9 @@
         });
         $("bridge-form").addEventListener("submit", save);
         $("translate-form").addEventListener("submit", translate);
+        for (const r of document.querySelectorAll('input[name="what"]'))
+            r.addEventListener("change", whatChanged);
+        whatChanged();
         client.addEventListener("close", (ev, options) => {
             status("Lost org.vifkit: " + cockpit.message(options), true);
         });

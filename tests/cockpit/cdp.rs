@@ -108,8 +108,14 @@ impl Browser {
 
     /// Everything the pages and the browser said, for a failure message.
     pub(crate) fn said(&mut self) -> String {
-        self.log
-            .extend(self.stderr.try_iter().map(|l| format!("stderr: {l}")));
+        // Chromium's complaints that it has no system or session bus are noise here.
+        let lines: Vec<String> = self
+            .stderr
+            .try_iter()
+            .filter(|l| !l.contains(":ERROR:dbus/"))
+            .map(|l| format!("stderr: {l}"))
+            .collect();
+        self.log.extend(lines);
         self.log.join("\n")
     }
 
