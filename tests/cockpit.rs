@@ -11,7 +11,8 @@
 //! registered (through the page or beside it) never appears: the page only redraws on
 //! the service's signals (ObjectManager's `InterfacesAdded`, `PropertiesChanged`).
 //! A screenshot of the page is left in the target directory (`cockpit.png`); the one
-//! in docs/ is a copy.
+//! in docs/ is a copy. A second test runs Cockpit's session as `nobody`: the page reads
+//! the same, and the service's refusal of a registration is shown under the form.
 
 mod common;
 use common::netns::Netns;
