@@ -95,7 +95,8 @@
     function renderNics() {
         const body = $("nics").tBodies[0];
         const rows = Object.values(nics).filter((n) => n.valid !== false && n.Guest !== undefined)
-                .sort((a, b) => (a.Guest + "\0" + a.Device).localeCompare(b.Guest + "\0" + b.Device))
+                .sort((a, b) => a.Guest.localeCompare(b.Guest) || a.DomainId - b.DomainId ||
+                                a.Device - b.Device)
                 .map((n) => {
                     /* The PV vif and its emulated twin: one NIC of the guest, two devices. */
                     const devices = el("span", { class: "devices" }, n.Backend || "\u2014");
@@ -116,9 +117,16 @@
         $("nics-empty").hidden = rows.length > 0;
     }
 
+    /* One redraw for all the signals of a moment (a registry with thousands of NICs
+     * sends as many InterfacesAdded at start). */
+    let redraw = null;
     function render() {
-        renderBridges();
-        renderNics();
+        if (redraw === null)
+            redraw = window.setTimeout(() => {
+                redraw = null;
+                renderBridges();
+                renderNics();
+            }, 0);
     }
 
     for (const p of [bridges, nics]) {
@@ -299,7 +307,8 @@
         });
         Promise.all([bridges.wait(), nics.wait()]).then(() => {
             status("");
-            render();
+            renderBridges();
+            renderNics();
             document.body.dataset.ready = "1";
         }).catch((ex) => status("Cannot read org.vifkit: " + cockpit.message(ex), true));
     }
