@@ -1,7 +1,8 @@
 //! The Cockpit page (packaging/cockpit/) in a real browser: headless Chromium, driven
 //! over its DevTools pipe (tests/cockpit/cdp.rs), loads the page from Cockpit's own web
 //! server, `cockpit-ws --local-session=cockpit-bridge`, which reaches `vifkit serve` on
-//! a private bus as its "system bus" (`DBUS_SYSTEM_BUS_ADDRESS`). The web server, the
+//! a private bus as its "system bus" (`DBUS_SYSTEM_BUS_ADDRESS`), configured as
+//! Debian's system bus with the policy install-service installs. The web server, the
 //! browser and the service run in a network namespace made for the test: the web server
 //! listens on that namespace's loopback only, and the bridges and guest devices the
 //! page shows are kernel devices there. The page is the one `install-service` installs,
@@ -247,6 +248,33 @@ fn registered(bus: &Bus, name: &str) -> Option<registry::Bridge> {
         .find(|b| b.name.as_str() == name)
 }
 
+/// The default policy of Debian's system bus (`/usr/share/dbus-1/system.conf`: every
+/// method call denied unless a policy file allows it), with the policy files
+/// install-service put under `root`.
+fn system_policy(root: &Path) -> String {
+    format!(
+        r#"<policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <includedir>{}</includedir>"#,
+        root.join("usr/share/dbus-1/system.d").display()
+    )
+}
+
 /// Everything a test of the page needs, dropped browser first.
 struct Setup {
     b: Browser,
@@ -264,12 +292,28 @@ fn setup(nobody: bool) -> Setup {
     have_file(COCKPIT_WS, "cockpit-ws");
     have_file("/usr/bin/cockpit-bridge", "cockpit-bridge");
     have_file("/usr/bin/chromium", "chromium");
-    let bus = Bus::start();
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
     // Reachable by nobody (the page's files, the session's home below it).
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     ns.ip(&["link", "set", "lo", "up"]);
+
+    // The page and the bus policy, where install-service puts them; the bus is
+    // configured as Debian's system bus, so Cockpit gets only what the policy allows.
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let out = common::vifkit(
+        &[
+            "install-service",
+            "--root",
+            root.to_str().unwrap(),
+            "--unit-dir",
+            "/lib/systemd/system",
+        ],
+        None,
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let bus = Bus::start_with_policy(&system_policy(&root));
 
     // The host: xenbr0 with guest hvm1's devices (NIC 0 as the PV vif and its emulated
     // e1000 twin, NIC 1 netfront only), as libxl and its hotplug script leave them.
@@ -312,20 +356,6 @@ fn setup(nobody: bool) -> Setup {
     );
     let serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
 
-    // The page, where install-service puts it.
-    let root = dir.path().join("root");
-    std::fs::create_dir(&root).unwrap();
-    let out = common::vifkit(
-        &[
-            "install-service",
-            "--root",
-            root.to_str().unwrap(),
-            "--unit-dir",
-            "/lib/systemd/system",
-        ],
-        None,
-    );
-    assert_eq!(out.status, 0, "{}", out.stderr);
     let ws = Ws::start(&ns, &bus, dir.path(), &root.join("usr/share"), nobody);
     let mut b = Browser::launch(&ns, dir.path());
     let url = format!("http://127.0.0.1:{PORT}/cockpit/@localhost/vifkit/index.html");

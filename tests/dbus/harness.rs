@@ -78,6 +78,19 @@ impl Bus {
 
     /// A private bus, for a test that only reads through the service.
     pub(crate) fn start_as_anyone() -> Bus {
+        Bus::start_with_policy(
+            r#"<policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>"#,
+        )
+    }
+
+    /// A private bus whose `<busconfig>` holds `policy` (policies, `<includedir>`s)
+    /// instead of the one that allows everything.
+    pub(crate) fn start_with_policy(policy: &str) -> Bus {
         for (p, package) in [
             ("dbus-daemon", "dbus-daemon"),
             ("busctl", "systemd"),
@@ -101,12 +114,7 @@ impl Bus {
 <busconfig>
   <listen>unix:path={}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
+  {policy}
 </busconfig>
 "#,
                 socket.display()
