@@ -12,6 +12,8 @@ pkgs=(
   dbus-daemon dbus-bin systemd polkitd libglib2.0-bin   # D-Bus tests: private buses,
                         # busctl, gdbus, dbus-send, systemd-analyze verify, polkit's DTD
   libvirt-dbus          # the peer in packaging/bench-dbus.sh
+  libglib2.0-dev-bin libglib2.0-dev   # gdbus-codegen and GIO's headers: a C client made
+                        # from packaging/dbus/interfaces/ (tests/dbus.rs)
   libvirt-daemon-system qemu-system-x86   # a private real libvirtd with TCG guests
                         # (tests/libvirtd.rs, packaging/bench-libvirtd.sh)
   util-linux            # unshare, nsenter: the private libvirtd's namespaces
@@ -24,6 +26,8 @@ pkgs=(
   python3-gi gir1.2-nm-1.0   # vifkit export: libnm's keyfile reader checks its NetworkManager files
   protobuf-compiler libprotobuf-dev   # protoc and its well-known types: etcd-client's build
   etcd-server etcd-client   # etcd, etcdctl: the three-member clusters of the fleet tests
+  cockpit-ws cockpit-bridge chromium   # tests/cockpit.rs: the Cockpit page served by
+                        # cockpit-ws with a local session, in headless Chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The package's install test, run by tests/run.sh as root: lintian finds no error;
-# `dpkg -i` puts the binaries, man pages, completions, D-Bus files, units, libvirt hook
-# links and xl scripts in place; `man vifkit` and bash completion work; `dpkg -r`
+# `dpkg -i` puts the binaries, man pages, completions, D-Bus files, units, the Cockpit
+# page, libvirt hook links and xl scripts in place; `man vifkit` and bash completion work; `dpkg -r`
 # leaves only the conffiles; `dpkg --purge` leaves nothing of the package (and removes
 # the registry and lock directories vifkit made at run time).
 #
@@ -38,6 +38,9 @@ want=(
   /usr/share/dbus-1/system.d/org.vifkit.conf
   /usr/share/dbus-1/system-services/org.vifkit.service
   /usr/share/polkit-1/actions/org.vifkit.policy
+  /usr/share/dbus-1/interfaces/org.vifkit.{Bridges1,NicModels1,Pairings1,Translator1,Translator2,Bridge2,Nic2}.xml
+  /usr/share/cockpit/vifkit/manifest.json /usr/share/cockpit/vifkit/index.html
+  /usr/share/cockpit/vifkit/vifkit.js /usr/share/cockpit/vifkit/vifkit.css
   "$(pkg-config systemd --variable=systemdsystemunitdir)/vifkit.service"
   "$(pkg-config systemd --variable=systemdsystemunitdir)/vifkit-boot.service"
   /etc/libvirt/hooks/qemu.d/50-vifkit /etc/libvirt/hooks/libxl.d/50-vifkit

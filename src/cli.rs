@@ -244,12 +244,14 @@ pub enum Command {
         count: u32,
     },
     /// Install the D-Bus service's files (system bus policy, bus activation file,
-    /// systemd unit, polkit action) and the boot unit (vifkit-boot.service: reconcile and
-    /// `bridge ensure --all` before guests start) at their Debian paths under --root.
+    /// systemd unit, polkit action), the boot unit (vifkit-boot.service: reconcile and
+    /// `bridge ensure --all` before guests start) and the Cockpit page at their Debian
+    /// paths under --root.
     #[command(
         after_long_help = "Writes /usr/share/dbus-1/system.d/org.vifkit.conf, \
 /usr/share/dbus-1/system-services/org.vifkit.service, /usr/share/polkit-1/actions/org.vifkit.policy, \
-and vifkit.service and vifkit-boot.service in systemd's unit directory. Running it again changes nothing. A file that \
+vifkit.service and vifkit-boot.service in systemd's unit directory, and the Cockpit page in \
+/usr/share/cockpit/vifkit/. Running it again changes nothing. A file that \
 exists with other content is not replaced (nothing is written, exit 1) unless --force. \
 Afterwards: `systemctl daemon-reload; systemctl reload dbus; systemctl enable vifkit-boot`."
     )]

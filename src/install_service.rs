@@ -1,6 +1,8 @@
 //! `vifkit install-service` and `uninstall-service`: put the D-Bus service's files
-//! (packaging/dbus/) and the boot unit (packaging/systemd/) where Debian's dbus, systemd
-//! and polkit look for them, under `--root`, and take them away again.
+//! (packaging/dbus/, with the introspection XML of every interface from
+//! packaging/dbus/interfaces/), the boot unit (packaging/systemd/) and the Cockpit page
+//! (packaging/cockpit/) where Debian's dbus, systemd, polkit and Cockpit look for them,
+//! under `--root`, and take them away again.
 //!
 //! The files are compiled into the binary, so the installed ones always match the
 //! vifkit that installed them. The vifkit path is written into `Exec=` of the bus
@@ -46,9 +48,28 @@ pub struct ServiceFile {
     pub text: &'static str,
 }
 
+/// An introspection file of packaging/dbus/interfaces/, installed under
+/// `/usr/share/dbus-1/interfaces/` (for `gdbus-codegen` and other client generators).
+macro_rules! interface_file {
+    ($name:literal) => {
+        ServiceFile {
+            dest: Dest::Fixed(concat!("usr/share/dbus-1/interfaces/", $name, ".xml")),
+            text: include_str!(concat!("../packaging/dbus/interfaces/", $name, ".xml")),
+        }
+    };
+}
+
 /// The files, in the order they are written (policy before activation, so a bus that
-/// reloads in between never has an activatable name it may not own).
-pub const FILES: [ServiceFile; 5] = [
+/// reloads in between never has an activatable name it may not own; the interfaces'
+/// descriptions first).
+pub const FILES: [ServiceFile; 12] = [
+    interface_file!("org.vifkit.Bridges1"),
+    interface_file!("org.vifkit.NicModels1"),
+    interface_file!("org.vifkit.Pairings1"),
+    interface_file!("org.vifkit.Translator1"),
+    interface_file!("org.vifkit.Translator2"),
+    interface_file!("org.vifkit.Bridge2"),
+    interface_file!("org.vifkit.Nic2"),
     ServiceFile {
         dest: Dest::Fixed("usr/share/dbus-1/system.d/org.vifkit.conf"),
         text: include_str!("../packaging/dbus/org.vifkit.conf"),
@@ -70,6 +91,35 @@ pub const FILES: [ServiceFile; 5] = [
         text: include_str!("../packaging/dbus/org.vifkit.service"),
     },
 ];
+
+/// Where Cockpit finds the page: a package directory under its `/usr/share/cockpit`.
+pub const COCKPIT_DIR: &str = "usr/share/cockpit/vifkit";
+
+/// The Cockpit page (packaging/cockpit/), installed after the service's files. It
+/// names no path of vifkit's: it reaches the service by its bus name.
+pub const COCKPIT_FILES: [ServiceFile; 4] = [
+    ServiceFile {
+        dest: Dest::Fixed("usr/share/cockpit/vifkit/manifest.json"),
+        text: include_str!("../packaging/cockpit/manifest.json"),
+    },
+    ServiceFile {
+        dest: Dest::Fixed("usr/share/cockpit/vifkit/index.html"),
+        text: include_str!("../packaging/cockpit/index.html"),
+    },
+    ServiceFile {
+        dest: Dest::Fixed("usr/share/cockpit/vifkit/vifkit.js"),
+        text: include_str!("../packaging/cockpit/vifkit.js"),
+    },
+    ServiceFile {
+        dest: Dest::Fixed("usr/share/cockpit/vifkit/vifkit.css"),
+        text: include_str!("../packaging/cockpit/vifkit.css"),
+    },
+];
+
+/// Every installed file, in the order they are written.
+pub fn all_files() -> impl DoubleEndedIterator<Item = &'static ServiceFile> {
+    FILES.iter().chain(COCKPIT_FILES.iter())
+}
 
 /// Debian 12's systemd unit directory, when neither `--unit-dir` nor pkg-config says.
 pub const FALLBACK_UNIT_DIR: &str = "/lib/systemd/system";
@@ -157,7 +207,7 @@ enum Action {
     Replace,
 }
 
-/// `vifkit install-service`: installs [`FILES`] under `root` with `bin` as the vifkit
+/// `vifkit install-service`: installs [`all_files`] under `root` with `bin` as the vifkit
 /// path. Prints one line per file (`wrote`, `unchanged` or `replaced`, and the path).
 pub fn run(
     report: &mut Report,
@@ -183,9 +233,9 @@ pub fn run(
     }
 
     // Decide everything before writing anything: a refusal leaves every file as it was.
-    let mut plan: Vec<(PathBuf, String, Action)> = Vec::with_capacity(FILES.len());
+    let mut plan: Vec<(PathBuf, String, Action)> = Vec::new();
     let mut conflicts = Vec::new();
-    for file in &FILES {
+    for file in all_files() {
         let dest = file.path(root, &unit_dir);
         let text = render(file, bin);
         let action = match fs::read(&dest) {
@@ -247,7 +297,7 @@ pub fn uninstall(
     let unit_dir = self::unit_dir(unit_dir)?;
     let mut out = String::new();
     // The reverse of the install order: activation goes before the policy.
-    for file in FILES.iter().rev() {
+    for file in all_files().rev() {
         let dest = file.path(root, &unit_dir);
         match fs::read(&dest) {
             Ok(old) if old == render(file, bin).as_bytes() => {
@@ -268,6 +318,11 @@ pub fn uninstall(
             }
         }
     }
+    // The page's directory is vifkit's own: gone once empty (an edited file keeps it).
+    let page_dir = root.join(COCKPIT_DIR);
+    if fs::remove_dir(&page_dir).is_ok() {
+        let _ = writeln!(out, "removed {}", page_dir.display());
+    }
     Ok(out)
 }
 
@@ -277,7 +332,7 @@ mod tests {
 
     #[test]
     fn every_file_names_the_default_bin_where_render_replaces_it() {
-        for f in &FILES {
+        for f in all_files() {
             let r = render(f, "/opt/vifkit/bin/vifkit");
             let (name, execs) = match f.dest {
                 Dest::Fixed(p) => (p, p.ends_with(".service")),
@@ -305,7 +360,10 @@ mod tests {
 
     #[test]
     fn units_go_to_the_unit_dir_under_the_root() {
-        let f = &FILES[3];
+        let f = FILES
+            .iter()
+            .find(|f| matches!(f.dest, Dest::Unit("vifkit-boot.service")))
+            .unwrap();
         assert_eq!(
             f.path(Path::new("/r"), Path::new("/usr/lib/systemd/system")),
             Path::new("/r/usr/lib/systemd/system/vifkit-boot.service")

@@ -610,6 +610,518 @@ fn every_method_checks_its_signature() {
     assert!(checked.len() >= 10, "{checked:?}");
 }
 
+/// The object model: `GetManagedObjects` shows the registered bridges and recorded
+/// NICs; registrations, changes and removals by another process (the CLI, a hook's
+/// direct write) and through `Bridge2` arrive as `InterfacesAdded`, `PropertiesChanged`
+/// and `InterfacesRemoved`; a bridge made on the host shows as `Present` with its
+/// `Ports`; `nobody` may read but not `Set` or `Unregister`.
+#[test]
+#[ignore = "needs root: changes through the service, a network namespace, nobody"]
+fn objects_follow_the_registry_and_the_host() {
+    let bus = Bus::start();
+    let ns = Netns::new();
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("br0")).unwrap();
+    let mut five = nic(5, "00:16:3e:00:00:05");
+    five.model = Some(registry::NicModelName::new("rtl8139").unwrap());
+    reg.record(&five).unwrap();
+    let _serve = bus.serve(&["ip", "netns", "exec", ns.name()], &[]);
+    let objects = bus.managed_objects();
+    let b = &objects["/org/vifkit/bridges/br0"]["org.vifkit.Bridge2"];
+    assert_eq!(field(b, "Name"), "br0", "{objects}");
+    assert_eq!(field(b, "Kind"), "linux");
+    assert_eq!(field(b, "Mtu"), 0);
+    assert_eq!(field(b, "Uplink"), "");
+    assert_eq!(field(b, "Present"), false);
+    assert_eq!(field(b, "Ports"), &serde_json::json!([]));
+    assert_eq!(b["Ports"]["type"], "as");
+    assert_eq!(b["Vlan"]["type"], "q");
+    let n = &objects["/org/vifkit/nics/xen_5_0"]["org.vifkit.Nic2"];
+    assert_eq!(field(n, "Driver"), "xen", "{objects}");
+    assert_eq!(field(n, "Guest"), "guest");
+    assert_eq!(field(n, "DomainId"), 5);
+    assert_eq!(field(n, "Device"), 0);
+    assert_eq!(field(n, "Mac"), "00:16:3e:00:00:05");
+    assert_eq!(field(n, "Backend"), "vif5.0");
+    assert_eq!(field(n, "Emulated"), "vif5.0-emu");
+    assert_eq!(field(n, "Model"), "rtl8139");
+    assert_eq!(field(n, "Bridge"), "br0");
+    assert_eq!(field(n, "BridgeObject"), "/org/vifkit/bridges/br0");
+    assert_eq!(n["BridgeObject"]["type"], "o");
+    assert_eq!(field(n, "Vlan"), 0);
+    assert_eq!(field(n, "State"), "prepared");
+    // Not on the (namespace's) host: no counters.
+    assert_eq!(field(n, "Counters"), &serde_json::json!({}));
+    assert_eq!(n["Counters"]["type"], "a{st}");
+
+    let monitor = bus.monitor();
+    let vifkit = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(bus.db())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    // Another process registers a bridge.
+    vifkit(&["bridge", "add", "br-x"]);
+    let added = monitor.wait("InterfacesAdded for br-x", |v| {
+        v["member"] == "InterfacesAdded" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(added[0], "/org/vifkit/bridges/br_2dx", "{added}");
+    assert_eq!(field(&added[1]["org.vifkit.Bridge2"], "Name"), "br-x");
+    let path = "/org/vifkit/bridges/br_2dx";
+    // ... and changes it.
+    vifkit(&["bridge", "set", "br-x", "--mtu", "9000"]);
+    let changed = monitor.properties_changed(path);
+    assert_eq!(changed[0], "org.vifkit.Bridge2");
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Mtu": {"type": "u", "data": 9000}})
+    );
+    // Bridge2.Set: only the keys given change.
+    bus.call_on(
+        "org.vifkit",
+        path,
+        "org.vifkit.Bridge2",
+        "Set",
+        &["a{sv}", "1", "stp", "b", "true"],
+    );
+    let changed = monitor.properties_changed(path);
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Stp": {"type": "b", "data": true}})
+    );
+    let (name, msg) = bus.error_at(false, path, "Bridge2.Set", &["{'colour': <'red'>}"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+    assert!(msg.starts_with("Unknown option `colour`"), "{msg}");
+    // nobody reads, but may not change anything.
+    for (method, args) in [
+        ("Bridge2.Set", vec!["{'mtu': <uint32 1500>}"]),
+        ("Bridge2.Unregister", vec![]),
+    ] {
+        let (name, msg) = bus.error_at(true, path, method, &args);
+        assert_eq!(name, "org.freedesktop.DBus.Error.AccessDenied", "{method}");
+        assert!(msg.contains("uid 65534 is not authorized"), "{msg}");
+    }
+    // The bridge made on the host, with a port: Present and Ports follow.
+    ns.ip(&["link", "add", "br-x", "type", "bridge"]);
+    ns.ip(&[
+        "link", "add", "vkp0", "type", "veth", "peer", "name", "vkp1",
+    ]);
+    ns.ip(&["link", "set", "vkp0", "master", "br-x"]);
+    // In one signal or two, as the host's changes and the service's readings fall.
+    let seen = std::cell::RefCell::new(serde_json::Map::new());
+    monitor.wait("Present and Ports of br-x", |v| {
+        if v["path"] != path || v["member"] != "PropertiesChanged" {
+            return false;
+        }
+        let mut seen = seen.borrow_mut();
+        for (k, val) in v["payload"]["data"][1].as_object().unwrap() {
+            seen.insert(k.clone(), val["data"].clone());
+        }
+        seen.get("Present") == Some(&serde_json::json!(true))
+            && seen.get("Ports") == Some(&serde_json::json!(["vkp0"]))
+    });
+    // A NIC recorded by a "hook", changed, dropped.
+    let mut seven = nic(7, "00:16:3e:00:00:07");
+    seven.bridge = translator::IfName::new("br-x").unwrap();
+    reg.record(&seven).unwrap();
+    let added = monitor.wait("InterfacesAdded for NIC 7", |v| {
+        v["member"] == "InterfacesAdded" && v["payload"]["data"][0] == "/org/vifkit/nics/xen_7_0"
+    })["payload"]["data"][1]["org.vifkit.Nic2"]
+        .clone();
+    assert_eq!(field(&added, "BridgeObject"), path, "{added}");
+    assert_eq!(field(&added, "Mac"), "00:16:3e:00:00:07");
+    // Its backend on the host: Counters has every key (read at most a second late).
+    ns.ip(&[
+        "link", "add", "vif7.0", "type", "veth", "peer", "name", "vkp7",
+    ]);
+    let end = std::time::Instant::now() + DEADLINE;
+    let counters = loop {
+        let out = bus.run(
+            false,
+            "busctl",
+            &[
+                format!("--address={}", bus.address),
+                "--json=short".into(),
+                "get-property".into(),
+                "org.vifkit".into(),
+                "/org/vifkit/nics/xen_7_0".into(),
+                "org.vifkit.Nic2".into(),
+                "Counters".into(),
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if v["data"].as_object().is_some_and(|m| !m.is_empty()) || std::time::Instant::now() > end {
+            break v["data"].clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut keys: Vec<&String> = counters.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "rx_bytes",
+            "rx_dropped",
+            "rx_errors",
+            "rx_packets",
+            "tx_bytes",
+            "tx_dropped",
+            "tx_errors",
+            "tx_packets"
+        ],
+        "{counters}"
+    );
+    let mut seven_b = seven.clone();
+    seven_b.mac = "00:16:3e:00:00:77".parse().unwrap();
+    reg.record(&seven_b).unwrap();
+    let changed = monitor.properties_changed("/org/vifkit/nics/xen_7_0");
+    assert_eq!(changed[0], "org.vifkit.Nic2");
+    assert_eq!(
+        changed[1],
+        serde_json::json!({"Mac": {"type": "s", "data": "00:16:3e:00:00:77"}})
+    );
+    reg.remove_attachment(Driver::Xen, 7, 0).unwrap();
+    let removed = monitor.wait("InterfacesRemoved for NIC 7", |v| {
+        v["member"] == "InterfacesRemoved" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(
+        removed,
+        serde_json::json!(["/org/vifkit/nics/xen_7_0", ["org.vifkit.Nic2"]])
+    );
+    // Bridge2.Unregister.
+    bus.call_on("org.vifkit", path, "org.vifkit.Bridge2", "Unregister", &[]);
+    let removed = monitor.wait("InterfacesRemoved for br-x", |v| {
+        v["member"] == "InterfacesRemoved" && v["path"] == "/org/vifkit"
+    })["payload"]["data"]
+        .clone();
+    assert_eq!(removed, serde_json::json!([path, ["org.vifkit.Bridge2"]]));
+    let objects = bus.managed_objects();
+    let paths: Vec<&String> = objects
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, ifaces)| !ifaces.as_object().unwrap().is_empty())
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/org/vifkit/bridges/br0", "/org/vifkit/nics/xen_5_0"],
+        "{objects}"
+    );
+}
+
+/// Translator2 through the real service: warnings and errors as `(code, nic_index,
+/// key, value, message)`, InvalidSpec's message the first error's, `Check` answering
+/// the errors as a reply, and a whole xl config.
+#[test]
+fn translator2_gives_structured_diagnostics() {
+    let bus = Bus::start_as_anyone();
+    let _serve = bus.serve(&[], &[]);
+    let r = bus.call(
+        "Translator2",
+        "VifToXml",
+        &["ss", "mac=00:16:3e:01:02:03,bridge=xenbr0,devid=3", "pv"],
+    );
+    assert!(r[0].as_str().unwrap().contains("xenbr0"), "{r}");
+    assert_eq!(
+        r[1],
+        serde_json::json!([[
+            "dropped-key",
+            0,
+            "devid",
+            "",
+            "devid=3: libvirt numbers NICs by their order: dropped"
+        ]])
+    );
+    let (name, msg) = bus.error("Translator2.VifToXml", &["mac=zz", "pv"]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    let r = bus.call("Translator2", "Check", &["sss", "vif", "mac=zz", "pv"]);
+    assert_eq!(r[0], false, "{r}");
+    let e = &r[1][0];
+    assert_eq!(
+        (&e[0], &e[1], &e[2], &e[3]),
+        (
+            &serde_json::json!("bad-mac"),
+            &serde_json::json!(0),
+            &serde_json::json!("mac"),
+            &serde_json::json!("zz")
+        ),
+        "{r}"
+    );
+    assert_eq!(e[4], msg.as_str());
+    assert_eq!(r[2], serde_json::json!([]));
+    let xml = bus.call("Translator2", "VifToXml", &["ss", "bridge=br1", "hvm"])[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = bus.call("Translator2", "XmlToVif", &["ss", &xml, ""]);
+    assert_eq!(
+        r[0][0].as_str().map(|s| s.contains("bridge=br1")),
+        Some(true),
+        "{r}"
+    );
+    let cfg = "name = \"g\"\ntype = \"hvm\"\nvif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0',\n        'bridge=br1,devid=4' ]\n";
+    let r = bus.call("Translator2", "CfgToXml", &["ss", cfg, ""]);
+    assert_eq!(
+        r[0].as_str().unwrap().matches("<interface").count(),
+        2,
+        "{r}"
+    );
+    assert_eq!(r[1][0][0], "dropped-key", "{r}");
+    assert_eq!(r[1][0][1], 1, "{r}");
+    let (name, msg) = bus.error("Translator2.CfgToXml", &["vif = [ 'a'\n", ""]);
+    assert_eq!(name, "org.vifkit.Error.InvalidSpec");
+    assert!(msg.starts_with("Line "), "{msg}");
+    let (name, _) = bus.error("Translator2.Check", &["json", "", ""]);
+    assert_eq!(name, "org.vifkit.Error.InvalidArgs");
+}
+
+/// The shipped introspection files (packaging/dbus/interfaces/, which install-service
+/// installs under /usr/share/dbus-1/interfaces/), by interface name.
+fn interface_files() -> std::collections::BTreeMap<String, String> {
+    let dir = common::root().join("packaging/dbus/interfaces");
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let iface = name
+            .strip_suffix(".xml")
+            .unwrap_or_else(|| panic!("{name}"));
+        out.insert(iface.to_owned(), std::fs::read_to_string(&path).unwrap());
+    }
+    out
+}
+
+/// The `org.vifkit.*` interfaces of the top node of introspection XML, each as its tags
+/// in order, whitespace trimmed, without comments. Comments are documentation (the
+/// service's come from its Rust doc comments and are left out of the per-object
+/// interfaces, which repeat for every NIC), whitespace is layout: neither is part of
+/// the interface. Everything else (every method, argument with its name, type and
+/// direction, signal, property with its access, annotation) must match.
+fn vifkit_interfaces(xml: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut text = xml.to_owned();
+    while let Some(start) = text.find("<!--") {
+        let end = text[start..].find("-->").expect("a comment ends") + start + 3;
+        text.replace_range(start..end, "");
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let mut depth = 0;
+    let mut current: Option<(String, Vec<String>)> = None;
+    for piece in text.split('<').skip(1) {
+        let tag = format!("<{}", piece.split('>').next().unwrap().trim());
+        let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ") + ">";
+        if tag.starts_with("<!DOCTYPE") {
+            continue;
+        }
+        if tag.starts_with("<node") {
+            if !tag.ends_with("/>") {
+                depth += 1;
+            }
+            continue;
+        }
+        if tag == "</node>" {
+            depth -= 1;
+            continue;
+        }
+        if depth != 1 {
+            continue;
+        }
+        if let Some(name) = tag
+            .strip_prefix("<interface name=\"")
+            .and_then(|r| r.strip_suffix("\">"))
+        {
+            current = Some((name.to_owned(), Vec::new()));
+        } else if tag == "</interface>" {
+            let (name, tags) = current.take().expect("an interface was open");
+            if name.starts_with("org.vifkit.") {
+                out.insert(name, tags);
+            }
+        } else if let Some((_, tags)) = current.as_mut() {
+            tags.push(tag);
+        }
+    }
+    out
+}
+
+/// Every interface the live service serves (at /org/vifkit and on a bridge and a NIC
+/// object) is described by its file in packaging/dbus/interfaces/, exactly (but for
+/// comments and whitespace), and every file describes a live interface.
+#[test]
+fn interface_files_match_the_live_service() {
+    let bus = Bus::start_as_anyone();
+    let reg = SqliteRegistry::open(bus.db()).unwrap();
+    reg.add_bridge(&br("br0")).unwrap();
+    reg.record(&nic(5, "00:16:3e:00:00:05")).unwrap();
+    drop(reg);
+    let _serve = bus.serve(&[], &[]);
+    let mut live = std::collections::BTreeMap::new();
+    for path in [
+        "/org/vifkit",
+        "/org/vifkit/bridges/br0",
+        "/org/vifkit/nics/xen_5_0",
+    ] {
+        let out = bus.run(
+            false,
+            "gdbus",
+            &[
+                "introspect".into(),
+                "--address".into(),
+                bus.address.clone(),
+                "--dest".into(),
+                "org.vifkit".into(),
+                "--object-path".into(),
+                path.into(),
+                "--xml".into(),
+            ],
+        );
+        assert!(out.status.success(), "{path}: {out:?}");
+        live.extend(vifkit_interfaces(&String::from_utf8(out.stdout).unwrap()));
+    }
+    let files = interface_files();
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>(),
+        "packaging/dbus/interfaces/ and the live service"
+    );
+    for (name, text) in &files {
+        let shipped = vifkit_interfaces(text);
+        assert_eq!(
+            shipped.keys().collect::<Vec<_>>(),
+            [name],
+            "{name}.xml describes {name} only"
+        );
+        assert_eq!(shipped[name], live[name], "{name}.xml vs the live service");
+    }
+}
+
+/// A C client generated from the interface files with gdbus-codegen names every
+/// method, compiles against GIO, and calls the live service: Translator2.VifToXml with
+/// its diagnostics, and a bridge object's properties.
+#[test]
+fn gdbus_codegen_makes_a_working_client() {
+    for (p, package) in [
+        ("gdbus-codegen", "libglib2.0-dev-bin"),
+        ("pkg-config", "pkg-config"),
+        ("cc", "build-essential"),
+    ] {
+        assert!(
+            have(p),
+            "{p} is missing: install {package} (packaging/install-deps.sh)"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<std::path::PathBuf> = interface_files()
+        .keys()
+        .map(|n| common::root().join(format!("packaging/dbus/interfaces/{n}.xml")))
+        .collect();
+    let out = Command::new("gdbus-codegen")
+        .current_dir(dir.path())
+        .args([
+            "--generate-c-code",
+            "vifkit",
+            "--c-namespace",
+            "Vifkit",
+            "--interface-prefix",
+            "org.vifkit.",
+        ])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gdbus-codegen: {out:?}");
+    let header = std::fs::read_to_string(dir.path().join("vifkit.h")).unwrap();
+    for f in [
+        "vifkit_bridges1_call_register_sync",
+        "vifkit_bridges1_call_ensure_sync",
+        "vifkit_pairings1_call_lookup_by_mac_sync",
+        "vifkit_nic_models1_call_list_sync",
+        "vifkit_translator1_call_vif_to_xml_sync",
+        "vifkit_translator2_call_cfg_to_xml_sync",
+        "vifkit_translator2_call_check_sync",
+        "vifkit_bridge2_call_set_sync",
+        "vifkit_bridge2_call_unregister_sync",
+        "vifkit_bridge2_get_ports",
+        "vifkit_nic2_get_bridge_object",
+        "vifkit_nic2_get_counters",
+    ] {
+        assert!(header.contains(f), "vifkit.h has no {f}");
+    }
+    std::fs::write(
+        dir.path().join("client.c"),
+        r#"#include <stdio.h>
+#include "vifkit.h"
+
+int main(int argc, char **argv) {
+    GError *err = NULL;
+    GDBusConnection *c = g_dbus_connection_new_for_address_sync(argv[1],
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &err);
+    if (!c) { fprintf(stderr, "connect: %s\n", err->message); return 1; }
+    VifkitTranslator2 *t = vifkit_translator2_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_NONE,
+        "org.vifkit", "/org/vifkit", NULL, &err);
+    if (!t) { fprintf(stderr, "proxy: %s\n", err->message); return 1; }
+    gchar *xml = NULL;
+    GVariant *warnings = NULL;
+    if (!vifkit_translator2_call_vif_to_xml_sync(t, "bridge=xenbr0,devid=3", "pv", &xml,
+            &warnings, NULL, &err)) {
+        fprintf(stderr, "VifToXml: %s\n", err->message);
+        return 1;
+    }
+    gchar *shown = g_variant_print(warnings, FALSE);
+    printf("warnings %s\n", shown);
+    VifkitBridge2 *b = vifkit_bridge2_proxy_new_sync(c, G_DBUS_PROXY_FLAGS_NONE,
+        "org.vifkit", "/org/vifkit/bridges/vkcg0", NULL, &err);
+    if (!b) { fprintf(stderr, "bridge: %s\n", err->message); return 1; }
+    printf("bridge %s %s present=%d\n", vifkit_bridge2_get_name(b),
+        vifkit_bridge2_get_kind(b), vifkit_bridge2_get_present(b));
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gio-2.0", "gio-unix-2.0"])
+        .output()
+        .unwrap();
+    assert!(
+        flags.status.success(),
+        "GIO's headers are missing: install libglib2.0-dev (packaging/install-deps.sh)"
+    );
+    let flags = String::from_utf8(flags.stdout).unwrap();
+    let out = Command::new("cc")
+        .current_dir(dir.path())
+        .args(["-Wall", "-o", "client", "client.c", "vifkit.c"])
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cc: {out:?}");
+
+    let bus = Bus::start_as_anyone();
+    // A name no host has, so that Present is false.
+    SqliteRegistry::open(bus.db())
+        .unwrap()
+        .add_bridge(&br("vkcg0"))
+        .unwrap();
+    let _serve = bus.serve(&[], &[]);
+    let out = Command::new(dir.path().join("client"))
+        .arg(&bus.address)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "client: {out:?}");
+    assert_eq!(
+        stdout,
+        "warnings [('dropped-key', 0, 'devid', '', 'devid=3: libvirt numbers NICs by their \
+         order: dropped')]\nbridge vkcg0 linux present=0\n"
+    );
+}
+
 /// (interface, method, in-argument signature) of each method in introspection XML.
 fn introspected_methods(xml: &str) -> Vec<(String, String, String)> {
     let attr = |tag: &str, name: &str| -> Option<String> {

@@ -17,8 +17,10 @@ use std::process::{Child, Command, Stdio};
 
 use common::vifkit;
 
-/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`).
-const FILES: [(&str, &str); 5] = [
+/// Where install-service puts each shipped file (with `--unit-dir /lib/systemd/system`),
+/// the introspection files and the Cockpit page last (so the indices below stay those of
+/// the other five).
+const FILES: [(&str, &str); 16] = [
     (
         "dbus/org.vifkit.conf",
         "usr/share/dbus-1/system.d/org.vifkit.conf",
@@ -36,6 +38,41 @@ const FILES: [(&str, &str); 5] = [
         "dbus/org.vifkit.service",
         "usr/share/dbus-1/system-services/org.vifkit.service",
     ),
+    (
+        "dbus/interfaces/org.vifkit.Bridges1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridges1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.NicModels1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.NicModels1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Pairings1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Pairings1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator1.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator1.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Translator2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Translator2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Bridge2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Bridge2.xml",
+    ),
+    (
+        "dbus/interfaces/org.vifkit.Nic2.xml",
+        "usr/share/dbus-1/interfaces/org.vifkit.Nic2.xml",
+    ),
+    (
+        "cockpit/manifest.json",
+        "usr/share/cockpit/vifkit/manifest.json",
+    ),
+    ("cockpit/index.html", "usr/share/cockpit/vifkit/index.html"),
+    ("cockpit/vifkit.js", "usr/share/cockpit/vifkit/vifkit.js"),
+    ("cockpit/vifkit.css", "usr/share/cockpit/vifkit/vifkit.css"),
 ];
 
 fn shipped(name: &str) -> String {
@@ -93,7 +130,7 @@ fn snapshot(root: &Path) -> Vec<(u64, String)> {
 }
 
 #[test]
-fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
+fn install_service_writes_its_files_once_and_never_clobbers_an_edit() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
 
@@ -111,7 +148,7 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o644, "{rel}");
     }
-    assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
+    assert_eq!(out.stdout.lines().count(), FILES.len(), "{}", out.stdout);
     // /usr/bin/vifkit is not under the tempdir: a warning, not an error.
     assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
     let first = snapshot(root);
@@ -121,7 +158,7 @@ fn install_service_writes_the_five_files_once_and_never_clobbers_an_edit() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout.matches("unchanged ").count(),
-        5,
+        FILES.len(),
         "{}",
         out.stdout
     );
@@ -218,6 +255,15 @@ fn xml_files_are_valid() {
         .arg("--noout")
         .arg(dir.join("org.vifkit.conf"))
         .arg(dir.join("org.vifkit.policy")));
+    assert!(ok, "{err}");
+    // The introspection files (checked against the live service in tests/dbus.rs).
+    let mut interfaces: Vec<PathBuf> = fs::read_dir(dir.join("interfaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    interfaces.sort();
+    assert_eq!(interfaces.len(), 7, "{interfaces:?}");
+    let (ok, _, err) = run(Command::new(&xmllint).arg("--noout").args(&interfaces));
     assert!(ok, "{err}");
     let dtd = Path::new("/usr/share/polkit-1/policyconfig-1.dtd");
     assert!(
@@ -354,10 +400,13 @@ fn uninstall_service_removes_what_install_service_wrote_and_nothing_else() {
     ];
     let out = vifkit(&args, None);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+    // Every file but the edited one, and the Cockpit page's directory once empty.
+    assert_eq!(out.stdout.lines().count(), FILES.len(), "{}", out.stdout);
     for (i, (_, rel)) in FILES.iter().enumerate() {
         assert_eq!(root.join(rel).exists(), i == 3, "{rel}");
     }
+    assert!(!root.join("usr/share/cockpit/vifkit").exists());
+    assert!(root.join("usr/share/cockpit").exists());
     assert!(
         out.stderr.contains("vifkit-boot.service differs") && out.stderr.contains("left in place"),
         "{}",
@@ -537,6 +586,10 @@ fn system_bus_policy_lets_root_own_the_name_and_everyone_call_it() {
         ("org.vifkit.Pairings1", "Lookup"),
         ("org.vifkit.Translator1", "VifToXml"),
         ("org.vifkit.Translator1", "XmlToVif"),
+        ("org.vifkit.Translator2", "Check"),
+        ("org.vifkit.Bridge2", "Set"),
+        ("org.vifkit.Bridge2", "Unregister"),
+        ("org.freedesktop.DBus.ObjectManager", "GetManagedObjects"),
         ("org.freedesktop.DBus.Introspectable", "Introspect"),
         ("org.freedesktop.DBus.Peer", "Ping"),
         ("org.freedesktop.DBus.Properties", "GetAll"),
@@ -609,4 +662,31 @@ fn the_bus_activates_vifkit_serve_through_the_installed_files() {
         err.contains("org.vifkit.manage") && !err.contains("Rejected send message"),
         "{err}"
     );
+}
+
+/// The Cockpit page's manifest is JSON with its menu entry, and every file the page
+/// loads is one install-service installs beside it (or Cockpit's own cockpit.js).
+#[test]
+fn the_cockpit_page_loads_only_what_is_installed() {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&shipped("cockpit/manifest.json")).expect("manifest.json is JSON");
+    assert!(manifest["menu"]["index"]["label"].is_string(), "{manifest}");
+    let html = shipped("cockpit/index.html");
+    let mut loaded = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            loaded.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    loaded.sort();
+    assert_eq!(loaded, ["../base1/cockpit.js", "vifkit.css", "vifkit.js"]);
+    for f in &loaded[1..] {
+        assert!(
+            FILES
+                .iter()
+                .any(|(_, rel)| *rel == format!("usr/share/cockpit/vifkit/{f}")),
+            "{f} is not installed"
+        );
+    }
 }

@@ -175,6 +175,7 @@ impl Bridges {
             .await?;
         if changed {
             // The host changed, not the registry: the watcher cannot see it.
+            self.shared.host_changed.notify_one();
             let _ = Bridges::bridge_changed(&emitter, &shown).await;
         }
         Ok(())

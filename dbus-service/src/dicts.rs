@@ -139,6 +139,39 @@ fn invalid(e: impl std::error::Error) -> ServiceError {
 /// value of the wrong type refused with the key named. Defaults as `bridge add`: kind
 /// `linux`, no uplink, VLAN or MTU, STP off, not creatable.
 pub fn register_options(name: &str, options: &Dict) -> Result<Bridge, ServiceError> {
+    let name = bridge_name(name)?;
+    let mut bridge = Bridge::new(name, BridgeKind::Linux);
+    apply_options(&mut bridge, options, false)?;
+    Ok(bridge)
+}
+
+/// Reads `Bridge2.Set(options)` onto the registered `bridge`: the keys of `Register`,
+/// those not given left as they are; `uplink` "", `vlan` 0 and `mtu` 0 clear the setting
+/// (as the properties show an unset one).
+pub fn set_options(bridge: &Bridge, options: &Dict) -> Result<Bridge, ServiceError> {
+    let mut bridge = bridge.clone();
+    apply_options(&mut bridge, options, true)?;
+    Ok(bridge)
+}
+
+/// The bridge kind of an option: the registry's names, and `openvswitch` (as
+/// `Bridge2.Kind` shows it) for `ovs`.
+fn bridge_kind(s: &str) -> Result<BridgeKind, ServiceError> {
+    match s {
+        "openvswitch" => Ok(BridgeKind::Ovs),
+        other => other.parse::<BridgeKind>().map_err(invalid),
+    }
+}
+
+/// The kind as `Bridge2.Kind` shows it: `linux` or `openvswitch`.
+pub fn kind_name(kind: BridgeKind) -> &'static str {
+    match kind {
+        BridgeKind::Linux => "linux",
+        BridgeKind::Ovs => "openvswitch",
+    }
+}
+
+fn apply_options(bridge: &mut Bridge, options: &Dict, clearing: bool) -> Result<(), ServiceError> {
     if options.len() > limits::MAX_OPTIONS {
         return Err(ServiceError::TooLarge(format!(
             "{} options given; at most {} are taken ({REGISTER_KEYS})",
@@ -146,8 +179,6 @@ pub fn register_options(name: &str, options: &Dict) -> Result<Bridge, ServiceErr
             limits::MAX_OPTIONS
         )));
     }
-    let name = bridge_name(name)?;
-    let mut bridge = Bridge::new(name, BridgeKind::Linux);
     // Sorted, so that with several bad options the first one named is always the same.
     let mut keys: Vec<&String> = options.keys().collect();
     keys.sort();
@@ -159,22 +190,34 @@ pub fn register_options(name: &str, options: &Dict) -> Result<Bridge, ServiceErr
             other => other,
         };
         match key.as_str() {
-            "kind" => bridge.kind = want_str(key, v)?.parse::<BridgeKind>().map_err(invalid)?,
+            "kind" => bridge.kind = bridge_kind(want_str(key, v)?)?,
             "uplink" => {
                 let u = want_str(key, v)?;
-                bridge.uplink = Some(registry::parse_if_name("uplink", u).map_err(invalid)?);
+                bridge.uplink = if clearing && u.is_empty() {
+                    None
+                } else {
+                    Some(registry::parse_if_name("uplink", u).map_err(invalid)?)
+                };
             }
             "vlan" => {
                 let n = want_int(key, v)?;
-                let id = u16::try_from(n)
-                    .map_err(|_| invalid(registry::ModelError::VlanId(n.to_string())))?;
-                bridge.vlan = Some(VlanId::new(id).map_err(invalid)?);
+                bridge.vlan = if clearing && n == 0 {
+                    None
+                } else {
+                    let id = u16::try_from(n)
+                        .map_err(|_| invalid(registry::ModelError::VlanId(n.to_string())))?;
+                    Some(VlanId::new(id).map_err(invalid)?)
+                };
             }
             "mtu" => {
                 let n = want_int(key, v)?;
-                let mtu = u32::try_from(n)
-                    .map_err(|_| invalid(registry::ModelError::Mtu(n.to_string())))?;
-                bridge.mtu = Some(Mtu::new(mtu).map_err(invalid)?);
+                bridge.mtu = if clearing && n == 0 {
+                    None
+                } else {
+                    let mtu = u32::try_from(n)
+                        .map_err(|_| invalid(registry::ModelError::Mtu(n.to_string())))?;
+                    Some(Mtu::new(mtu).map_err(invalid)?)
+                };
             }
             "stp" => bridge.stp = want_bool(key, v)?,
             "creatable" => bridge.creatable = want_bool(key, v)?,
@@ -186,8 +229,7 @@ pub fn register_options(name: &str, options: &Dict) -> Result<Bridge, ServiceErr
             }
         }
     }
-    bridge.validate().map_err(invalid)?;
-    Ok(bridge)
+    bridge.validate().map_err(invalid)
 }
 
 /// A bridge name argument, validated before it goes anywhere.

@@ -5,7 +5,12 @@
 //! - `org.vifkit.NicModels1` ([`NicModels`]): the NIC models of a guest type;
 //! - `org.vifkit.Pairings1` ([`Pairings`]): the NIC attachments, with signals for every
 //!   change by any process ([`watch`]);
-//! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`.
+//! - `org.vifkit.Translator1` ([`Translator`]): vif spec <-> `<interface>`;
+//! - `org.vifkit.Translator2` ([`Translator2`]): the same and a whole xl config, with
+//!   structured diagnostics ([`translate2`]);
+//! - `org.freedesktop.DBus.ObjectManager`, with an object per registered bridge
+//!   (`org.vifkit.Bridge2`) and per recorded guest NIC (`org.vifkit.Nic2`) below
+//!   `/org/vifkit` ([`objects`]).
 //!
 //! Errors are `org.vifkit.Error.<Name>` ([`ServiceError`]). No method blocks the
 //! executor: registry, netlink and translation work runs on tokio's blocking pool
@@ -20,10 +25,12 @@ pub mod cache;
 mod dicts;
 mod error;
 mod nic_models;
+pub mod objects;
 mod pairings;
 pub mod reconcile;
 mod store;
 mod translate;
+pub mod translate2;
 pub mod watch;
 
 use std::path::Path;
@@ -41,6 +48,7 @@ pub use nic_models::NicModels;
 pub use pairings::Pairings;
 pub use store::{Lease, Store};
 pub use translate::Translator;
+pub use translate2::Translator2;
 
 use registry::{RegistryError, SharedRegistry};
 use watch::{Event, Snapshot};
@@ -76,6 +84,9 @@ pub struct Shared {
     pub pairings: Arc<cache::PairingCache>,
     /// The gate of large requests (see [`admission`]).
     pub gate: Arc<admission::Gate>,
+    /// Woken when the service changed the host (`Ensure`): the bridge objects' `Present`
+    /// and `Ports` are read again at once.
+    pub host_changed: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -164,7 +175,7 @@ pub struct Service {
 }
 
 impl Service {
-    /// Serves the four interfaces at [`OBJECT_PATH`] on `conn` and starts watching the
+    /// Serves the interfaces at [`OBJECT_PATH`] (and the objects below it) on `conn` and starts watching the
     /// registry (signals for every change from now on). The caller requests
     /// [`BUS_NAME`] afterwards, once everything is in place.
     pub async fn start(conn: &Connection, cfg: &Config<'_>) -> Result<Service, StartError> {
@@ -186,6 +197,7 @@ impl Service {
             access: Access::new(cfg.system_bus),
             pairings: Arc::default(),
             gate: Arc::default(),
+            host_changed: tokio::sync::Notify::new(),
         });
         // A file replaced from here on is a later epoch: the watcher reads it whole.
         let epoch = shared.store.epoch();
@@ -231,8 +243,23 @@ impl Service {
             )
             .await
             .map_err(bus("serving org.vifkit.Translator1"))?;
+        server
+            .at(
+                OBJECT_PATH,
+                Translator2 {
+                    shared: Arc::clone(&shared),
+                },
+            )
+            .await
+            .map_err(bus("serving org.vifkit.Translator2"))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         shared.pairings.install(start.pairing_index());
+        let model = objects::Model::start(conn, &shared, &shared.pairings.get())
+            .await
+            .map_err(|e| StartError::Bus {
+                op: "serving the objects",
+                source: zbus::Error::Failure(e.message().to_owned()),
+            })?;
         let watcher = watch::spawn(
             Arc::clone(&shared.store),
             start,
@@ -243,7 +270,7 @@ impl Service {
         let emitter = SignalEmitter::new(conn, OBJECT_PATH)
             .map_err(bus("making the signal emitter"))?
             .into_owned();
-        let emitter_task = tokio::spawn(emit_events(emitter, rx));
+        let emitter_task = tokio::spawn(emit_events(emitter, rx, model, Arc::clone(&shared)));
         Ok(Service {
             shared,
             watcher: Some(watcher),
@@ -274,12 +301,32 @@ fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr(), "warning: {msg}");
 }
 
-/// Sends each batch of registry changes as signals.
+/// Sends each batch of registry changes as signals, and makes the objects follow them
+/// (and the host, every [`objects::HOST_TICK`] and when the service changed it).
 async fn emit_events(
     emitter: SignalEmitter<'static>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Event>>,
+    mut model: objects::Model,
+    shared: Arc<Shared>,
 ) {
-    while let Some(events) = rx.recv().await {
+    let mut tick = tokio::time::interval(objects::HOST_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let events = tokio::select! {
+            got = rx.recv() => match got {
+                Some(events) => events,
+                None => return,
+            },
+            _ = tick.tick() => {
+                model.refresh_host().await;
+                continue;
+            }
+            () = shared.host_changed.notified() => {
+                model.refresh_host().await;
+                continue;
+            }
+        };
+        model.apply(&events).await;
         for e in events {
             let sent = match &e {
                 Event::BridgeAdded(n) => Bridges::bridge_added(&emitter, n).await,

@@ -371,6 +371,62 @@ async fn translator_both_ways() {
     assert_eq!(name, "org.vifkit.Error.TooLarge");
 }
 
+/// Translator2's InvalidSpec says the first error's message (one string, as GLib's
+/// clients need); `Check` gives every error as fields.
+#[tokio::test]
+async fn translator2_errors_and_check() {
+    let p = peer(Duration::from_secs(1)).await;
+    let err = p
+        .client
+        .call_method(
+            None::<&str>,
+            OBJECT_PATH,
+            Some("org.vifkit.Translator2"),
+            "CfgToXml",
+            &("vif = [ 'bridge=b', 'mac=zz', 'rate=fast' ]\n", "hvm"),
+        )
+        .await
+        .unwrap_err();
+    let zbus::Error::MethodError(name, desc, reply) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(name.as_str(), "org.vifkit.Error.InvalidSpec");
+    let msg: String = reply.body().deserialize().unwrap();
+    assert_eq!(desc.as_deref(), Some(msg.as_str()));
+    let (ok, diags, _): (bool, Vec<translate2::Diag>, Vec<translate2::Diag>) = p
+        .call(
+            "org.vifkit.Translator2",
+            "Check",
+            &(
+                "cfg",
+                "vif = [ 'bridge=b', 'mac=zz', 'rate=fast' ]\n",
+                "hvm",
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(!ok);
+    let fields: Vec<(&str, i32, &str, &str)> = diags
+        .iter()
+        .map(|d| (d.0.as_str(), d.1, d.2.as_str(), d.3.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [("bad-mac", 1, "mac", "zz"), ("bad-rate", 2, "rate", "fast")]
+    );
+    assert_eq!(msg, diags[0].4);
+    let (xml, warnings): (String, Vec<translate2::Diag>) = p
+        .call(
+            "org.vifkit.Translator2",
+            "VifToXml",
+            &("bridge=xenbr0,devid=2", "hvm"),
+        )
+        .await
+        .unwrap();
+    assert!(xml.contains("xenbr0"), "{xml}");
+    assert_eq!(warnings[0].0, "dropped-key");
+}
+
 #[tokio::test]
 async fn a_locked_registry_still_answers_reads() {
     let p = peer(Duration::from_millis(100)).await;

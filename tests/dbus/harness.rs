@@ -78,6 +78,19 @@ impl Bus {
 
     /// A private bus, for a test that only reads through the service.
     pub(crate) fn start_as_anyone() -> Bus {
+        Bus::start_with_policy(
+            r#"<policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>"#,
+        )
+    }
+
+    /// A private bus whose `<busconfig>` holds `policy` (policies, `<includedir>`s)
+    /// instead of the one that allows everything.
+    pub(crate) fn start_with_policy(policy: &str) -> Bus {
         for (p, package) in [
             ("dbus-daemon", "dbus-daemon"),
             ("busctl", "systemd"),
@@ -101,12 +114,7 @@ impl Bus {
 <busconfig>
   <listen>unix:path={}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
+  {policy}
 </busconfig>
 "#,
                 socket.display()
@@ -248,8 +256,24 @@ impl Bus {
             "{method}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if out.stdout.trim_ascii().is_empty() {
+            return Value::Null;
+        }
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["data"].clone()
+    }
+
+    /// `GetManagedObjects` through `busctl`: path -> interface -> property -> busctl's
+    /// `{"type": ..., "data": ...}`.
+    pub(crate) fn managed_objects(&self) -> Value {
+        self.call_on(
+            "org.vifkit",
+            "/org/vifkit",
+            "org.freedesktop.DBus.ObjectManager",
+            "GetManagedObjects",
+            &[],
+        )[0]
+        .clone()
     }
 
     pub(crate) fn call(&self, iface: &str, method: &str, args: &[&str]) -> Value {
@@ -258,6 +282,18 @@ impl Bus {
 
     /// A call through `gdbus` that must fail: the error's name and message.
     pub(crate) fn error_as(&self, nobody: bool, method: &str, args: &[&str]) -> (String, String) {
+        self.error_at(nobody, "/org/vifkit", method, args)
+    }
+
+    /// A call through `gdbus` to the object `path` that must fail: the error's name and
+    /// message.
+    pub(crate) fn error_at(
+        &self,
+        nobody: bool,
+        path: &str,
+        method: &str,
+        args: &[&str],
+    ) -> (String, String) {
         let mut v = vec![
             "call".to_owned(),
             "--address".into(),
@@ -265,7 +301,7 @@ impl Bus {
             "--dest".into(),
             "org.vifkit".into(),
             "--object-path".into(),
-            "/org/vifkit".into(),
+            path.into(),
             "--method".into(),
             format!("org.vifkit.{method}"),
         ];
@@ -374,6 +410,15 @@ impl Monitor {
                 return got;
             }
         }
+    }
+
+    /// The payload of the next `PropertiesChanged` from the object `path`: the
+    /// interface, the changed properties and the invalidated ones.
+    pub(crate) fn properties_changed(&self, path: &str) -> Value {
+        self.wait(&format!("PropertiesChanged from {path}"), |v| {
+            v["type"] == "signal" && v["path"] == path && v["member"] == "PropertiesChanged"
+        })["payload"]["data"]
+            .clone()
     }
 
     /// The payload of the next signal `member` from /org/vifkit.

@@ -24,7 +24,19 @@ pub struct Warning {
     pub message: String,
     /// Loss or advice.
     pub severity: Severity,
+    /// A stable kebab-case identifier of the kind of warning, for programs (the
+    /// message's wording may change): [`LOSS`] or [`ADVICE`] unless a more precise one
+    /// is set ([`Warning::with_code`]).
+    pub code: &'static str,
+    /// The offending value or token as written, escaped and bounded ([`Shown`]); empty
+    /// when the warning names none.
+    pub value: String,
 }
+
+/// The code of a loss warning without a more precise one.
+pub const LOSS: &str = "dropped-key";
+/// The code of an advice warning without a more precise one.
+pub const ADVICE: &str = "advice";
 
 impl Warning {
     /// A warning that something was dropped.
@@ -33,6 +45,8 @@ impl Warning {
             key: key.into(),
             message: message.into(),
             severity: Severity::Loss,
+            code: LOSS,
+            value: String::new(),
         }
     }
 
@@ -42,7 +56,23 @@ impl Warning {
             key: key.into(),
             message: message.into(),
             severity: Severity::Advice,
+            code: ADVICE,
+            value: String::new(),
         }
+    }
+
+    /// The same warning with a more precise code.
+    #[must_use]
+    pub fn with_code(mut self, code: &'static str) -> Warning {
+        self.code = code;
+        self
+    }
+
+    /// The same warning naming the offending value (escaped and bounded here).
+    #[must_use]
+    pub fn with_value(mut self, value: &str) -> Warning {
+        self.value = shown(value).to_string();
+        self
     }
 
     /// Whether this warning reports a loss.

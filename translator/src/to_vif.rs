@@ -53,6 +53,40 @@ pub enum InterfaceError {
 }
 
 impl InterfaceError {
+    /// A stable kebab-case identifier of the kind of problem, for programs (the
+    /// message's wording may change): `unsupported-type`, `unmapped-network`,
+    /// `missing-element`, `bad-ELEMENT` (a value that cannot go into a vif spec, the
+    /// element and attribute in kebab case: `bad-source-bridge`, `bad-script-path`),
+    /// `bad-vlan` or `not-expressible`.
+    pub fn code(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            InterfaceError::UnsupportedType(_) => "unsupported-type".into(),
+            InterfaceError::UnmappedNetwork(_) => "unmapped-network".into(),
+            InterfaceError::Missing(_) => "missing-element".into(),
+            InterfaceError::Value { element, .. } => {
+                let words: Vec<&str> = element
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                format!("bad-{}", words.join("-")).into()
+            }
+            InterfaceError::Vlan(_) => "bad-vlan".into(),
+            InterfaceError::NotExpressible { .. } => "not-expressible".into(),
+        }
+    }
+
+    /// The offending value as written, when the problem has one (not escaped: see
+    /// [`crate::diag::Shown`]).
+    pub fn value(&self) -> &str {
+        match self {
+            InterfaceError::UnsupportedType(v) | InterfaceError::UnmappedNetwork(v) => v,
+            InterfaceError::Value { value, .. } => value,
+            InterfaceError::Missing(_)
+            | InterfaceError::Vlan(_)
+            | InterfaceError::NotExpressible { .. } => "",
+        }
+    }
+
     /// The element, attribute value or network the problem is about.
     pub fn key(&self) -> &str {
         match self {

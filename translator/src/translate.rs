@@ -3,10 +3,11 @@
 //!
 //! The CLI, the hooks and the D-Bus service all translate through here.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::cfg::VifList;
-use crate::diag::Warning;
+use crate::diag::{shown, Warning};
 use crate::guest::GuestType;
 use crate::interface::{Dropped, Interface};
 use crate::to_vif::{interface_to_vif, InterfaceError, NetworkResolver};
@@ -71,6 +72,25 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// A stable kebab-case identifier of the kind of problem ([`VifError::code`],
+    /// [`InterfaceError::code`]; `refused-loss` for a loss under `--strict-loss`).
+    pub fn code(&self) -> Cow<'static, str> {
+        match self {
+            Problem::Vif(e) => e.code(),
+            Problem::Interface(e) => e.code(),
+            Problem::Loss(_) => "refused-loss".into(),
+        }
+    }
+
+    /// The offending value as written (not escaped), when the problem has one.
+    pub fn value(&self) -> &str {
+        match self {
+            Problem::Vif(e) => e.value(),
+            Problem::Interface(e) => e.value(),
+            Problem::Loss(w) => &w.value,
+        }
+    }
+
     /// The key or element the problem names.
     pub fn key(&self) -> &str {
         match self {
@@ -105,6 +125,48 @@ pub struct NicWarning {
 impl fmt::Display for NicWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.nic, self.warning)
+    }
+}
+
+/// One error or warning as fields, for programs (the D-Bus service's `Translator2`):
+/// every value escaped and bounded ([`crate::diag::Shown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// A stable kebab-case identifier of the kind ([`Problem::code`],
+    /// [`Warning::code`], [`crate::cfg::CfgErrorKind::code`], ...).
+    pub code: Cow<'static, str>,
+    /// The NIC's index in its list, if about one NIC.
+    pub nic: Option<usize>,
+    /// The vif key or XML element concerned; empty for none.
+    pub key: String,
+    /// The offending value; empty for none.
+    pub value: String,
+    /// The English sentence, without the NIC prefix (`vif[N]: `).
+    pub message: String,
+}
+
+impl From<&NicError> for Diagnostic {
+    fn from(e: &NicError) -> Diagnostic {
+        Diagnostic {
+            code: e.problem.code(),
+            nic: Some(e.nic.index),
+            key: shown(e.problem.key()).to_string(),
+            value: shown(e.problem.value()).to_string(),
+            message: crate::diag::error_chain(&e.problem),
+        }
+    }
+}
+
+impl From<&NicWarning> for Diagnostic {
+    fn from(w: &NicWarning) -> Diagnostic {
+        Diagnostic {
+            code: w.warning.code.into(),
+            nic: Some(w.nic.index),
+            key: shown(&w.warning.key).to_string(),
+            // Escaped when set.
+            value: w.warning.value.clone(),
+            message: w.warning.message.clone(),
+        }
     }
 }
 

@@ -293,8 +293,9 @@ impl Netlink {
         Ok(all)
     }
 
-    /// The devices whose master is `master` (a bridge's ports).
-    pub(crate) fn ports_of(&self, master: &LinkState) -> Result<Vec<LinkState>, NetlinkError> {
+    /// The devices whose master is `master` (a bridge's ports), in one dump the kernel
+    /// filters (cheap however many devices the host has).
+    pub fn ports_of(&self, master: &LinkState) -> Result<Vec<LinkState>, NetlinkError> {
         let r = self.call(dump_ports(master.index), "list the ports of", &master.name)?;
         Ok(links(r)
             .filter(|l| l.master == Some(master.index))

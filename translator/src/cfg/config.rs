@@ -85,11 +85,13 @@ impl<'a> Config<'a> {
         }
     }
 
-    fn warning(&self, line: u32, message: String) -> CfgWarning {
+    fn warning(&self, line: u32, code: &'static str, key: &str, message: String) -> CfgWarning {
         CfgWarning {
             file: self.file.clone(),
             line,
             message,
+            code,
+            key: key.to_owned(),
         }
     }
 
@@ -253,6 +255,8 @@ impl<'a> Config<'a> {
                 out.warnings.push(
                     self.warning(
                         set.line,
+                        "vif-not-a-list",
+                        "vif",
                         "Setting `vif` is a single value but should be a list: xl creates no \
                      NICs from it"
                             .to_owned(),
@@ -277,6 +281,8 @@ impl<'a> Config<'a> {
                     };
                     out.warnings.push(self.warning(
                         item.line,
+                        "vif-nested-list",
+                        "vif",
                         format!(
                             "Nested list inside `vif`: xl stops reading the list there, so \
                              {ignored} {noun} from line {} on {verb} ignored",
@@ -311,7 +317,7 @@ impl<'a> Config<'a> {
                     ),
                     _ => format!("`{old}` is deprecated, use `{new}`"),
                 };
-                warnings.push(self.warning(line, message));
+                warnings.push(self.warning(line, "deprecated-setting", old, message));
             }
             *slot = new_value.or(old_value).map(Cow::into_owned);
         }

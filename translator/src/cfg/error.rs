@@ -79,6 +79,49 @@ pub enum CfgErrorKind {
     },
 }
 
+impl CfgErrorKind {
+    /// A stable kebab-case identifier of the kind of error, for programs (the message's
+    /// wording may change): `cfg-syntax`, `cfg-invalid-utf8`, `cfg-append-mismatch`,
+    /// `cfg-not-a-string`, `cfg-not-a-list`, `cfg-bad-value` or
+    /// `cfg-contradicting-builder`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CfgErrorKind::Syntax { .. } => "cfg-syntax",
+            CfgErrorKind::InvalidUtf8 => "cfg-invalid-utf8",
+            CfgErrorKind::AppendMismatch { .. } => "cfg-append-mismatch",
+            CfgErrorKind::NotAString { .. } => "cfg-not-a-string",
+            CfgErrorKind::NotAList { .. } => "cfg-not-a-list",
+            CfgErrorKind::InvalidValue { .. } => "cfg-bad-value",
+            CfgErrorKind::ContradictingBuilder { .. } => "cfg-contradicting-builder",
+        }
+    }
+
+    /// The setting the error is about ("" when none is named).
+    pub fn key(&self) -> &str {
+        match self {
+            CfgErrorKind::AppendMismatch { name, .. }
+            | CfgErrorKind::NotAString { name }
+            | CfgErrorKind::NotAList { name }
+            | CfgErrorKind::InvalidValue { name, .. } => name,
+            CfgErrorKind::ContradictingBuilder { .. } => "builder",
+            CfgErrorKind::Syntax { .. } | CfgErrorKind::InvalidUtf8 => "",
+        }
+    }
+
+    /// The offending value or token as written (not escaped), when there is one.
+    pub fn value(&self) -> &str {
+        match self {
+            CfgErrorKind::Syntax {
+                near: Near::Text(t),
+                ..
+            } => t,
+            CfgErrorKind::InvalidValue { value, .. } => value,
+            CfgErrorKind::ContradictingBuilder { builder, .. } => builder,
+            _ => "",
+        }
+    }
+}
+
 /// An error in an xl config file, naming the file and line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}: {kind}")]
@@ -101,6 +144,11 @@ pub struct CfgWarning {
     pub line: u32,
     /// The warning, sentence case.
     pub message: String,
+    /// A stable kebab-case identifier of the kind of warning: `vif-not-a-list`,
+    /// `vif-nested-list` or `deprecated-setting`.
+    pub code: &'static str,
+    /// The setting it is about.
+    pub key: String,
 }
 
 impl fmt::Display for CfgWarning {

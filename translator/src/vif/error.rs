@@ -120,7 +120,38 @@ pub enum VifError {
     },
 }
 
+/// `bad-KEY` for a key (`bad-mac`), `_` as `-`: the code of [`VifError::Invalid`].
+fn bad_key_code(key: &str) -> String {
+    format!("bad-{}", key.replace('_', "-"))
+}
+
 impl VifError {
+    /// A stable kebab-case identifier of the kind of problem, for programs (the
+    /// message's wording may change): `unknown-key`, `unknown-token`, `duplicate-key`,
+    /// `bad-KEY` (a value that does not parse: `bad-mac`, `bad-rate`, ...; `_` in a key
+    /// written `-`) or `not-applicable` (valid, but not with this guest type or these
+    /// other keys).
+    pub fn code(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            VifError::UnknownKey { .. } => "unknown-key".into(),
+            VifError::UnknownFlag(_) => "unknown-token".into(),
+            VifError::Duplicate { .. } => "duplicate-key".into(),
+            VifError::Invalid { key, .. } => bad_key_code(key).into(),
+            VifError::NotHere { .. } => "not-applicable".into(),
+        }
+    }
+
+    /// The offending value or token as written (not escaped: see
+    /// [`crate::diag::Shown`]).
+    pub fn value(&self) -> &str {
+        match self {
+            VifError::UnknownKey { token, .. } => token,
+            VifError::UnknownFlag(t) => t,
+            VifError::Duplicate { second, .. } => second,
+            VifError::Invalid { value, .. } | VifError::NotHere { value, .. } => value,
+        }
+    }
+
     /// The key the problem is about.
     pub fn key(&self) -> &str {
         match self {

@@ -144,10 +144,19 @@ impl<'a> VifSpec<'a> {
                     None => VifError::UnknownFlag(tok.text.to_owned()),
                 };
                 if opts.lenient {
-                    warnings.push(Warning::loss(
-                        shown(tok.key).to_string(),
-                        format!("{e}: dropped, as xl does in a config file"),
-                    ));
+                    let code = if tok.value.is_some() {
+                        "unknown-key"
+                    } else {
+                        "unknown-token"
+                    };
+                    warnings.push(
+                        Warning::loss(
+                            shown(tok.key).to_string(),
+                            format!("{e}: dropped, as xl does in a config file"),
+                        )
+                        .with_code(code)
+                        .with_value(tok.text),
+                    );
                 } else {
                     errors.push(e);
                 }
@@ -165,12 +174,17 @@ impl<'a> VifSpec<'a> {
                 // xl: "Invalid parameter `type'", and in a config file the token is
                 // ignored: the NIC keeps its default type. An ignored token sets nothing,
                 // so it repeats nothing either.
-                warnings.push(Warning::loss(
-                    "type",
-                    "type=netfront is xm's spelling: xl does not know it (\"Invalid parameter \
-                     `type'\") and ignores the token, so the NIC keeps its default type (on HVM \
-                     an emulated NIC with a PV twin); write type=vif for a PV-only NIC: ignored",
-                ));
+                warnings.push(
+                    Warning::loss(
+                        "type",
+                        "type=netfront is xm's spelling: xl does not know it (\"Invalid parameter \
+                         `type'\") and ignores the token, so the NIC keeps its default type (on \
+                         HVM an emulated NIC with a PV twin); write type=vif for a PV-only NIC: \
+                         ignored",
+                    )
+                    .with_code("ignored-token")
+                    .with_value(tok.text),
+                );
                 continue;
             }
             let slot = key.slot();
@@ -184,10 +198,11 @@ impl<'a> VifSpec<'a> {
                     errors.push(e);
                     continue;
                 }
-                warnings.push(Warning::loss(
-                    key.as_str(),
-                    format!("{e}: the last one wins, as in xl"),
-                ));
+                warnings.push(
+                    Warning::loss(key.as_str(), format!("{e}: the last one wins, as in xl"))
+                        .with_code("duplicate-key")
+                        .with_value(tok.text),
+                );
             }
             seen[slot] = Some(tok.text);
             if let Err(source) = out.set(key, tok.value) {
