@@ -93,12 +93,19 @@ fn s(d: &Dict, key: &str) -> String {
 }
 
 /// The next signal on `stream`, as (member, message), with a deadline.
+/// The next signal of an `org.vifkit.*` interface.
 async fn next_signal(stream: &mut MessageStream) -> (String, zbus::Message) {
     let deadline = Duration::from_secs(20);
     tokio::time::timeout(deadline, async {
         loop {
             let m = stream.next().await.unwrap().unwrap();
-            if m.message_type() == Type::Signal {
+            // org.vifkit's own signals: the object model's (ObjectManager, Properties)
+            // come beside them, tested on their own.
+            let ours = m
+                .header()
+                .interface()
+                .is_some_and(|i| i.as_str().starts_with("org.vifkit."));
+            if m.message_type() == Type::Signal && ours {
                 let member = m.header().member().unwrap().to_string();
                 return (member, m);
             }
