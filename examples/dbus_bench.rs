@@ -13,9 +13,10 @@
 //! time of the measured calls, p50, p99 and the maximum. An error reply stops the run.
 //!
 //! `--seed-registry DB` instead records one bridge (`xenbr0`) and one NIC (domain
-//! `bench`, domid 1, devid 0, MAC 00:16:3e:00:00:01, an HVM NIC with its emulated
+//! `bench1`, domid 1, devid 0, MAC 00:16:3e:00:00:01, an HVM NIC with its emulated
 //! twin) in a vifkit registry, so that
-//! `Pairings1.Lookup("xen", 1, 0)` finds something, and exits.
+//! `Pairings1.Lookup("xen", 1, 0)` finds something, and exits; with `--seed-nics N`,
+//! N such NICs, ten per domain (`benchD`, domid D, devids 0-9).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
@@ -33,8 +34,16 @@ use zbus::wire::{Structure, StructureBuilder};
 )]
 struct Args {
     /// Record a bridge and a NIC in this vifkit registry (for Pairings1.Lookup("xen", 1, 0)), then exit.
-    #[arg(long, value_name = "DB", exclusive = true)]
+    #[arg(long, value_name = "DB", conflicts_with_all = ["address", "dest", "path", "interface", "method"])]
     seed_registry: Option<PathBuf>,
+    /// With `--seed-registry`: how many NICs to record (10 per domain, domains 1, 2, ...).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "seed_registry",
+        default_value_t = 1
+    )]
+    seed_nics: u32,
     /// The bus address (e.g. `unix:path=/tmp/x/bus`).
     #[arg(long, required_unless_present = "seed_registry")]
     address: Option<String>,
@@ -213,24 +222,43 @@ fn percentile(v: &[Duration], p: f64) -> Duration {
     v[rank.max(1) - 1]
 }
 
-fn seed(db: &std::path::Path) -> anyhow::Result<()> {
-    use registry::{Attachment, Bridge, BridgeKind, Registry, SqliteRegistry};
+fn seed(db: &std::path::Path, nics: u32) -> anyhow::Result<()> {
+    use registry::{Attachment, Bridge, BridgeKind, Driver, Registry, SqliteRegistry};
     let reg = SqliteRegistry::open(db)?;
     let br = translator::IfName::new("xenbr0")?;
     if reg.bridge(&br)?.is_none() {
         reg.add_bridge(&Bridge::new(br.clone(), BridgeKind::Linux))?;
     }
-    let nic = Attachment::xen(
-        "bench".parse()?,
-        1,
-        0,
-        "00:16:3e:00:00:01".parse()?,
-        br,
-        true,
-    )?;
-    reg.record(&nic)?;
+    // Ten NICs per domain, each domain in one transaction.
+    let mut left = nics;
+    let mut domid = 1;
+    while left > 0 {
+        let n = left.min(10);
+        let domain = (0..n)
+            .map(|devid| {
+                let i = (domid - 1) * 10 + devid + 1;
+                let mac = format!(
+                    "00:16:3e:{:02x}:{:02x}:{:02x}",
+                    (i >> 16) & 0xff,
+                    (i >> 8) & 0xff,
+                    i & 0xff
+                );
+                Ok(Attachment::xen(
+                    format!("bench{domid}").parse()?,
+                    domid,
+                    devid,
+                    mac.parse()?,
+                    br.clone(),
+                    true,
+                )?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        reg.replace_domain(Driver::Xen, domid, &domain)?;
+        left -= n;
+        domid += 1;
+    }
     println!(
-        "seeded {}: bridge xenbr0, NIC 1/0 (vif1.0, vif1.0-emu)",
+        "seeded {}: bridge xenbr0, {nics} NIC(s) from 1/0 (vif1.0, vif1.0-emu)",
         db.display()
     );
     Ok(())
@@ -239,7 +267,7 @@ fn seed(db: &std::path::Path) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     if let Some(db) = &a.seed_registry {
-        return seed(db);
+        return seed(db, a.seed_nics);
     }
     if a.concurrency == 0 || a.count < a.concurrency {
         bail!("--count must be at least --concurrency, which must be at least 1");

@@ -244,9 +244,9 @@ pub enum Command {
         count: u32,
     },
     /// Install the D-Bus service's files (system bus policy, bus activation file,
-    /// systemd unit, polkit action), the boot unit (vifkit-boot.service: reconcile and
-    /// `bridge ensure --all` before guests start) and the Cockpit page at their Debian
-    /// paths under --root.
+    /// systemd unit, polkit action, the interfaces' introspection XML), the boot unit
+    /// (vifkit-boot.service: reconcile and `bridge ensure --all` before guests start) and
+    /// the Cockpit page at their Debian paths under --root.
     #[command(
         after_long_help = "Writes /usr/share/dbus-1/system.d/org.vifkit.conf, \
 /usr/share/dbus-1/system-services/org.vifkit.service, /usr/share/polkit-1/actions/org.vifkit.policy, \

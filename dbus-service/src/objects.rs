@@ -23,11 +23,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use hostnet::netlink::{LinkCounters, Netlink};
-use zbus::fdo::{ObjectManager, Properties};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use zbus::fdo::{ManagedObjects, Properties};
 use zbus::message::Header;
 use zbus::names::InterfaceName;
 use zbus::object_server::SignalEmitter;
-use zbus::{interface, Connection, ObjectPath, OwnedObjectPath, Variant};
+use zbus::{interface, Connection, ObjectPath, OwnedObjectPath, Signature, Type, Variant};
 
 use super::cache::PairingIndex;
 use super::dicts::{self, Dict};
@@ -542,33 +543,168 @@ impl NicObject {
             (p.backend.clone(), p.emulated.clone())
         };
         let all = self.counters.get().await;
-        let mut sum: Option<LinkCounters> = None;
-        for dev in [backend, emulated] {
-            if let Some(c) = all.get(&dev) {
-                let s = sum.get_or_insert_with(LinkCounters::default);
-                s.rx_bytes = s.rx_bytes.saturating_add(c.rx_bytes);
-                s.tx_bytes = s.tx_bytes.saturating_add(c.tx_bytes);
-                s.rx_packets = s.rx_packets.saturating_add(c.rx_packets);
-                s.tx_packets = s.tx_packets.saturating_add(c.tx_packets);
-                s.rx_dropped = s.rx_dropped.saturating_add(c.rx_dropped);
-                s.tx_dropped = s.tx_dropped.saturating_add(c.tx_dropped);
-                s.rx_errors = s.rx_errors.saturating_add(c.rx_errors);
-                s.tx_errors = s.tx_errors.saturating_add(c.tx_errors);
-            }
+        nic_counters(&all, &backend, &emulated)
+    }
+}
+
+/// A NIC's counters: its backend's and emulated twin's together, empty when neither is
+/// on the host.
+fn nic_counters(
+    all: &HashMap<String, LinkCounters>,
+    backend: &str,
+    emulated: &str,
+) -> HashMap<String, u64> {
+    let mut sum: Option<LinkCounters> = None;
+    for dev in [backend, emulated] {
+        if dev.is_empty() {
+            continue;
         }
-        let Some(c) = sum else {
-            return HashMap::new();
-        };
-        HashMap::from([
-            ("rx_bytes".to_owned(), c.rx_bytes),
-            ("tx_bytes".to_owned(), c.tx_bytes),
-            ("rx_packets".to_owned(), c.rx_packets),
-            ("tx_packets".to_owned(), c.tx_packets),
-            ("rx_dropped".to_owned(), c.rx_dropped),
-            ("tx_dropped".to_owned(), c.tx_dropped),
-            ("rx_errors".to_owned(), c.rx_errors),
-            ("tx_errors".to_owned(), c.tx_errors),
-        ])
+        if let Some(c) = all.get(dev) {
+            let s = sum.get_or_insert_with(LinkCounters::default);
+            s.rx_bytes = s.rx_bytes.saturating_add(c.rx_bytes);
+            s.tx_bytes = s.tx_bytes.saturating_add(c.tx_bytes);
+            s.rx_packets = s.rx_packets.saturating_add(c.rx_packets);
+            s.tx_packets = s.tx_packets.saturating_add(c.tx_packets);
+            s.rx_dropped = s.rx_dropped.saturating_add(c.rx_dropped);
+            s.tx_dropped = s.tx_dropped.saturating_add(c.tx_dropped);
+            s.rx_errors = s.rx_errors.saturating_add(c.rx_errors);
+            s.tx_errors = s.tx_errors.saturating_add(c.tx_errors);
+        }
+    }
+    let Some(c) = sum else {
+        return HashMap::new();
+    };
+    HashMap::from([
+        ("rx_bytes".to_owned(), c.rx_bytes),
+        ("tx_bytes".to_owned(), c.tx_bytes),
+        ("rx_packets".to_owned(), c.rx_packets),
+        ("tx_packets".to_owned(), c.tx_packets),
+        ("rx_dropped".to_owned(), c.rx_dropped),
+        ("tx_dropped".to_owned(), c.tx_dropped),
+        ("rx_errors".to_owned(), c.rx_errors),
+        ("tx_errors".to_owned(), c.tx_errors),
+    ])
+}
+
+/// The objects as `GetManagedObjects` lists them: each with its path and properties.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    bridges: BTreeMap<String, (OwnedObjectPath, Shared2<BridgeProps>)>,
+    nics: BTreeMap<NicKey, (OwnedObjectPath, Shared2<NicProps>)>,
+}
+
+/// `org.freedesktop.DBus.ObjectManager` at `/org/vifkit`. zbus's own
+/// (`zbus::fdo::ObjectManager`) asks every object for `GetAll` through the object
+/// server and builds nested maps of owned values before it writes the reply: 160 ms of
+/// CPU for 10,000 NICs. This one writes the reply straight from the objects'
+/// properties. zbus still sends `InterfacesAdded` and `InterfacesRemoved` for it, as it
+/// does for any interface of this name above an object that comes or goes.
+#[derive(Debug)]
+pub struct Manager {
+    index: Arc<RwLock<Index>>,
+    counters: Arc<HostCounters>,
+}
+
+#[interface(
+    name = "org.freedesktop.DBus.ObjectManager",
+    introspection_docs = false
+)]
+impl Manager {
+    /// Every bridge and NIC object with its interface's properties.
+    ///
+    /// (The unused header makes zbus check the call's arguments.)
+    async fn get_managed_objects(&self, #[zbus(header)] _args_checked: Header<'_>) -> Reply {
+        let counters = self.counters.get().await;
+        let idx = read(&self.index);
+        Reply {
+            bridges: idx.bridges.values().cloned().collect(),
+            nics: idx.nics.values().cloned().collect(),
+            counters,
+        }
+    }
+
+    /// An object (or an interface of one) appeared (sent by zbus).
+    #[zbus(signal)]
+    async fn interfaces_added(
+        emitter: &SignalEmitter<'_>,
+        object_path: ObjectPath<'_>,
+        interfaces_and_properties: HashMap<&str, HashMap<&str, Variant<'_>>>,
+    ) -> zbus::Result<()>;
+
+    /// An object (or an interface of one) went away (sent by zbus).
+    #[zbus(signal)]
+    async fn interfaces_removed(
+        emitter: &SignalEmitter<'_>,
+        object_path: ObjectPath<'_>,
+        interfaces: Cow<'_, [&str]>,
+    ) -> zbus::Result<()>;
+}
+
+/// `GetManagedObjects`' reply, written when zbus serializes it.
+#[derive(Debug)]
+pub struct Reply {
+    bridges: Vec<(OwnedObjectPath, Shared2<BridgeProps>)>,
+    nics: Vec<(OwnedObjectPath, Shared2<NicProps>)>,
+    counters: Counters,
+}
+
+impl Type for Reply {
+    const SIGNATURE: &'static Signature = <ManagedObjects as Type>::SIGNATURE;
+}
+
+/// One interface's properties, as `{name: {property: value}}`.
+struct OneInterface<'a>(&'a str, &'a [(&'static str, Variant<'a>)]);
+
+impl Serialize for OneInterface<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, &PropDict(self.1))?;
+        m.end()
+    }
+}
+
+struct PropDict<'a>(&'a [(&'static str, Variant<'a>)]);
+
+impl Serialize for PropDict<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Reply {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.bridges.len() + self.nics.len()))?;
+        for (path, props) in &self.bridges {
+            let list = read(props).list();
+            m.serialize_entry(path, &OneInterface(BRIDGE_INTERFACE, &list))?;
+        }
+        for (path, props) in &self.nics {
+            let p = read(props);
+            let counters = nic_counters(&self.counters, &p.backend, &p.emulated);
+            // Borrowed from the properties: no copy of their strings.
+            let list = [
+                ("Driver", Variant::from(p.driver)),
+                ("Guest", Variant::from(p.guest.as_str())),
+                ("Uuid", Variant::from(p.uuid.as_str())),
+                ("DomainId", Variant::from(p.domain_id)),
+                ("Device", Variant::from(p.device)),
+                ("Mac", Variant::from(p.mac.as_str())),
+                ("Backend", Variant::from(p.backend.as_str())),
+                ("Model", Variant::from(p.model.as_str())),
+                ("Emulated", Variant::from(p.emulated.as_str())),
+                ("Bridge", Variant::from(p.bridge.as_str())),
+                ("BridgeObject", Variant::from(p.bridge_object.as_ref())),
+                ("Vlan", Variant::from(p.vlan)),
+                ("State", Variant::from(p.state)),
+                ("Counters", Variant::from(counters)),
+            ];
+            m.serialize_entry(path, &OneInterface(NIC_INTERFACE, &list))?;
+        }
+        m.end()
     }
 }
 
@@ -581,6 +717,8 @@ pub(crate) struct Model {
     nics: HashMap<NicKey, Shared2<NicProps>>,
     /// The NICs of each bridge (by its name), for `BridgeObject`.
     by_bridge: HashMap<String, BTreeSet<NicKey>>,
+    /// What `GetManagedObjects` lists (shared with the [`Manager`]).
+    index: Arc<RwLock<Index>>,
 }
 
 impl Model {
@@ -598,9 +736,14 @@ impl Model {
             bridges: BTreeMap::new(),
             nics: HashMap::new(),
             by_bridge: HashMap::new(),
+            index: Arc::default(),
+        };
+        let manager = Manager {
+            index: Arc::clone(&model.index),
+            counters: Arc::clone(&model.counters),
         };
         conn.object_server()
-            .at(OBJECT_PATH, ObjectManager)
+            .at(OBJECT_PATH, manager)
             .await
             .map_err(|e| ServiceError::Failed(format!("Cannot serve the ObjectManager: {e}")))?;
         let bridges = shared
@@ -636,15 +779,21 @@ impl Model {
             super::warn(&format!("Cannot serve {path}: {e}"));
             return;
         }
-        self.bridges.insert(name.clone(), props);
+        self.bridges.insert(name.clone(), Arc::clone(&props));
+        self.index_mut().bridges.insert(name.clone(), (path, props));
         // Its NICs now have a bridge object.
         self.set_bridge_object(&name, true).await;
+    }
+
+    fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn remove_bridge(&mut self, name: &str) {
         if self.bridges.remove(name).is_none() {
             return;
         }
+        self.index_mut().bridges.remove(name);
         let path = bridge_path(name);
         if let Err(e) = self
             .conn
@@ -685,7 +834,8 @@ impl Model {
             super::warn(&format!("Cannot serve {path}: {e}"));
             return;
         }
-        self.nics.insert(k, props);
+        self.nics.insert(k, Arc::clone(&props));
+        self.index_mut().nics.insert(k, (path, props));
         self.by_bridge
             .entry(a.bridge.to_string())
             .or_default()
@@ -696,6 +846,7 @@ impl Model {
         let Some(props) = self.nics.remove(&k) else {
             return;
         };
+        self.index_mut().nics.remove(&k);
         let bridge = read(&props).bridge.clone();
         self.unindex(&bridge, k);
         let path = nic_path(k.0, k.1, k.2);
