@@ -685,8 +685,16 @@ impl EtcdRegistry {
 
     /// Who owns `mac` in the fleet, if anyone.
     pub fn mac_owner(&self, mac: translator::MacAddr) -> Result<Option<MacOwner>, RegistryError> {
-        let key = self.keys.mac(mac);
-        let got = self.run("reading a MAC's owner", |c| {
+        self.read_one(self.keys.mac(mac), "reading a MAC's owner")
+    }
+
+    /// The JSON value at `key`, decoded, if there is one.
+    fn read_one<T: serde::de::DeserializeOwned>(
+        &self,
+        key: String,
+        op: &'static str,
+    ) -> Result<Option<T>, RegistryError> {
+        let got = self.run(op, |c| {
             let key = key.clone();
             async move {
                 let mut snap = Snap::default();
@@ -702,16 +710,7 @@ impl EtcdRegistry {
         &self,
         bridge: &translator::IfName,
     ) -> Result<Option<BridgeOverride>, RegistryError> {
-        let key = self.keys.override_here(bridge);
-        let got = self.run("reading a bridge override", |c| {
-            let key = key.clone();
-            async move {
-                let mut snap = Snap::default();
-                Self::read(c, &mut snap, std::slice::from_ref(&key), &[]).await?;
-                Ok(Some(snap.get(&key).map(<[u8]>::to_vec)))
-            }
-        })?;
-        got.map(|v| self.decode(&key, &v)).transpose()
+        self.read_one(self.keys.override_here(bridge), "reading a bridge override")
     }
 
     /// Sets (or with `None` drops) this host's override of a shared bridge.
