@@ -622,7 +622,11 @@ impl EtcdRegistry {
                 }
             } else {
                 let client = self.client()?;
-                let timeout = self.cfg.timeout;
+                // One renewal waits a tick at most, never the whole timeout: a request
+                // stuck on a member that died (or had no quorum) would otherwise hold
+                // the next renewal back past the TTL once the cluster is whole again,
+                // and the host's records would expire under a live host.
+                let timeout = self.cfg.timeout.min(tick);
                 let alive = self.rt.block_on(async move {
                     let mut c = client;
                     let run = async {
@@ -648,11 +652,15 @@ impl EtcdRegistry {
                         self.cfg.host,
                         translator::diag::error_chain(&self.etcd_err("keeping the lease alive", e))
                     )),
-                    Err(_) => event(&format!(
-                        "host {}: keepalive: no answer within {} ms",
-                        self.cfg.host,
-                        timeout.as_millis()
-                    )),
+                    Err(_) => {
+                        event(&format!(
+                            "host {}: keepalive: no answer within {} ms",
+                            self.cfg.host,
+                            timeout.as_millis()
+                        ));
+                        // That attempt took its tick: try again at once.
+                        continue;
+                    }
                 }
             }
             let until = Instant::now() + tick;
