@@ -153,35 +153,6 @@ fn matches_key(a: &Attachment, key: &DomainKey) -> bool {
     }
 }
 
-/// Checks a replacement set as the SQLite registry does: every attachment valid, of
-/// `driver`'s domain `domid`, device ids distinct. Sorted by device id.
-fn check_replacement(
-    driver: Driver,
-    domid: u32,
-    attachments: &[Attachment],
-) -> Result<Vec<&Attachment>, RegistryError> {
-    let mut new: Vec<&Attachment> = attachments.iter().collect();
-    new.sort_by_key(|a| a.devid);
-    for (i, a) in new.iter().enumerate() {
-        if a.driver != driver || a.domid != domid {
-            return Err(RegistryError::WrongDomain {
-                driver,
-                domid,
-                owner: a.owner(),
-            });
-        }
-        if i > 0 && new[i - 1].devid == a.devid {
-            return Err(RegistryError::DuplicateDevice {
-                driver,
-                domid,
-                devid: a.devid,
-            });
-        }
-        a.validate()?;
-    }
-    Ok(new)
-}
-
 impl Registry for EtcdRegistry {
     fn add_bridge(&self, bridge: &Bridge) -> Result<(), RegistryError> {
         self.put_bridge(bridge, true)
@@ -535,7 +506,7 @@ impl Registry for EtcdRegistry {
         domid: u32,
         attachments: &[Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
-        let new = check_replacement(driver, domid, attachments)?;
+        let new = registry::check_replacement(driver, domid, attachments)?;
         let prefix = self.keys.nics_of_domain(driver, domid);
         let mut names: Vec<(Driver, DomainName)> = new
             .iter()

@@ -32,8 +32,8 @@ pub use fields::{
 };
 pub use lazy::LazyRegistry;
 pub use model::{
-    backend_name, emulated_name, parse_backend_name, parse_if_name, parse_mac, parse_vlan_spec,
-    Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
+    backend_name, check_replacement, emulated_name, parse_backend_name, parse_if_name, parse_mac,
+    parse_vlan_spec, Attachment, Bridge, DomainKey, Owner, DOMID_FIRST_RESERVED, EMULATED_SUFFIX,
 };
 pub use sqlite::{
     default_path, Copied, FileProblem, LockStats, SqliteRegistry, WriterLock, BUSY_TIMEOUT, DB_ENV,

@@ -384,6 +384,38 @@ impl Attachment {
     }
 }
 
+/// Checks a set of NICs that is to replace a domain's ([`Registry::replace_domain`]),
+/// before any store is asked (every backend): every attachment valid, of `driver`'s
+/// domain `domid`, device ids distinct. Returns it sorted by device id.
+///
+/// [`Registry::replace_domain`]: crate::Registry::replace_domain
+pub fn check_replacement(
+    driver: Driver,
+    domid: u32,
+    attachments: &[Attachment],
+) -> Result<Vec<&Attachment>, crate::RegistryError> {
+    let mut new: Vec<&Attachment> = attachments.iter().collect();
+    new.sort_by_key(|a| a.devid);
+    for (i, a) in new.iter().enumerate() {
+        if a.driver != driver || a.domid != domid {
+            return Err(crate::RegistryError::WrongDomain {
+                driver,
+                domid,
+                owner: a.owner(),
+            });
+        }
+        if i > 0 && new[i - 1].devid == a.devid {
+            return Err(crate::RegistryError::DuplicateDevice {
+                driver,
+                domid,
+                devid: a.devid,
+            });
+        }
+        a.validate()?;
+    }
+    Ok(new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,7 +244,7 @@ impl SqliteRegistry {
     }
 
     /// Replaces the attachments of `driver`'s domain `domid` with `new` (checked by
-    /// [`check_replacement`]) and returns the old ones whose device ids are gone.
+    /// [`crate::check_replacement`]) and returns the old ones whose device ids are gone.
     pub(super) fn replace_domain_in(
         &self,
         conn: &Connection,
@@ -279,33 +279,4 @@ impl SqliteRegistry {
             .filter(|o| new.binary_search_by_key(&o.devid, |n| n.devid).is_err())
             .collect())
     }
-}
-
-/// Checks a replacement set before any lock is taken: every attachment valid, of
-/// `driver`'s domain `domid`, device ids distinct. Returns it sorted by device id.
-pub(super) fn check_replacement(
-    driver: Driver,
-    domid: u32,
-    attachments: &[Attachment],
-) -> Result<Vec<&Attachment>, RegistryError> {
-    let mut new: Vec<&Attachment> = attachments.iter().collect();
-    new.sort_by_key(|a| a.devid);
-    for (i, a) in new.iter().enumerate() {
-        if a.driver != driver || a.domid != domid {
-            return Err(RegistryError::WrongDomain {
-                driver,
-                domid,
-                owner: a.owner(),
-            });
-        }
-        if i > 0 && new[i - 1].devid == a.devid {
-            return Err(RegistryError::DuplicateDevice {
-                driver,
-                domid,
-                devid: a.devid,
-            });
-        }
-        a.validate()?;
-    }
-    Ok(new)
 }

@@ -722,7 +722,7 @@ impl Registry for SqliteRegistry {
         domid: u32,
         attachments: &[Attachment],
     ) -> Result<Vec<Attachment>, RegistryError> {
-        let new = attachments::check_replacement(driver, domid, attachments)?;
+        let new = crate::check_replacement(driver, domid, attachments)?;
         self.write("replacing a domain's NIC attachments", |conn| {
             self.replace_domain_in(conn, driver, domid, &new)
         })
